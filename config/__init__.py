@@ -1,0 +1,1 @@
+"""Policy files shipped with clientbook: ``default.toml`` and example institution policies."""

@@ -1,0 +1,356 @@
+"""The headless command line: ``clientbook [--db PATH] [--config FILE] [--lang L] COMMAND``.
+
+Exit codes: 0 ok, 2 bad input / usage / config, 1 any other failure. No prompts.
+This module must not import Textual (tests check it): the terminal UI is imported only
+by the command that opens it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+from . import __version__
+from .errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, BadInput, ClientbookError
+from .i18n import LANGUAGES, language_from_environment, normalise_language, set_language, t
+from .output import FORMATS, emit, emit_object
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with its complaints rendered through the catalog, exit 2."""
+
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        sys.stderr.write(t("cli.usage_error", prog=self.prog, detail=message) + "\n")
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(t("cli.bad_date", value=text)) from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(t("cli.bad_positive", value=text))
+    return value
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(t("cli.bad_non_negative", value=text))
+    return value
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="clientbook", description=t("cli.description"))
+    parser.add_argument("--version", action="version", version=f"clientbook {__version__}")
+    parser.add_argument("--db", metavar="PATH", help=t("cli.opt.db"))
+    parser.add_argument("--config", metavar="FILE", action="append", default=[], help=t("cli.opt.config"))
+    parser.add_argument("--lang", choices=LANGUAGES, help=t("cli.opt.lang"))
+    parser.add_argument("--quiet", action="store_true", help=t("cli.opt.quiet"))
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    commands.required = True
+
+    def command(name: str, handler, **kwargs):
+        sub = commands.add_parser(name, help=t(f"cli.cmd.{name}"), description=t(f"cli.cmd.{name}"), **kwargs)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    def with_format(sub, choices=FORMATS):
+        sub.add_argument("--format", choices=choices, default="table", help=t("cli.opt.format"))
+
+    command("init", cmd_init)
+    sub = command("run", cmd_run)
+    sub.add_argument("--as-of", type=_date, metavar="DATE", help=t("cli.opt.as_of"))
+    with_format(sub, ("table", "json"))
+    with_format(command("plugins", cmd_plugins))
+    config = command("config", None)
+    config_commands = config.add_subparsers(dest="config_command", metavar="ACTION", parser_class=Parser)
+    config_commands.required = True
+    check = config_commands.add_parser("check", help=t("cli.cmd.config_check"), description=t("cli.cmd.config_check"))
+    check.set_defaults(handler=cmd_config_check)
+    show_config = config_commands.add_parser("show", help=t("cli.cmd.config_show"), description=t("cli.cmd.config_show"))
+    show_config.set_defaults(handler=cmd_config_show)
+    with_format(show_config, ("toml",) + FORMATS)
+    show_config.set_defaults(format="toml")
+
+    sub = command("customers", cmd_customers)
+    sub.add_argument("--tier", help=t("cli.opt.tier"))
+    sub.add_argument("--search", metavar="TEXT", help=t("cli.opt.search"))
+    sub.add_argument("--kind", choices=("retail", "corporate"), help=t("cli.opt.kind"))
+    sub.add_argument("--owner", metavar="STAFF_ID", help=t("cli.opt.owner"))
+    sub.add_argument("--limit", type=_positive, default=50, help=t("cli.opt.limit"))
+    sub.add_argument("--offset", type=_non_negative, default=0, help=t("cli.opt.offset"))
+    with_format(sub)
+    sub = command("show", cmd_show)
+    sub.add_argument("customer_id", metavar="CUSTOMER_ID", help=t("cli.opt.customer_id"))
+    with_format(sub, ("table", "json"))
+    sub = command("demo", cmd_demo)
+    sub.add_argument("--customers", type=_positive, default=20_000, metavar="N", help=t("cli.opt.customers"))
+    sub.add_argument("--seed", type=int, default=0, metavar="S", help=t("cli.opt.seed"))
+    sub.add_argument("--as-of", type=_date, metavar="DATE", help=t("cli.opt.as_of"))
+    sub.add_argument("--replace", action="store_true", help=t("cli.opt.replace"))
+    sub.add_argument("--no-tui", action="store_true", help=t("cli.opt.no_tui"))
+    return parser
+
+
+# --- the session: policy, plugins and book, loaded on demand --------------------
+
+
+class Session:
+    def __init__(self, args):
+        self.args = args
+        self._loaded = None
+        self.db_path = Path(args.db) if args.db else None
+
+    def load(self):
+        if self._loaded is None:
+            from . import policy
+
+            self._loaded = policy.load(self.args.config)
+            loaded_policy, manager = self._loaded
+            if not self.args.lang and not os.environ.get("CLIENTBOOK_LANG") and loaded_policy.book.language:
+                set_language(loaded_policy.book.language)
+            for info in manager.failed():
+                sys.stderr.write(t("plugins.failed_warning", name=info.name, error=info.error) + "\n")
+        return self._loaded
+
+    @property
+    def policy(self):
+        return self.load()[0]
+
+    @property
+    def manager(self):
+        return self.load()[1]
+
+    def book(self, create: bool = False):
+        from .store import default_book_path, open_book
+
+        return open_book(default_book_path(self.args.db), self.manager, create=create)
+
+    def as_of(self) -> date:
+        return getattr(self.args, "as_of", None) or date.today()
+
+
+def cmd_init(session: Session) -> int:
+    from .store import default_book_path
+
+    path = default_book_path(session.args.db)
+    existed = path.exists()
+    session.book(create=True)
+    print(t("init.existing" if existed else "init.created", path=str(path)))
+    return EXIT_OK
+
+
+def _print_run(summary, fmt: str) -> None:
+    if fmt == "json":
+        emit_object(summary.as_dict())
+        return
+    print(t("run.done", run_id=summary.run_id, as_of=summary.as_of.isoformat(), customers=summary.customers,
+            seconds=f"{summary.seconds:.1f}", policy_hash=summary.policy_hash))
+    for column, counts in summary.counts.get("values", {}).items():
+        rows = [{"value": value, "customers": count} for value, count in counts.items()]
+        print()
+        emit(rows, ["value", "customers"], "table", headers={"value": column, "customers": t("run.customers")})
+
+
+def cmd_run(session: Session) -> int:
+    from .pipeline import run
+
+    db = session.book()
+    summary = run(db, session.policy, session.manager, session.as_of())
+    _print_run(summary, session.args.format)
+    return EXIT_OK
+
+
+def cmd_plugins(session: Session) -> int:
+    rows = []
+    for info in sorted(session.manager.infos.values(), key=lambda info: info.name):
+        row = info.as_dict()
+        if session.args.format != "json":
+            row["hooks"] = ", ".join(hook.removeprefix("clientbook_") for hook in row["hooks"])
+        rows.append(row)
+    emit(rows, ["name", "version", "source", "status", "hooks", "error"], session.args.format,
+         headers={key: t(f"plugins.col.{key}") for key in ("name", "version", "source", "status", "hooks", "error")})
+    return EXIT_OK
+
+
+def cmd_config_check(session: Session) -> int:
+    policy = session.policy  # raises PolicyError listing every problem
+    sources = sorted(set(policy.sources.values()))
+    print(t("config.ok", tables=len(policy.tables), files=", ".join(sources), policy_hash=policy.hash))
+    return EXIT_OK
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, Decimal)):
+        return str(value)
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items() if v is not None) + " }"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _toml_key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key, ensure_ascii=False)
+
+
+def cmd_config_show(session: Session) -> int:
+    """TOML that could be fed back as a policy, each value commented with its source."""
+    from .policy import flatten_effective
+
+    rows = flatten_effective(session.policy)
+    if session.args.format != "toml":
+        data = [{"key": key, "value": json.loads(json.dumps(value, default=str)), "source": source}
+                for key, value, source in rows]
+        emit(data, ["key", "value", "source"], session.args.format)
+        return EXIT_OK
+    tables: dict[str, list] = {}
+    for key, value, source in rows:
+        name, _, rest = key.partition(".")
+        tables.setdefault(name, []).append((rest, value, source))
+    for number, (name, leaves) in enumerate(tables.items()):
+        print(("\n" if number else "") + f"[{name}]")
+        arrays = [leaf for leaf in leaves if _is_array_of_tables(leaf[1])]
+        for rest, value, source in leaves:  # plain keys first: after [[...]] they would belong to it
+            if value is None:
+                print(f"# {rest} is not set  # {source}")
+            elif not _is_array_of_tables(value):
+                print(f"{rest} = {_toml_value(value)}  # {source}")
+        for rest, value, source in arrays:
+            for item in value:
+                print(f"\n[[{name}.{rest}]]  # {source}")
+                for item_key, item_value in item.items():
+                    if item_value is not None:
+                        print(f"{_toml_key(item_key)} = {_toml_value(item_value)}")
+    return EXIT_OK
+
+
+def _is_array_of_tables(value) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(item, dict) for item in value)
+
+
+def cmd_customers(session: Session) -> int:
+    from .queries import list_customers, result_columns
+
+    db = session.book()
+    args = session.args
+    rows = list_customers(db, tier=args.tier, search=args.search, kind=args.kind, owner=args.owner,
+                          limit=args.limit, offset=args.offset)
+    columns = ["customer_id", "name", "kind", "owner_staff_id", "total_assets_minor", *result_columns(db)]
+    headers = {column: t(f"customers.col.{column}") for column in columns[:5]}
+    emit(rows, columns, args.format, headers=headers, digits=session.policy.minor_digits)
+    return EXIT_OK
+
+
+def cmd_show(session: Session) -> int:
+    from .queries import customer_profile
+    from .show import render_profile
+
+    db = session.book()
+    profile = customer_profile(db, session.args.customer_id)
+    if session.args.format == "json":
+        emit_object(profile)
+    else:
+        print(render_profile(profile, session.policy))
+    return EXIT_OK
+
+
+def cmd_demo(session: Session) -> int:
+    from .demo import generate_branch, write_branch
+    from .i18n import current_language
+    from .pipeline import run
+    from .progress import Progress
+    from .store import default_book_path, open_book
+
+    args = session.args
+    path = default_book_path(args.db)
+    manager = session.manager
+    if path.exists() and not args.replace:
+        customers = open_book(path, manager).execute("SELECT COUNT(*) FROM customers").fetchone()[0]
+        if customers:
+            raise BadInput("demo.book_not_empty", path=str(path), customers=customers)
+    if path.exists() and args.replace:
+        for stale in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            stale.unlink(missing_ok=True)
+    progress = Progress(quiet=args.quiet)
+    as_of = session.as_of()
+    db = session.book(create=True)
+    progress.step(t("demo.generating", customers=args.customers))
+    frames = generate_branch(args.customers, seed=args.seed, language=current_language(), as_of=as_of)
+    progress.step(t("demo.writing"))
+    write_branch(db, frames, source=f"demo --customers {args.customers} --seed {args.seed}")
+    progress.step(t("demo.running"))
+    summary = run(db, session.policy, manager, as_of)
+    progress.done()
+    print(t("demo.created", path=str(path), customers=args.customers, staff=len(frames["staff"])))
+    _print_run(summary, "table")
+    if not session.args.no_tui:
+        print(t("demo.no_tui_yet"))
+    return EXIT_OK
+
+
+# --- entry point ----------------------------------------------------------------
+
+
+def _prescan_language(argv: list[str]) -> str:
+    """The language for help and errors, known before the parser exists."""
+    for position, item in enumerate(argv):
+        if item == "--lang" and position + 1 < len(argv):
+            return normalise_language(argv[position + 1]) or "en"
+        if item.startswith("--lang="):
+            return normalise_language(item.split("=", 1)[1]) or "en"
+    return language_from_environment() or "en"
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    set_language(_prescan_language(argv))
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    try:
+        return args.handler(Session(args))
+    except ClientbookError as error:
+        sys.stderr.write(error.render() + "\n")
+        return error.exit_code
+    except BrokenPipeError:  # the reader went away (| head): stop quietly
+        sys.stdout = open(os.devnull, "w")
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        sys.stderr.write(t("cli.interrupted") + "\n")
+        return EXIT_FAILURE
+    except Exception as error:  # the last line of defence: a message, not a traceback
+        if os.environ.get("CLIENTBOOK_DEBUG"):
+            raise
+        sys.stderr.write(t("cli.internal_error", error=f"{type(error).__name__}: {error}") + "\n")
+        return EXIT_FAILURE
+
+
+def run_cli() -> None:
+    sys.exit(main())
+
+
+__all__ = ["main", "run_cli", "BadInput"]

@@ -1,0 +1,90 @@
+"""What plugins declare to the core: policy tables, owned result columns, sales pipelines.
+
+These are plain frozen dataclasses so that declaring them costs nothing at import time.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+FAMILIES = ("classification", "planning")
+DTYPES = ("text", "integer", "real", "date")
+_IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class PolicyTable:
+    """A plugin's table in the policy: ``[name]`` validated by the pydantic ``model``.
+
+    The model's field defaults are the plugin's defaults; ``config/default.toml`` and
+    the institution's files are layered over them.
+    """
+
+    name: str
+    model: type
+
+
+@dataclass(frozen=True)
+class OutputColumn:
+    """A result column a plugin owns. Two plugins owning one name is a start-up error.
+
+    An ``explained`` column (the default) comes with a text column ``<name>_reason``
+    which the plugin fills for every row where the value is set.
+    """
+
+    name: str
+    dtype: Literal["text", "integer", "real", "date"]
+    family: Literal["classification", "planning"]
+    description: str = ""
+    explained: bool = True
+
+    @property
+    def reason_column(self) -> str | None:
+        return f"{self.name}_reason" if self.explained else None
+
+    def problems(self) -> list[str]:
+        found = []
+        if not _IDENTIFIER.match(self.name):
+            found.append(f"column name {self.name!r} is not a lower-case identifier")
+        if self.dtype not in DTYPES:
+            found.append(f"column {self.name!r} has dtype {self.dtype!r}, expected one of {DTYPES}")
+        if self.family not in FAMILIES:
+            found.append(f"column {self.name!r} has family {self.family!r}, expected one of {FAMILIES}")
+        return found
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of a sales pipeline. ``won``/``lost`` mark the closing stages."""
+
+    name: str
+    label: str = ""
+    probability: float | None = None
+    outcome: Literal["open", "won", "lost"] = "open"
+
+
+@dataclass(frozen=True)
+class SalesPipeline:
+    """A pipeline of stages that follows the customer's own buying process."""
+
+    name: str
+    stages: tuple[Stage, ...]
+    customer_kind: Literal["retail", "corporate", "any"] = "any"
+    description: str = ""
+
+    def stage(self, name: str) -> Stage | None:
+        return next((stage for stage in self.stages if stage.name == name), None)
+
+    @property
+    def stage_names(self) -> list[str]:
+        return [stage.name for stage in self.stages]
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a plugin refuses a stage transition (rendered through the catalog)."""
+
+    message_key: str
+    params: dict = field(default_factory=dict)

@@ -1,0 +1,148 @@
+"""Hook specifications: the one place that says what a clientbook plugin can do.
+
+Principles (see DESIGN.md):
+
+* **Batch.** A hook is called once per book (or partition), never once per customer:
+  pandas DataFrames in, a DataFrame out, keyed by ``customer_id``.
+* **Pure.** Hooks read their arguments and return results. The core does every read
+  and write of the database, files and clock (``as_of`` is an argument).
+* **Owned columns.** A plugin returns only the result columns it declared in
+  :func:`clientbook_output_columns`; each decision column comes with ``<name>_reason``.
+* **No ordering.** pluggy calls implementations in LIFO order; a step that needs another
+  step's output is a later hook, which receives it as an argument.
+
+Every hook is documented in ``docs/plugin_hooks.md``; ``tests/test_docs.py`` fails
+when one is not, and ``tests/test_hooks.py`` holds a test for each.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING
+
+from clientbook import hookspec
+
+if TYPE_CHECKING:  # keep plugin imports light: no pandas or sqlite-utils at import time
+    import pandas as pd
+    from sqlite_utils import Migrations
+
+    from .declarations import OutputColumn, PolicyTable, Refusal, SalesPipeline
+    from .frames import Book
+    from .policy import Policy
+
+
+# --- configuration -----------------------------------------------------------
+
+
+@hookspec
+def clientbook_policy_tables() -> list[PolicyTable]:
+    """Register the plugin's policy tables: name and pydantic model (schema and defaults).
+
+    The model should set ``extra="forbid"`` (derive from :class:`clientbook.policy.PolicyModel`)
+    so that a mistyped key is reported with a "did you mean".
+    """
+
+
+@hookspec
+def clientbook_migrations() -> Migrations | None:
+    """Return the plugin's own ``sqlite_utils.Migrations`` set, applied after the core's."""
+
+
+@hookspec
+def clientbook_output_columns() -> list[OutputColumn]:
+    """Declare the result columns this plugin owns.
+
+    Two plugins declaring one column name is an error at start-up that names both.
+    """
+
+
+# --- classification ------------------------------------------------------------
+
+
+@hookspec
+def clientbook_classify(book: Book, policy: Policy, as_of: date) -> pd.DataFrame | None:
+    """Classify the customers of the book (tier, life stage, key-account class ...).
+
+    :param book: the book's frames (``book.customers`` holds one row per customer with
+        the latest asset-liability snapshot at ``as_of``; holdings, balances,
+        transactions, staff and assignments load on first use).
+    :param policy: the validated policy; read your own table with ``policy["name"]``.
+    :param as_of: the date the classification is for.
+    :returns: a DataFrame with ``customer_id`` and the plugin's ``classification``
+        columns (each with its ``_reason``), for a subset of the book's customers,
+        or None when the plugin has nothing to classify.
+    """
+
+
+# --- assignment ----------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def clientbook_assign(
+    book: Book, classification: pd.DataFrame, unassigned: pd.DataFrame, policy: Policy, as_of: date
+) -> pd.DataFrame | None:
+    """Propose an owner for each unassigned customer. One plugin decides.
+
+    Stops at first non-None result.
+
+    :param classification: this run's classification results, indexed by ``customer_id``.
+    :param unassigned: the rows of ``book.customers`` that have no current owner.
+    :returns: a DataFrame with ``customer_id``, ``staff_id``, ``rule`` and ``reason``.
+    """
+
+
+# --- needs ---------------------------------------------------------------------
+
+
+@hookspec
+def clientbook_screen_needs(
+    book: Book, classification: pd.DataFrame, policy: Policy, as_of: date
+) -> pd.DataFrame | None:
+    """Screen needs from the customer, product and asset-liability tables.
+
+    :returns: one row per flag: ``customer_id``, ``need`` (a short code) and
+        ``evidence`` (human-readable: what in the tables raised the flag).
+    """
+
+
+# --- planning ------------------------------------------------------------------
+
+
+@hookspec
+def clientbook_plan(
+    book: Book, classification: pd.DataFrame, needs: pd.DataFrame, policy: Policy, as_of: date
+) -> pd.DataFrame | None:
+    """Grade intent and plan contact: grade, service level, cadence, next due date, priority.
+
+    Called after classification and needs screening, whose results are arguments.
+
+    :returns: ``customer_id`` and the plugin's ``planning`` columns (with reasons).
+    """
+
+
+# --- sales stages and events ---------------------------------------------------
+
+
+@hookspec
+def clientbook_sales_pipelines(policy: Policy) -> list[SalesPipeline]:
+    """Declare sales pipelines and their stages (stages are policy). Pipeline names must be unique."""
+
+
+@hookspec
+def clientbook_check_transition(
+    pipeline: SalesPipeline, opportunity: dict, from_stage: str, to_stage: str, policy: Policy
+) -> Refusal | None:
+    """Check a stage transition before it is stored.
+
+    Every implementation is asked; any :class:`~clientbook.declarations.Refusal`
+    blocks the move and is shown to the user.
+    """
+
+
+@hookspec
+def clientbook_on_events(events: pd.DataFrame, book: Book, policy: Policy, as_of: date) -> pd.DataFrame | None:
+    """React to a batch of events (``contact_logged``, ``stage_changed`` ...).
+
+    :param events: one row per event: ``event``, ``customer_id``, ``at`` and ``detail``.
+    :returns: follow-ups to store: ``customer_id``, ``action``, ``due_on`` and ``reason``.
+    """

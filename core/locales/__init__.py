@@ -1,0 +1,1 @@
+"""Message catalogs of the core: one TOML file per language."""

@@ -1,0 +1,241 @@
+"""The pipeline run: read the book, call the hooks in family order, check, store.
+
+Order: classification -> assignment (of customers without an owner) -> needs -> planning.
+Each plugin's output is checked against the contract (a DataFrame keyed by a subset of the
+book's ``customer_id``, only the columns it owns, a reason for every decision) before
+anything is written; then results, needs, new assignments and the run record are written
+in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import date
+
+import pandas as pd
+
+from . import __version__
+from .declarations import OutputColumn
+from .errors import PluginError
+from .frames import Book, read_book
+from .i18n import current_language
+from .store import bulk_insert, ensure_columns, now_iso, writing
+
+SQL_TYPES = {"text": "TEXT", "integer": "INTEGER", "real": "REAL", "date": "TEXT"}
+# Value counts are kept in the run record for columns with at most this many values.
+SUMMARY_MAX_VALUES = 50
+
+
+@dataclass
+class RunSummary:
+    run_id: int
+    as_of: date
+    customers: int
+    policy_hash: str
+    plugins: dict[str, str]
+    counts: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        return {
+            "run_id": self.run_id,
+            "as_of": self.as_of.isoformat(),
+            "customers": self.customers,
+            "policy_hash": self.policy_hash,
+            "plugins": self.plugins,
+            "counts": self.counts,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _coerce(series: pd.Series, dtype: str) -> pd.Series:
+    if dtype == "integer":
+        return series.astype("Int64")
+    if dtype == "real":
+        return series.astype("Float64")
+    if dtype == "date":
+        return pd.to_datetime(series, errors="raise").dt.strftime("%Y-%m-%d").astype("string")
+    return series.astype("string")
+
+
+def check_output(
+    plugin: str,
+    hook: str,
+    output: object,
+    book_ids: pd.Index,
+    owned: dict[str, tuple[str, OutputColumn]],
+    family: str,
+) -> pd.DataFrame:
+    """Check one plugin's frame against the contract; return it indexed by ``customer_id``."""
+
+    def fail(problem: str, **params) -> PluginError:
+        return PluginError("plugins.bad_output", plugin=plugin, hook=hook, problem=problem.format(**params))
+
+    if not isinstance(output, pd.DataFrame):
+        raise fail("returned {kind}, expected a pandas DataFrame", kind=type(output).__name__)
+    if "customer_id" not in output.columns:
+        raise fail("has no customer_id column")
+    ids = output["customer_id"]
+    if ids.isna().any() or ids.duplicated().any():
+        raise fail("has missing or repeated customer_id values")
+    unknown = ~ids.isin(book_ids)
+    if unknown.any():
+        raise fail("names {count} customer(s) not in the book, e.g. {example!r}", count=int(unknown.sum()), example=ids[unknown].iloc[0])
+    checked = {}
+    for name in output.columns:
+        if name == "customer_id":
+            continue
+        owner, column = owned.get(name, (None, None))
+        if owner != plugin:
+            owner_text = f"it belongs to {owner}" if owner else "no plugin declared it"
+            raise fail("returned column {name!r}, which it does not own ({owner_text})", name=name, owner_text=owner_text)
+        if column.family != family:
+            raise fail("returned {family} column {name!r} from a {hook_family} hook", family=column.family, name=name, hook_family=family)
+        if name == column.reason_column:
+            checked[name] = output[name].astype("string")
+            continue
+        try:
+            checked[name] = _coerce(output[name], column.dtype)
+        except (TypeError, ValueError) as error:
+            raise fail("column {name!r} is not {dtype}: {error}", name=name, dtype=column.dtype, error=error) from None
+        if column.reason_column:
+            if column.reason_column not in output.columns:
+                raise fail("returned {name!r} without {reason!r}", name=name, reason=column.reason_column)
+            unexplained = output[name].notna() & output[column.reason_column].isna()
+            if unexplained.any():
+                raise fail("left {count} decision(s) in {name!r} without a reason", count=int(unexplained.sum()), name=name)
+    frame = pd.DataFrame(checked)
+    frame.index = pd.Index(ids.astype("string"), name="customer_id")
+    return frame
+
+
+def _check_needs(plugin: str, output: object, book_ids: pd.Index) -> pd.DataFrame:
+    if not isinstance(output, pd.DataFrame) or not {"customer_id", "need", "evidence"} <= set(output.columns):
+        raise PluginError("plugins.bad_output", plugin=plugin, hook="clientbook_screen_needs",
+                          problem="expected a DataFrame with customer_id, need and evidence")
+    if not output["customer_id"].isin(book_ids).all() or output["evidence"].isna().any():
+        raise PluginError("plugins.bad_output", plugin=plugin, hook="clientbook_screen_needs",
+                          problem="names customers not in the book or gives a flag without evidence")
+    frame = output[["customer_id", "need", "evidence"]].astype("string")
+    return frame.assign(plugin=plugin)
+
+
+def _check_assignments(plugin: str, output: object, unassigned: pd.DataFrame, staff_ids: pd.Index) -> pd.DataFrame:
+    def fail(problem: str) -> PluginError:
+        return PluginError("plugins.bad_output", plugin=plugin, hook="clientbook_assign", problem=problem)
+
+    if not isinstance(output, pd.DataFrame) or not {"customer_id", "staff_id", "rule", "reason"} <= set(output.columns):
+        raise fail("expected a DataFrame with customer_id, staff_id, rule and reason")
+    if output["customer_id"].duplicated().any() or not output["customer_id"].isin(unassigned["customer_id"]).all():
+        raise fail("assigns a customer twice or one that already has an owner")
+    if not output["staff_id"].isin(staff_ids).all():
+        raise fail("assigns customers to staff not in the book")
+    if output[["rule", "reason"]].isna().any().any():
+        raise fail("gives an assignment without a rule or reason")
+    return output[["customer_id", "staff_id", "rule", "reason"]]
+
+
+def _value_counts(results: pd.DataFrame, owned: dict[str, tuple[str, OutputColumn]]) -> dict:
+    counts = {}
+    for name in results.columns:
+        column = owned[name][1]
+        if name == column.reason_column or column.dtype != "text":
+            continue
+        values = results[name].value_counts(dropna=True)
+        if len(values) <= SUMMARY_MAX_VALUES:
+            counts[name] = {str(key): int(value) for key, value in values.items()}
+    return counts
+
+
+def run(db, policy, manager, as_of: date, actor: str = "clientbook run") -> RunSummary:
+    """One pipeline run over the whole book, stored with its run record."""
+    started = time.perf_counter()
+    started_at = now_iso()
+    owned = manager.output_columns()  # a column conflict stops the run before any work
+    book = read_book(db, as_of)
+    customers = book.customers
+    book_ids = pd.Index(customers["customer_id"])
+    arguments = {"book": book, "policy": policy, "as_of": as_of}
+
+    frames = [
+        check_output(plugin, "clientbook_classify", output, book_ids, owned, "classification")
+        for plugin, output in manager.call_each("clientbook_classify", **arguments)
+    ]
+    classification = pd.concat(frames, axis=1) if frames else pd.DataFrame(index=pd.Index([], name="customer_id"))
+
+    assignments = pd.DataFrame(columns=["customer_id", "staff_id", "rule", "reason"])
+    unassigned = customers[customers["owner_staff_id"].isna()]
+    if len(unassigned) and manager.hook.clientbook_assign.get_hookimpls():
+        proposed = manager.hook.clientbook_assign(
+            book=book, classification=classification.copy(deep=False), unassigned=unassigned, policy=policy, as_of=as_of
+        )
+        if proposed is not None:
+            implementer = manager.hook.clientbook_assign.get_hookimpls()[-1].plugin_name
+            assignments = _check_assignments(implementer, proposed, unassigned, pd.Index(book.staff["staff_id"]))
+
+    needs_frames = [
+        _check_needs(plugin, output, book_ids)
+        for plugin, output in manager.call_each(
+            "clientbook_screen_needs", book=book, classification=classification.copy(deep=False), policy=policy, as_of=as_of
+        )
+    ]
+    needs = pd.concat(needs_frames, ignore_index=True) if needs_frames else pd.DataFrame(
+        columns=["customer_id", "need", "evidence", "plugin"]
+    )
+
+    plans = [
+        check_output(plugin, "clientbook_plan", output, book_ids, owned, "planning")
+        for plugin, output in manager.call_each(
+            "clientbook_plan", book=book, classification=classification.copy(deep=False),
+            needs=needs.copy(deep=False), policy=policy, as_of=as_of,
+        )
+    ]
+    results = pd.concat([classification, *plans], axis=1) if plans else classification
+
+    counts = {
+        "customers": len(customers),
+        "classified": int(len(results)),
+        "assigned": int(len(assignments)),
+        "needs": int(len(needs)),
+        "values": _value_counts(results, owned),
+    }
+    with writing(db, actor, f"run as of {as_of.isoformat()}"):
+        run_id = db["runs"].insert(
+            {
+                "started_at": started_at,
+                "as_of": as_of.isoformat(),
+                "status": "running",
+                "policy_hash": policy.hash,
+                "policy": json.dumps(policy.effective(), ensure_ascii=False, sort_keys=True),
+                "plugins": json.dumps(manager.versions(), sort_keys=True),
+                "language": current_language(),
+                "clientbook_version": __version__,
+            }
+        ).last_pk
+        ensure_columns(db, "results", {name: SQL_TYPES[column.dtype] if name != column.reason_column else "TEXT"
+                                       for name, (_, column) in owned.items()})
+        if len(results):
+            stored = results.reset_index()
+            stored.insert(0, "run_id", run_id)
+            bulk_insert(db, "results", stored)
+        if len(needs):
+            bulk_insert(db, "needs", needs.assign(run_id=run_id)[["run_id", "customer_id", "plugin", "need", "evidence"]])
+        if len(assignments):
+            bulk_insert(
+                db,
+                "assignments",
+                assignments.assign(started_on=as_of.isoformat(), assigned_by=actor, run_id=run_id)[
+                    ["customer_id", "staff_id", "started_on", "rule", "reason", "assigned_by", "run_id"]
+                ],
+            )
+        seconds = time.perf_counter() - started
+        db.execute(
+            "UPDATE runs SET status = 'ok', finished_at = ?, counts = ? WHERE run_id = ?",
+            [now_iso(), json.dumps(counts, ensure_ascii=False), run_id],
+        )
+    return RunSummary(run_id, as_of, len(customers), policy.hash, manager.versions(), counts, seconds)
+
+
+__all__ = ["Book", "RunSummary", "check_output", "run"]

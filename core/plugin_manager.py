@@ -1,0 +1,191 @@
+"""Discover, load and describe plugins.
+
+Plugins (built-in and third-party alike) register through the entry-point group
+``clientbook``. Which ones load:
+
+* ``CLIENTBOOK_LOAD_PLUGINS=a,b`` loads only those names (empty: none), for debugging;
+* otherwise built-in plugins load unless the policy's ``[plugins] disable`` names them,
+  and third-party plugins load when ``[plugins] enable`` names them, so that installing
+  a package never changes a bank's policy by itself.
+
+A plugin that fails to import is reported by name and the others carry on.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+
+import pluggy
+
+from . import PROJECT_NAME, hookspecs
+from .declarations import OutputColumn, PolicyTable, SalesPipeline
+from .errors import PluginError
+from .i18n import add_catalog_package
+
+ENTRY_POINT_GROUP = "clientbook"
+LOAD_PLUGINS_VARIABLE = "CLIENTBOOK_LOAD_PLUGINS"
+BUILTIN_DISTRIBUTION = "clientbook"
+
+
+@dataclass
+class PluginInfo:
+    name: str
+    module: str
+    version: str
+    distribution: str
+    status: str  # loaded | disabled | not-enabled | not-in-load-list | failed
+    error: str = ""
+    hooks: list[str] = field(default_factory=list)
+
+    @property
+    def builtin(self) -> bool:
+        return self.distribution == BUILTIN_DISTRIBUTION
+
+    def as_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "source": "built-in" if self.builtin else self.distribution,
+            "status": self.status,
+            "hooks": self.hooks,
+            "error": self.error,
+        }
+
+
+def _load_list() -> set[str] | None:
+    raw = os.environ.get(LOAD_PLUGINS_VARIABLE)
+    if raw is None:
+        return None
+    return {name.strip() for name in raw.split(",") if name.strip()}
+
+
+class PluginManager:
+    """pluggy's manager plus what clientbook knows about each plugin."""
+
+    def __init__(self, enable: list[str] | tuple = (), disable: list[str] | tuple = ()):
+        self.pm = pluggy.PluginManager(PROJECT_NAME)
+        self.pm.add_hookspecs(hookspecs)
+        self.infos: dict[str, PluginInfo] = {}
+        self._discover(set(enable), set(disable))
+        self.pm.check_pending()
+
+    # -- discovery ----------------------------------------------------------------
+
+    def _discover(self, enable: set[str], disable: set[str]) -> None:
+        load_list = _load_list()
+        for entry_point in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name):
+            if entry_point.name in self.infos:
+                continue  # the same distribution seen twice on sys.path
+            dist = entry_point.dist
+            info = PluginInfo(
+                name=entry_point.name,
+                module=entry_point.value,
+                version=dist.version if dist else "",
+                distribution=dist.metadata["Name"] if dist else "",
+                status="loaded",
+            )
+            self.infos[info.name] = info
+            if load_list is not None and info.name not in load_list:
+                info.status = "not-in-load-list"
+            elif info.builtin and info.name in disable:
+                info.status = "disabled"
+            elif not info.builtin and info.name not in enable:
+                info.status = "disabled" if info.name in disable else "not-enabled"
+            if info.status != "loaded":
+                continue
+            try:
+                module = entry_point.load()
+                self.pm.register(module, name=info.name)
+            except Exception as error:  # a broken plugin must not take the others down
+                info.status = "failed"
+                info.error = f"{type(error).__name__}: {error}"
+                continue
+            add_catalog_package(f"{info.module}.locales")
+            info.hooks = sorted(caller.name for caller in self.pm.get_hookcallers(module) or [])
+
+    def register(self, plugin: object, name: str, version: str = "", distribution: str = "") -> None:
+        """Register a plugin object directly (tests and embedding applications)."""
+        self.pm.register(plugin, name=name)
+        module_name = getattr(plugin, "__name__", type(plugin).__module__)
+        add_catalog_package(f"{module_name}.locales")
+        self.infos[name] = PluginInfo(
+            name=name,
+            module=module_name,
+            version=version,
+            distribution=distribution or name,
+            status="loaded",
+            hooks=sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or []),
+        )
+
+    # -- queries ------------------------------------------------------------------
+
+    @property
+    def hook(self):
+        return self.pm.hook
+
+    def loaded(self) -> list[PluginInfo]:
+        return [info for info in self.infos.values() if info.status == "loaded"]
+
+    def failed(self) -> list[PluginInfo]:
+        return [info for info in self.infos.values() if info.status == "failed"]
+
+    def versions(self) -> dict[str, str]:
+        return {info.name: info.version for info in self.loaded()}
+
+    def call_each(self, hook_name: str, **kwargs) -> list[tuple[str, object]]:
+        """Call every implementation of a hook once, keeping who returned what.
+
+        The core needs the plugin's name to check that it returned only what it owns.
+        Implementations may accept a subset of the arguments, as with pluggy.
+        """
+        caller = getattr(self.pm.hook, hook_name)
+        results = []
+        for impl in reversed(caller.get_hookimpls()):
+            arguments = {name: kwargs[name] for name in impl.argnames}
+            result = impl.function(**arguments)
+            if result is not None:
+                results.append((impl.plugin_name, result))
+        return results
+
+    def policy_tables(self) -> dict[str, tuple[str, PolicyTable]]:
+        tables: dict[str, tuple[str, PolicyTable]] = {}
+        for plugin_name, declared in self.call_each("clientbook_policy_tables"):
+            for table in declared:
+                if table.name in tables:
+                    raise PluginError(
+                        "plugins.table_conflict", table=table.name, first=tables[table.name][0], second=plugin_name
+                    )
+                tables[table.name] = (plugin_name, table)
+        return tables
+
+    def output_columns(self) -> dict[str, tuple[str, OutputColumn]]:
+        """Every declared result column with its owner; a second owner is an error."""
+        columns: dict[str, tuple[str, OutputColumn]] = {}
+        for plugin_name, declared in self.call_each("clientbook_output_columns"):
+            for column in declared:
+                problems = column.problems()
+                if problems:
+                    raise PluginError("plugins.bad_column", plugin=plugin_name, problem="; ".join(problems))
+                names = [column.name] + ([column.reason_column] if column.reason_column else [])
+                for name in names:
+                    if name in columns or name in ("run_id", "customer_id"):
+                        first = columns[name][0] if name in columns else "clientbook"
+                        raise PluginError("plugins.column_conflict", column=name, first=first, second=plugin_name)
+                    columns[name] = (plugin_name, column)
+        return columns
+
+    def sales_pipelines(self, policy) -> dict[str, tuple[str, SalesPipeline]]:
+        pipelines: dict[str, tuple[str, SalesPipeline]] = {}
+        for plugin_name, declared in self.call_each("clientbook_sales_pipelines", policy=policy):
+            for pipeline in declared:
+                if pipeline.name in pipelines:
+                    raise PluginError(
+                        "plugins.pipeline_conflict", pipeline=pipeline.name, first=pipelines[pipeline.name][0], second=plugin_name
+                    )
+                pipelines[pipeline.name] = (plugin_name, pipeline)
+        return pipelines
+
+    def migrations(self) -> list[tuple[str, object]]:
+        return self.call_each("clientbook_migrations")

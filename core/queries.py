@@ -1,0 +1,120 @@
+"""Read-only questions about the book, shared by the CLI and the terminal UI.
+
+Front ends never write SQL of their own: they call these functions.
+"""
+
+from __future__ import annotations
+
+import json
+
+from . import schema
+from .errors import BadInput
+from .policy import did_you_mean
+
+# A trigram index answers substrings of three characters or more; shorter ones scan.
+FTS_MIN_LENGTH = 3
+RECENT_TRANSACTIONS = 20
+
+
+def last_run(db) -> dict | None:
+    rows = list(db.query("SELECT * FROM latest_run"))
+    if not rows:
+        return None
+    run = rows[0]
+    for key in ("plugins", "counts"):
+        run[key] = json.loads(run[key]) if run[key] else {}
+    run.pop("policy", None)
+    return run
+
+
+def result_columns(db) -> list[str]:
+    """Decision columns of the latest results (reasons left out)."""
+    return [name for name in db["results"].columns_dict if name not in ("run_id", "customer_id") and not name.endswith("_reason")]
+
+
+def list_customers(db, *, tier: str | None = None, search: str | None = None, kind: str | None = None,
+                   owner: str | None = None, limit: int = 50, offset: int = 0) -> list[dict]:
+    """Customers with their owner, latest total assets and latest decisions, in id order."""
+    decisions = result_columns(db)
+    where, params = [], []
+    if tier is not None:
+        if "tier" not in decisions:
+            raise BadInput("customers.no_tiers")
+        known = [row["tier"] for row in db.query("SELECT DISTINCT tier FROM latest_results WHERE tier IS NOT NULL")]
+        if tier not in known:
+            raise BadInput("customers.unknown_tier", tier=tier, known=", ".join(sorted(known)) or "-",
+                           suggestion=did_you_mean(tier, known) or "-")
+        where.append("r.tier = ?")
+        params.append(tier)
+    if kind is not None:
+        where.append("c.kind = ?")
+        params.append(kind)
+    if owner is not None:
+        where.append("o.staff_id = ?")
+        params.append(owner)
+    if search:
+        if len(search) >= FTS_MIN_LENGTH:
+            where.append("c.rowid IN (SELECT rowid FROM customers_fts WHERE customers_fts MATCH ?)")
+            params.append('"' + search.replace('"', '""') + '"')
+        else:
+            where.append("(c.name LIKE ? OR c.customer_id LIKE ? OR c.phone LIKE ?)")
+            params.extend([f"%{search}%"] * 3)
+    decision_fields = "".join(f", r.[{name}]" for name in decisions)
+    sql = f"""
+        SELECT c.customer_id, c.name, c.kind, o.staff_id AS owner_staff_id,
+               b.total_assets_minor{decision_fields}
+        FROM customers c
+        LEFT JOIN latest_results r ON r.customer_id = c.customer_id
+        LEFT JOIN current_owners o ON o.customer_id = c.customer_id
+        LEFT JOIN latest_balances b ON b.customer_id = c.customer_id
+        {"WHERE " + " AND ".join(where) if where else ""}
+        ORDER BY c.customer_id
+        LIMIT ? OFFSET ?
+    """
+    return list(db.query(sql, params + [limit, offset]))
+
+
+def customer_profile(db, customer_id: str) -> dict:
+    """Everything about one customer: profile, holdings, balances, transactions, owners, decisions."""
+    rows = list(db["customers"].rows_where("customer_id = ?", [customer_id]))
+    if not rows:
+        close = [row["customer_id"] for row in db.query(
+            "SELECT customer_id FROM customers WHERE customer_id LIKE ? LIMIT 50", [customer_id[:3] + "%"])]
+        raise BadInput("customers.unknown_suggest" if did_you_mean(customer_id, close) else "customers.unknown",
+                       customer_id=customer_id, suggestion=did_you_mean(customer_id, close))
+    profile = rows[0]
+    profile["extra"] = json.loads(profile["extra"]) if profile.get("extra") else {}
+    run = last_run(db)
+    classification = {}
+    if run:
+        results = list(db.query("SELECT * FROM results WHERE run_id = ? AND customer_id = ?", [run["run_id"], customer_id]))
+        if results:
+            for name in result_columns(db):
+                if results[0].get(name) is not None:
+                    classification[name] = {"value": results[0][name], "reason": results[0].get(f"{name}_reason")}
+    needs = list(db.query("SELECT need, evidence, plugin FROM needs WHERE run_id = ? AND customer_id = ?",
+                          [run["run_id"], customer_id])) if run else []
+    return {
+        "customer": profile,
+        "owner": next(iter(db.query("SELECT staff_id, started_on, rule, reason FROM current_owners WHERE customer_id = ?",
+                                    [customer_id])), None),
+        "holdings": list(db.query(f"SELECT {', '.join(schema.names(schema.HOLDING_COLUMNS))} FROM holdings "
+                                  "WHERE customer_id = ? ORDER BY product_type, holding_id", [customer_id])),
+        "balances": list(db.query("SELECT * FROM balances WHERE customer_id = ? ORDER BY as_of DESC", [customer_id])),
+        "transactions": list(db.query("SELECT * FROM transactions WHERE customer_id = ? ORDER BY occurred_on DESC, txn_id "
+                                      "LIMIT ?", [customer_id, RECENT_TRANSACTIONS])),
+        "assignments": list(db.query("SELECT staff_id, started_on, ended_on, rule, reason, assigned_by FROM assignments "
+                                     "WHERE customer_id = ? ORDER BY started_on, assignment_id", [customer_id])),
+        "classification": classification,
+        "needs": needs,
+        "run": {"run_id": run["run_id"], "as_of": run["as_of"], "policy_hash": run["policy_hash"]} if run else None,
+    }
+
+
+def book_counts(db) -> dict:
+    return {
+        "staff": db["staff"].count,
+        "customers": db["customers"].count,
+        "holdings": db["holdings"].count,
+        "transactions": db["transactions"].count,
+    }

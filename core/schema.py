@@ -1,0 +1,99 @@
+"""The book's tables, as data: columns, types and what each holds.
+
+One source for the migrations, the audit triggers, the frames the hooks receive and
+(later) the importers' expected columns.
+"""
+
+from __future__ import annotations
+
+# (column, SQLite type, description). Amounts are integers in minor units.
+STAFF_COLUMNS = [
+    ("staff_id", "TEXT", "Staff number"),
+    ("name", "TEXT", "Full name"),
+    ("post", "TEXT", "Post, one of the policy's [staff] posts"),
+    ("branch", "TEXT", "Branch"),
+    ("capacity", "INTEGER", "Most customers this person should look after (empty: no limit)"),
+    ("active", "INTEGER", "1 while employed, 0 after leaving"),
+    ("joined_on", "TEXT", "Date joined (ISO)"),
+    ("left_on", "TEXT", "Date left (ISO)"),
+    ("phone", "TEXT", "Phone"),
+    ("email", "TEXT", "E-mail"),
+]
+
+# The customer information table. Retail and corporate customers share it (`kind`).
+CUSTOMER_COLUMNS = [
+    ("customer_id", "TEXT", "Customer number"),
+    ("kind", "TEXT", "retail or corporate"),
+    ("name", "TEXT", "Name (person or company)"),
+    ("gender", "TEXT", "female, male or other"),
+    ("birth_date", "TEXT", "Date of birth (ISO); age is derived from it when present"),
+    ("age", "INTEGER", "Age as reported, when the birth date is unknown"),
+    ("marital_status", "TEXT", "single, married, divorced or widowed"),
+    ("children", "INTEGER", "Number of children"),
+    ("household_size", "INTEGER", "People in the household"),
+    ("occupation", "TEXT", "Occupation"),
+    ("employer", "TEXT", "Employer"),
+    ("industry", "TEXT", "Industry (corporate customers, or the employer's)"),
+    ("income_minor", "INTEGER", "Yearly income (retail) or revenue (corporate), minor units"),
+    ("residence", "TEXT", "Residence: owned, rented, with family ..."),
+    ("city", "TEXT", "City or district"),
+    ("education", "TEXT", "Education"),
+    ("interests", "TEXT", "Interests"),
+    ("habits", "TEXT", "Habits (channels, times)"),
+    ("investment_goal", "TEXT", "Investment goal"),
+    ("risk_tolerance", "TEXT", "Risk tolerance (e.g. C1 to C5)"),
+    ("phone", "TEXT", "Phone"),
+    ("email", "TEXT", "E-mail"),
+    ("branch", "TEXT", "Branch"),
+    ("opened_on", "TEXT", "Date the relationship began (ISO)"),
+    ("first_served_by", "TEXT", "Staff member who first served the customer"),
+    ("referred_by_customer", "TEXT", "Customer who referred this customer"),
+    ("referred_by_staff", "TEXT", "Teller or lobby manager whose service referred the customer"),
+    ("closeness", "TEXT", "Relationship closeness: close, normal or distant"),
+]
+
+HOLDING_COLUMNS = [
+    ("holding_id", "TEXT", "Holding (account, contract or policy) number"),
+    ("customer_id", "TEXT", "Customer number"),
+    ("product_type", "TEXT", "demand_deposit, time_deposit, wealth_product, fund, insurance, loan, credit_card ..."),
+    ("product_name", "TEXT", "Product name"),
+    ("amount_minor", "INTEGER", "Balance, principal or cover, minor units"),
+    ("opened_on", "TEXT", "Opened (ISO)"),
+    ("matures_on", "TEXT", "Maturity (ISO)"),
+    ("rate_bp", "INTEGER", "Rate in basis points"),
+    ("status", "TEXT", "active or closed"),
+]
+
+# The asset-liability table: one snapshot per customer and date.
+BALANCE_COLUMNS = [
+    ("customer_id", "TEXT", "Customer number"),
+    ("as_of", "TEXT", "Snapshot date (ISO)"),
+    ("total_assets_minor", "INTEGER", "Assets held with us"),
+    ("total_liabilities_minor", "INTEGER", "Loans and other liabilities with us"),
+    ("deposits_minor", "INTEGER", "Demand and time deposits"),
+    ("investments_minor", "INTEGER", "Wealth products, funds, insurance"),
+    ("avg_daily_assets_3m_minor", "INTEGER", "Average daily assets over three months"),
+    ("assets_elsewhere_minor", "INTEGER", "Known assets at other institutions"),
+    ("contribution_minor", "INTEGER", "Yearly contribution (margin and fees)"),
+]
+
+TRANSACTION_COLUMNS = [
+    ("txn_id", "TEXT", "Transaction number"),
+    ("customer_id", "TEXT", "Customer number"),
+    ("occurred_on", "TEXT", "Date (ISO)"),
+    ("amount_minor", "INTEGER", "Amount, minor units; credits positive"),
+    ("kind", "TEXT", "payroll_credit, transfer_in, transfer_out, card_spend, fee ..."),
+    ("channel", "TEXT", "counter, mobile, atm, online ..."),
+    ("staff_id", "TEXT", "Staff member who served the transaction"),
+    ("counterparty", "TEXT", "Counterparty"),
+    ("description", "TEXT", "Description"),
+]
+
+
+def names(columns) -> list[str]:
+    return [name for name, _, _ in columns]
+
+
+def ddl(columns, overrides: dict[str, str] | None = None) -> str:
+    overrides = overrides or {}
+    return ",\n  ".join(f"{name} {overrides.get(name, kind)}" for name, kind, _ in columns)

@@ -1,0 +1,1 @@
+"""The built-in plugins. Each registers through the ``clientbook`` entry-point group."""

@@ -1,0 +1,124 @@
+"""lifecycle: place retail customers in a life stage (step 2 of the retail routine, 分群).
+
+Stages and the rules that place a customer are policy (``[lifecycle]``): rules are tried
+in order and the first that matches decides, so the groups never overlap. A rule may test
+age, marital status and whether the customer has children.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+
+from clientbook import hookimpl
+from clientbook.declarations import OutputColumn, PolicyTable
+from clientbook.i18n import current_language, t
+from clientbook.policy import Field, Labels, PolicyModel, did_you_mean, label_problems, pick_label
+
+__version__ = "0.1.0"
+
+MAX_STAGES = 8  # the routine's rule: 5 to 8 groups, never more
+
+
+class Stage(PolicyModel):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    label: Labels = {}
+
+
+class Rule(PolicyModel):
+    stage: str
+    min_age: int | None = Field(default=None, ge=0, le=130)
+    max_age: int | None = Field(default=None, ge=0, le=130)
+    marital_status: list[str] | None = None
+    has_children: bool | None = None
+
+
+class LifecyclePolicy(PolicyModel):
+    stages: list[Stage] = []
+    rules: list[Rule] = []
+
+    def check(self):
+        found = []
+        if not self.stages:
+            found.append(("stages", "policy.empty_list", {}))
+        if len(self.stages) > MAX_STAGES:
+            found.append(("stages", "lifecycle.policy.too_many_stages", {"count": len(self.stages), "most": MAX_STAGES}))
+        names = [stage.name for stage in self.stages]
+        for index, stage in enumerate(self.stages):
+            if stage.name in names[:index]:
+                found.append((f"stages[{index}].name", "policy.duplicate_name", {"name": stage.name}))
+            found.extend((f"stages[{index}].{key}", message, params) for key, message, params in label_problems("label", stage.label))
+        if not self.rules:
+            found.append(("rules", "policy.empty_list", {}))
+        for index, rule in enumerate(self.rules):
+            if names and rule.stage not in names:
+                suggestion = did_you_mean(rule.stage, names)
+                found.append((f"rules[{index}].stage",
+                              "lifecycle.policy.unknown_stage_suggest" if suggestion else "lifecycle.policy.unknown_stage",
+                              {"found": rule.stage, "known": ", ".join(names), "suggestion": suggestion}))
+            if rule.min_age is not None and rule.max_age is not None and rule.min_age > rule.max_age:
+                found.append((f"rules[{index}].min_age", "lifecycle.policy.age_order",
+                              {"min_age": rule.min_age, "max_age": rule.max_age}))
+        return found
+
+
+@hookimpl
+def clientbook_policy_tables():
+    return [PolicyTable("lifecycle", LifecyclePolicy)]
+
+
+@hookimpl
+def clientbook_output_columns():
+    return [OutputColumn("life_stage", "text", "classification", "Life stage of a retail customer")]
+
+
+def _describe(rule: Rule) -> str:
+    parts = []
+    if rule.min_age is not None and rule.max_age is not None:
+        parts.append(t("lifecycle.reason.age_between", low=rule.min_age, high=rule.max_age))
+    elif rule.min_age is not None:
+        parts.append(t("lifecycle.reason.age_at_least", low=rule.min_age))
+    elif rule.max_age is not None:
+        parts.append(t("lifecycle.reason.age_at_most", high=rule.max_age))
+    if rule.marital_status:
+        parts.append(t("lifecycle.reason.marital", values="/".join(rule.marital_status)))
+    if rule.has_children is not None:
+        parts.append(t("lifecycle.reason.children_yes" if rule.has_children else "lifecycle.reason.children_no"))
+    return ", ".join(parts) or t("lifecycle.reason.anyone")
+
+
+def place_customers(customers: pd.DataFrame, policy: LifecyclePolicy) -> pd.DataFrame:
+    retail = customers[customers["kind"] == "retail"]
+    age = retail["age"].astype("Int64")
+    marital = retail["marital_status"].astype("string").str.lower()
+    has_children = retail["children"].astype("Int64").fillna(0) > 0
+    stage = pd.Series(pd.NA, index=retail.index, dtype="string")
+    reason = pd.Series(pd.NA, index=retail.index, dtype="string")
+    labels = {item.name: pick_label(item.label, current_language(), item.name) for item in policy.stages}
+    for number, rule in enumerate(policy.rules, start=1):
+        matches = stage.isna()
+        if rule.min_age is not None or rule.max_age is not None:
+            matches &= age.notna()
+        if rule.min_age is not None:
+            matches &= (age >= rule.min_age).fillna(False)
+        if rule.max_age is not None:
+            matches &= (age <= rule.max_age).fillna(False)
+        if rule.marital_status:
+            matches &= marital.isin([value.lower() for value in rule.marital_status]).fillna(False)
+        if rule.has_children is not None:
+            matches &= has_children if rule.has_children else ~has_children
+        if not matches.any():
+            continue
+        stage = stage.mask(matches, rule.stage)
+        text = t("lifecycle.reason.rule", number=number, conditions=_describe(rule), stage=labels[rule.stage])
+        reason = reason.mask(matches, text)
+    placed = stage.notna()
+    return pd.DataFrame(
+        {"customer_id": retail["customer_id"][placed], "life_stage": stage[placed], "life_stage_reason": reason[placed]}
+    )
+
+
+@hookimpl
+def clientbook_classify(book, policy, as_of: date):
+    return place_customers(book.customers, policy["lifecycle"])

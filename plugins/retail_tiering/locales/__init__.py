@@ -1,0 +1,1 @@
+"""Message catalog of this plugin: one TOML file per language."""

@@ -1,0 +1,35 @@
+"""Shared test fixtures: real SQLite files, the real CLI in a subprocess, real plugin packages."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from clientbook import i18n
+from helpers import install_plugin_package
+
+
+@pytest.fixture
+def plugin_site(tmp_path, monkeypatch):
+    """Install test plugin packages into a site folder on sys.path and PYTHONPATH."""
+    site = tmp_path / "site"
+
+    def install(*names: str) -> Path:
+        for name in names:
+            install_plugin_package(name, site)
+        monkeypatch.syspath_prepend(str(site))
+        monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]))
+        return site
+
+    return install
+
+
+@pytest.fixture(autouse=True)
+def english(monkeypatch):
+    """Tests read English messages unless they choose another language."""
+    for variable in ("CLIENTBOOK_LANG", "CLIENTBOOK_DB", "CLIENTBOOK_LOAD_PLUGINS"):
+        monkeypatch.delenv(variable, raising=False)
+    i18n.set_language("en")
+    yield
+    i18n.set_language("en")

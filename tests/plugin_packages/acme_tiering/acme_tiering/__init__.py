@@ -1,0 +1,54 @@
+"""A third-party tiering plugin, as an institution would write it in its own distribution.
+
+It owns the ``tier`` column (so it conflicts with the built-in retail_tiering unless that
+one is disabled), registers its own policy table and migration, and ships messages.
+"""
+
+import numpy as np
+import pandas as pd
+from sqlite_utils import Migrations
+
+from clientbook import hookimpl
+from clientbook.declarations import OutputColumn, PolicyTable
+from clientbook.policy import Decimal, Field, PolicyModel, to_minor
+from clientbook.reasons import explain, pick
+
+migrations = Migrations("acme_tiering")
+
+
+@migrations()
+def m001_acme_notes(db):
+    db.execute("CREATE TABLE acme_notes (customer_id TEXT, note TEXT)")
+
+
+class AcmePolicy(PolicyModel):
+    vip_from: Decimal = Field(default=Decimal(1_000_000), ge=0)
+
+
+@hookimpl
+def clientbook_policy_tables():
+    return [PolicyTable("acme_tiering", AcmePolicy)]
+
+
+@hookimpl
+def clientbook_migrations():
+    return migrations
+
+
+@hookimpl
+def clientbook_output_columns():
+    return [OutputColumn("tier", "text", "classification", "ACME's two tiers")]
+
+
+@hookimpl
+def clientbook_classify(book, policy):
+    customers = book.customers
+    threshold = to_minor(policy["acme_tiering"].vip_from, policy.minor_digits)
+    vip = (customers["total_assets_minor"].fillna(0) >= threshold).to_numpy()
+    index = customers.index
+    return pd.DataFrame({
+        "customer_id": customers["customer_id"],
+        "tier": pick(["standard", "vip"], vip.astype(np.int64), index),
+        "tier_reason": explain("acme.reason", index, verdict=pick(["below", "at or above"], vip.astype(np.int64), index),
+                               threshold=str(policy["acme_tiering"].vip_from)),
+    })
