@@ -171,8 +171,8 @@ class PluginManager:
                 names = [column.name] + ([column.reason_column] if column.reason_column else [])
                 for name in names:
                     if name in columns or name in ("run_id", "customer_id"):
-                        first = columns[name][0] if name in columns else "clientbook"
-                        raise PluginError("plugins.column_conflict", column=name, first=first, second=plugin_name)
+                        first, second = sorted([columns[name][0] if name in columns else "clientbook", plugin_name])
+                        raise PluginError("plugins.column_conflict", column=name, first=first, second=second)
                     columns[name] = (plugin_name, column)
         return columns
 

@@ -1,0 +1,72 @@
+"""Small books built in the tests, with amounts chosen to sit on the tier boundaries."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+from clientbook.store import bulk_insert, open_book, writing
+
+AS_OF = date(2026, 11, 30)
+
+STAFF = pd.DataFrame({
+    "staff_id": ["S1", "S2", "S3", "S4"],
+    "name": ["Wang Fang", "Li Na", "Zhang Wei", "Chen Jie"],
+    "post": ["senior_wealth_manager", "wealth_manager", "lobby_manager", "key_account_manager"],
+    "branch": "Test branch",
+    "active": 1,
+})
+
+# customer_id, kind, name, birth_date, age, marital, children, total assets (fen) or None
+CUSTOMERS = [
+    ("C01", "retail", "Exactly private", "1970-05-01", None, "married", 2, 600_000_000),
+    ("C02", "retail", "Just below private", "1985-12-01", None, "married", 0, 599_999_999),
+    ("C03", "retail", "Exactly wealth", None, 30, "single", 0, 50_000_000),
+    ("C04", "retail", "Exactly affluent", "2005-01-01", None, "single", 0, 5_000_000),
+    ("C05", "retail", "Just below affluent", "1950-01-01", None, "widowed", 3, 4_999_999),
+    ("C06", "retail", "Overdrawn", "1990-06-15", None, "married", 1, -120_000),
+    ("C07", "retail", "No snapshot", None, None, None, None, None),
+    ("C08", "retail", "王小明", "1988-03-03", None, "married", 0, 12_345_678),
+    ("K01", "corporate", "Big Buyer Ltd", None, None, None, None, 900_000_000),
+    ("K02", "corporate", "Small Shop Ltd", None, None, None, None, 1_000_000),
+]
+
+
+def customers_frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        [row[:7] for row in CUSTOMERS],
+        columns=["customer_id", "kind", "name", "birth_date", "age", "marital_status", "children"],
+    ).astype({"age": "Int64", "children": "Int64"})
+
+
+def balances_frame() -> pd.DataFrame:
+    rows = [(row[0], AS_OF.isoformat(), row[7]) for row in CUSTOMERS if row[7] is not None]
+    frame = pd.DataFrame(rows, columns=["customer_id", "as_of", "total_assets_minor"])
+    frame["contribution_minor"] = frame["customer_id"].map({"K01": 200_000_000}).astype("Int64")
+    return frame
+
+
+def build_small_book(path: Path, manager=None):
+    """A real SQLite book with the customers above; S1..S3 own the retail customers but C07."""
+    db = open_book(path, manager, create=True)
+    customers = customers_frame()
+    customers.loc[customers["customer_id"] == "K01", "income_minor"] = 20_000_000_000
+    customers["income_minor"] = customers["income_minor"].astype("Int64")
+    owners = pd.DataFrame({
+        "customer_id": ["C01", "C02", "C03", "C04", "C05", "C06", "C08", "K01", "K02"],
+        "staff_id": ["S1", "S1", "S2", "S2", "S3", "S3", "S2", "S4", "S4"],
+        "started_on": "2026-01-01", "rule": "test", "reason": "set up by the test",
+    })
+    with writing(db, "tests", "small book"):
+        bulk_insert(db, "staff", STAFF)
+        bulk_insert(db, "customers", customers)
+        bulk_insert(db, "balances", balances_frame())
+        bulk_insert(db, "assignments", owners)
+        bulk_insert(db, "holdings", pd.DataFrame({
+            "holding_id": ["H1", "H2"], "customer_id": ["C01", "C01"],
+            "product_type": ["demand_deposit", "time_deposit"], "amount_minor": [100_000_000, 500_000_000],
+            "matures_on": [None, "2026-12-20"], "status": "active",
+        }))
+    return db

@@ -1,0 +1,286 @@
+"""One test per hook (tests/test_docs.py checks that each hookspec is named here).
+
+Each test registers a small plugin into a real plugin manager, over a real SQLite book,
+and asserts what the core does with the hook's result.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import pytest
+from sqlite_utils import Migrations
+
+from books import AS_OF, build_small_book
+from clientbook import hookimpl, pipeline, sales
+from clientbook.declarations import OutputColumn, PolicyTable, Refusal, SalesPipeline, Stage
+from clientbook.errors import BadInput, PluginError
+from clientbook.plugin_manager import PluginManager
+from clientbook.policy import Policy, PolicyModel, load
+
+
+def policy_and_manager(*plugins, tables=None):
+    """The default policy with extra in-process plugins registered before validation."""
+    policy, manager = load([])
+    for number, plugin in enumerate(plugins):
+        manager.register(plugin, name=f"test_plugin_{number}")
+    if tables:
+        policy.tables.update(tables)
+    return policy, manager
+
+
+def test_clientbook_policy_tables(tmp_path, monkeypatch):
+    class Cadence(PolicyModel):
+        every_days: int = 30
+
+    class Plugin:
+        @hookimpl
+        def clientbook_policy_tables(self):
+            return [PolicyTable("cadence", Cadence)]
+
+    real_manager = PluginManager.__init__
+
+    def with_plugin(self, *args, **kwargs):
+        real_manager(self, *args, **kwargs)
+        self.register(Plugin(), name="cadence_plugin")
+
+    monkeypatch.setattr(PluginManager, "__init__", with_plugin)
+    path = tmp_path / "bank.toml"
+    path.write_text("[cadence]\nevery_days = 7\n")
+    policy, _ = load([path])
+    assert policy["cadence"].every_days == 7
+    assert policy.owners["cadence"] == "cadence_plugin"
+    path.write_text("[cadence]\nevry_days = 7\n")
+    with pytest.raises(Exception) as caught:
+        load([path])
+    assert "cadence.evry_days: unknown key; did you mean 'every_days'?" in caught.value.render()
+
+
+def test_clientbook_migrations(tmp_path):
+    migrations = Migrations("notes_plugin")
+
+    @migrations()
+    def m001_notes(db):
+        db.execute("CREATE TABLE notes (customer_id TEXT, note TEXT)")
+
+    class Plugin:
+        @hookimpl
+        def clientbook_migrations(self):
+            return migrations
+
+    plain = build_small_book(tmp_path / "book.db")
+    assert "notes" not in plain.table_names()  # an existing book, opened later with the plugin
+    _, manager = policy_and_manager(Plugin())
+    from clientbook.store import open_book
+
+    db = open_book(tmp_path / "book.db", manager)
+    assert "notes" in db.table_names()
+    applied = [row["name"] for row in db["_sqlite_migrations"].rows_where("migration_set = ?", ["notes_plugin"])]
+    assert applied == ["m001_notes"]
+    open_book(tmp_path / "book.db", manager)  # a second open applies nothing twice
+    assert db["_sqlite_migrations"].count_where("migration_set = ?", ["notes_plugin"]) == 1
+
+
+def test_clientbook_output_columns(tmp_path):
+    class Plugin:
+        @hookimpl
+        def clientbook_output_columns(self):
+            return [OutputColumn("segment", "text", "classification")]
+
+    _, manager = policy_and_manager(Plugin())
+    owned = manager.output_columns()
+    assert owned["segment"][0] == "test_plugin_0"
+    assert owned["segment_reason"][0] == "test_plugin_0"
+    assert owned["tier"][0] == "retail_tiering"
+
+    class Bad:
+        @hookimpl
+        def clientbook_output_columns(self):
+            return [OutputColumn("Bad Name", "text", "classification")]
+
+    _, manager = policy_and_manager(Bad())
+    with pytest.raises(PluginError) as caught:
+        manager.output_columns()
+    assert "'Bad Name' is not a lower-case identifier" in caught.value.render()
+
+
+def test_clientbook_classify(tmp_path):
+    calls = []
+
+    class Plugin:
+        @hookimpl
+        def clientbook_output_columns(self):
+            return [OutputColumn("segment", "text", "classification")]
+
+        @hookimpl
+        def clientbook_classify(self, book, as_of):
+            calls.append(as_of)
+            customers = book.customers
+            return pd.DataFrame({"customer_id": customers["customer_id"], "segment": "all",
+                                 "segment_reason": "everyone is in one segment"})
+
+    policy, manager = policy_and_manager(Plugin())
+    db = build_small_book(tmp_path / "book.db", manager)
+    summary = pipeline.run(db, policy, manager, AS_OF)
+    assert calls == [AS_OF]  # once per book, with the run's date
+    assert summary.counts["values"]["segment"] == {"all": 10}
+    row = db.execute("SELECT segment, segment_reason FROM results WHERE run_id = ? AND customer_id = 'C01'",
+                     [summary.run_id]).fetchone()
+    assert row == ("all", "everyone is in one segment")
+
+
+def test_clientbook_assign(tmp_path):
+    class Plugin:
+        @hookimpl
+        def clientbook_assign(self, unassigned, classification):
+            assert set(unassigned["customer_id"]) == {"C07"}
+            tiers = classification.loc[unassigned["customer_id"], "tier"]
+            return pd.DataFrame({"customer_id": unassigned["customer_id"], "staff_id": "S3",
+                                 "rule": "even_spread", "reason": "tier " + tiers.to_numpy() + " goes to lobby managers"})
+
+    class Second:
+        @hookimpl
+        def clientbook_assign(self, unassigned):
+            raise AssertionError("firstresult: only one plugin decides")
+
+    policy, manager = policy_and_manager(Second(), Plugin())  # LIFO: Plugin is asked first
+    db = build_small_book(tmp_path / "book.db", manager)
+    summary = pipeline.run(db, policy, manager, AS_OF)
+    assert summary.counts["assigned"] == 1
+    owner = db.execute("SELECT staff_id, rule, reason, run_id FROM assignments "
+                       "WHERE customer_id = 'C07' AND ended_on IS NULL").fetchone()
+    assert owner == ("S3", "even_spread", "tier mass goes to lobby managers", summary.run_id)
+
+
+def test_clientbook_assign_to_unknown_staff_is_refused(tmp_path):
+    class Plugin:
+        @hookimpl
+        def clientbook_assign(self, unassigned):
+            return pd.DataFrame({"customer_id": unassigned["customer_id"], "staff_id": "NOBODY",
+                                 "rule": "x", "reason": "x"})
+
+    policy, manager = policy_and_manager(Plugin())
+    db = build_small_book(tmp_path / "book.db", manager)
+    with pytest.raises(PluginError) as caught:
+        pipeline.run(db, policy, manager, AS_OF)
+    assert "assigns customers to staff not in the book" in caught.value.render()
+    assert db["runs"].count == 0 and db["results"].count == 0
+
+
+def test_clientbook_screen_needs(tmp_path):
+    class Plugin:
+        @hookimpl
+        def clientbook_screen_needs(self, book, classification, as_of):
+            holdings = book.holdings
+            maturing = holdings[(holdings["product_type"] == "time_deposit") & (holdings["matures_on"] <= "2026-12-31")]
+            return pd.DataFrame({"customer_id": maturing["customer_id"], "need": "maturing_deposit",
+                                 "evidence": "time deposit " + maturing["holding_id"] + " matures " + maturing["matures_on"]})
+
+    policy, manager = policy_and_manager(Plugin())
+    db = build_small_book(tmp_path / "book.db", manager)
+    summary = pipeline.run(db, policy, manager, AS_OF)
+    assert summary.counts["needs"] == 1
+    assert list(db.query("SELECT customer_id, plugin, need, evidence FROM needs")) == [
+        {"customer_id": "C01", "plugin": "test_plugin_0", "need": "maturing_deposit",
+         "evidence": "time deposit H2 matures 2026-12-20"}]
+
+
+def test_clientbook_plan(tmp_path):
+    class Plugin:
+        @hookimpl
+        def clientbook_output_columns(self):
+            return [OutputColumn("next_due", "date", "planning"), OutputColumn("priority", "integer", "planning")]
+
+        @hookimpl
+        def clientbook_plan(self, classification, needs, as_of):
+            top = classification[classification["tier"].isin(["private_banking", "wealth"])]
+            return pd.DataFrame({
+                "customer_id": top.index,
+                "next_due": pd.Timestamp(as_of) + pd.Timedelta(days=7),
+                "next_due_reason": "top tiers weekly",
+                "priority": 1,
+                "priority_reason": "top tier first",
+            })
+
+    policy, manager = policy_and_manager(Plugin())
+    db = build_small_book(tmp_path / "book.db", manager)
+    pipeline.run(db, policy, manager, AS_OF)
+    rows = list(db.query("SELECT customer_id, tier, next_due, priority FROM latest_results WHERE priority IS NOT NULL "
+                         "ORDER BY customer_id"))
+    assert rows == [
+        {"customer_id": "C01", "tier": "private_banking", "next_due": "2026-12-07", "priority": 1},
+        {"customer_id": "C02", "tier": "wealth", "next_due": "2026-12-07", "priority": 1},
+        {"customer_id": "C03", "tier": "wealth", "next_due": "2026-12-07", "priority": 1},
+    ]
+
+
+def test_clientbook_sales_pipelines(tmp_path):
+    class Plugin:
+        @hookimpl
+        def clientbook_sales_pipelines(self, policy):
+            return [SalesPipeline("retail_product", (Stage("interest"), Stage("proposal"), Stage("sold", outcome="won")))]
+
+    policy, manager = policy_and_manager(Plugin())
+    pipelines = manager.sales_pipelines(policy)
+    assert pipelines["retail_product"][0] == "test_plugin_0"
+    assert pipelines["key_account"][1].stage_names[:2] == ["need_recognised", "criteria_set"]
+    db = build_small_book(tmp_path / "book.db", manager)
+    opportunity = sales.open_opportunity(db, policy, manager, "C02", "retail_product", title="Fund", on=AS_OF)
+    assert db["opportunities"].get(opportunity)["stage"] == "interest"
+    with pytest.raises(BadInput) as caught:
+        sales.open_opportunity(db, policy, manager, "C02", "retail_prodct")
+    assert "did you mean 'retail_product'?" in caught.value.render()
+
+
+def test_clientbook_check_transition(tmp_path):
+    class Plugin:
+        @hookimpl
+        def clientbook_check_transition(self, opportunity, to_stage):
+            if to_stage == "won" and not opportunity["amount_minor"]:
+                return Refusal("sales.same_stage", {"stage": "no amount"})
+            return None
+
+    policy, manager = policy_and_manager(Plugin())
+    db = build_small_book(tmp_path / "book.db", manager)
+    opportunity = sales.open_opportunity(db, policy, manager, "K01", "key_account", on=AS_OF)
+    with pytest.raises(BadInput) as caught:  # the built-in key_account plugin: no skipping
+        sales.move_stage(db, policy, manager, opportunity, "options_evaluated", AS_OF)
+    assert "skips criteria_set" in caught.value.render()
+    for stage in ("criteria_set", "options_evaluated", "concerns_resolved"):
+        sales.move_stage(db, policy, manager, opportunity, stage, AS_OF)
+    with pytest.raises(BadInput) as caught:  # the test plugin: no amount, no win
+        sales.move_stage(db, policy, manager, opportunity, "won", AS_OF)
+    assert "no amount" in caught.value.render()
+    assert db["opportunities"].get(opportunity)["stage"] == "concerns_resolved"
+    assert db["stage_changes"].count == 4
+
+
+def test_clientbook_on_events(tmp_path):
+    seen = []
+
+    class Plugin:
+        @hookimpl
+        def clientbook_on_events(self, events, as_of):
+            seen.append(events[["event", "customer_id"]].to_dict("records"))
+            return None
+
+    policy, manager = policy_and_manager(Plugin())
+    db = build_small_book(tmp_path / "book.db", manager)
+    opportunity = sales.open_opportunity(db, policy, manager, "K01", "key_account", amount_minor=10, on=AS_OF)
+    for stage in ("criteria_set", "options_evaluated", "concerns_resolved", "won"):
+        followups = sales.move_stage(db, policy, manager, opportunity, stage, AS_OF)
+    assert seen[-1] == [{"event": "stage_changed", "customer_id": "K01"}] and len(seen) == 4
+    assert followups == [{"action": "post_sale_review", "customer_id": "K01", "due_on": "2026-12-30",
+                          "reason": "deal won: review the delivery with the customer within 30 days",
+                          "plugin": "key_account"}]
+    assert db["followups"].count == 1
+    with pytest.raises(BadInput) as caught:
+        sales.move_stage(db, policy, manager, opportunity, "lost", AS_OF)
+    assert "closed at 'won'" in caught.value.render()
+
+
+def test_policy_is_a_plain_object_for_pure_hooks():
+    policy, _ = load([])
+    assert isinstance(policy, Policy)
+    assert isinstance(AS_OF, date)
