@@ -300,10 +300,12 @@ def cmd_demo(session: Session) -> int:
     frames = generate_branch(args.customers, seed=args.seed, language=current_language(), as_of=as_of)
     progress.step(t("demo.writing"))
     write_branch(db, frames, source=f"demo --customers {args.customers} --seed {args.seed}")
+    staff = len(frames["staff"])
+    del frames  # a million customers' frames: free them before the run reads the book back
     progress.step(t("demo.running"))
     summary = run(db, session.policy, manager, as_of)
     progress.done()
-    print(t("demo.created", path=str(path), customers=args.customers, staff=len(frames["staff"])))
+    print(t("demo.created", path=str(path), customers=args.customers, staff=staff))
     _print_run(summary, "table")
     if not session.args.no_tui:
         print(t("demo.no_tui_yet"))

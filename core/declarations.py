@@ -44,14 +44,15 @@ class OutputColumn:
     def reason_column(self) -> str | None:
         return f"{self.name}_reason" if self.explained else None
 
-    def problems(self) -> list[str]:
+    def problems(self) -> list[tuple[str, dict]]:
+        """What is wrong with the declaration: ``(catalog key, params)`` pairs."""
         found = []
         if not _IDENTIFIER.match(self.name):
-            found.append(f"column name {self.name!r} is not a lower-case identifier")
+            found.append(("column.bad_name", {"name": self.name}))
         if self.dtype not in DTYPES:
-            found.append(f"column {self.name!r} has dtype {self.dtype!r}, expected one of {DTYPES}")
+            found.append(("column.bad_dtype", {"name": self.name, "found": self.dtype, "expected": ", ".join(DTYPES)}))
         if self.family not in FAMILIES:
-            found.append(f"column {self.name!r} has family {self.family!r}, expected one of {FAMILIES}")
+            found.append(("column.bad_family", {"name": self.name, "found": self.family, "expected": ", ".join(FAMILIES)}))
         return found
 
 

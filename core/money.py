@@ -23,6 +23,8 @@ def format_minor_series(amounts: pd.Series, digits: int = 2) -> pd.Series:
     Integer arithmetic and Arrow string kernels only (``Series.map(format)`` costs
     seconds on a million rows). Missing amounts give missing strings.
     """
+    if amounts.empty:
+        return pd.Series([], index=amounts.index, dtype="string[pyarrow]")
     values = amounts.astype("Int64")
     missing = values.isna().to_numpy()
     filled = values.fillna(0).to_numpy(dtype=np.int64)

@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import __version__
 from .declarations import OutputColumn
 from .errors import PluginError
 from .frames import Book, read_book
-from .i18n import current_language
+from .i18n import current_language, t
 from .store import bulk_insert, ensure_columns, now_iso, writing
 
 SQL_TYPES = {"text": "TEXT", "integer": "INTEGER", "real": "REAL", "date": "TEXT"}
@@ -71,69 +73,79 @@ def check_output(
     """Check one plugin's frame against the contract; return it indexed by ``customer_id``."""
 
     def fail(problem: str, **params) -> PluginError:
-        return PluginError("plugins.bad_output", plugin=plugin, hook=hook, problem=problem.format(**params))
+        return contract_error(plugin, hook, problem, **params)
 
     if not isinstance(output, pd.DataFrame):
-        raise fail("returned {kind}, expected a pandas DataFrame", kind=type(output).__name__)
+        raise fail("not_a_frame", kind=type(output).__name__)
     if "customer_id" not in output.columns:
-        raise fail("has no customer_id column")
+        raise fail("no_customer_id")
     ids = output["customer_id"]
     if ids.isna().any() or ids.duplicated().any():
-        raise fail("has missing or repeated customer_id values")
-    unknown = ~ids.isin(book_ids)
+        raise fail("repeated_ids")
+    unknown = ~is_in(ids, book_ids)
     if unknown.any():
-        raise fail("names {count} customer(s) not in the book, e.g. {example!r}", count=int(unknown.sum()), example=ids[unknown].iloc[0])
+        raise fail("unknown_customers", count=int(unknown.sum()), example=ids[unknown].iloc[0])
     checked = {}
     for name in output.columns:
         if name == "customer_id":
             continue
         owner, column = owned.get(name, (None, None))
         if owner != plugin:
-            owner_text = f"it belongs to {owner}" if owner else "no plugin declared it"
-            raise fail("returned column {name!r}, which it does not own ({owner_text})", name=name, owner_text=owner_text)
+            raise fail("not_owned", name=name, owner=owner) if owner else fail("not_declared", name=name)
         if column.family != family:
-            raise fail("returned {family} column {name!r} from a {hook_family} hook", family=column.family, name=name, hook_family=family)
+            raise fail("wrong_family", family=column.family, name=name, hook_family=family)
         if name == column.reason_column:
             checked[name] = output[name].astype("string")
             continue
         try:
             checked[name] = _coerce(output[name], column.dtype)
         except (TypeError, ValueError) as error:
-            raise fail("column {name!r} is not {dtype}: {error}", name=name, dtype=column.dtype, error=error) from None
+            raise fail("wrong_type", name=name, dtype=column.dtype, error=error) from None
         if column.reason_column:
             if column.reason_column not in output.columns:
-                raise fail("returned {name!r} without {reason!r}", name=name, reason=column.reason_column)
+                raise fail("no_reason_column", name=name, reason=column.reason_column)
             unexplained = output[name].notna() & output[column.reason_column].isna()
             if unexplained.any():
-                raise fail("left {count} decision(s) in {name!r} without a reason", count=int(unexplained.sum()), name=name)
+                raise fail("unexplained", count=int(unexplained.sum()), name=name)
     frame = pd.DataFrame(checked)
     frame.index = pd.Index(ids.astype("string"), name="customer_id")
     return frame
 
 
+def is_in(values: pd.Series, universe: pd.Index) -> pd.Series:
+    """``values.isin(universe)`` for customer ids, through Arrow (pandas' own is seconds slower at 1M)."""
+    as_text = pa.array(values.astype("str"), type=pa.large_string())
+    allowed = pa.array(pd.Series(universe).astype("str"), type=pa.large_string())
+    return pd.Series(pc.is_in(as_text, value_set=allowed).to_numpy(zero_copy_only=False), index=values.index)
+
+
+def contract_error(plugin: str, hook: str, problem: str, **params) -> PluginError:
+    """A plugin's output broke the hook's contract: say which plugin, which hook, what."""
+    return PluginError("plugins.bad_output", plugin=plugin, hook=hook, problem=t(f"contract.{problem}", **params))
+
+
 def _check_needs(plugin: str, output: object, book_ids: pd.Index) -> pd.DataFrame:
+    hook = "clientbook_screen_needs"
     if not isinstance(output, pd.DataFrame) or not {"customer_id", "need", "evidence"} <= set(output.columns):
-        raise PluginError("plugins.bad_output", plugin=plugin, hook="clientbook_screen_needs",
-                          problem="expected a DataFrame with customer_id, need and evidence")
-    if not output["customer_id"].isin(book_ids).all() or output["evidence"].isna().any():
-        raise PluginError("plugins.bad_output", plugin=plugin, hook="clientbook_screen_needs",
-                          problem="names customers not in the book or gives a flag without evidence")
+        raise contract_error(plugin, hook, "needs_shape")
+    if not is_in(output["customer_id"], book_ids).all() or output["evidence"].isna().any():
+        raise contract_error(plugin, hook, "needs_rows")
     frame = output[["customer_id", "need", "evidence"]].astype("string")
     return frame.assign(plugin=plugin)
 
 
 def _check_assignments(plugin: str, output: object, unassigned: pd.DataFrame, staff_ids: pd.Index) -> pd.DataFrame:
     def fail(problem: str) -> PluginError:
-        return PluginError("plugins.bad_output", plugin=plugin, hook="clientbook_assign", problem=problem)
+        return contract_error(plugin, "clientbook_assign", problem)
 
     if not isinstance(output, pd.DataFrame) or not {"customer_id", "staff_id", "rule", "reason"} <= set(output.columns):
-        raise fail("expected a DataFrame with customer_id, staff_id, rule and reason")
+        raise fail("assign_shape")
     if output["customer_id"].duplicated().any() or not output["customer_id"].isin(unassigned["customer_id"]).all():
-        raise fail("assigns a customer twice or one that already has an owner")
+        raise fail("assign_twice")
     if not output["staff_id"].isin(staff_ids).all():
-        raise fail("assigns customers to staff not in the book")
+        raise fail("assign_staff")
     if output[["rule", "reason"]].isna().any().any():
-        raise fail("gives an assignment without a rule or reason")
+        raise fail("assign_reason")
     return output[["customer_id", "staff_id", "rule", "reason"]]
 
 
@@ -167,12 +179,12 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run") -> RunS
 
     assignments = pd.DataFrame(columns=["customer_id", "staff_id", "rule", "reason"])
     unassigned = customers[customers["owner_staff_id"].isna()]
-    if len(unassigned) and manager.hook.clientbook_assign.get_hookimpls():
-        proposed = manager.hook.clientbook_assign(
-            book=book, classification=classification.copy(deep=False), unassigned=unassigned, policy=policy, as_of=as_of
+    if len(unassigned):
+        implementer, proposed = manager.call_first(
+            "clientbook_assign", book=book, classification=classification.copy(deep=False), unassigned=unassigned,
+            policy=policy, as_of=as_of,
         )
         if proposed is not None:
-            implementer = manager.hook.clientbook_assign.get_hookimpls()[-1].plugin_name
             assignments = _check_assignments(implementer, proposed, unassigned, pd.Index(book.staff["staff_id"]))
 
     needs_frames = [

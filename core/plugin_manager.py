@@ -3,8 +3,9 @@
 Plugins (built-in and third-party alike) register through the entry-point group
 ``clientbook``. Which ones load:
 
-* ``CLIENTBOOK_LOAD_PLUGINS=a,b`` loads only those names (empty: none), for debugging;
-* otherwise built-in plugins load unless the policy's ``[plugins] disable`` names them,
+* ``CLIENTBOOK_LOAD_PLUGINS=a,b`` narrows loading to those names (empty: none), for
+  debugging; the rules below still apply to the names it keeps;
+* built-in plugins load unless the policy's ``[plugins] disable`` names them,
   and third-party plugins load when ``[plugins] enable`` names them, so that installing
   a package never changes a bank's policy by itself.
 
@@ -22,11 +23,12 @@ import pluggy
 from . import PROJECT_NAME, hookspecs
 from .declarations import OutputColumn, PolicyTable, SalesPipeline
 from .errors import PluginError
-from .i18n import add_catalog_package
+from .i18n import add_catalog_package, t
 
 ENTRY_POINT_GROUP = "clientbook"
 LOAD_PLUGINS_VARIABLE = "CLIENTBOOK_LOAD_PLUGINS"
 BUILTIN_DISTRIBUTION = "clientbook"
+RESERVED_TABLES = ("book", "staff", "plugins")  # the core's own policy tables
 
 
 @dataclass
@@ -98,7 +100,10 @@ class PluginManager:
             try:
                 module = entry_point.load()
                 self.pm.register(module, name=info.name)
+                self.pm.check_pending()  # e.g. a misspelled hook name: this plugin's fault alone
             except Exception as error:  # a broken plugin must not take the others down
+                if self.pm.has_plugin(info.name):
+                    self.pm.unregister(name=info.name)
                 info.status = "failed"
                 info.error = f"{type(error).__name__}: {error}"
                 continue
@@ -149,10 +154,21 @@ class PluginManager:
                 results.append((impl.plugin_name, result))
         return results
 
+    def call_first(self, hook_name: str, **kwargs) -> tuple[str, object] | tuple[None, None]:
+        """A firstresult hook: the first implementation (in pluggy's order) that returns something, and who."""
+        caller = getattr(self.pm.hook, hook_name)
+        for impl in reversed(caller.get_hookimpls()):
+            result = impl.function(**{name: kwargs[name] for name in impl.argnames})
+            if result is not None:
+                return impl.plugin_name, result
+        return None, None
+
     def policy_tables(self) -> dict[str, tuple[str, PolicyTable]]:
         tables: dict[str, tuple[str, PolicyTable]] = {}
         for plugin_name, declared in self.call_each("clientbook_policy_tables"):
             for table in declared:
+                if table.name in RESERVED_TABLES:
+                    raise PluginError("plugins.table_conflict", table=table.name, first="clientbook", second=plugin_name)
                 if table.name in tables:
                     raise PluginError(
                         "plugins.table_conflict", table=table.name, first=tables[table.name][0], second=plugin_name
@@ -167,7 +183,8 @@ class PluginManager:
             for column in declared:
                 problems = column.problems()
                 if problems:
-                    raise PluginError("plugins.bad_column", plugin=plugin_name, problem="; ".join(problems))
+                    rendered = "; ".join(t(key, **params) for key, params in problems)
+                    raise PluginError("plugins.bad_column", plugin=plugin_name, problem=rendered)
                 names = [column.name] + ([column.reason_column] if column.reason_column else [])
                 for name in names:
                     if name in columns or name in ("run_id", "customer_id"):

@@ -46,8 +46,10 @@ Labels = dict[str, str]
 
 
 def label_problems(key: str, labels: Labels) -> list[tuple[str, str, dict]]:
+    """Labels may only be given in the languages clientbook speaks. ``key`` may be empty."""
     return [
-        (f"{key}.{language}", "policy.unknown_language", {"found": language, "expected": ", ".join(LANGUAGES)})
+        (f"{key}.{language}" if key else language, "policy.unknown_language",
+         {"found": language, "expected": ", ".join(LANGUAGES)})
         for language in labels
         if language not in LANGUAGES
     ]

@@ -11,9 +11,10 @@ from datetime import date
 
 import pandas as pd
 
-from .errors import BadInput, PluginError
+from .errors import BadInput
 from .frames import read_book
 from .i18n import t
+from .pipeline import contract_error
 from .policy import did_you_mean
 from .store import bulk_insert, now_iso, writing
 
@@ -95,11 +96,9 @@ def react(db, policy, manager, events: pd.DataFrame, as_of: date) -> pd.DataFram
                                             policy=policy, as_of=as_of):
         needed = {"customer_id", "action", "due_on", "reason"}
         if not isinstance(output, pd.DataFrame) or not needed <= set(output.columns):
-            raise PluginError("plugins.bad_output", plugin=plugin, hook="clientbook_on_events",
-                              problem="expected a DataFrame with customer_id, action, due_on and reason")
+            raise contract_error(plugin, "clientbook_on_events", "events_shape")
         if not output["customer_id"].isin(events["customer_id"]).all() or output["reason"].isna().any():
-            raise PluginError("plugins.bad_output", plugin=plugin, hook="clientbook_on_events",
-                              problem="a follow-up names a customer the events do not, or has no reason")
+            raise contract_error(plugin, "clientbook_on_events", "events_rows")
         found.append(output[sorted(needed)].assign(plugin=plugin))
     if not found:
         return pd.DataFrame(columns=["action", "customer_id", "due_on", "reason", "plugin"])

@@ -50,7 +50,8 @@ class KeyAccountPolicy(PolicyModel):
             if name not in CLASSES:
                 found.append((f"class_labels.{name}", "key_account.policy.unknown_class",
                               {"found": name, "known": ", ".join(CLASSES)}))
-            found.extend((f"class_labels.{name}.{k}", m, p) for k, m, p in label_problems("", labels) if k)
+            found.extend((f"class_labels.{name}.{key}", message, params)
+                         for key, message, params in label_problems("", labels))
         if not self.stages:
             found.append(("stages", "policy.empty_list", {}))
         names = [stage.name for stage in self.stages]

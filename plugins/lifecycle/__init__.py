@@ -85,7 +85,7 @@ def _describe(rule: Rule) -> str:
         parts.append(t("lifecycle.reason.marital", values="/".join(rule.marital_status)))
     if rule.has_children is not None:
         parts.append(t("lifecycle.reason.children_yes" if rule.has_children else "lifecycle.reason.children_no"))
-    return ", ".join(parts) or t("lifecycle.reason.anyone")
+    return t("lifecycle.reason.joiner").join(parts) or t("lifecycle.reason.anyone")
 
 
 def place_customers(customers: pd.DataFrame, policy: LifecyclePolicy) -> pd.DataFrame:

@@ -80,8 +80,9 @@ def clientbook_output_columns():
 
 def tier_customers(customers: pd.DataFrame, policy: TieringPolicy, digits: int, currency: str) -> pd.DataFrame:
     """The tier and its reason for each retail customer (vectorised over the whole book)."""
-    retail = customers[customers["kind"] == "retail"]
-    figure = retail[BASIS_COLUMNS[policy.basis]]
+    basis_column = BASIS_COLUMNS[policy.basis]
+    retail = customers.loc[customers["kind"] == "retail", ["customer_id", basis_column]]
+    figure = retail[basis_column]
     amounts = figure.fillna(0).astype("int64").to_numpy()
     # Ascending for searchsorted; the policy lists tiers from the highest down.
     tiers = list(reversed(policy.tiers))

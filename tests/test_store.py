@@ -1,0 +1,113 @@
+"""The SQLite book: migrations, pragmas, audit trail, full-text search, views."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from books import AS_OF, build_small_book
+from clientbook import pipeline
+from clientbook.errors import BadInput
+from clientbook.policy import load
+from clientbook.queries import customer_profile, list_customers
+from clientbook.store import core_migrations, open_book, writing
+
+
+def test_migrations_on_an_empty_book(tmp_path):
+    db = open_book(tmp_path / "new.db", create=True)
+    assert {"staff", "customers", "holdings", "balances", "transactions", "assignments", "runs", "results", "needs",
+            "opportunities", "stage_changes", "followups", "audit_log", "customers_fts"} <= set(db.table_names())
+    assert {"current_owners", "latest_balances", "latest_run", "latest_results", "staff_books"} <= set(db.view_names())
+    assert [m.name for m in core_migrations.applied(db)] == ["m001_book"]
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+def test_migrations_on_an_existing_book_keep_its_data(tmp_path):
+    build_small_book(tmp_path / "book.db")
+    again = open_book(tmp_path / "book.db")
+    assert again["customers"].count == 10
+    assert again["_sqlite_migrations"].count_where("migration_set = 'clientbook'") == 1
+
+
+def test_a_missing_book_is_not_created_by_accident(tmp_path):
+    with pytest.raises(BadInput) as caught:
+        open_book(tmp_path / "absent.db")
+    assert "no book at" in caught.value.render()
+    assert not (tmp_path / "absent.db").exists()
+
+
+def test_a_file_that_is_not_a_book(tmp_path):
+    path = tmp_path / "notes.db"
+    path.write_text("just text")
+    with pytest.raises(BadInput) as caught:
+        open_book(path)
+    assert "is not an SQLite book" in caught.value.render()
+    assert path.read_text() == "just text"
+
+
+def test_foreign_keys_are_enforced(tmp_path):
+    db = build_small_book(tmp_path / "book.db")
+    with pytest.raises(sqlite3.IntegrityError):
+        db["holdings"].insert({"holding_id": "H9", "customer_id": "NOBODY"})
+
+
+def test_one_current_owner_per_customer(tmp_path):
+    db = build_small_book(tmp_path / "book.db")
+    with pytest.raises(sqlite3.IntegrityError):
+        db["assignments"].insert({"customer_id": "C01", "staff_id": "S2", "started_on": "2026-11-01", "rule": "x"})
+
+
+def test_changes_to_customers_are_audited_with_who_and_why(tmp_path):
+    db = build_small_book(tmp_path / "book.db")
+    with writing(db, "wm.li", "import customers.csv"):
+        db["customers"].update("C03", {"marital_status": "married", "children": 1, "name": "Exactly wealth"})
+    rows = list(db.query("SELECT actor, source, row_id, column_name, old_value, new_value FROM audit_log ORDER BY audit_id"))
+    assert rows == [
+        {"actor": "wm.li", "source": "import customers.csv", "row_id": "C03", "column_name": "marital_status",
+         "old_value": "single", "new_value": "married"},
+        {"actor": "wm.li", "source": "import customers.csv", "row_id": "C03", "column_name": "children",
+         "old_value": 0, "new_value": 1},
+    ]
+    assert db.execute("SELECT actor FROM audit_context").fetchone()[0] is None  # cleared after the write
+
+
+def test_a_failed_write_leaves_the_book_as_it_was(tmp_path):
+    db = build_small_book(tmp_path / "book.db")
+    with pytest.raises(sqlite3.IntegrityError):
+        with writing(db, "tests", "half a write"):
+            db["customers"].update("C01", {"name": "Changed"})
+            db["holdings"].insert({"holding_id": "H9", "customer_id": "NOBODY"})
+    assert db["customers"].get("C01")["name"] == "Exactly private"
+    assert db["audit_log"].count == 0
+
+
+def test_full_text_search_finds_names_ids_and_phones(tmp_path):
+    policy, manager = load([])
+    db = build_small_book(tmp_path / "book.db", manager)
+    pipeline.run(db, policy, manager, AS_OF)
+    assert [row["customer_id"] for row in list_customers(db, search="王小明")] == ["C08"]
+    assert [row["customer_id"] for row in list_customers(db, search="小明")] == ["C08"]  # short text: a scan
+    assert [row["customer_id"] for row in list_customers(db, search="Exactly")] == ["C01", "C03", "C04"]
+    assert [row["customer_id"] for row in list_customers(db, tier="wealth")] == ["C02", "C03"]
+    assert [row["customer_id"] for row in list_customers(db, owner="S3")] == ["C05", "C06"]
+    with pytest.raises(BadInput) as caught:
+        list_customers(db, tier="welth")
+    assert "did you mean 'wealth'?" in caught.value.render()
+
+
+def test_customer_profile_has_every_table(tmp_path):
+    policy, manager = load([])
+    db = build_small_book(tmp_path / "book.db", manager)
+    pipeline.run(db, policy, manager, AS_OF)
+    profile = customer_profile(db, "C01")
+    assert profile["customer"]["name"] == "Exactly private"
+    assert profile["owner"]["staff_id"] == "S1"
+    assert [h["holding_id"] for h in profile["holdings"]] == ["H1", "H2"]
+    assert profile["balances"][0]["total_assets_minor"] == 600_000_000
+    assert profile["classification"]["tier"]["value"] == "private_banking"
+    assert "6,000,000.00 CNY" in profile["classification"]["tier"]["reason"]
+    with pytest.raises(BadInput) as caught:
+        customer_profile(db, "C99")
+    assert "unknown customer id 'C99'" in caught.value.render()
