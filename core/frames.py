@@ -1,11 +1,13 @@
 """The book as pandas frames, the only thing hooks see of the database.
 
-``Book.customers`` is read at once: one row per customer with the latest asset-liability
-snapshot at ``as_of``, the age at ``as_of`` and the current owner. The other frames load on
-first use, so a run whose plugins only tier customers never reads transactions.
+``Book.customers`` has one row per customer: the customer information table, the latest
+asset-liability snapshot at ``as_of``, the age at ``as_of`` and the current owner. Reading
+all of it for a million customers costs seconds per column group, so a plugin that needs a
+few columns asks for just those with ``book.customers_with("kind", "total_assets_minor")``;
+columns are read once and shared. The other frames load on first use.
 
-Every access returns a shallow copy: under pandas' copy-on-write a plugin that writes to
-its frame changes only its own copy, never the book another plugin sees.
+Every access returns a new frame over shared data: under pandas' copy-on-write a plugin
+that writes to its frame changes only its own copy, never what another plugin sees.
 """
 
 from __future__ import annotations
@@ -15,18 +17,17 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from . import schema
-
-try:  # the fast reader; clientbook works without it
-    import adbc_driver_sqlite.dbapi as adbc_sqlite
-except ImportError:  # pragma: no cover
-    adbc_sqlite = None
+from .errors import BadInput
 
 BALANCE_FIELDS = [name for name in schema.names(schema.BALANCE_COLUMNS) if name not in ("customer_id", "as_of")]
-INTEGER_TYPES = {"INTEGER"}
-ONE_BATCH = 2**30  # rows per Arrow batch (the driver's limit is an int): types are inferred from every value
+CUSTOMER_FIELDS = schema.names(schema.CUSTOMER_COLUMNS)
+# Every column of book.customers, in order.
+CUSTOMER_FRAME_COLUMNS = CUSTOMER_FIELDS + ["balance_as_of", *BALANCE_FIELDS, "owner_staff_id"]
+INTEGER_COLUMNS = {name for name, kind, _ in schema.CUSTOMER_COLUMNS + schema.BALANCE_COLUMNS if kind == "INTEGER"}
+ROWID = "_rowid"
+ASSIGNMENT_COLUMNS = [("assignment_id", "INTEGER", ""), ("run_id", "INTEGER", "")]
 
 
 class Book:
@@ -35,18 +36,23 @@ class Book:
 
     FRAMES = ("customers", "staff", "holdings", "balances", "transactions", "assignments")
 
-    def __init__(self, as_of: date, loaders: dict[str, Callable[[], pd.DataFrame]]):
+    def __init__(self, as_of: date, loaders: dict[str, Callable[[], pd.DataFrame]],
+                 customer_columns: Callable[[list[str]], pd.DataFrame] | None = None):
         self.as_of = as_of
         self._loaders = loaders
         self._cache: dict[str, pd.DataFrame] = {}
+        self._read_customer_columns = customer_columns
+        self._customer_columns: dict[str, pd.Series] = {}
+        self._rowids: np.ndarray | None = None
 
     @classmethod
     def from_frames(cls, as_of: date, **frames: pd.DataFrame) -> Book:
         unknown = set(frames) - set(cls.FRAMES)
         if unknown:
             raise TypeError(f"unknown frames: {sorted(unknown)}")
-        empty = {name: (lambda: pd.DataFrame()) for name in cls.FRAMES}
-        book = cls(as_of, empty)
+        book = cls(as_of, {name: (lambda: pd.DataFrame()) for name in cls.FRAMES})
+        customers = frames.pop("customers", pd.DataFrame({"customer_id": pd.Series([], dtype="str")}))
+        book._customer_columns.update({name: customers[name] for name in customers.columns})
         book._cache.update(frames)
         return book
 
@@ -55,9 +61,27 @@ class Book:
             self._cache[name] = self._loaders[name]()
         return self._cache[name].copy(deep=False)
 
+    def customers_with(self, *columns: str) -> pd.DataFrame:
+        """``customer_id`` and the given columns of :attr:`customers`, reading only what is missing."""
+        wanted = ["customer_id", *[name for name in columns if name != "customer_id"]]
+        missing = [name for name in wanted if name not in self._customer_columns]
+        if missing:
+            if self._read_customer_columns is None:
+                raise KeyError(f"the book has no customer columns {missing}")
+            read = self._read_customer_columns(missing)
+            rowids = read.pop(ROWID).to_numpy()
+            if self._rowids is None:
+                self._rowids = rowids
+            elif not np.array_equal(rowids, self._rowids):  # columns are read apart: they must line up
+                raise BadInput("book.changed_while_read")
+            self._customer_columns.update({name: read[name] for name in read.columns})
+        return pd.DataFrame({name: self._customer_columns[name] for name in wanted}, copy=False)
+
     @property
     def customers(self) -> pd.DataFrame:
-        return self._frame("customers")
+        known = [name for name in CUSTOMER_FRAME_COLUMNS if name in self._customer_columns or self._read_customer_columns]
+        extra = [name for name in self._customer_columns if name not in CUSTOMER_FRAME_COLUMNS]
+        return self.customers_with(*known, *extra)
 
     @property
     def staff(self) -> pd.DataFrame:
@@ -80,18 +104,14 @@ class Book:
         return self._frame("assignments")
 
     def loaded(self) -> list[str]:
-        return sorted(self._cache)
+        return sorted(self._cache) + (["customers"] if self._customer_columns else [])
 
 
 def _typed(frame: pd.DataFrame, columns) -> pd.DataFrame:
-    """Nullable integers for INTEGER columns, text for TEXT columns, whatever the reader gave."""
+    """Nullable integers for INTEGER columns (SQLite gives floats when a value is missing)."""
     for name, kind, _ in columns:
-        if name not in frame.columns:
-            continue
-        if kind in INTEGER_TYPES and frame[name].dtype != "Int64":
+        if name in frame.columns and kind == "INTEGER":
             frame[name] = frame[name].astype("Int64")
-        elif kind == "TEXT" and not pd.api.types.is_string_dtype(frame[name].dtype):
-            frame[name] = frame[name].astype("str")
     return frame
 
 
@@ -104,63 +124,52 @@ def age_at(birth_date: pd.Series, reported_age: pd.Series, as_of: date) -> pd.Se
     return computed.fillna(reported_age.astype("Int64"))
 
 
-def _arrow_types(arrow_type):
-    if pa.types.is_integer(arrow_type):
-        return pd.Int64Dtype()
-    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
-        return pd.StringDtype("pyarrow", na_value=np.nan)
-    return None
-
-
-def query_frame(db, sql: str, params=(), columns=()) -> pd.DataFrame:
-    """A query's result as a frame, read through Arrow (ADBC) where it can be.
-
-    Python's sqlite3 makes an object per cell (10 s for a million customers); the ADBC
-    driver fills Arrow columns in C. It infers a column's type from its values, so it is
-    given the whole result as one batch, and a column holding values of mixed types (SQLite
-    allows that) falls back to pandas' reader.
-    """
-    path = db.execute("PRAGMA database_list").fetchone()[2]
-    if path and adbc_sqlite is not None and not db.conn.in_transaction:
-        try:
-            with adbc_sqlite.connect(path) as connection:
-                cursor = connection.cursor()
-                cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(ONE_BATCH)})
-                cursor.execute(sql, list(params))
-                table = cursor.fetch_arrow_table()
-            return _typed(table.to_pandas(types_mapper=_arrow_types), columns)
-        except Exception:  # a type the driver cannot infer: the slower, forgiving reader
-            pass
-    return _typed(pd.read_sql_query(sql, db.conn, params=list(params)), columns)
-
-
 def read_book(db, as_of: date) -> Book:
+    conn = db.conn
     day = as_of.isoformat()
-    customer_fields = ", ".join(schema.names(schema.CUSTOMER_COLUMNS))
 
-    def customers() -> pd.DataFrame:
-        # Three plain queries joined in pandas: SQLite's own join of the latest snapshot
-        # per customer costs more than the three reads together.
-        frame = query_frame(db, f"SELECT {customer_fields} FROM customers", columns=schema.CUSTOMER_COLUMNS)
-        balances = query_frame(
-            db,
-            f"SELECT customer_id, MAX(as_of) AS balance_as_of, {', '.join(BALANCE_FIELDS)} "
-            "FROM balances WHERE as_of <= ? GROUP BY customer_id",
-            [day],
-            schema.BALANCE_COLUMNS,
-        )
-        owners = query_frame(db, "SELECT customer_id, staff_id AS owner_staff_id FROM current_owners "
-                                 "WHERE started_on <= ?", [day])
-        frame = frame.merge(balances, on="customer_id", how="left").merge(owners, on="customer_id", how="left")
-        frame = _typed(frame, schema.BALANCE_COLUMNS)
-        frame["age"] = age_at(frame["birth_date"], frame["age"], as_of)
-        return frame
+    def customer_columns(names: list[str]) -> pd.DataFrame:
+        """Some columns of book.customers, in the book's (rowid) order, in one query.
+
+        Only the joins the columns need are made: the latest snapshot through the
+        (customer_id, as_of) key, the owner through the one-open-assignment index.
+        """
+        unknown = [name for name in names if name not in CUSTOMER_FRAME_COLUMNS]
+        if unknown:
+            raise KeyError(f"book.customers has no columns {unknown}")
+        raw = [name for name in names if name != "age"]
+        if "age" in names:
+            raw += ["birth_date", "age"]
+        select = []
+        for name in dict.fromkeys(raw):
+            if name in CUSTOMER_FIELDS:
+                select.append(f"c.{name} AS {name}")
+            elif name == "balance_as_of":
+                select.append("b.as_of AS balance_as_of")
+            elif name in BALANCE_FIELDS:
+                select.append(f"b.{name} AS {name}")
+            else:
+                select.append("o.staff_id AS owner_staff_id")
+        joins = ""
+        if any(name == "balance_as_of" or name in BALANCE_FIELDS for name in raw):
+            joins += (" LEFT JOIN balances b ON b.customer_id = c.customer_id AND b.as_of = "
+                      "(SELECT MAX(as_of) FROM balances x WHERE x.customer_id = c.customer_id AND x.as_of <= :day)")
+        if "owner_staff_id" in raw:
+            joins += (" LEFT JOIN assignments o ON o.customer_id = c.customer_id AND o.ended_on IS NULL"
+                      " AND o.started_on <= :day")
+        frame = pd.read_sql_query(f"SELECT c.rowid AS {ROWID}, {', '.join(select)} FROM customers c{joins} "
+                                  "ORDER BY c.rowid", conn, params={"day": day})
+        for name in frame.columns:
+            if name in INTEGER_COLUMNS:
+                frame[name] = frame[name].astype("Int64")
+        if "age" in names:
+            frame["age"] = age_at(frame["birth_date"], frame["age"], as_of)
+        return frame[[ROWID, *names]]
 
     def table(sql: str, columns, params=()) -> Callable[[], pd.DataFrame]:
-        return lambda: query_frame(db, sql, params, columns)
+        return lambda: _typed(pd.read_sql_query(sql, conn, params=list(params)), columns)
 
     loaders = {
-        "customers": customers,
         "staff": table("SELECT * FROM staff ORDER BY staff_id", schema.STAFF_COLUMNS),
         "holdings": table("SELECT * FROM holdings ORDER BY customer_id", schema.HOLDING_COLUMNS),
         "balances": table(
@@ -172,12 +181,7 @@ def read_book(db, as_of: date) -> Book:
             [day],
         ),
         "assignments": table(
-            "SELECT * FROM assignments WHERE started_on <= ? ORDER BY customer_id, started_on",
-            [("assignment_id", "INTEGER", ""), ("run_id", "INTEGER", "")],
-            [day],
+            "SELECT * FROM assignments WHERE started_on <= ? ORDER BY customer_id, started_on", ASSIGNMENT_COLUMNS, [day]
         ),
     }
-    return Book(as_of, loaders)
-
-
-__all__ = ["Book", "read_book", "age_at"]
+    return Book(as_of, loaders, customer_columns)

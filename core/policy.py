@@ -21,7 +21,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import BadInput, PolicyError, Problem
+from .errors import BadInput, PluginError, PolicyError, Problem
 from .i18n import LANGUAGES
 from .plugin_manager import PluginManager
 
@@ -373,8 +373,12 @@ def load(config_paths: list[str | Path] = ()) -> tuple[Policy, PluginManager]:
                 problems.append(Problem(_source_of(key, sources), key, "policy.unknown_plugin", params))
 
     models: dict[str, tuple[str, type]] = {name: ("clientbook", model) for name, model in CORE_MODELS.items()}
-    for table_name, (plugin_name, table) in manager.policy_tables().items():
-        models[table_name] = (plugin_name, table.model)
+    try:  # plugins that cannot work together are a policy problem: the policy chose them
+        for table_name, (plugin_name, table) in manager.policy_tables().items():
+            models[table_name] = (plugin_name, table.model)
+        manager.output_columns()
+    except PluginError as conflict:
+        problems.append(Problem(_source_of("plugins", sources), "plugins", conflict.key, conflict.params))
 
     tables: dict[str, PolicyModel] = {"plugins": plugins_table}
     owners = {name: owner for name, (owner, _) in models.items()}

@@ -34,6 +34,24 @@ def explain(key: str, index: pd.Index, /, **params) -> pd.Series:
     return text
 
 
+def explain_by_case(cases: list[tuple[str, dict]], case: np.ndarray, index: pd.Index, /, **per_row) -> pd.Series:
+    """Render one of several catalog messages per row: ``cases[case[i]]`` for row ``i``.
+
+    Each case is ``(key, scalar params)``; ``per_row`` holds the Series every case fills
+    in, in the same order. Costs two concatenations per per-row parameter, whatever the
+    number of cases (a tier's reason: one case per tier).
+    """
+    order = list(per_row)
+    slots = {name: f"\x00{number}\x00" for number, name in enumerate(order)}
+    split = [_SLOT.split(t(key, **{**params, **slots})) for key, params in cases]
+    if any([int(part) for part in parts[1::2]] != list(range(len(order))) for parts in split):
+        raise ValueError(f"every case must use {order} once each, in that order")
+    text = pick([parts[0] for parts in split], case, index)
+    for number, name in enumerate(order):
+        text = text + per_row[name].astype("string") + pick([parts[2 * number + 2] for parts in split], case, index)
+    return text
+
+
 def pick(choices: list[str], positions, index: pd.Index) -> pd.Series:
     """``choices[position]`` for each row: a label per tier, a threshold per class ..."""
     return pd.Series(np.asarray(choices, dtype=object)[np.asarray(positions)], index=index, dtype="string")

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 from sqlite_utils import Database, Migrations
 
 from . import schema
@@ -24,6 +25,7 @@ DB_VARIABLE = "CLIENTBOOK_DB"
 
 core_migrations = Migrations("clientbook")
 SEARCH_REBUILD_ROWS = 10_000  # from this many new customers, rebuild the search index instead
+BUSY_TIMEOUT_MS = 5_000  # wait this long for another writer (the TUI, a script) to finish
 CACHE_KIB = 262_144  # SQLite page cache: large writes update big indexes
 
 
@@ -212,6 +214,7 @@ def open_book(path: str | Path, manager=None, create: bool = False) -> Database:
     db.execute("PRAGMA journal_mode = WAL")
     db.execute("PRAGMA synchronous = NORMAL")
     db.execute("PRAGMA foreign_keys = ON")
+    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
     core_migrations.apply(db)
     if manager is not None:
@@ -245,18 +248,22 @@ def _sql_values(series: pd.Series) -> list:
     return series.tolist()
 
 
-def bulk_insert(db: Database, table: str, frame: pd.DataFrame, replace: bool = False) -> int:
+def bulk_insert(db: Database, table: str, frame: pd.DataFrame | pa.Table, replace: bool = False) -> int:
     """Insert a frame with ``executemany`` (sqlite-utils' ``insert_all`` is ~10x slower at 1M rows).
 
     Many new customers at once are indexed for search in one pass after the insert:
     the per-row trigger costs four times as much.
     """
-    if frame.empty:
+    if isinstance(frame, pa.Table):
+        columns = frame.column_names
+        values = [frame.column(name).to_pylist() for name in columns]
+    else:
+        columns = list(frame.columns)
+        values = [_sql_values(frame[column]) for column in columns]
+    if not len(frame):
         return 0
-    columns = list(frame.columns)
     verb = "INSERT OR REPLACE" if replace else "INSERT"
     sql = f"{verb} INTO [{table}] ({', '.join(f'[{c}]' for c in columns)}) VALUES ({', '.join('?' for _ in columns)})"
-    values = [_sql_values(frame[column]) for column in columns]
     if table == "customers" and len(frame) >= SEARCH_REBUILD_ROWS and not replace:
         with _search_trigger_paused(db):
             db.conn.executemany(sql, zip(*values))

@@ -176,3 +176,15 @@ def test_config_show_prints_sources_and_round_trips(tmp_path):
     assert first.rsplit("(policy ", 1)[1] == second.rsplit("(policy ", 1)[1]
     rows = json.loads(run_cli("--config", str(path), "config", "show", "--format", "json", cwd=tmp_path).stdout)
     assert {"key": "book.currency", "value": "HKD", "source": str(path)} in rows
+
+
+def test_example_institution_policies_are_valid(tmp_path, plugin_site):
+    from helpers import ROOT
+
+    policy, _ = policy_module.load([ROOT / "config" / "examples" / "hong_kong_bank.toml"])
+    assert policy.currency == "HKD" and policy["retail_tiering"].basis == "avg_daily_assets_3m"
+    assert [tier.name for tier in policy["retail_tiering"].tiers] == ["private_banking", "premier", "advance", "personal"]
+    plugin_site("acme_tiering")
+    swapped, manager = policy_module.load([ROOT / "config" / "examples" / "swap_tiering.toml"])
+    assert "retail_tiering" not in swapped.tables and str(swapped["acme_tiering"].vip_from) == "2000000"
+    assert manager.infos["retail_tiering"].status == "disabled"

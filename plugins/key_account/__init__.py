@@ -105,7 +105,8 @@ def classify_accounts(customers: pd.DataFrame, policy: KeyAccountPolicy, digits:
 
 @hookimpl
 def clientbook_classify(book, policy, as_of: date):
-    return classify_accounts(book.customers, policy["key_account"], policy.minor_digits, policy.currency)
+    customers = book.customers_with("kind", "contribution_minor", "income_minor")
+    return classify_accounts(customers, policy["key_account"], policy.minor_digits, policy.currency)
 
 
 @hookimpl

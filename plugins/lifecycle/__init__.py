@@ -121,4 +121,4 @@ def place_customers(customers: pd.DataFrame, policy: LifecyclePolicy) -> pd.Data
 
 @hookimpl
 def clientbook_classify(book, policy, as_of: date):
-    return place_customers(book.customers, policy["lifecycle"])
+    return place_customers(book.customers_with("kind", "age", "marital_status", "children"), policy["lifecycle"])

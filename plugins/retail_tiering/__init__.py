@@ -17,7 +17,7 @@ from clientbook import hookimpl
 from clientbook.declarations import OutputColumn, PolicyTable
 from clientbook.i18n import current_language, t
 from clientbook.money import format_minor, format_minor_series
-from clientbook.reasons import explain, pick
+from clientbook.reasons import explain_by_case, pick
 from clientbook.policy import Decimal, Field, Labels, PolicyModel, label_problems, pick_label, to_minor
 
 __version__ = "0.1.0"
@@ -92,25 +92,25 @@ def tier_customers(customers: pd.DataFrame, policy: TieringPolicy, digits: int, 
 
     language = current_language()
     labels = [pick_label(tier.label, language, tier.name) for tier in tiers]
-    amount = format_minor_series(figure.fillna(0), digits) + f" {currency}"
     basis = t(f"retail_tiering.basis.{policy.basis}")
-    index = retail.index
-    lowest = position == 0
+    shown = [format_minor(value, digits, currency) for value in thresholds]
     # The lowest tier is explained by the threshold it falls short of, the others by the one they reach.
-    reached = explain("retail_tiering.reason.at_least", index, basis=basis, amount=amount,
-                      threshold=pick([format_minor(v, digits, currency) for v in thresholds], position, index),
-                      tier=pick(labels, position, index))
+    cases = [("retail_tiering.reason.at_least", {"basis": basis, "threshold": shown[number], "tier": labels[number]})
+             for number in range(len(tiers))]
     if len(tiers) > 1:
-        short = explain("retail_tiering.reason.below", index, basis=basis, amount=amount,
-                        threshold=format_minor(thresholds[1], digits, currency), tier=labels[0], next_tier=labels[1])
-        reached = reached.where(~lowest, short)
+        cases[0] = ("retail_tiering.reason.below", {"basis": basis, "threshold": shown[1], "tier": labels[0],
+                                                    "next_tier": labels[1]})
+    amount = format_minor_series(figure.fillna(0), digits) + f" {currency}"
     no_snapshot = figure.isna()
     if no_snapshot.any():
-        reached = reached.where(~no_snapshot, reached + t("retail_tiering.reason.no_snapshot"))
-    return pd.DataFrame({"customer_id": retail["customer_id"], "tier": pick([tier.name for tier in tiers], position, index),
-                         "tier_reason": reached})
+        amount = amount.where(~no_snapshot, amount + t("retail_tiering.reason.no_snapshot"))
+    reason = explain_by_case(cases, position, retail.index, amount=amount)
+    return pd.DataFrame({"customer_id": retail["customer_id"],
+                         "tier": pick([tier.name for tier in tiers], position, retail.index), "tier_reason": reason})
 
 
 @hookimpl
 def clientbook_classify(book, policy, as_of: date):
-    return tier_customers(book.customers, policy["retail_tiering"], policy.minor_digits, policy.currency)
+    settings = policy["retail_tiering"]
+    customers = book.customers_with("kind", BASIS_COLUMNS[settings.basis])
+    return tier_customers(customers, settings, policy.minor_digits, policy.currency)

@@ -1,0 +1,123 @@
+"""Plugin discovery, swapping and load control, with real installed distributions."""
+
+from __future__ import annotations
+
+import json
+
+from helpers import run_cli
+
+
+def plugins(tmp_path, *options, env=None) -> dict[str, dict]:
+    result = run_cli(*options, "plugins", "--format", "json", cwd=tmp_path, env=env, check_code=0)
+    return {row["name"]: row for row in json.loads(result.stdout)}
+
+
+def tiers(tmp_path, *options, env=None) -> dict[str, int]:
+    run_cli(*options, "run", "--as-of", "2026-11-30", cwd=tmp_path, env=env, check_code=0)
+    rows = json.loads(run_cli(*options, "customers", "--limit", "100000", "--format", "json", cwd=tmp_path,
+                              env=env, check_code=0).stdout)
+    counts: dict[str, int] = {}
+    for row in rows:
+        if row.get("tier"):
+            counts[row["tier"]] = counts.get(row["tier"], 0) + 1
+    return counts
+
+
+def demo(tmp_path, customers: int = 300):
+    run_cli("demo", "--customers", str(customers), "--seed", "5", "--as-of", "2026-11-30", "--no-tui",
+            cwd=tmp_path, check_code=0)
+
+
+def test_builtin_plugins_are_listed_with_version_source_and_hooks(tmp_path):
+    found = plugins(tmp_path)
+    assert set(found) == {"retail_tiering", "lifecycle", "key_account"}
+    tiering = found["retail_tiering"]
+    assert tiering["source"] == "built-in" and tiering["status"] == "loaded" and tiering["version"] == "0.1.0"
+    assert "clientbook_classify" in tiering["hooks"] and "clientbook_policy_tables" in tiering["hooks"]
+    table = run_cli("plugins", cwd=tmp_path, check_code=0).stdout
+    assert "retail_tiering" in table and "built-in" in table
+
+
+def test_third_party_plugin_is_found_but_loads_only_when_enabled(tmp_path, plugin_site):
+    plugin_site("acme_tiering")
+    found = plugins(tmp_path)
+    assert found["acme_tiering"]["status"] == "not-enabled"
+    assert found["acme_tiering"]["source"] == "acme-tiering" and found["acme_tiering"]["version"] == "1.2.0"
+
+
+def test_enabling_a_second_tier_owner_is_a_conflict_naming_both(tmp_path, plugin_site):
+    plugin_site("acme_tiering")
+    (tmp_path / "bank.toml").write_text('[plugins]\nenable = ["acme_tiering"]\n')
+    result = run_cli("--config", "bank.toml", "config", "check", cwd=tmp_path)
+    assert result.returncode == 2
+    assert ("result column 'tier' is claimed by two plugins: 'acme_tiering' and 'retail_tiering'; "
+            "disable one of them in [plugins]") in result.stderr
+    assert "bank.toml: plugins:" in result.stderr
+
+
+def test_swapping_the_builtin_tiering_for_an_institution_plugin(tmp_path, plugin_site):
+    plugin_site("acme_tiering")
+    demo(tmp_path)
+    before = tiers(tmp_path)
+    assert {"wealth", "affluent", "mass"} <= set(before) <= {"private_banking", "wealth", "affluent", "mass"}
+    policy = "config/examples/swap_tiering.toml"
+    from helpers import ROOT
+
+    options = ("--config", str(ROOT / policy))
+    found = plugins(tmp_path, *options)
+    assert found["acme_tiering"]["status"] == "loaded" and found["retail_tiering"]["status"] == "disabled"
+    after = tiers(tmp_path, *options)
+    assert set(after) == {"vip", "standard"}
+    assert sum(after.values()) == 300  # acme tiers every customer, corporate ones too
+    # The plugin's policy table and its migration came with it.
+    shown = json.loads(run_cli(*options, "show", "C0000001", "--format", "json", cwd=tmp_path, check_code=0).stdout)
+    assert shown["classification"]["tier"]["reason"].startswith("ACME rule: assets")
+    assert "2000000" in shown["classification"]["tier"]["reason"]
+    import sqlite3
+
+    tables = {row[0] for row in sqlite3.connect(tmp_path / "clientbook.db").execute("SELECT name FROM sqlite_master")}
+    assert "acme_notes" in tables
+
+
+def test_load_list_limits_loading_for_debugging(tmp_path):
+    env = {"CLIENTBOOK_LOAD_PLUGINS": "retail_tiering"}
+    found = plugins(tmp_path, env=env)
+    assert found["retail_tiering"]["status"] == "loaded"
+    assert found["lifecycle"]["status"] == "not-in-load-list"
+    demo(tmp_path)
+    run = json.loads(run_cli("run", "--format", "json", "--as-of", "2026-11-30", cwd=tmp_path, env=env, check_code=0).stdout)
+    assert set(run["counts"]["values"]) == {"tier"}
+    assert run["plugins"] == {"retail_tiering": "0.1.0"}
+
+
+def test_a_plugin_that_fails_to_import_is_reported_and_the_others_work(tmp_path, plugin_site):
+    plugin_site("broken_plugin")
+    (tmp_path / "bank.toml").write_text('[plugins]\nenable = ["broken_plugin"]\n')
+    found = plugins(tmp_path, "--config", "bank.toml")
+    assert found["broken_plugin"]["status"] == "failed"
+    assert "this plugin needs a package that is not installed" in found["broken_plugin"]["error"]
+    assert found["retail_tiering"]["status"] == "loaded"
+    demo(tmp_path)
+    result = run_cli("--config", "bank.toml", "run", "--as-of", "2026-11-30", cwd=tmp_path, check_code=0)
+    assert "warning: plugin 'broken_plugin' failed to load and is left out" in result.stderr
+    assert "private_banking" in result.stdout or "wealth" in result.stdout
+
+
+def test_entry_points_resolve_from_the_installed_distribution():
+    from importlib.metadata import distribution, entry_points
+
+    points = {point.name: point for point in entry_points(group="clientbook")}
+    for name in ("retail_tiering", "lifecycle", "key_account"):
+        assert points[name].dist.metadata["Name"] == "clientbook"
+        module = points[name].load()
+        assert module.__name__ == f"clientbook.plugins.{name}"
+    assert distribution("clientbook").version == "0.1.0"
+
+
+def test_importing_the_cli_does_not_import_textual(tmp_path):
+    import subprocess
+    import sys
+
+    code = "import sys, clientbook.cli; print('textual' in sys.modules, 'clientbook.plugins.retail_tiering' in sys.modules)"
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert output.split() == ["False", "False"]
