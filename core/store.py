@@ -24,6 +24,7 @@ DEFAULT_BOOK = "clientbook.db"
 DB_VARIABLE = "CLIENTBOOK_DB"
 
 core_migrations = Migrations("clientbook")
+CHUNK_ROWS = 200_000  # rows turned into Python objects at a time by the bulk path
 SEARCH_REBUILD_ROWS = 10_000  # from this many new customers, rebuild the search index instead
 BUSY_TIMEOUT_MS = 5_000  # wait this long for another writer (the TUI, a script) to finish
 CACHE_KIB = 262_144  # SQLite page cache: large writes update big indexes
@@ -251,24 +252,31 @@ def _sql_values(series: pd.Series) -> list:
 def bulk_insert(db: Database, table: str, frame: pd.DataFrame | pa.Table, replace: bool = False) -> int:
     """Insert a frame with ``executemany`` (sqlite-utils' ``insert_all`` is ~10x slower at 1M rows).
 
-    Many new customers at once are indexed for search in one pass after the insert:
-    the per-row trigger costs four times as much.
+    Rows go in chunks, so that only one chunk at a time exists as Python objects. Many new
+    customers at once are indexed for search in one pass after the insert: the per-row
+    trigger costs four times as much.
     """
-    if isinstance(frame, pa.Table):
-        columns = frame.column_names
-        values = [frame.column(name).to_pylist() for name in columns]
-    else:
-        columns = list(frame.columns)
-        values = [_sql_values(frame[column]) for column in columns]
     if not len(frame):
         return 0
+    columns = frame.column_names if isinstance(frame, pa.Table) else list(frame.columns)
     verb = "INSERT OR REPLACE" if replace else "INSERT"
     sql = f"{verb} INTO [{table}] ({', '.join(f'[{c}]' for c in columns)}) VALUES ({', '.join('?' for _ in columns)})"
+
+    def insert_all() -> None:
+        for start in range(0, len(frame), CHUNK_ROWS):
+            if isinstance(frame, pa.Table):
+                chunk = frame.slice(start, CHUNK_ROWS)
+                values = [chunk.column(name).to_pylist() for name in columns]
+            else:
+                chunk = frame.iloc[start : start + CHUNK_ROWS]
+                values = [_sql_values(chunk[name]) for name in columns]
+            db.conn.executemany(sql, zip(*values))
+
     if table == "customers" and len(frame) >= SEARCH_REBUILD_ROWS and not replace:
         with _search_trigger_paused(db):
-            db.conn.executemany(sql, zip(*values))
+            insert_all()
     else:
-        db.conn.executemany(sql, zip(*values))
+        insert_all()
     return len(frame)
 
 

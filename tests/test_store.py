@@ -111,3 +111,23 @@ def test_customer_profile_has_every_table(tmp_path):
     with pytest.raises(BadInput) as caught:
         customer_profile(db, "C99")
     assert "unknown customer id 'C99'" in caught.value.render()
+
+
+def test_customer_columns_are_read_once_and_must_line_up(tmp_path):
+    from clientbook.frames import read_book
+
+    db = build_small_book(tmp_path / "book.db")
+    book = read_book(db, AS_OF)
+    first = book.customers_with("kind")
+    assert list(first.columns) == ["customer_id", "kind"] and len(first) == 10
+    again = book.customers_with("kind", "total_assets_minor")
+    assert again.loc[again["customer_id"] == "C01", "total_assets_minor"].item() == 600_000_000
+    assert book.customers["age"].notna().sum() == 7  # every column, the age on as_of included
+    other = open_book(tmp_path / "book.db")  # another program adds a customer between two reads
+    other["customers"].insert({"customer_id": "C99", "kind": "retail", "name": "Late arrival"})
+    fresh = read_book(db, AS_OF)
+    fresh.customers_with("kind")
+    other["customers"].insert({"customer_id": "C98", "kind": "retail", "name": "Later still"})
+    with pytest.raises(BadInput) as caught:
+        fresh.customers_with("name")
+    assert "the book changed while it was being read" in caught.value.render()
