@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 from . import __version__
 from .declarations import OutputColumn
 from .errors import PluginError
-from .frames import Book, read_book
+from .frames import read_book
 from .i18n import current_language, t
 from .store import bulk_insert, ensure_columns, now_iso, writing
 
@@ -164,7 +164,7 @@ def contract_error(plugin: str, hook: str, problem: str, **params) -> PluginErro
     return PluginError("plugins.bad_output", plugin=plugin, hook=hook, problem=t(f"contract.{problem}", **params))
 
 
-def _check_needs(plugin: str, output: object, book_ids: pd.Index) -> pd.DataFrame:
+def _check_needs(plugin: str, output: object, book_ids: pa.Array) -> pd.DataFrame:
     hook = "clientbook_screen_needs"
     if not isinstance(output, pd.DataFrame) or not {"customer_id", "need", "evidence"} <= set(output.columns):
         raise contract_error(plugin, hook, "needs_shape")
@@ -288,7 +288,7 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run") -> RunS
         ensure_columns(db, "results", {name: SQL_TYPES[column.dtype] if name != column.reason_column else "TEXT"
                                        for name, (_, column) in owned.items()})
         if results.num_rows:
-            bulk_insert(db, "results", results.add_column(0, "run_id", pa.array([run_id] * results.num_rows, pa.int64())))
+            bulk_insert(db, "results", results.add_column(0, "run_id", pa.array(np.full(results.num_rows, run_id))))
         if len(needs):
             bulk_insert(db, "needs", needs.assign(run_id=run_id)[["run_id", "customer_id", "plugin", "need", "evidence"]])
         if len(assignments):
@@ -307,4 +307,4 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run") -> RunS
     return RunSummary(run_id, as_of, counts["customers"], policy.hash, manager.versions(), counts, seconds)
 
 
-__all__ = ["Book", "RunSummary", "check_output", "run"]
+__all__ = ["Checked", "RunSummary", "arrow_ids", "check_output", "run"]
