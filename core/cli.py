@@ -22,6 +22,10 @@ from .i18n import LANGUAGES, language_from_environment, normalise_language, set_
 from .output import FORMATS, emit, emit_object
 
 
+IMPORT_KINDS = ["staff", "customers", "holdings", "balances", "transactions", "contacts", "stakeholders",
+                "opportunities", "receivables"]
+
+
 class Parser(argparse.ArgumentParser):
     """argparse with its complaints rendered through the catalog, exit 2."""
 
@@ -101,6 +105,19 @@ def build_parser() -> Parser:
     with_format(sub)
     sub = command("show", cmd_show)
     sub.add_argument("customer_id", metavar="CUSTOMER_ID", help=t("cli.opt.customer_id"))
+    with_format(sub, ("table", "json"))
+    sub = command("import", cmd_import)
+    sub.add_argument("kind", metavar="KIND", choices=IMPORT_KINDS, help=t("cli.opt.import_kind", kinds=", ".join(IMPORT_KINDS)))
+    sub.add_argument("file", metavar="FILE", nargs="?", help=t("cli.opt.import_file"))
+    sub.add_argument("--mapping", metavar="MAP.toml", help=t("cli.opt.mapping"))
+    sub.add_argument("--encoding", choices=("auto", "utf-8", "gbk", "gb18030", "big5"), default="auto",
+                     help=t("cli.opt.encoding"))
+    sub.add_argument("--sheet", metavar="NAME", help=t("cli.opt.sheet"))
+    sub.add_argument("--separator", metavar="CHAR", help=t("cli.opt.separator"))
+    sub.add_argument("--dry-run", action="store_true", help=t("cli.opt.dry_run"))
+    sub.add_argument("--errors-out", metavar="FILE", help=t("cli.opt.errors_out"))
+    sub.add_argument("--template", action="store_true", help=t("cli.opt.template"))
+    sub.add_argument("--out", metavar="DIR", default=".", help=t("cli.opt.template_out"))
     with_format(sub, ("table", "json"))
     sub = command("demo", cmd_demo)
     sub.add_argument("--customers", type=_positive, default=20_000, metavar="N", help=t("cli.opt.customers"))
@@ -273,6 +290,44 @@ def cmd_show(session: Session) -> int:
         emit_object(profile)
     else:
         print(render_profile(profile, session.policy))
+    return EXIT_OK
+
+
+def cmd_import(session: Session) -> int:
+    from .importer import ImportInvalid, run_import, write_template
+    from .mapping import load_mapping
+    from .progress import Progress
+
+    args = session.args
+    if args.template:
+        data, sample = write_template(args.kind, args.out)
+        print(t("import.template_written", data=str(data), mapping=str(sample)))
+        return EXIT_OK
+    if not args.file:
+        raise BadInput("import.no_file")
+    if args.separator is not None and len(args.separator.replace("\\t", "\t")) != 1:
+        raise BadInput("import.bad_separator", value=args.separator)
+    mapping = load_mapping(args.mapping, IMPORT_KINDS).get(args.kind) if args.mapping else None
+    if args.mapping and mapping is None:
+        raise BadInput("import.mapping_lacks_kind", path=args.mapping, kind=args.kind)
+    db = session.book()
+    progress = Progress(quiet=args.quiet)
+    try:
+        result = run_import(db, session.policy, args.kind, args.file, mapping=mapping, encoding=args.encoding,
+                            sheet=args.sheet, separator=args.separator.replace("\\t", "\t") if args.separator else None,
+                            dry_run=args.dry_run, progress=progress)
+    except ImportInvalid as invalid:
+        progress.done()
+        if args.errors_out:
+            invalid.write_csv(args.errors_out)
+        raise
+    progress.done()
+    if args.format == "json":
+        emit_object(result.as_dict())
+    else:
+        print(t("import.dry_run_done" if result.dry_run else "import.done", kind=result.kind, path=result.path,
+                encoding=result.encoding, rows=result.rows, inserted=result.inserted, updated=result.updated,
+                unchanged=result.unchanged))
     return EXIT_OK
 
 

@@ -97,3 +97,39 @@ def names(columns) -> list[str]:
 def ddl(columns, overrides: dict[str, str] | None = None) -> str:
     overrides = overrides or {}
     return ",\n  ".join(f"{name} {overrides.get(name, kind)}" for name, kind, _ in columns)
+
+# Key accounts and the contact log (imported; the later issues build on them).
+CONTACT_COLUMNS = [
+    ("contact_id", "TEXT", "Contact number"),
+    ("customer_id", "TEXT", "Customer number"),
+    ("staff_id", "TEXT", "Staff member who made the contact"),
+    ("contacted_on", "TEXT", "Date (ISO)"),
+    ("channel", "TEXT", "visit, phone, message, event ..."),
+    ("purpose", "TEXT", "What the contact was for"),
+    ("summary", "TEXT", "What was learned or agreed"),
+    ("meaningful", "INTEGER", "1 when the contact counts towards familiarity"),
+]
+
+STAKEHOLDER_COLUMNS = [
+    ("stakeholder_id", "TEXT", "Stakeholder number"),
+    ("customer_id", "TEXT", "The corporate customer"),
+    ("name", "TEXT", "Name"),
+    ("title", "TEXT", "Job title"),
+    ("role", "TEXT", "Role in the buying center: decider, influencer, user, buyer, gatekeeper ..."),
+    ("influence", "INTEGER", "Influence on the decision, 1 (low) to 5 (high)"),
+    ("attitude", "TEXT", "supporter, neutral or opponent"),
+    ("reports_to", "TEXT", "The stakeholder this one reports to"),
+    ("phone", "TEXT", "Phone"),
+    ("email", "TEXT", "E-mail"),
+]
+
+RECEIVABLE_COLUMNS = [
+    ("receivable_id", "TEXT", "Receivable number"),
+    ("customer_id", "TEXT", "The corporate customer"),
+    ("invoice_no", "TEXT", "Invoice number"),
+    ("amount_minor", "INTEGER", "Amount due, minor units"),
+    ("issued_on", "TEXT", "Issued (ISO)"),
+    ("due_on", "TEXT", "Due (ISO)"),
+    ("paid_on", "TEXT", "Paid (ISO)"),
+    ("status", "TEXT", "open, paid or overdue"),
+]

@@ -202,6 +202,30 @@ CREATE VIEW staff_books AS
     db["customers"].enable_fts(["customer_id", "name", "phone"], create_triggers=True, tokenize="trigram")
 
 
+@core_migrations()
+def m002_contacts_and_key_accounts(db: Database) -> None:
+    db.executescript(
+        f"""
+CREATE TABLE contacts (
+  {schema.ddl(schema.CONTACT_COLUMNS, {"contact_id": "TEXT PRIMARY KEY",
+                                      "customer_id": "TEXT NOT NULL REFERENCES customers(customer_id)",
+                                      "staff_id": "TEXT REFERENCES staff(staff_id)"})}
+);
+CREATE INDEX contacts_customer ON contacts(customer_id, contacted_on);
+CREATE TABLE stakeholders (
+  {schema.ddl(schema.STAKEHOLDER_COLUMNS, {"stakeholder_id": "TEXT PRIMARY KEY",
+                                          "customer_id": "TEXT NOT NULL REFERENCES customers(customer_id)"})}
+);
+CREATE INDEX stakeholders_customer ON stakeholders(customer_id);
+CREATE TABLE receivables (
+  {schema.ddl(schema.RECEIVABLE_COLUMNS, {"receivable_id": "TEXT PRIMARY KEY",
+                                         "customer_id": "TEXT NOT NULL REFERENCES customers(customer_id)"})}
+);
+CREATE INDEX receivables_customer ON receivables(customer_id);
+"""
+    )
+
+
 def open_book(path: str | Path, manager=None, create: bool = False) -> Database:
     """Open (and migrate) the book at ``path``. A missing book is an error unless ``create``."""
     path = Path(path)

@@ -19,7 +19,7 @@ def test_migrations_on_an_empty_book(tmp_path):
     assert {"staff", "customers", "holdings", "balances", "transactions", "assignments", "runs", "results", "needs",
             "opportunities", "stage_changes", "followups", "audit_log", "customers_fts"} <= set(db.table_names())
     assert {"current_owners", "latest_balances", "latest_run", "latest_results", "staff_books"} <= set(db.view_names())
-    assert [m.name for m in core_migrations.applied(db)] == ["m001_book"]
+    assert [m.name for m in core_migrations.applied(db)] == ["m001_book", "m002_contacts_and_key_accounts"]
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
 
@@ -28,7 +28,7 @@ def test_migrations_on_an_existing_book_keep_its_data(tmp_path):
     build_small_book(tmp_path / "book.db")
     again = open_book(tmp_path / "book.db")
     assert again["customers"].count == 10
-    assert again["_sqlite_migrations"].count_where("migration_set = 'clientbook'") == 1
+    assert again["_sqlite_migrations"].count_where("migration_set = 'clientbook'") == 2
 
 
 def test_a_missing_book_is_not_created_by_accident(tmp_path):

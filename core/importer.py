@@ -1,0 +1,498 @@
+"""``clientbook import``: a bank's export into the book, validated whole, written all or nothing.
+
+Steps: read the file as text (:mod:`clientbook.sources`), apply the mapping (rename, map
+values, constants, derived ids, unpivot), convert each column with vectorised checks, check
+keys and references, then upsert by key in one transaction and count what was inserted,
+updated and unchanged. Every problem is ``file:line:column: found, expected``; one problem
+means nothing is written. Changes to customers and staff land in the audit trail.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import string
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import schema
+from .errors import BadInput
+from .i18n import t
+from .mapping import KindMapping
+from .policy import did_you_mean
+from .sources import SourceTable, read_source
+from .store import bulk_insert, writing
+
+MAX_SHOWN_PROBLEMS = 20
+PROGRESS_ROWS = 50_000
+# Whole numbers above this are not amounts or counts but mistakes (and lose precision as floats).
+LARGEST_NUMBER = 10**15
+TRUE_WORDS = {"1", "y", "yes", "true", "t", "是", "有"}
+FALSE_WORDS = {"0", "n", "no", "false", "f", "否", "无", "無"}
+NON_NEGATIVE = {"age", "children", "household_size", "capacity", "influence"}
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    table: str
+    columns: list  # (name, SQLite type, description) as in clientbook.schema
+    key: tuple[str, ...]
+    required: tuple[str, ...]
+    references: dict = field(default_factory=dict)  # field -> (table, key column)
+    keeps_extra: bool = False
+
+    @property
+    def fields(self) -> list[str]:
+        return [name for name, _, _ in self.columns]
+
+
+KINDS = {
+    kind.name: kind
+    for kind in [
+        Kind("staff", "staff", schema.STAFF_COLUMNS, ("staff_id",), ("staff_id", "name", "post"), keeps_extra=True),
+        Kind("customers", "customers", schema.CUSTOMER_COLUMNS, ("customer_id",), ("customer_id", "name"),
+             {"first_served_by": ("staff", "staff_id"), "referred_by_staff": ("staff", "staff_id"),
+              "referred_by_customer": ("customers", "customer_id")}, keeps_extra=True),
+        Kind("holdings", "holdings", schema.HOLDING_COLUMNS, ("holding_id",), ("holding_id", "customer_id", "product_type"),
+             {"customer_id": ("customers", "customer_id")}),
+        Kind("balances", "balances", schema.BALANCE_COLUMNS, ("customer_id", "as_of"), ("customer_id", "as_of"),
+             {"customer_id": ("customers", "customer_id")}),
+        Kind("transactions", "transactions", schema.TRANSACTION_COLUMNS, ("txn_id",),
+             ("txn_id", "customer_id", "occurred_on", "amount_minor"),
+             {"customer_id": ("customers", "customer_id"), "staff_id": ("staff", "staff_id")}),
+        Kind("contacts", "contacts", schema.CONTACT_COLUMNS, ("contact_id",), ("contact_id", "customer_id", "contacted_on"),
+             {"customer_id": ("customers", "customer_id"), "staff_id": ("staff", "staff_id")}),
+        Kind("stakeholders", "stakeholders", schema.STAKEHOLDER_COLUMNS, ("stakeholder_id",),
+             ("stakeholder_id", "customer_id", "name"), {"customer_id": ("customers", "customer_id")}),
+        Kind("opportunities", "opportunities",
+             [("opportunity_id", "INTEGER", "Opportunity number"), ("customer_id", "TEXT", "Customer number"),
+              ("pipeline", "TEXT", "Sales pipeline"), ("stage", "TEXT", "Current stage"), ("title", "TEXT", "Title"),
+              ("amount_minor", "INTEGER", "Expected amount, minor units"), ("owner_staff_id", "TEXT", "Owner"),
+              ("opened_on", "TEXT", "Opened (ISO)")],
+             ("opportunity_id",), ("opportunity_id", "customer_id", "pipeline", "stage", "opened_on"),
+             {"customer_id": ("customers", "customer_id"), "owner_staff_id": ("staff", "staff_id")}),
+        Kind("receivables", "receivables", schema.RECEIVABLE_COLUMNS, ("receivable_id",),
+             ("receivable_id", "customer_id", "amount_minor"), {"customer_id": ("customers", "customer_id")}),
+    ]
+}
+
+
+def field_type(name: str, sql_type: str) -> str:
+    if name.endswith("_minor"):
+        return "money"
+    if name.endswith("_on") or name in ("birth_date", "as_of"):
+        return "date"
+    if name in ("active", "meaningful"):
+        return "flag"
+    return "integer" if sql_type == "INTEGER" else "text"
+
+
+def file_name(name: str) -> str:
+    """A field as written in import files: amounts in major units without ``_minor``."""
+    return name.removesuffix("_minor")
+
+
+@dataclass
+class ImportProblem:
+    path: str
+    line: int
+    column: str
+    found: str
+    expected: str
+
+    def render(self) -> str:
+        return f"{self.path}:{self.line}:{self.column}: " + t("import.problem", found=self.found, expected=self.expected)
+
+
+class ImportInvalid(BadInput):
+    """The file has problems; nothing was written."""
+
+    def __init__(self, path: str, problems: list[ImportProblem]):
+        self.problems = problems
+        super().__init__("import.invalid", path=path, count=len(problems))
+
+    def render(self) -> str:
+        lines = [t("import.invalid", path=self.params["path"], count=len(self.problems))]
+        lines += ["  " + problem.render() for problem in self.problems[:MAX_SHOWN_PROBLEMS]]
+        if len(self.problems) > MAX_SHOWN_PROBLEMS:
+            lines.append("  " + t("import.more_problems", count=len(self.problems) - MAX_SHOWN_PROBLEMS))
+        return "\n".join(lines)
+
+    def write_csv(self, path: str | Path) -> None:
+        with open(path, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["file", "line", "column", "found", "expected"])
+            writer.writerows([p.path, p.line, p.column, p.found, p.expected] for p in self.problems)
+
+
+@dataclass
+class ImportResult:
+    kind: str
+    path: str
+    rows: int
+    inserted: int
+    updated: int
+    unchanged: int
+    encoding: str
+    dry_run: bool
+
+    def as_dict(self) -> dict:
+        return self.__dict__.copy()
+
+
+class _Problems:
+    def __init__(self, path: str):
+        self.path = path
+        self.found: list[ImportProblem] = []
+
+    def add_rows(self, mask: np.ndarray, lines: np.ndarray, column: str, values, expected: str) -> None:
+        for line, value in zip(lines[mask], np.asarray(values, dtype=object)[mask]):
+            self.found.append(ImportProblem(self.path, int(line), column, _show(value), expected))
+
+    def add(self, line: int, column: str, found: str, expected: str) -> None:
+        self.found.append(ImportProblem(self.path, line, column, found, expected))
+
+
+def _show(value) -> str:
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+DERIVED_ID = "\x00derived id"  # the column a derived id travels in until it is named
+
+
+def _apply_mapping(source: SourceTable, kind: Kind, mapping: KindMapping, problems: _Problems):
+    """Text frame in clientbook field names, the file line of each row, and field -> source column."""
+    frame = pd.DataFrame(source.rows, columns=source.columns, dtype=object)
+    lines = np.asarray(source.lines)
+    columns = dict(mapping.columns)
+    if mapping.id is not None:  # from the file's own rows, before any unpivot
+        frame[DERIVED_ID] = _derive_ids(frame, mapping, source.path)
+        columns[DERIVED_ID] = mapping.id.field
+    if mapping.unpivot is not None:
+        frame, lines = _unpivot(frame, lines, mapping.unpivot, columns, source)
+        columns[UNPIVOT_VALUE] = mapping.unpivot.field
+        columns[UNPIVOT_ID] = mapping.unpivot.id_field
+    known = set(kind.fields) | {file_name(name) for name in kind.fields}
+    renamed, origin, extra = {}, {}, {}
+    for column in frame.columns:
+        if column in mapping.ignore or column == UNPIVOT_COLUMN:
+            continue
+        target = columns.get(column, column if column in known else None)
+        if target is None:  # neither mapped nor one of clientbook's fields
+            if kind.keeps_extra:
+                extra[column] = frame[column]  # unknown columns are kept, not lost
+            elif not mapping.ignore_other_columns:
+                suggestion = did_you_mean(column, sorted(known))
+                problems.add(1, column, repr(column), t("import.expected_column", suggestion=suggestion) if suggestion
+                             else t("import.expected_known_column", known=", ".join(sorted(map(file_name, kind.fields)))))
+            continue
+        if target not in known:
+            problems.add(1, column, repr(target), t("import.expected_known_column",
+                                                    known=", ".join(sorted(map(file_name, kind.fields)))))
+            continue
+        if target in renamed:
+            problems.add(1, column, repr(column), t("import.column_twice", field=target, other=origin[target]))
+            continue
+        renamed[target] = frame[column]
+        origin[target] = {DERIVED_ID: f"[id].{target}", UNPIVOT_VALUE: f"[unpivot].{target}",
+                          UNPIVOT_ID: f"[unpivot].{target}"}.get(column, column)
+    data = pd.DataFrame(renamed, index=frame.index)
+    for name, value in mapping.constants.items():
+        data[name] = str(value)
+        origin[name] = f"[constants].{name}"
+    return data, lines, origin, extra
+
+
+UNPIVOT_COLUMN = "\x00unpivot column"
+UNPIVOT_VALUE = "\x00unpivot value"
+UNPIVOT_ID = "\x00unpivot id"
+
+
+def _unpivot(frame: pd.DataFrame, lines: np.ndarray, spec, columns: dict, source: SourceTable):
+    """One row per set flag: the flag's value in ``spec.field``, an id from ``spec.id_template``."""
+    missing = [column for column in spec.columns if column not in frame.columns]
+    if missing:
+        raise BadInput("import.missing_columns", path=source.path, columns=", ".join(missing),
+                       found=", ".join(source.columns[:30]))
+    keep = [column for column in frame.columns if column not in spec.columns]
+    when = {value.strip() for value in spec.when}
+    pieces, piece_lines = [], []
+    for column, value in spec.columns.items():
+        chosen = frame[column].astype(str).str.strip().isin(when).to_numpy()
+        if chosen.any():
+            pieces.append(frame.loc[chosen, keep].assign(**{UNPIVOT_VALUE: value, UNPIVOT_COLUMN: column}))
+            piece_lines.append(lines[chosen])
+    if not pieces:
+        raise BadInput("import.no_rows", path=source.path)
+    result = pd.concat(pieces, ignore_index=True)
+    result_lines = np.concatenate(piece_lines)
+    order = np.argsort(result_lines, kind="stable")
+    result = result.iloc[order].reset_index(drop=True)
+    by_field = {target: column for column, target in columns.items()}
+    identifier = pd.Series([""] * len(result), index=result.index, dtype=object)
+    for literal, name, _, _ in string.Formatter().parse(spec.id_template):
+        identifier = identifier + literal
+        if name:
+            column = UNPIVOT_COLUMN if name == "column" else by_field.get(name, name)
+            if column not in result.columns:
+                raise BadInput("import.missing_columns", path=source.path, columns=name, found=", ".join(source.columns[:30]))
+            identifier = identifier + result[column].astype(str).str.strip()
+    result[UNPIVOT_ID] = identifier
+    return result, result_lines[order]
+
+
+def _derive_ids(frame: pd.DataFrame, mapping: KindMapping, path: str) -> pd.Series:
+    spec = mapping.id
+    if spec.source == "row":
+        numbers = pd.Series(np.arange(1, len(frame) + 1), index=frame.index).astype(str).str.zfill(spec.width)
+        return spec.prefix + numbers
+    missing = [column for column in spec.columns if column not in frame.columns]
+    if missing:
+        raise BadInput("import.missing_columns", path=path, columns=", ".join(missing), found=", ".join(frame.columns[:30]))
+    joined = frame[spec.columns].astype(str).agg("\x1f".join, axis=1)
+    digests = [hashlib.sha1(value.encode("utf-8")).hexdigest()[:12] for value in joined]
+    return spec.prefix + pd.Series(digests, index=frame.index)
+
+
+def _convert(data: pd.DataFrame, lines: np.ndarray, kind: Kind, mapping: KindMapping, origin: dict,
+             problems: _Problems, minor_digits: int) -> pd.DataFrame:
+    """Every field to its type, vectorised; every bad cell a problem."""
+    types = {name: field_type(name, sql_type) for name, sql_type, _ in kind.columns}
+    converted = {}
+    missing_words = set(mapping.missing_values)
+    for name in data.columns:
+        target = name if name in types else f"{name}_minor" if f"{name}_minor" in types else name
+        text = data[name].astype(object).where(data[name].notna(), "").astype(str).str.strip()
+        if target in mapping.values or name in mapping.values:
+            table = mapping.values.get(target) or mapping.values.get(name)
+            text = text.map(lambda value: table.get(value, value))  # few distinct values: cheap
+        empty = text.isin(missing_words).to_numpy()
+        column = origin.get(name, name)
+        kind_of = types.get(target, "text")
+        if kind_of == "money":
+            amounts_in = "minor" if name.endswith("_minor") else mapping.amounts_in
+            converted[target] = _money(text, empty, lines, column, mapping, amounts_in, minor_digits, problems)
+        elif kind_of == "integer":
+            converted[target] = _integer(text, empty, lines, column, problems, target in NON_NEGATIVE, target)
+        elif kind_of == "date":
+            converted[target] = _date(text, empty, lines, column, mapping.date_formats, problems)
+        elif kind_of == "flag":
+            lowered = text.str.lower()
+            bad = ~empty & ~lowered.isin(TRUE_WORDS | FALSE_WORDS).to_numpy()
+            problems.add_rows(bad, lines, column, text, t("import.expected.flag"))
+            converted[target] = pd.array(np.where(lowered.isin(TRUE_WORDS), 1, 0), dtype="Int64")
+            converted[target][empty] = pd.NA
+        else:
+            converted[target] = text.mask(empty, None)
+    return pd.DataFrame(converted, index=data.index)
+
+
+def _integer(text, empty, lines, column, problems, non_negative: bool, name: str) -> pd.Series:
+    numbers = pd.to_numeric(text.mask(empty, None), errors="coerce")
+    bad = ~empty & (numbers.isna().to_numpy() | (numbers % 1 != 0).fillna(False).to_numpy())
+    problems.add_rows(bad, lines, column, text, t("import.expected.integer"))
+    huge = ~bad & ~empty & (numbers.abs() >= LARGEST_NUMBER).fillna(False).to_numpy()
+    problems.add_rows(huge, lines, column, text, t("import.expected.not_huge"))
+    values = numbers.where(~(bad | huge | empty)).astype("Int64")
+    if non_negative:
+        negative = (values < 0).fillna(False).to_numpy()
+        limit = 130 if name == "age" else None
+        problems.add_rows(negative, lines, column, text, t("import.expected.non_negative"))
+        if limit is not None:
+            too_old = (values > limit).fillna(False).to_numpy()
+            problems.add_rows(too_old, lines, column, text, t("import.expected.age"))
+    return values
+
+
+def _money(text, empty, lines, column, mapping: KindMapping, amounts_in: str, digits: int, problems) -> pd.Series:
+    cleaned = text
+    for symbol in sorted(mapping.currency_symbols, key=len, reverse=True):
+        cleaned = cleaned.str.replace(symbol, "", regex=False)
+    if mapping.thousands_separator:
+        cleaned = cleaned.str.replace(mapping.thousands_separator, "", regex=False)
+    cleaned = cleaned.str.replace(" ", "", regex=False)
+    if mapping.decimal_separator != ".":
+        cleaned = cleaned.str.replace(mapping.decimal_separator, ".", regex=False)
+    places = 0 if amounts_in == "minor" else digits
+    pattern = r"^[-+]?\d+$" if places == 0 else rf"^[-+]?\d+(\.\d{{0,{places}}})?$"
+    valid = cleaned.str.match(pattern).fillna(False).to_numpy()
+    bad = ~empty & ~valid
+    problems.add_rows(bad, lines, column, text, t("import.expected.amount", digits=places))
+    ok = valid & ~empty
+    parts = cleaned.where(ok, "0").str.split(".", n=1, expand=True)
+    whole = parts[0]
+    fraction = (parts[1] if parts.shape[1] > 1 else pd.Series([None] * len(cleaned), index=cleaned.index)).fillna("")
+    negative = whole.str.startswith("-").to_numpy()
+    digits_only = whole.str.lstrip("+-")
+    too_long = ok & (digits_only.str.len().to_numpy() > 15)
+    problems.add_rows(too_long, lines, column, text, t("import.expected.not_huge"))
+    usable = ok & ~too_long
+    major = pd.to_numeric(digits_only.where(usable, "0")).to_numpy(dtype=np.int64)
+    minor = pd.to_numeric(fraction.str.ljust(places, "0").where(usable & (places > 0), "0")).to_numpy(dtype=np.int64) \
+        if places else np.zeros(len(text), dtype=np.int64)
+    amounts = major * (10**places) + minor
+    amounts = np.where(negative, -amounts, amounts)
+    return pd.Series(pd.array(amounts, dtype="Int64"), index=text.index).mask(~usable)
+
+
+def _date(text, empty, lines, column, formats: list[str], problems) -> pd.Series:
+    result = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+    pending = ~empty
+    for pattern in formats:
+        if not pending.any():
+            break
+        parsed = pd.to_datetime(text.where(pending), format=pattern, errors="coerce")
+        hit = pending & parsed.notna().to_numpy()
+        result = result.where(~hit, parsed)
+        pending = pending & ~hit
+    problems.add_rows(pending, lines, column, text, t("import.expected.date", formats=" / ".join(formats)))
+    return result.dt.strftime("%Y-%m-%d").astype(object).where(result.notna(), None)
+
+
+def _check_keys_and_references(db, frame: pd.DataFrame, lines: np.ndarray, kind: Kind, origin: dict,
+                               problems: _Problems, policy) -> None:
+    for name in kind.required:
+        if name not in frame.columns:
+            continue
+        missing = frame[name].isna().to_numpy()
+        problems.add_rows(missing, lines, origin.get(name, name), [""] * len(frame), t("import.expected.required"))
+    keys = frame[list(kind.key)].astype(str)
+    repeated = keys.duplicated(keep=False).to_numpy() & frame[list(kind.key)].notna().all(axis=1).to_numpy()
+    if repeated.any():
+        first_line = {}
+        joined = keys.agg("|".join, axis=1) if len(kind.key) > 1 else keys[kind.key[0]]
+        for value, line in zip(joined[repeated], lines[repeated]):
+            if value in first_line:
+                problems.add(int(line), origin.get(kind.key[0], kind.key[0]), repr(value),
+                             t("import.expected.unique", line=first_line[value]))
+            else:
+                first_line[value] = int(line)
+    if kind.name == "staff" and "post" in frame.columns:
+        posts = policy["staff"].post_names()
+        bad = frame["post"].notna().to_numpy() & ~frame["post"].isin(posts).to_numpy()
+        problems.add_rows(bad, lines, origin.get("post", "post"), frame["post"], t("import.expected.one_of", values=", ".join(posts)))
+    if kind.name == "customers" and "kind" in frame.columns:
+        bad = frame["kind"].notna().to_numpy() & ~frame["kind"].isin(["retail", "corporate"]).to_numpy()
+        problems.add_rows(bad, lines, origin.get("kind", "kind"), frame["kind"], t("import.expected.one_of", values="retail, corporate"))
+    for name, (table, key) in kind.references.items():
+        if name not in frame.columns:
+            continue
+        values = frame[name]
+        present = values.notna().to_numpy()
+        if not present.any():
+            continue
+        known = pd.read_sql_query(f"SELECT [{key}] FROM [{table}]", db.conn)[key]
+        allowed = set(known)
+        if table == kind.table:  # a customer may refer to another in the same file
+            allowed |= set(frame[key].dropna())
+        unknown = present & ~values.isin(allowed).to_numpy()
+        problems.add_rows(unknown, lines, origin.get(name, name), values, t("import.expected.reference", table=table))
+
+
+def _extra_json(extra: dict, index) -> pd.Series | None:
+    if not extra:
+        return None
+    frame = pd.DataFrame(extra, index=index)
+    records = frame.to_dict("records")
+    return pd.Series([json.dumps({k: v for k, v in row.items() if v not in ("", None)}, ensure_ascii=False)
+                      for row in records], index=index)
+
+
+def _upsert(db, kind: Kind, frame: pd.DataFrame) -> tuple[int, int, int]:
+    """Insert new keys, update changed rows, leave equal rows alone; return the three counts."""
+    staging = f"import_{kind.table}"
+    columns = list(frame.columns)
+    db.execute(f"CREATE TEMP TABLE [{staging}] AS SELECT {', '.join(f'[{c}]' for c in columns)} FROM [{kind.table}] WHERE 0")
+    bulk_insert(db, staging, frame)
+    match = " AND ".join(f"t.[{key}] = s.[{key}]" for key in kind.key)
+    same = " AND ".join(f"t.[{c}] IS s.[{c}]" for c in columns)
+    existing = db.execute(f"SELECT COUNT(*) FROM [{staging}] s JOIN [{kind.table}] t ON {match}").fetchone()[0]
+    unchanged = db.execute(f"SELECT COUNT(*) FROM [{staging}] s JOIN [{kind.table}] t ON {match} AND {same}").fetchone()[0]
+    updates = [c for c in columns if c not in kind.key]
+    if updates and existing > unchanged:
+        assignments = ", ".join(f"[{c}] = s.[{c}]" for c in updates)
+        differs = " OR ".join(f"t.[{c}] IS NOT s.[{c}]" for c in updates)
+        db.execute(f"UPDATE [{kind.table}] AS t SET {assignments} FROM [{staging}] s WHERE {match} AND ({differs})")
+    missing = " AND ".join(f"t.[{key}] IS NULL" for key in kind.key[:1])
+    db.execute(f"INSERT INTO [{kind.table}] ({', '.join(f'[{c}]' for c in columns)}) "
+               f"SELECT {', '.join(f's.[{c}]' for c in columns)} FROM [{staging}] s "
+               f"LEFT JOIN [{kind.table}] t ON {match} WHERE {missing}")
+    db.execute(f"DROP TABLE [{staging}]")
+    inserted = len(frame) - existing
+    return inserted, existing - unchanged, unchanged
+
+
+def import_file(db, policy, kind_name: str, path: str | Path, mapping: KindMapping | None = None,
+                encoding: str = "auto", sheet: str | None = None, separator: str | None = None,
+                dry_run: bool = False, actor: str = "clientbook import", progress=None) -> ImportResult:
+    kind = KINDS[kind_name]
+    mapping = mapping or KindMapping()
+    expected_headers = set(mapping.columns) | set(mapping.unpivot.columns if mapping.unpivot else {})
+    source = read_source(path, encoding=encoding, sheet=sheet, separator=separator, expected_headers=expected_headers)
+    if progress is not None and len(source.rows) >= PROGRESS_ROWS:
+        progress.step(t("import.checking", rows=len(source.rows)))
+    problems = _Problems(source.path)
+    data, lines, origin, extra = _apply_mapping(source, kind, mapping, problems)
+    absent = [name for name in kind.required if name not in data.columns and f"{name}" not in data.columns
+              and file_name(name) not in data.columns]
+    if absent:
+        raise BadInput("import.missing_columns", path=source.path,
+                       columns=", ".join(file_name(name) for name in absent), found=", ".join(source.columns[:30]))
+    frame = _convert(data, lines, kind, mapping, origin, problems, policy.minor_digits)
+    _check_keys_and_references(db, frame, lines, kind, origin, problems, policy)
+    if problems.found:
+        problems.found.sort(key=lambda problem: (problem.line, problem.column))
+        raise ImportInvalid(source.path, problems.found)
+    extra_json = _extra_json(extra, frame.index) if kind.keeps_extra else None
+    if extra_json is not None:
+        frame["extra"] = extra_json
+    if progress is not None and len(frame) >= PROGRESS_ROWS:
+        progress.step(t("import.writing", rows=len(frame)))
+    label = f"import {kind.name} {Path(source.path).name}"
+    with writing(db, actor, label):
+        inserted, updated, unchanged = _upsert(db, kind, frame)
+        if dry_run:
+            raise _DryRun(ImportResult(kind.name, source.path, len(frame), inserted, updated, unchanged,
+                                       source.encoding, True))
+    return ImportResult(kind.name, source.path, len(frame), inserted, updated, unchanged, source.encoding, False)
+
+
+class _DryRun(Exception):
+    """Raised inside the transaction so that it rolls back; carries the would-be counts."""
+
+    def __init__(self, result: ImportResult):
+        self.result = result
+
+
+def run_import(db, policy, kind_name: str, path, **options) -> ImportResult:
+    try:
+        return import_file(db, policy, kind_name, path, **options)
+    except _DryRun as dry:
+        return dry.result
+
+
+def write_template(kind_name: str, folder: str | Path) -> tuple[Path, Path]:
+    """An empty CSV with the expected columns, and a sample mapping that names each one."""
+    kind = KINDS[kind_name]
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    names = [file_name(name) for name in kind.fields]
+    data = folder / f"{kind.name}.csv"
+    with open(data, "w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerow(names)
+    lines = [f"# Mapping for `clientbook import {kind.name}`: rename your export's columns to these fields.",
+             f"# Required: {', '.join(file_name(name) for name in kind.required)}. Amounts are in major units.",
+             f"[{kind.name}]", 'date_formats = ["%Y-%m-%d", "%Y/%m/%d", "%Y%m%d"]', "", f"[{kind.name}.columns]"]
+    lines += [f'# "your column" = "{name}"  # {description}' for name, (_, _, description) in zip(names, kind.columns)]
+    sample = folder / f"{kind.name}-mapping.toml"
+    sample.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return data, sample
+
+
+__all__ = ["KINDS", "ImportInvalid", "ImportResult", "run_import", "write_template"]

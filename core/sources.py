@@ -1,0 +1,187 @@
+"""Reading a bank's export: CSV, TSV or XLSX, in any of the encodings branches use.
+
+Everything comes back as text, one list per column, with the file line of every row, so
+that each later problem can be reported as ``file:line:column``. Nothing here knows what
+the columns mean; that is the mapping's and the importer's job.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import BadInput
+
+ENCODINGS = ("auto", "utf-8", "gbk", "gb18030", "big5")
+SEPARATORS = (",", ";", "\t", "|")
+_CHINESE_CANDIDATES = ("gb18030", "big5")
+
+
+@dataclass
+class SourceTable:
+    path: str
+    columns: list[str]
+    rows: list[list[str]]  # every row has exactly len(columns) cells
+    lines: list[int]  # the file line (or sheet row) each row starts on
+    encoding: str
+    format: str  # csv | xlsx
+
+
+def _line_of(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
+def _decode_strict(data: bytes, encoding: str, path: str) -> str:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as error:
+        raise BadInput("import.bad_encoding", path=path, line=_line_of(data, error.start), encoding=encoding) from None
+
+
+def decode(data: bytes, encoding: str, path: str, expected_headers: set[str] = frozenset()) -> tuple[str, str]:
+    """The file's text and the encoding used. ``auto`` never guesses silently wrong:
+    a file no candidate decodes cleanly is an error that names the line."""
+    if encoding != "auto":
+        name = "utf-8-sig" if encoding == "utf-8" else encoding
+        return _decode_strict(data, name, path), encoding
+    if data.startswith(b"\xef\xbb\xbf"):
+        return _decode_strict(data, "utf-8-sig", path), "utf-8"
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError as utf8_error:
+        failure = utf8_error
+    decoded = {}
+    for candidate in _CHINESE_CANDIDATES:
+        try:
+            decoded[candidate] = data.decode(candidate)
+        except UnicodeDecodeError:
+            continue
+    if not decoded:
+        raise BadInput("import.undecodable", path=path, line=_line_of(data, failure.start))
+    if len(decoded) == 1:
+        return next(iter(decoded.items()))[::-1]
+    # Both decode (GB and Big5 share their byte ranges): the header the mapping expects decides,
+    # else the statistics of the text.
+    for candidate, text in decoded.items():
+        header = text.splitlines()[0] if text else ""
+        if expected_headers and sum(name in header for name in expected_headers) >= max(1, len(expected_headers) // 2):
+            return text, candidate
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data[:200_000], cp_isolation=list(_CHINESE_CANDIDATES)).best()
+    chosen = "big5" if best is not None and best.encoding.replace("_", "").startswith("big5") else "gb18030"
+    return decoded[chosen], chosen
+
+
+def _sniff_separator(header: str) -> str:
+    counts = {separator: header.count(separator) for separator in SEPARATORS}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","
+
+
+def _read_csv(path: str, text: str, separator: str | None) -> tuple[list[str], list[list[str]], list[int]]:
+    if "\x00" in text:
+        raise BadInput("import.binary", path=path)
+    first_line = text.split("\n", 1)[0]
+    separator = separator or (_sniff_separator(first_line))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator, strict=True)
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise BadInput("import.empty_file", path=path)
+        rows, lines = [], []
+        line = reader.line_num + 1
+        for cells in reader:
+            if cells:
+                rows.append(cells)
+                lines.append(line)
+            line = reader.line_num + 1
+    except csv.Error as error:
+        raise BadInput("import.csv_syntax", path=path, line=reader.line_num, detail=str(error)) from None
+    return header, rows, lines
+
+
+def _read_xlsx(path: str, data: bytes, sheet: str | None) -> tuple[list[str], list[list[str]], list[int]]:
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as error:  # openpyxl raises many kinds for a broken workbook
+        raise BadInput("import.bad_xlsx", path=path, detail=f"{type(error).__name__}: {error}") from None
+    if sheet is not None and sheet not in workbook.sheetnames:
+        raise BadInput("import.unknown_sheet", path=path, sheet=sheet, known=", ".join(workbook.sheetnames))
+    worksheet = workbook[sheet] if sheet else workbook.worksheets[0]
+    rows, lines, header = [], [], None
+    for number, values in enumerate(worksheet.iter_rows(values_only=True), start=1):
+        cells = ["" if value is None else _cell_text(value) for value in values]
+        if header is None:
+            if any(cells):
+                header = cells
+            continue
+        if any(cells):
+            rows.append(cells)
+            lines.append(number)
+    workbook.close()
+    if header is None:
+        raise BadInput("import.empty_file", path=path)
+    while header and not header[-1]:
+        header.pop()
+    return header, rows, lines
+
+
+def _cell_text(value) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if hasattr(value, "isoformat"):
+        return value.isoformat()[:10] if getattr(value, "hour", 0) == 0 else value.isoformat()
+    return str(value)
+
+
+def read_source(path: str | Path, encoding: str = "auto", sheet: str | None = None, separator: str | None = None,
+                expected_headers: set[str] = frozenset()) -> SourceTable:
+    """Read a CSV/TSV/XLSX file into text cells; every malformed part is a BadInput naming where."""
+    path = Path(path)
+    shown = str(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise BadInput("import.file_missing", path=shown) from None
+    except IsADirectoryError:
+        raise BadInput("import.file_missing", path=shown) from None
+    if not data.strip():
+        raise BadInput("import.empty_file", path=shown)
+    if data.startswith(b"PK\x03\x04"):
+        if not zipfile.is_zipfile(io.BytesIO(data)):
+            raise BadInput("import.bad_xlsx", path=shown, detail="damaged zip container")
+        header, rows, lines = _read_xlsx(shown, data, sheet)
+        used, kind = "xlsx", "xlsx"
+    else:
+        if path.suffix.lower() in (".xlsx", ".xlsm"):
+            raise BadInput("import.not_xlsx", path=shown)
+        if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+            raise BadInput("import.binary", path=shown)
+        text, used = decode(data, encoding, shown, expected_headers)
+        if "\ufeff" in text:
+            offset = text.index("\ufeff")
+            raise BadInput("import.stray_bom", path=shown, line=text.count("\n", 0, offset) + 1)
+        if separator is None and path.suffix.lower() == ".tsv":
+            separator = "\t"
+        header, rows, lines = _read_csv(shown, text, separator)
+        kind = "csv"
+    header = [name.strip() for name in header]
+    seen: dict[str, int] = {}
+    for position, name in enumerate(header, start=1):
+        if not name:
+            raise BadInput("import.blank_header", path=shown, column=position)
+        if name in seen:
+            raise BadInput("import.duplicate_header", path=shown, name=name, first=seen[name], second=position)
+        seen[name] = position
+    for cells, line in zip(rows, lines):
+        if len(cells) != len(header):
+            raise BadInput("import.wrong_field_count", path=shown, line=line, found=len(cells), expected=len(header))
+    if not rows:
+        raise BadInput("import.no_rows", path=shown)
+    return SourceTable(shown, header, rows, lines, used, kind)
