@@ -294,7 +294,7 @@ def cmd_show(session: Session) -> int:
 
 
 def cmd_import(session: Session) -> int:
-    from .importer import ImportInvalid, run_import, write_template
+    from .importer import ImportInvalid, ImportProblem, run_import, write_template
     from .mapping import load_mapping
     from .progress import Progress
 
@@ -305,7 +305,8 @@ def cmd_import(session: Session) -> int:
         return EXIT_OK
     if not args.file:
         raise BadInput("import.no_file")
-    if args.separator is not None and len(args.separator.replace("\\t", "\t")) != 1:
+    separator = args.separator.replace("\\t", "\t") if args.separator else None  # "\\t" as typed: a tab
+    if separator is not None and len(separator) != 1:
         raise BadInput("import.bad_separator", value=args.separator)
     mapping = load_mapping(args.mapping, IMPORT_KINDS).get(args.kind) if args.mapping else None
     if args.mapping and mapping is None:
@@ -314,12 +315,18 @@ def cmd_import(session: Session) -> int:
     progress = Progress(quiet=args.quiet)
     try:
         result = run_import(db, session.policy, args.kind, args.file, mapping=mapping, encoding=args.encoding,
-                            sheet=args.sheet, separator=args.separator.replace("\\t", "\t") if args.separator else None,
+                            sheet=args.sheet, separator=separator,
                             dry_run=args.dry_run, progress=progress)
     except ImportInvalid as invalid:
         progress.done()
         if args.errors_out:
             invalid.write_csv(args.errors_out)
+        raise
+    except BadInput as unreadable:  # the file as a whole: one row, so that no stale errors file misleads
+        progress.done()
+        if args.errors_out:
+            ImportInvalid(args.file, [ImportProblem(unreadable.params.get("path", args.file), unreadable.params.get("line", 0),
+                                                    "", "", unreadable.render())]).write_csv(args.errors_out)
         raise
     progress.done()
     if args.format == "json":

@@ -62,12 +62,19 @@ class PolicyError(ClientbookError):
     """One or more problems in the policy; all of them are reported at once."""
 
     exit_code = EXIT_BAD_INPUT
+    heading = "policy.invalid"
 
     def __init__(self, problems: list[Problem]):
         self.problems = problems
-        super().__init__("policy.invalid", count=len(problems))
+        super().__init__(self.heading, count=len(problems))
 
     def render(self) -> str:
-        lines = [t("policy.invalid", count=len(self.problems))]
+        lines = [t(self.heading, count=len(self.problems))]
         lines.extend("  " + problem.render() for problem in self.problems)
         return "\n".join(lines)
+
+
+class MappingError(PolicyError):
+    """One or more problems in a mapping file, reported like the policy's."""
+
+    heading = "mapping.invalid"

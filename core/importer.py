@@ -13,6 +13,7 @@ import csv
 import hashlib
 import json
 import string
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,9 +26,10 @@ from .i18n import t
 from .mapping import KindMapping
 from .policy import did_you_mean
 from .sources import SourceTable, read_source
-from .store import bulk_insert, writing
+from .store import bulk_insert, now_iso, writing
 
 MAX_SHOWN_PROBLEMS = 20
+HASH_ID_LENGTH = 16  # hex digits: a collision among a million customers is then about 1 in 70 million
 PROGRESS_ROWS = 50_000
 # Whole numbers above this are not amounts or counts but mistakes (and lose precision as floats).
 LARGEST_NUMBER = 10**15
@@ -110,10 +112,12 @@ class ImportProblem:
 
 
 class ImportInvalid(BadInput):
-    """The file has problems; nothing was written."""
+    """The file has problems; nothing was written. ``also``: a problem of the whole file (a message key
+    and its parameters) shown after the others, e.g. required columns missing."""
 
-    def __init__(self, path: str, problems: list[ImportProblem]):
+    def __init__(self, path: str, problems: list[ImportProblem], also: tuple[str, dict] | None = None):
         self.problems = problems
+        self.also = also
         super().__init__("import.invalid", path=path, count=len(problems))
 
     def render(self) -> str:
@@ -121,6 +125,8 @@ class ImportInvalid(BadInput):
         lines += ["  " + problem.render() for problem in self.problems[:MAX_SHOWN_PROBLEMS]]
         if len(self.problems) > MAX_SHOWN_PROBLEMS:
             lines.append("  " + t("import.more_problems", count=len(self.problems) - MAX_SHOWN_PROBLEMS))
+        if self.also is not None:
+            lines.append(t(self.also[0], **self.also[1]))
         return "\n".join(lines)
 
     def write_csv(self, path: str | Path) -> None:
@@ -176,10 +182,20 @@ def _apply_mapping(source: SourceTable, kind: Kind, mapping: KindMapping, proble
         columns[DERIVED_ID] = mapping.id.field
     if mapping.unpivot is not None:
         frame, lines = _unpivot(frame, lines, mapping.unpivot, columns, source)
-        columns[UNPIVOT_VALUE] = mapping.unpivot.field
+        columns.update({UNPIVOT_VALUE + name: name for name in mapping.unpivot.fields()})
         columns[UNPIVOT_ID] = mapping.unpivot.id_field
     known = set(kind.fields) | {file_name(name) for name in kind.fields}
     renamed, origin, extra = {}, {}, {}
+    claimed = {}  # field -> where its values come from: `income` and `income_minor` are one field
+
+    def claim(target: str, where: str) -> str | None:
+        """Where the field already comes from (a problem), else None after claiming it."""
+        name = target if target in kind.fields else f"{target}_minor"
+        if name in claimed:
+            return claimed[name]
+        claimed[name] = where
+        return None
+
     for column in frame.columns:
         if column in mapping.ignore or column == UNPIVOT_COLUMN:
             continue
@@ -196,22 +212,32 @@ def _apply_mapping(source: SourceTable, kind: Kind, mapping: KindMapping, proble
             problems.add(1, column, repr(target), t("import.expected_known_column",
                                                     known=", ".join(sorted(map(file_name, kind.fields)))))
             continue
-        if target in renamed:
-            problems.add(1, column, repr(column), t("import.column_twice", field=target, other=origin[target]))
+        where = (f"[id].{target}" if column == DERIVED_ID else
+                 f"[unpivot].{target}" if column.startswith(UNPIVOT_PREFIX) else column)
+        other = claim(target, where)
+        if other is not None:
+            problems.add(1, where, repr(where), t("import.column_twice", field=target, other=other))
             continue
         renamed[target] = frame[column]
-        origin[target] = {DERIVED_ID: f"[id].{target}", UNPIVOT_VALUE: f"[unpivot].{target}",
-                          UNPIVOT_ID: f"[unpivot].{target}"}.get(column, column)
+        origin[target] = where
     data = pd.DataFrame(renamed, index=frame.index)
     for name, value in mapping.constants.items():
-        data[name] = str(value)
-        origin[name] = f"[constants].{name}"
+        where = f"[constants].{name}"
+        if name not in known:  # would otherwise reach SQLite as an unknown column
+            problems.add(1, where, repr(name), t("import.expected_known_column",
+                                                  known=", ".join(sorted(map(file_name, kind.fields)))))
+        elif (other := claim(name, where)) is not None:  # a constant never silently overwrites a column
+            problems.add(1, where, repr(name), t("import.column_twice", field=name, other=other))
+        else:
+            data[name] = str(value)
+            origin[name] = where
     return data, lines, origin, extra
 
 
-UNPIVOT_COLUMN = "\x00unpivot column"
-UNPIVOT_VALUE = "\x00unpivot value"
-UNPIVOT_ID = "\x00unpivot id"
+UNPIVOT_PREFIX = "\x00unpivot "
+UNPIVOT_COLUMN = UNPIVOT_PREFIX + "column"
+UNPIVOT_VALUE = UNPIVOT_PREFIX + "value "  # + the field: one column per field the flags set
+UNPIVOT_ID = UNPIVOT_PREFIX + "id"
 
 
 def _unpivot(frame: pd.DataFrame, lines: np.ndarray, spec, columns: dict, source: SourceTable):
@@ -223,10 +249,11 @@ def _unpivot(frame: pd.DataFrame, lines: np.ndarray, spec, columns: dict, source
     keep = [column for column in frame.columns if column not in spec.columns]
     when = {value.strip() for value in spec.when}
     pieces, piece_lines = [], []
-    for column, value in spec.columns.items():
+    for column in spec.columns:
         chosen = frame[column].astype(str).str.strip().isin(when).to_numpy()
         if chosen.any():
-            pieces.append(frame.loc[chosen, keep].assign(**{UNPIVOT_VALUE: value, UNPIVOT_COLUMN: column}))
+            values = {UNPIVOT_VALUE + name: text for name, text in spec.values_of(column).items()}
+            pieces.append(frame.loc[chosen, keep].assign(**values, **{UNPIVOT_COLUMN: column}))
             piece_lines.append(lines[chosen])
     if not pieces:
         raise BadInput("import.no_rows", path=source.path)
@@ -255,8 +282,9 @@ def _derive_ids(frame: pd.DataFrame, mapping: KindMapping, path: str) -> pd.Seri
     missing = [column for column in spec.columns if column not in frame.columns]
     if missing:
         raise BadInput("import.missing_columns", path=path, columns=", ".join(missing), found=", ".join(frame.columns[:30]))
-    joined = frame[spec.columns].astype(str).agg("\x1f".join, axis=1)
-    digests = [hashlib.sha1(value.encode("utf-8")).hexdigest()[:12] for value in joined]
+    cells = [frame[column].astype(str).str.strip() for column in spec.columns]  # padding is not identity
+    joined = cells[0].str.cat(cells[1:], sep="\x1f") if len(cells) > 1 else cells[0]
+    digests = [hashlib.sha1(value.encode("utf-8")).hexdigest()[:HASH_ID_LENGTH] for value in joined]
     return spec.prefix + pd.Series(digests, index=frame.index)
 
 
@@ -271,7 +299,8 @@ def _convert(data: pd.DataFrame, lines: np.ndarray, kind: Kind, mapping: KindMap
         text = data[name].astype(object).where(data[name].notna(), "").astype(str).str.strip()
         if target in mapping.values or name in mapping.values:
             table = mapping.values.get(target) or mapping.values.get(name)
-            text = text.map(lambda value: table.get(value, value))  # few distinct values: cheap
+            mapped = text.map(table)  # a dict lookup, not a Python call per row
+            text = mapped.where(mapped.notna(), text).astype(str)
         empty = text.isin(missing_words).to_numpy()
         column = origin.get(name, name)
         kind_of = types.get(target, "text")
@@ -294,6 +323,7 @@ def _convert(data: pd.DataFrame, lines: np.ndarray, kind: Kind, mapping: KindMap
 
 
 def _integer(text, empty, lines, column, problems, non_negative: bool, name: str) -> pd.Series:
+    text = text.str.normalize("NFKC")  # full-width digits (１２３) as Chinese exports may have them
     numbers = pd.to_numeric(text.mask(empty, None), errors="coerce")
     bad = ~empty & (numbers.isna().to_numpy() | (numbers % 1 != 0).fillna(False).to_numpy())
     problems.add_rows(bad, lines, column, text, t("import.expected.integer"))
@@ -311,16 +341,22 @@ def _integer(text, empty, lines, column, problems, non_negative: bool, name: str
 
 
 def _money(text, empty, lines, column, mapping: KindMapping, amounts_in: str, digits: int, problems) -> pd.Series:
-    cleaned = text
-    for symbol in sorted(mapping.currency_symbols, key=len, reverse=True):
+    # Full-width digits and marks (１２３，４５６．００, ￥) and no-break spaces become their plain forms,
+    # in the text and in the mapping alike.
+    cleaned = text.str.normalize("NFKC")
+    symbols = {unicodedata.normalize("NFKC", symbol) for symbol in mapping.currency_symbols}
+    for symbol in sorted(symbols, key=len, reverse=True):
         cleaned = cleaned.str.replace(symbol, "", regex=False)
-    if mapping.thousands_separator:
-        cleaned = cleaned.str.replace(mapping.thousands_separator, "", regex=False)
+    thousands = unicodedata.normalize("NFKC", mapping.thousands_separator)
+    if thousands:
+        cleaned = cleaned.str.replace(thousands, "", regex=False)
     cleaned = cleaned.str.replace(" ", "", regex=False)
-    if mapping.decimal_separator != ".":
-        cleaned = cleaned.str.replace(mapping.decimal_separator, ".", regex=False)
+    decimal = unicodedata.normalize("NFKC", mapping.decimal_separator)
+    if decimal != ".":
+        cleaned = cleaned.str.replace(decimal, ".", regex=False)
     places = 0 if amounts_in == "minor" else digits
-    pattern = r"^[-+]?\d+$" if places == 0 else rf"^[-+]?\d+(\.\d{{0,{places}}})?$"
+    decimals = "[0-9]*" if mapping.round_amounts else f"[0-9]{{0,{places}}}"  # ASCII digits only
+    pattern = r"^[-+]?[0-9]+$" if places == 0 and not mapping.round_amounts else rf"^[-+]?[0-9]+(\.{decimals})?$"
     valid = cleaned.str.match(pattern).fillna(False).to_numpy()
     bad = ~empty & ~valid
     problems.add_rows(bad, lines, column, text, t("import.expected.amount", digits=places))
@@ -334,20 +370,23 @@ def _money(text, empty, lines, column, mapping: KindMapping, amounts_in: str, di
     problems.add_rows(too_long, lines, column, text, t("import.expected.not_huge"))
     usable = ok & ~too_long
     major = pd.to_numeric(digits_only.where(usable, "0")).to_numpy(dtype=np.int64)
-    minor = pd.to_numeric(fraction.str.ljust(places, "0").where(usable & (places > 0), "0")).to_numpy(dtype=np.int64) \
-        if places else np.zeros(len(text), dtype=np.int64)
-    amounts = major * (10**places) + minor
+    kept = fraction.str[:places].str.ljust(places, "0")
+    minor = pd.to_numeric(kept.where(usable, "0")).to_numpy(dtype=np.int64) if places else np.zeros(len(text), dtype=np.int64)
+    # Digits beyond the minor unit exist only with round_amounts: round half up (away from zero).
+    round_up = usable & (fraction.str[places:places + 1] >= "5").to_numpy()
+    amounts = major * (10**places) + minor + round_up
     amounts = np.where(negative, -amounts, amounts)
     return pd.Series(pd.array(amounts, dtype="Int64"), index=text.index).mask(~usable)
 
 
 def _date(text, empty, lines, column, formats: list[str], problems) -> pd.Series:
-    result = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+    # Microseconds, not nanoseconds: dates such as 9999-12-31 ("no maturity") fit.
+    result = pd.Series(pd.NaT, index=text.index, dtype="datetime64[us]")
     pending = ~empty
     for pattern in formats:
         if not pending.any():
             break
-        parsed = pd.to_datetime(text.where(pending), format=pattern, errors="coerce")
+        parsed = pd.to_datetime(text.where(pending), format=pattern, errors="coerce").astype("datetime64[us]")
         hit = pending & parsed.notna().to_numpy()
         result = result.where(~hit, parsed)
         pending = pending & ~hit
@@ -395,19 +434,26 @@ def _check_keys_and_references(db, frame: pd.DataFrame, lines: np.ndarray, kind:
         problems.add_rows(unknown, lines, origin.get(name, name), values, t("import.expected.reference", table=table))
 
 
-def _extra_json(extra: dict, index) -> pd.Series | None:
+def _extra_json(extra: dict, index, missing_values) -> pd.Series | None:
+    """The file's other columns as one JSON object per row: trimmed, missing values left out."""
     if not extra:
         return None
-    frame = pd.DataFrame(extra, index=index)
+    frame = pd.DataFrame(extra, index=index).apply(lambda column: column.astype(str).str.strip())
+    frame = frame.mask(frame.isin(list(missing_values)), "")
     records = frame.to_dict("records")
     return pd.Series([json.dumps({k: v for k, v in row.items() if v not in ("", None)}, ensure_ascii=False)
                       for row in records], index=index)
 
 
 def _upsert(db, kind: Kind, frame: pd.DataFrame) -> tuple[int, int, int]:
-    """Insert new keys, update changed rows, leave equal rows alone; return the three counts."""
+    """Insert new keys, update changed rows, leave equal rows alone; return the three counts.
+
+    Where the table has ``created_at`` / ``updated_at``, inserted rows get both and changed rows
+    ``updated_at`` (opportunities require it)."""
     staging = f"import_{kind.table}"
     columns = list(frame.columns)
+    stamps = [name for name in ("created_at", "updated_at") if name in db[kind.table].columns_dict and name not in columns]
+    now = now_iso()
     db.execute(f"CREATE TEMP TABLE [{staging}] AS SELECT {', '.join(f'[{c}]' for c in columns)} FROM [{kind.table}] WHERE 0")
     bulk_insert(db, staging, frame)
     match = " AND ".join(f"t.[{key}] = s.[{key}]" for key in kind.key)
@@ -416,13 +462,15 @@ def _upsert(db, kind: Kind, frame: pd.DataFrame) -> tuple[int, int, int]:
     unchanged = db.execute(f"SELECT COUNT(*) FROM [{staging}] s JOIN [{kind.table}] t ON {match} AND {same}").fetchone()[0]
     updates = [c for c in columns if c not in kind.key]
     if updates and existing > unchanged:
-        assignments = ", ".join(f"[{c}] = s.[{c}]" for c in updates)
+        assignments = [f"[{c}] = s.[{c}]" for c in updates] + [f"[{c}] = :now" for c in stamps if c == "updated_at"]
         differs = " OR ".join(f"t.[{c}] IS NOT s.[{c}]" for c in updates)
-        db.execute(f"UPDATE [{kind.table}] AS t SET {assignments} FROM [{staging}] s WHERE {match} AND ({differs})")
+        db.execute(f"UPDATE [{kind.table}] AS t SET {', '.join(assignments)} FROM [{staging}] s "
+                   f"WHERE {match} AND ({differs})", {"now": now})
     missing = " AND ".join(f"t.[{key}] IS NULL" for key in kind.key[:1])
-    db.execute(f"INSERT INTO [{kind.table}] ({', '.join(f'[{c}]' for c in columns)}) "
-               f"SELECT {', '.join(f's.[{c}]' for c in columns)} FROM [{staging}] s "
-               f"LEFT JOIN [{kind.table}] t ON {match} WHERE {missing}")
+    targets = ", ".join(f"[{c}]" for c in columns + stamps)
+    values = ", ".join([f"s.[{c}]" for c in columns] + [":now"] * len(stamps))
+    db.execute(f"INSERT INTO [{kind.table}] ({targets}) SELECT {values} FROM [{staging}] s "
+               f"LEFT JOIN [{kind.table}] t ON {match} WHERE {missing}", {"now": now})
     db.execute(f"DROP TABLE [{staging}]")
     inserted = len(frame) - existing
     return inserted, existing - unchanged, unchanged
@@ -439,17 +487,19 @@ def import_file(db, policy, kind_name: str, path: str | Path, mapping: KindMappi
         progress.step(t("import.checking", rows=len(source.rows)))
     problems = _Problems(source.path)
     data, lines, origin, extra = _apply_mapping(source, kind, mapping, problems)
-    absent = [name for name in kind.required if name not in data.columns and f"{name}" not in data.columns
-              and file_name(name) not in data.columns]
+    absent = [name for name in kind.required if name not in data.columns and file_name(name) not in data.columns]
     if absent:
-        raise BadInput("import.missing_columns", path=source.path,
-                       columns=", ".join(file_name(name) for name in absent), found=", ".join(source.columns[:30]))
+        missing = {"path": source.path, "columns": ", ".join(file_name(name) for name in absent),
+                   "found": ", ".join(source.columns[:30])}
+        if problems.found:  # the header's problems too: a misspelt column ("did you mean") explains a missing one
+            raise ImportInvalid(source.path, problems.found, also=("import.missing_columns", missing))
+        raise BadInput("import.missing_columns", **missing)
     frame = _convert(data, lines, kind, mapping, origin, problems, policy.minor_digits)
     _check_keys_and_references(db, frame, lines, kind, origin, problems, policy)
     if problems.found:
         problems.found.sort(key=lambda problem: (problem.line, problem.column))
         raise ImportInvalid(source.path, problems.found)
-    extra_json = _extra_json(extra, frame.index) if kind.keeps_extra else None
+    extra_json = _extra_json(extra, frame.index, mapping.missing_values) if kind.keeps_extra else None
     if extra_json is not None:
         frame["extra"] = extra_json
     if progress is not None and len(frame) >= PROGRESS_ROWS:

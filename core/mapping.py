@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationError
 
-from .errors import BadInput, PolicyError, Problem
+from .errors import BadInput, MappingError, Problem
 from .policy import PolicyModel, _problem_from_error
 
 DEFAULT_CURRENCY_SYMBOLS = ["¥", "￥", "$", "€", "£", "NT$", "HK$", "RMB", "CNY", "HKD", "TWD", "USD", "EUR", "元"]
@@ -36,13 +36,25 @@ class DerivedId(PolicyModel):
 
 
 class Unpivot(PolicyModel):
-    """Many flag columns (one per product) become one row per set flag."""
+    """Many flag columns (one per product) become one row per set flag.
 
-    columns: dict[str, str]  # source column -> value of `field` for rows where it is set
+    Each flag column gives the value of ``field`` (a string), or of several fields (a table,
+    e.g. ``{ product_type = "loan", product_name = "mortgage" }``), for the rows it sets."""
+
+    columns: dict[str, str | dict[str, str]]  # source column -> value(s) for rows where it is set
     when: list[str] = ["1"]  # what "set" looks like
     field: str = "product_type"
     id_field: str = "holding_id"
     id_template: str = "{customer_id}-{column}"  # fields of the row, and {column}: the flag's column
+
+    def values_of(self, column: str) -> dict[str, str]:
+        """Field -> value for the rows that ``column`` sets."""
+        value = self.columns[column]
+        return dict(value) if isinstance(value, dict) else {self.field: value}
+
+    def fields(self) -> list[str]:
+        """Every field the flag columns set, in the order first named."""
+        return list(dict.fromkeys(name for column in self.columns for name in self.values_of(column)))
 
 
 class KindMapping(PolicyModel):
@@ -53,6 +65,9 @@ class KindMapping(PolicyModel):
     decimal_separator: str = "."
     currency_symbols: list[str] = DEFAULT_CURRENCY_SYMBOLS
     amounts_in: Literal["major", "minor"] = "major"
+    # Round amounts with more decimal places than the minor unit (half up) instead of refusing them:
+    # for exports whose amounts went through binary floats (122179.11000000002).
+    round_amounts: bool = False
     missing_values: list[str] = ["", "NA", "N/A", "null", "NULL", "-"]
     constants: dict[str, str | int | float | bool] = {}
     id: DerivedId | None = None
@@ -69,7 +84,7 @@ def load_mapping(path: str | Path, kinds: list[str]) -> dict[str, KindMapping]:
     except FileNotFoundError:
         raise BadInput("mapping.file_missing", path=str(path)) from None
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise PolicyError([Problem(str(path), "-", "policy.toml_syntax", {"detail": str(error)})]) from None
+        raise MappingError([Problem(str(path), "-", "policy.toml_syntax", {"detail": str(error)})]) from None
     problems, mappings = [], {}
     for kind, table in data.items():
         if kind not in kinds:
@@ -90,5 +105,5 @@ def load_mapping(path: str | Path, kinds: list[str]) -> dict[str, KindMapping]:
     if problems:
         for problem in problems:
             problem.source = str(path)
-        raise PolicyError(problems)
+        raise MappingError(problems)
     return mappings

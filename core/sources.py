@@ -34,11 +34,30 @@ def _line_of(data: bytes, offset: int) -> int:
     return data.count(b"\n", 0, offset) + 1
 
 
-def _decode_strict(data: bytes, encoding: str, path: str) -> str:
+def _decode_strict(data: bytes, encoding: str, path: str, shown: str) -> str:
     try:
         return data.decode(encoding)
-    except UnicodeDecodeError as error:
-        raise BadInput("import.bad_encoding", path=path, line=_line_of(data, error.start), encoding=encoding) from None
+    except UnicodeDecodeError as error:  # named as the user knows it: utf-8, not utf-8-sig
+        raise BadInput("import.bad_encoding", path=path, line=_line_of(data, error.start), encoding=shown) from None
+
+
+def _mixed_with_utf8(data: bytes) -> bool:
+    """True when some lines are UTF-8 with CJK text and others are not UTF-8 at all: two
+    encodings in one file (lines pasted from another export). GB18030 would decode such a
+    file without complaint, turning the UTF-8 lines into nonsense."""
+    utf8_cjk = not_utf8 = False
+    for line in data.split(b"\n"):
+        if line.isascii():
+            continue
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            not_utf8 = True
+        else:  # a GBK or Big5 line is almost never valid UTF-8 made of three-byte characters
+            utf8_cjk = utf8_cjk or any(ord(char) >= 0x800 for char in text)
+        if utf8_cjk and not_utf8:
+            return True
+    return False
 
 
 def decode(data: bytes, encoding: str, path: str, expected_headers: set[str] = frozenset()) -> tuple[str, str]:
@@ -46,13 +65,15 @@ def decode(data: bytes, encoding: str, path: str, expected_headers: set[str] = f
     a file no candidate decodes cleanly is an error that names the line."""
     if encoding != "auto":
         name = "utf-8-sig" if encoding == "utf-8" else encoding
-        return _decode_strict(data, name, path), encoding
+        return _decode_strict(data, name, path, encoding), encoding
     if data.startswith(b"\xef\xbb\xbf"):
-        return _decode_strict(data, "utf-8-sig", path), "utf-8"
+        return _decode_strict(data, "utf-8-sig", path, "utf-8"), "utf-8"
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError as utf8_error:
         failure = utf8_error
+    if _mixed_with_utf8(data):
+        raise BadInput("import.undecodable", path=path, line=_line_of(data, failure.start))
     decoded = {}
     for candidate in _CHINESE_CANDIDATES:
         try:
@@ -88,6 +109,7 @@ def _read_csv(path: str, text: str, separator: str | None) -> tuple[list[str], l
     first_line = text.split("\n", 1)[0]
     separator = separator or (_sniff_separator(first_line))
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator, strict=True)
+    line = 1  # the line the record being read starts on: where an unterminated quote opens
     try:
         header = next(reader, None)
         if header is None:
@@ -100,7 +122,7 @@ def _read_csv(path: str, text: str, separator: str | None) -> tuple[list[str], l
                 lines.append(line)
             line = reader.line_num + 1
     except csv.Error as error:
-        raise BadInput("import.csv_syntax", path=path, line=reader.line_num, detail=str(error)) from None
+        raise BadInput("import.csv_syntax", path=path, line=line, detail=str(error)) from None
     return header, rows, lines
 
 
@@ -129,6 +151,13 @@ def _read_xlsx(path: str, data: bytes, sheet: str | None) -> tuple[list[str], li
         raise BadInput("import.empty_file", path=path)
     while header and not header[-1]:
         header.pop()
+    # A sheet has no separators: empty cells after the header's last column (a formatted but
+    # empty column widens every row) are not extra fields, and a short row is padded.
+    width = len(header)
+    for cells in rows:
+        while len(cells) > width and not cells[-1]:
+            cells.pop()
+        cells.extend([""] * (width - len(cells)))
     return header, rows, lines
 
 
@@ -164,6 +193,8 @@ def read_source(path: str | Path, encoding: str = "auto", sheet: str | None = No
         if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
             raise BadInput("import.binary", path=shown)
         text, used = decode(data, encoding, shown, expected_headers)
+        if not text.strip():  # a byte-order mark and blanks
+            raise BadInput("import.empty_file", path=shown)
         if "\ufeff" in text:
             offset = text.index("\ufeff")
             raise BadInput("import.stray_bom", path=shown, line=text.count("\n", 0, offset) + 1)

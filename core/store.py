@@ -297,24 +297,31 @@ def bulk_insert(db: Database, table: str, frame: pd.DataFrame | pa.Table, replac
             db.conn.executemany(sql, zip(*values))
 
     if table == "customers" and len(frame) >= SEARCH_REBUILD_ROWS and not replace:
-        with _search_trigger_paused(db):
+        with search_index_paused(db):
             insert_all()
     else:
         insert_all()
     return len(frame)
 
 
+SEARCH_TRIGGERS = ("customers_ai", "customers_ad", "customers_au")
+
+
 @contextmanager
-def _search_trigger_paused(db: Database) -> Iterator[None]:
-    """Drop the search index's insert trigger, then put it back and rebuild the index."""
-    trigger = db.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'customers_ai'").fetchone()
-    if trigger is None:
-        yield
-        return
-    db.execute("DROP TRIGGER customers_ai")
+def search_index_paused(db: Database) -> Iterator[None]:
+    """Drop the search index's triggers for a large write, then put them back and rebuild the index.
+
+    Inside the caller's transaction, so a failed write leaves triggers and index as they were.
+    """
+    names = ", ".join(f"'{name}'" for name in SEARCH_TRIGGERS)
+    triggers = db.execute(f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN ({names})").fetchall()
+    for name, _ in triggers:
+        db.execute(f"DROP TRIGGER [{name}]")
     yield
-    db.execute(trigger[0])
-    db.execute("INSERT INTO customers_fts (customers_fts) VALUES ('rebuild')")
+    for _, sql in triggers:
+        db.execute(sql)
+    if triggers:
+        db.execute("INSERT INTO customers_fts (customers_fts) VALUES ('rebuild')")
 
 
 def ensure_columns(db: Database, table: str, columns: dict[str, str]) -> None:

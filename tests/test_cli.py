@@ -174,8 +174,15 @@ def test_init_creates_then_migrates(tmp_path):
     assert json.loads(empty.stdout)["customers"] == 0
 
 
-@pytest.mark.parametrize("command", [[], ["init"], ["run"], ["plugins"], ["config"], ["config", "check"],
+@pytest.mark.parametrize("command", [[], ["init"], ["run"], ["plugins"], ["config"], ["config", "check"], ["import"],
                                      ["config", "show"], ["customers"], ["show"], ["demo"]])
 def test_every_command_has_help(tmp_path, command):
     result = run_cli(*command, "--help", cwd=tmp_path, check_code=0)
     assert result.stdout.startswith("usage: clientbook")
+
+
+def test_the_cli_lists_every_import_kind_without_importing_the_importer():
+    from clientbook.cli import IMPORT_KINDS
+    from clientbook.importer import KINDS
+
+    assert sorted(IMPORT_KINDS) == sorted(KINDS)
