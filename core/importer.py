@@ -9,6 +9,7 @@ means nothing is written. Changes to customers and staff land in the audit trail
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
@@ -19,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import schema
 from .errors import BadInput
@@ -26,7 +29,7 @@ from .i18n import t
 from .mapping import KindMapping
 from .policy import did_you_mean
 from .sources import SourceTable, read_source
-from .store import bulk_insert, now_iso, writing
+from .store import SEARCH_REBUILD_ROWS, bulk_insert, now_iso, search_index_paused, writing
 
 MAX_SHOWN_PROBLEMS = 20
 HASH_ID_LENGTH = 16  # hex digits: a collision among a million customers is then about 1 in 70 million
@@ -174,7 +177,7 @@ DERIVED_ID = "\x00derived id"  # the column a derived id travels in until it is 
 
 def _apply_mapping(source: SourceTable, kind: Kind, mapping: KindMapping, problems: _Problems):
     """Text frame in clientbook field names, the file line of each row, and field -> source column."""
-    frame = pd.DataFrame(source.rows, columns=source.columns, dtype=object)
+    frame = source.frame()
     lines = np.asarray(source.lines)
     columns = dict(mapping.columns)
     if mapping.id is not None:  # from the file's own rows, before any unpivot
@@ -296,7 +299,7 @@ def _convert(data: pd.DataFrame, lines: np.ndarray, kind: Kind, mapping: KindMap
     missing_words = set(mapping.missing_values)
     for name in data.columns:
         target = name if name in types else f"{name}_minor" if f"{name}_minor" in types else name
-        text = data[name].astype(object).where(data[name].notna(), "").astype(str).str.strip()
+        text = data[name].fillna("").astype("str").str.strip()
         if target in mapping.values or name in mapping.values:
             table = mapping.values.get(target) or mapping.values.get(name)
             mapped = text.map(table)  # a dict lookup, not a Python call per row
@@ -322,8 +325,29 @@ def _convert(data: pd.DataFrame, lines: np.ndarray, kind: Kind, mapping: KindMap
     return pd.DataFrame(converted, index=data.index)
 
 
+def _arrow_text(values: pd.Series) -> pa.Array:
+    array = pa.array(values.astype("str"), type=pa.large_string(), from_pandas=True)
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+
+def _normalized(text: pd.Series) -> pd.Series:
+    """NFKC through Arrow: full-width digits and marks (１２３，４５６．００, ￥) as Chinese exports
+    may have them become plain; an all-ASCII column (the usual case) is returned as it is."""
+    values = _arrow_text(text)
+    if pc.all(pc.string_is_ascii(values)).as_py() is not False:
+        return text
+    return pd.Series(pd.arrays.ArrowStringArray(pc.utf8_normalize(values, form="NFKC")), index=text.index)
+
+
+def _member(values: pd.Series, allowed) -> np.ndarray:
+    """``values.isin(allowed)`` by Arrow's hash kernel (pandas' own builds a Python list)."""
+    value_set = pa.array(pd.Series(list(allowed) if isinstance(allowed, set) else allowed).astype("str"),
+                         type=pa.large_string(), from_pandas=True)
+    return pc.is_in(_arrow_text(values), value_set=value_set).to_numpy(zero_copy_only=False)
+
+
 def _integer(text, empty, lines, column, problems, non_negative: bool, name: str) -> pd.Series:
-    text = text.str.normalize("NFKC")  # full-width digits (１２３) as Chinese exports may have them
+    text = _normalized(text)
     numbers = pd.to_numeric(text.mask(empty, None), errors="coerce")
     bad = ~empty & (numbers.isna().to_numpy() | (numbers % 1 != 0).fillna(False).to_numpy())
     problems.add_rows(bad, lines, column, text, t("import.expected.integer"))
@@ -343,7 +367,7 @@ def _integer(text, empty, lines, column, problems, non_negative: bool, name: str
 def _money(text, empty, lines, column, mapping: KindMapping, amounts_in: str, digits: int, problems) -> pd.Series:
     # Full-width digits and marks (１２３，４５６．００, ￥) and no-break spaces become their plain forms,
     # in the text and in the mapping alike.
-    cleaned = text.str.normalize("NFKC")
+    cleaned = _normalized(text)
     symbols = {unicodedata.normalize("NFKC", symbol) for symbol in mapping.currency_symbols}
     for symbol in sorted(symbols, key=len, reverse=True):
         cleaned = cleaned.str.replace(symbol, "", regex=False)
@@ -356,24 +380,23 @@ def _money(text, empty, lines, column, mapping: KindMapping, amounts_in: str, di
         cleaned = cleaned.str.replace(decimal, ".", regex=False)
     places = 0 if amounts_in == "minor" else digits
     decimals = "[0-9]*" if mapping.round_amounts else f"[0-9]{{0,{places}}}"  # ASCII digits only
-    pattern = r"^[-+]?[0-9]+$" if places == 0 and not mapping.round_amounts else rf"^[-+]?[0-9]+(\.{decimals})?$"
-    valid = cleaned.str.match(pattern).fillna(False).to_numpy()
+    fraction_part = rf"(?:\.(?P<fraction>{decimals}))?" if places or mapping.round_amounts else "(?P<fraction>)"
+    parts = pc.extract_regex(_arrow_text(cleaned), pattern=rf"^(?P<sign>[-+]?)(?P<whole>[0-9]+){fraction_part}$")
+    valid = parts.is_valid().to_numpy(zero_copy_only=False)
     bad = ~empty & ~valid
     problems.add_rows(bad, lines, column, text, t("import.expected.amount", digits=places))
     ok = valid & ~empty
-    parts = cleaned.where(ok, "0").str.split(".", n=1, expand=True)
-    whole = parts[0]
-    fraction = (parts[1] if parts.shape[1] > 1 else pd.Series([None] * len(cleaned), index=cleaned.index)).fillna("")
-    negative = whole.str.startswith("-").to_numpy()
-    digits_only = whole.str.lstrip("+-")
-    too_long = ok & (digits_only.str.len().to_numpy() > 15)
+    whole = pd.Series(pd.arrays.ArrowStringArray(parts.field("whole")), index=text.index).fillna("0")
+    fraction = pd.Series(pd.arrays.ArrowStringArray(parts.field("fraction")), index=text.index).fillna("")
+    negative = (pd.Series(pd.arrays.ArrowStringArray(parts.field("sign")), index=text.index) == "-").fillna(False).to_numpy()
+    too_long = ok & (whole.str.len().to_numpy() > 15)
     problems.add_rows(too_long, lines, column, text, t("import.expected.not_huge"))
     usable = ok & ~too_long
-    major = pd.to_numeric(digits_only.where(usable, "0")).to_numpy(dtype=np.int64)
+    major = pd.to_numeric(whole.where(usable, "0")).to_numpy(dtype=np.int64)
     kept = fraction.str[:places].str.ljust(places, "0")
     minor = pd.to_numeric(kept.where(usable, "0")).to_numpy(dtype=np.int64) if places else np.zeros(len(text), dtype=np.int64)
     # Digits beyond the minor unit exist only with round_amounts: round half up (away from zero).
-    round_up = usable & (fraction.str[places:places + 1] >= "5").to_numpy()
+    round_up = usable & (fraction.str[places:places + 1] >= "5").fillna(False).to_numpy()
     amounts = major * (10**places) + minor + round_up
     amounts = np.where(negative, -amounts, amounts)
     return pd.Series(pd.array(amounts, dtype="Int64"), index=text.index).mask(~usable)
@@ -426,11 +449,10 @@ def _check_keys_and_references(db, frame: pd.DataFrame, lines: np.ndarray, kind:
         present = values.notna().to_numpy()
         if not present.any():
             continue
-        known = pd.read_sql_query(f"SELECT [{key}] FROM [{table}]", db.conn)[key]
-        allowed = set(known)
+        allowed = pd.read_sql_query(f"SELECT [{key}] FROM [{table}]", db.conn)[key]
         if table == kind.table:  # a customer may refer to another in the same file
-            allowed |= set(frame[key].dropna())
-        unknown = present & ~values.isin(allowed).to_numpy()
+            allowed = pd.concat([allowed, frame[key].dropna()], ignore_index=True)
+        unknown = present & ~_member(values.fillna(""), allowed)
         problems.add_rows(unknown, lines, origin.get(name, name), values, t("import.expected.reference", table=table))
 
 
@@ -445,7 +467,7 @@ def _extra_json(extra: dict, index, missing_values) -> pd.Series | None:
                       for row in records], index=index)
 
 
-def _upsert(db, kind: Kind, frame: pd.DataFrame) -> tuple[int, int, int]:
+def _upsert(db, kind: Kind, frame: pd.DataFrame, on_chunk=None) -> tuple[int, int, int]:
     """Insert new keys, update changed rows, leave equal rows alone; return the three counts.
 
     Where the table has ``created_at`` / ``updated_at``, inserted rows get both and changed rows
@@ -454,23 +476,30 @@ def _upsert(db, kind: Kind, frame: pd.DataFrame) -> tuple[int, int, int]:
     columns = list(frame.columns)
     stamps = [name for name in ("created_at", "updated_at") if name in db[kind.table].columns_dict and name not in columns]
     now = now_iso()
+    if not db.execute(f"SELECT EXISTS (SELECT 1 FROM [{kind.table}])").fetchone()[0]:
+        # A first load: every row is new, so write once, straight into the table.
+        bulk_insert(db, kind.table, frame.assign(**{name: now for name in stamps}), on_chunk=on_chunk)
+        return len(frame), 0, 0
     db.execute(f"CREATE TEMP TABLE [{staging}] AS SELECT {', '.join(f'[{c}]' for c in columns)} FROM [{kind.table}] WHERE 0")
-    bulk_insert(db, staging, frame)
+    bulk_insert(db, staging, frame, on_chunk=on_chunk)
     match = " AND ".join(f"t.[{key}] = s.[{key}]" for key in kind.key)
     same = " AND ".join(f"t.[{c}] IS s.[{c}]" for c in columns)
     existing = db.execute(f"SELECT COUNT(*) FROM [{staging}] s JOIN [{kind.table}] t ON {match}").fetchone()[0]
     unchanged = db.execute(f"SELECT COUNT(*) FROM [{staging}] s JOIN [{kind.table}] t ON {match} AND {same}").fetchone()[0]
     updates = [c for c in columns if c not in kind.key]
-    if updates and existing > unchanged:
-        assignments = [f"[{c}] = s.[{c}]" for c in updates] + [f"[{c}] = :now" for c in stamps if c == "updated_at"]
-        differs = " OR ".join(f"t.[{c}] IS NOT s.[{c}]" for c in updates)
-        db.execute(f"UPDATE [{kind.table}] AS t SET {', '.join(assignments)} FROM [{staging}] s "
-                   f"WHERE {match} AND ({differs})", {"now": now})
-    missing = " AND ".join(f"t.[{key}] IS NULL" for key in kind.key[:1])
-    targets = ", ".join(f"[{c}]" for c in columns + stamps)
-    values = ", ".join([f"s.[{c}]" for c in columns] + [":now"] * len(stamps))
-    db.execute(f"INSERT INTO [{kind.table}] ({targets}) SELECT {values} FROM [{staging}] s "
-               f"LEFT JOIN [{kind.table}] t ON {match} WHERE {missing}", {"now": now})
+    # Many customers at once: rebuild the search index after, rather than row by row.
+    large = kind.table == "customers" and len(frame) >= SEARCH_REBUILD_ROWS
+    with search_index_paused(db) if large else contextlib.nullcontext():
+        if updates and existing > unchanged:
+            assignments = [f"[{c}] = s.[{c}]" for c in updates] + [f"[{c}] = :now" for c in stamps if c == "updated_at"]
+            differs = " OR ".join(f"t.[{c}] IS NOT s.[{c}]" for c in updates)
+            db.execute(f"UPDATE [{kind.table}] AS t SET {', '.join(assignments)} FROM [{staging}] s "
+                       f"WHERE {match} AND ({differs})", {"now": now})
+        missing = " AND ".join(f"t.[{key}] IS NULL" for key in kind.key[:1])
+        targets = ", ".join(f"[{c}]" for c in columns + stamps)
+        values = ", ".join([f"s.[{c}]" for c in columns] + [":now"] * len(stamps))
+        db.execute(f"INSERT INTO [{kind.table}] ({targets}) SELECT {values} FROM [{staging}] s "
+                   f"LEFT JOIN [{kind.table}] t ON {match} WHERE {missing}", {"now": now})
     db.execute(f"DROP TABLE [{staging}]")
     inserted = len(frame) - existing
     return inserted, existing - unchanged, unchanged
@@ -483,8 +512,8 @@ def import_file(db, policy, kind_name: str, path: str | Path, mapping: KindMappi
     mapping = mapping or KindMapping()
     expected_headers = set(mapping.columns) | set(mapping.unpivot.columns if mapping.unpivot else {})
     source = read_source(path, encoding=encoding, sheet=sheet, separator=separator, expected_headers=expected_headers)
-    if progress is not None and len(source.rows) >= PROGRESS_ROWS:
-        progress.step(t("import.checking", rows=len(source.rows)))
+    if progress is not None and len(source) >= PROGRESS_ROWS:
+        progress.step(t("import.checking", rows=len(source)))
     problems = _Problems(source.path)
     data, lines, origin, extra = _apply_mapping(source, kind, mapping, problems)
     absent = [name for name in kind.required if name not in data.columns and file_name(name) not in data.columns]
@@ -506,7 +535,11 @@ def import_file(db, policy, kind_name: str, path: str | Path, mapping: KindMappi
         progress.step(t("import.writing", rows=len(frame)))
     label = f"import {kind.name} {Path(source.path).name}"
     with writing(db, actor, label):
-        inserted, updated, unchanged = _upsert(db, kind, frame)
+        def show_progress(done: int, total: int) -> None:
+            if progress is not None and total >= PROGRESS_ROWS:
+                progress.bar(t("import.writing", rows=total), done, total)
+
+        inserted, updated, unchanged = _upsert(db, kind, frame, show_progress)
         if dry_run:
             raise _DryRun(ImportResult(kind.name, source.path, len(frame), inserted, updated, unchanged,
                                        source.encoding, True))

@@ -18,6 +18,12 @@ class Progress:
             self.stream.write(f"\r\x1b[2K[{elapsed:6.1f}s] {message}")
             self.stream.flush()
 
+    def bar(self, message: str, done: int, total: int, width: int = 30) -> None:
+        """``message [#########.....]  45%``: for work counted in rows."""
+        if self.enabled and total:
+            filled = int(width * done / total)
+            self.step(f"{message} [{'#' * filled}{'.' * (width - filled)}] {100 * done // total:3d}%")
+
     def done(self) -> None:
         if self.enabled:
             self.stream.write("\r\x1b[2K")

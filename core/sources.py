@@ -13,6 +13,11 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+
 from .errors import BadInput
 
 ENCODINGS = ("auto", "utf-8", "gbk", "gb18030", "big5")
@@ -24,10 +29,22 @@ _CHINESE_CANDIDATES = ("gb18030", "big5")
 class SourceTable:
     path: str
     columns: list[str]
-    rows: list[list[str]]  # every row has exactly len(columns) cells
-    lines: list[int]  # the file line (or sheet row) each row starts on
+    rows: list[list[str]] | None  # every row has exactly len(columns) cells (the careful reader)
+    lines: list[int] | np.ndarray  # the file line (or sheet row) each row starts on
     encoding: str
     format: str  # csv | xlsx
+    table: pa.Table | None = None  # the same cells as Arrow text (the fast reader)
+
+    def __len__(self) -> int:
+        return self.table.num_rows if self.table is not None else len(self.rows)
+
+    def frame(self) -> pd.DataFrame:
+        """The cells as a frame of text, columns named as in the file."""
+        if self.table is not None:
+            frame = self.table.to_pandas(types_mapper=lambda kind: pd.StringDtype("pyarrow", na_value=np.nan))
+            frame.columns = self.columns
+            return frame
+        return pd.DataFrame(self.rows, columns=self.columns, dtype=object)
 
 
 def _line_of(data: bytes, offset: int) -> int:
@@ -126,6 +143,31 @@ def _read_csv(path: str, text: str, separator: str | None) -> tuple[list[str], l
     return header, rows, lines
 
 
+def _read_csv_fast(text: str, separator: str | None):
+    """Arrow's CSV reader: seconds faster than Python's on a million rows, and no Python
+    object per cell. Only when each record is one line, so that row ``i`` is line ``i + 2``;
+    anything else (quoted newlines, blank lines, a malformed row) goes to the careful reader,
+    which knows every line number."""
+    first = text.split("\n", 1)[0].rstrip("\r")
+    separator = separator or _sniff_separator(first)
+    header = next(csv.reader([first], delimiter=separator))
+    names = [f"c{number}" for number in range(len(header))]
+    records = text.count("\n") + (0 if text.endswith("\n") else 1) - 1
+    try:
+        table = pa_csv.read_csv(
+            io.BytesIO(text.encode("utf-8")),
+            read_options=pa_csv.ReadOptions(skip_rows=1, column_names=names, block_size=1 << 24),
+            parse_options=pa_csv.ParseOptions(delimiter=separator, newlines_in_values=False, ignore_empty_lines=False),
+            convert_options=pa_csv.ConvertOptions(column_types={name: pa.string() for name in names},
+                                                  strings_can_be_null=False, quoted_strings_can_be_null=False),
+        )
+    except (pa.ArrowInvalid, UnicodeEncodeError):
+        return None
+    if table.num_rows != records:
+        return None
+    return header, table, np.arange(2, records + 2)
+
+
 def _read_xlsx(path: str, data: bytes, sheet: str | None) -> tuple[list[str], list[list[str]], list[int]]:
     from openpyxl import load_workbook
 
@@ -186,7 +228,7 @@ def read_source(path: str | Path, encoding: str = "auto", sheet: str | None = No
         if not zipfile.is_zipfile(io.BytesIO(data)):
             raise BadInput("import.bad_xlsx", path=shown, detail="damaged zip container")
         header, rows, lines = _read_xlsx(shown, data, sheet)
-        used, kind = "xlsx", "xlsx"
+        used, kind, table = "xlsx", "xlsx", None
     else:
         if path.suffix.lower() in (".xlsx", ".xlsm"):
             raise BadInput("import.not_xlsx", path=shown)
@@ -200,7 +242,12 @@ def read_source(path: str | Path, encoding: str = "auto", sheet: str | None = No
             raise BadInput("import.stray_bom", path=shown, line=text.count("\n", 0, offset) + 1)
         if separator is None and path.suffix.lower() == ".tsv":
             separator = "\t"
-        header, rows, lines = _read_csv(shown, text, separator)
+        fast = None if "\x00" in text else _read_csv_fast(text, separator)
+        if fast is not None:
+            header, table, lines = fast
+            rows = None
+        else:
+            header, rows, lines = _read_csv(shown, text, separator)
         kind = "csv"
     header = [name.strip() for name in header]
     seen: dict[str, int] = {}
@@ -210,9 +257,10 @@ def read_source(path: str | Path, encoding: str = "auto", sheet: str | None = No
         if name in seen:
             raise BadInput("import.duplicate_header", path=shown, name=name, first=seen[name], second=position)
         seen[name] = position
-    for cells, line in zip(rows, lines):
+    for cells, line in zip(rows or (), lines):
         if len(cells) != len(header):
             raise BadInput("import.wrong_field_count", path=shown, line=line, found=len(cells), expected=len(header))
-    if not rows:
+    source = SourceTable(shown, header, rows, lines, used, kind, table if rows is None else None)
+    if not len(source):
         raise BadInput("import.no_rows", path=shown)
-    return SourceTable(shown, header, rows, lines, used, kind)
+    return source

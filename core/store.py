@@ -273,7 +273,8 @@ def _sql_values(series: pd.Series) -> list:
     return series.tolist()
 
 
-def bulk_insert(db: Database, table: str, frame: pd.DataFrame | pa.Table, replace: bool = False) -> int:
+def bulk_insert(db: Database, table: str, frame: pd.DataFrame | pa.Table, replace: bool = False,
+                on_chunk=None) -> int:
     """Insert a frame with ``executemany`` (sqlite-utils' ``insert_all`` is ~10x slower at 1M rows).
 
     Rows go in chunks, so that only one chunk at a time exists as Python objects. Many new
@@ -295,6 +296,8 @@ def bulk_insert(db: Database, table: str, frame: pd.DataFrame | pa.Table, replac
                 chunk = frame.iloc[start : start + CHUNK_ROWS]
                 values = [_sql_values(chunk[name]) for name in columns]
             db.conn.executemany(sql, zip(*values))
+            if on_chunk is not None:  # e.g. a progress bar: rows written so far, rows in all
+                on_chunk(min(start + CHUNK_ROWS, len(frame)), len(frame))
 
     if table == "customers" and len(frame) >= SEARCH_REBUILD_ROWS and not replace:
         with search_index_paused(db):
