@@ -38,6 +38,7 @@ PROGRESS_ROWS = 50_000
 LARGEST_NUMBER = 10**15
 TRUE_WORDS = {"1", "y", "yes", "true", "t", "是", "有"}
 FALSE_WORDS = {"0", "n", "no", "false", "f", "否", "无", "無"}
+DEFAULTS = {"customers": {"kind": "retail"}, "staff": {"active": 1}}
 NON_NEGATIVE = {"age", "children", "household_size", "capacity", "influence"}
 
 
@@ -304,7 +305,7 @@ def _convert(data: pd.DataFrame, lines: np.ndarray, kind: Kind, mapping: KindMap
             table = mapping.values.get(target) or mapping.values.get(name)
             mapped = text.map(table)  # a dict lookup, not a Python call per row
             text = mapped.where(mapped.notna(), text).astype(str)
-        empty = text.isin(missing_words).to_numpy()
+        empty = (text.isin(missing_words) | (text == "")).to_numpy()  # an empty cell is always missing
         column = origin.get(name, name)
         kind_of = types.get(target, "text")
         if kind_of == "money":
@@ -528,6 +529,9 @@ def import_file(db, policy, kind_name: str, path: str | Path, mapping: KindMappi
     if problems.found:
         problems.found.sort(key=lambda problem: (problem.line, problem.column))
         raise ImportInvalid(source.path, problems.found)
+    for name, value in DEFAULTS.get(kind.name, {}).items():  # the table's own default for an empty cell
+        if name in frame.columns:
+            frame[name] = frame[name].fillna(value)
     extra_json = _extra_json(extra, frame.index, mapping.missing_values) if kind.keeps_extra else None
     if extra_json is not None:
         frame["extra"] = extra_json
@@ -572,7 +576,8 @@ def write_template(kind_name: str, folder: str | Path) -> tuple[Path, Path]:
     lines = [f"# Mapping for `clientbook import {kind.name}`: rename your export's columns to these fields.",
              f"# Required: {', '.join(file_name(name) for name in kind.required)}. Amounts are in major units.",
              f"[{kind.name}]", 'date_formats = ["%Y-%m-%d", "%Y/%m/%d", "%Y%m%d"]', "", f"[{kind.name}.columns]"]
-    lines += [f'# "your column" = "{name}"  # {description}' for name, (_, _, description) in zip(names, kind.columns)]
+    lines += [f'# "your column" = "{name}"  # {description.replace(", minor units", "").replace(" minor units", "")}'
+              for name, (_, _, description) in zip(names, kind.columns)]
     sample = folder / f"{kind.name}-mapping.toml"
     sample.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return data, sample

@@ -24,7 +24,7 @@ DEFAULT_BOOK = "clientbook.db"
 DB_VARIABLE = "CLIENTBOOK_DB"
 
 core_migrations = Migrations("clientbook")
-CHUNK_ROWS = 200_000  # rows turned into Python objects at a time by the bulk path
+CHUNK_ROWS = 100_000  # rows turned into Python objects at a time by the bulk path
 SEARCH_REBUILD_ROWS = 10_000  # from this many new customers, rebuild the search index instead
 BUSY_TIMEOUT_MS = 5_000  # wait this long for another writer (the TUI, a script) to finish
 CACHE_KIB = 262_144  # SQLite page cache: large writes update big indexes

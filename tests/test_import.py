@@ -502,3 +502,19 @@ def test_a_constant_names_a_field_and_never_overrides_a_column(tmp_path):
     assert ":1:[constants].brnach: found 'brnach', expected one of clientbook's fields:" in result.stderr
     assert ":1:[constants].kind: found 'kind', expected only one column for 'kind' (also mapped from 'kind')" in result.stderr
     assert file_digest(book) == digest
+
+
+def test_empty_cells_take_the_tables_defaults_and_required_cells_stay_required(tmp_path):
+    run_cli("init", cwd=tmp_path, check_code=0)
+    (tmp_path / "staff.csv").write_text("staff_id,name,post,active\nS1,Li Na,wealth_manager,\n", encoding="utf-8")
+    run_cli("import", "staff", "staff.csv", cwd=tmp_path, check_code=0)
+    (tmp_path / "customers.csv").write_text("customer_id,name,kind\nC1,Wang Fang,\nC2,Zhou Li,corporate\n",
+                                            encoding="utf-8")
+    run_cli("import", "customers", "customers.csv", cwd=tmp_path, check_code=0)
+    rows = json.loads(run_cli("customers", "--format", "json", cwd=tmp_path, check_code=0).stdout)
+    assert [(row["customer_id"], row["kind"]) for row in rows] == [("C1", "retail"), ("C2", "corporate")]
+    mapping = tmp_path / "map.toml"
+    mapping.write_text('[customers]\nmissing_values = ["NA"]\n', encoding="utf-8")
+    (tmp_path / "nameless.csv").write_text("customer_id,name\nC3,\n", encoding="utf-8")
+    result = run_cli("import", "customers", "nameless.csv", "--mapping", "map.toml", cwd=tmp_path)
+    assert result.returncode == 2 and "nameless.csv:2:name" in result.stderr
