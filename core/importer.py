@@ -20,13 +20,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import schema
 from .errors import BadInput
 from .i18n import t
 from .mapping import KindMapping
+from .pipeline import arrow_ids
 from .policy import did_you_mean
 from .sources import SourceTable, read_source
 from .store import SEARCH_REBUILD_ROWS, bulk_insert, now_iso, search_index_paused, writing
@@ -326,15 +326,10 @@ def _convert(data: pd.DataFrame, lines: np.ndarray, kind: Kind, mapping: KindMap
     return pd.DataFrame(converted, index=data.index)
 
 
-def _arrow_text(values: pd.Series) -> pa.Array:
-    array = pa.array(values.astype("str"), type=pa.large_string(), from_pandas=True)
-    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
-
-
 def _normalized(text: pd.Series) -> pd.Series:
     """NFKC through Arrow: full-width digits and marks (１２３，４５６．００, ￥) as Chinese exports
     may have them become plain; an all-ASCII column (the usual case) is returned as it is."""
-    values = _arrow_text(text)
+    values = arrow_ids(text)
     if pc.all(pc.string_is_ascii(values)).as_py() is not False:
         return text
     return pd.Series(pd.arrays.ArrowStringArray(pc.utf8_normalize(values, form="NFKC")), index=text.index)
@@ -342,9 +337,8 @@ def _normalized(text: pd.Series) -> pd.Series:
 
 def _member(values: pd.Series, allowed) -> np.ndarray:
     """``values.isin(allowed)`` by Arrow's hash kernel (pandas' own builds a Python list)."""
-    value_set = pa.array(pd.Series(list(allowed) if isinstance(allowed, set) else allowed).astype("str"),
-                         type=pa.large_string(), from_pandas=True)
-    return pc.is_in(_arrow_text(values), value_set=value_set).to_numpy(zero_copy_only=False)
+    value_set = arrow_ids(list(allowed) if isinstance(allowed, set) else allowed)
+    return pc.is_in(arrow_ids(values), value_set=value_set).to_numpy(zero_copy_only=False)
 
 
 def _integer(text, empty, lines, column, problems, non_negative: bool, name: str) -> pd.Series:
@@ -382,7 +376,7 @@ def _money(text, empty, lines, column, mapping: KindMapping, amounts_in: str, di
     places = 0 if amounts_in == "minor" else digits
     decimals = "[0-9]*" if mapping.round_amounts else f"[0-9]{{0,{places}}}"  # ASCII digits only
     fraction_part = rf"(?:\.(?P<fraction>{decimals}))?" if places or mapping.round_amounts else "(?P<fraction>)"
-    parts = pc.extract_regex(_arrow_text(cleaned), pattern=rf"^(?P<sign>[-+]?)(?P<whole>[0-9]+){fraction_part}$")
+    parts = pc.extract_regex(arrow_ids(cleaned), pattern=rf"^(?P<sign>[-+]?)(?P<whole>[0-9]+){fraction_part}$")
     valid = parts.is_valid().to_numpy(zero_copy_only=False)
     bad = ~empty & ~valid
     problems.add_rows(bad, lines, column, text, t("import.expected.amount", digits=places))
