@@ -18,7 +18,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, BadInput, ClientbookError
-from .i18n import LANGUAGES, language_from_environment, normalise_language, set_language, t
+from .i18n import LANGUAGES, current_language, language_from_environment, normalise_language, set_language, t
 from .output import FORMATS, emit, emit_object
 
 
@@ -125,6 +125,10 @@ def build_parser() -> Parser:
     sub.add_argument("--as-of", type=_date, metavar="DATE", help=t("cli.opt.as_of"))
     sub.add_argument("--replace", action="store_true", help=t("cli.opt.replace"))
     sub.add_argument("--no-tui", action="store_true", help=t("cli.opt.no_tui"))
+    sub = command("tui", cmd_tui)
+    sub.add_argument("--as", dest="as_staff", metavar="STAFF_ID", help=t("cli.opt.as_staff"))
+    sub.add_argument("--theme", metavar="NAME", help=t("cli.opt.theme"))
+    sub.add_argument("--as-of", type=_date, metavar="DATE", help=t("cli.opt.tui_as_of"))
     return parser
 
 
@@ -289,7 +293,9 @@ def cmd_show(session: Session) -> int:
     if session.args.format == "json":
         emit_object(profile)
     else:
-        print(render_profile(profile, session.policy))
+        manager = session.manager
+        labels = manager.value_labels(session.policy, current_language())
+        print(render_profile(profile, session.policy, manager.customer_panels(profile, labels, session.policy)))
     return EXIT_OK
 
 
@@ -340,7 +346,6 @@ def cmd_import(session: Session) -> int:
 
 def cmd_demo(session: Session) -> int:
     from .demo import generate_branch, write_branch
-    from .i18n import current_language
     from .pipeline import run
     from .progress import Progress
     from .store import default_book_path, open_book
@@ -370,8 +375,29 @@ def cmd_demo(session: Session) -> int:
     print(t("demo.created", path=str(path), customers=args.customers, staff=staff))
     _print_run(summary, "table")
     if not session.args.no_tui:
-        print(t("demo.no_tui_yet"))
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            print(t("demo.no_terminal"))
+            return EXIT_OK
+        db.close()
+        return _open_tui(session, path, staff_id=None, theme=None)
     return EXIT_OK
+
+
+def _open_tui(session: Session, path: Path, staff_id: str | None, theme: str | None) -> int:
+    from .tui.app import ClientbookApp
+    from .tui.base import BookContext
+
+    context = BookContext(path, session.policy, session.manager, today=session.as_of())
+    app = ClientbookApp(context, staff_id=staff_id, theme=theme)  # bad columns, staff or theme: BadInput here
+    app.run()
+    return EXIT_OK
+
+
+def cmd_tui(session: Session) -> int:
+    from .store import default_book_path
+
+    session.book().close()  # a missing or unreadable book is reported before the screen is taken over
+    return _open_tui(session, default_book_path(session.args.db), session.args.as_staff, session.args.theme)
 
 
 # --- entry point ----------------------------------------------------------------

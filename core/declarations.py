@@ -89,3 +89,29 @@ class Refusal:
 
     message_key: str
     params: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A section of a customer's screen contributed by a plugin: data, not widgets,
+    so that the terminal UI and ``clientbook show`` render the same panel.
+
+    ``title``, ``columns`` and cells are already in the user's language.
+    """
+
+    name: str
+    title: str
+    columns: tuple[str, ...] = ()
+    rows: tuple[tuple[str, ...], ...] = ()
+    text: str = ""  # shown above the rows, or alone
+    order: int = 100  # front ends show panels by order, then name
+
+    def problems(self) -> list[tuple[str, dict]]:
+        found = []
+        if not _IDENTIFIER.match(self.name):
+            found.append(("panel.bad_name", {"name": self.name}))
+        for number, row in enumerate(self.rows):
+            if len(row) != len(self.columns):
+                found.append(("panel.bad_row", {"name": self.name, "row": number, "found": len(row),
+                                                "expected": len(self.columns)}))
+        return found

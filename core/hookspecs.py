@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # keep plugin imports light: no pandas or sqlite-utils at imp
     import pandas as pd
     from sqlite_utils import Migrations
 
-    from .declarations import OutputColumn, PolicyTable, Refusal, SalesPipeline
+    from .declarations import OutputColumn, Panel, PolicyTable, Refusal, SalesPipeline
     from .frames import Book
     from .policy import Policy
 
@@ -145,4 +145,33 @@ def clientbook_on_events(events: pd.DataFrame, book: Book, policy: Policy, as_of
 
     :param events: one row per event: ``event``, ``customer_id``, ``at`` and ``detail``.
     :returns: follow-ups to store: ``customer_id``, ``action``, ``due_on`` and ``reason``.
+    """
+
+
+# --- front ends ------------------------------------------------------------------
+
+
+@hookspec
+def clientbook_value_labels(policy: Policy, language: str) -> dict[str, dict[str, str]] | None:
+    """Display labels for the values of the plugin's result columns, in ``language``.
+
+    :returns: ``{column: {value: label}}``, values in the order a front end should list
+        them (e.g. tiers from the highest down); front ends show the raw value when a
+        label is missing.
+    """
+
+
+@hookspec
+def clientbook_customer_panels(profile: dict, labels: dict[str, dict[str, str]], policy: Policy) -> list[Panel] | None:
+    """Panels for one customer's screen in the terminal UI and for ``clientbook show``.
+
+    Called for the one customer being looked at (front ends only; never in a run).
+
+    :param profile: what :func:`clientbook.queries.customer_profile` returns: the
+        customer's row, owner, holdings, balances, transactions, assignment history,
+        contacts, stakeholders, opportunities, receivables, and the latest run's
+        ``classification`` (``{column: {"value", "reason"}}``) and ``needs``.
+    :param labels: every plugin's :func:`clientbook_value_labels` in the current language.
+    :returns: :class:`~clientbook.declarations.Panel` objects (text and rows, no widgets),
+        which front ends show in ``order``.
     """

@@ -21,14 +21,14 @@ from importlib.metadata import entry_points
 import pluggy
 
 from . import PROJECT_NAME, hookspecs
-from .declarations import OutputColumn, PolicyTable, SalesPipeline
+from .declarations import OutputColumn, Panel, PolicyTable, SalesPipeline
 from .errors import PluginError
 from .i18n import add_catalog_package, t
 
 ENTRY_POINT_GROUP = "clientbook"
 LOAD_PLUGINS_VARIABLE = "CLIENTBOOK_LOAD_PLUGINS"
 BUILTIN_DISTRIBUTION = "clientbook"
-RESERVED_TABLES = ("book", "staff", "plugins")  # the core's own policy tables
+RESERVED_TABLES = ("book", "staff", "plugins", "tui")  # the core's own policy tables
 
 
 @dataclass
@@ -206,3 +206,31 @@ class PluginManager:
 
     def migrations(self) -> list[tuple[str, object]]:
         return self.call_each("clientbook_migrations")
+
+    def value_labels(self, policy, language: str) -> dict[str, dict[str, str]]:
+        """Every plugin's labels for its result values: ``{column: {value: label}}``."""
+        labels: dict[str, dict[str, str]] = {}
+        for _plugin, declared in self.call_each("clientbook_value_labels", policy=policy, language=language):
+            for column, values in declared.items():
+                labels.setdefault(column, {}).update({str(value): str(label) for value, label in values.items()})
+        return labels
+
+    def customer_panels(self, profile: dict, labels: dict, policy) -> list[Panel]:
+        """The panels plugins add to one customer's screen, checked and in display order."""
+        panels: list[Panel] = []
+        seen: dict[str, str] = {}
+        for plugin_name, declared in self.call_each("clientbook_customer_panels", profile=profile, labels=labels,
+                                                    policy=policy):
+            for panel in declared:
+                if not isinstance(panel, Panel):
+                    raise PluginError("plugins.bad_panel", plugin=plugin_name,
+                                      problem=t("panel.not_a_panel", kind=type(panel).__name__))
+                problems = panel.problems()
+                if problems:
+                    raise PluginError("plugins.bad_panel", plugin=plugin_name,
+                                      problem="; ".join(t(key, **params) for key, params in problems))
+                if panel.name in seen:
+                    raise PluginError("plugins.panel_conflict", panel=panel.name, first=seen[panel.name], second=plugin_name)
+                seen[panel.name] = plugin_name
+                panels.append(panel)
+        return sorted(panels, key=lambda panel: (panel.order, panel.name))

@@ -26,7 +26,7 @@ from .i18n import LANGUAGES
 from .plugin_manager import PluginManager
 
 DEFAULT_SOURCE = "config/default.toml"
-CORE_TABLES = ("book", "staff", "plugins")
+CORE_TABLES = ("book", "staff", "plugins", "tui")
 
 
 class PolicyModel(BaseModel):
@@ -98,7 +98,27 @@ class PluginsPolicy(PolicyModel):
     disable: list[str] = []
 
 
-CORE_MODELS: dict[str, type[PolicyModel]] = {"book": BookPolicy, "staff": StaffPolicy, "plugins": PluginsPolicy}
+class TuiPolicy(PolicyModel):
+    """The terminal UI. Column names are checked against the book when the UI opens
+    (result columns exist only once their plugin has run)."""
+
+    book_columns: list[str] = ["customer_id", "name", "tier", "life_stage", "owner_staff_id", "total_assets_minor", "phone"]
+    dashboard_group: str = Field(default="tier", pattern=r"^[a-z][a-z0-9_]*$")
+    theme: str = "textual-dark"
+    light_theme: str = "textual-light"
+
+    def check(self):
+        found = []
+        if not self.book_columns:
+            found.append(("book_columns", "policy.empty_list", {}))
+        for index, name in enumerate(self.book_columns):
+            if name in self.book_columns[:index]:
+                found.append((f"book_columns[{index}]", "policy.duplicate_name", {"name": name}))
+        return found
+
+
+CORE_MODELS: dict[str, type[PolicyModel]] = {"book": BookPolicy, "staff": StaffPolicy, "plugins": PluginsPolicy,
+                                             "tui": TuiPolicy}
 
 
 # --- reading and layering ------------------------------------------------------

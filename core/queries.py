@@ -75,7 +75,8 @@ def list_customers(db, *, tier: str | None = None, search: str | None = None, ki
 
 
 def customer_profile(db, customer_id: str) -> dict:
-    """Everything about one customer: profile, holdings, balances, transactions, owners, decisions."""
+    """Everything about one customer: profile, owner, holdings, balances, recent transactions and contacts,
+    assignment history, key-account tables, and the latest run's decisions and needs."""
     rows = list(db["customers"].rows_where("customer_id = ?", [customer_id]))
     if not rows:
         close = [row["customer_id"] for row in db.query(
@@ -105,6 +106,14 @@ def customer_profile(db, customer_id: str) -> dict:
                                       "LIMIT ?", [customer_id, RECENT_TRANSACTIONS])),
         "assignments": list(db.query("SELECT staff_id, started_on, ended_on, rule, reason, assigned_by FROM assignments "
                                      "WHERE customer_id = ? ORDER BY started_on, assignment_id", [customer_id])),
+        "contacts": list(db.query("SELECT * FROM contacts WHERE customer_id = ? ORDER BY contacted_on DESC, contact_id LIMIT ?",
+                                  [customer_id, RECENT_TRANSACTIONS])),
+        "stakeholders": list(db.query("SELECT * FROM stakeholders WHERE customer_id = ? ORDER BY influence DESC, stakeholder_id",
+                                      [customer_id])),
+        "opportunities": list(db.query("SELECT * FROM opportunities WHERE customer_id = ? ORDER BY opportunity_id",
+                                       [customer_id])),
+        "receivables": list(db.query("SELECT * FROM receivables WHERE customer_id = ? ORDER BY due_on, receivable_id",
+                                     [customer_id])),
         "classification": classification,
         "needs": needs,
         "run": {"run_id": run["run_id"], "as_of": run["as_of"], "policy_hash": run["policy_hash"]} if run else None,

@@ -12,7 +12,8 @@ def _section(title: str) -> str:
     return f"\n{title}\n" + "=" * display_width(title)
 
 
-def render_profile(profile: dict, policy) -> str:
+def render_profile(profile: dict, policy, panels=()) -> str:
+    """The profile, then the core tables, then the plugins' panels (the latest classification is one)."""
     digits, currency = policy.minor_digits, policy.currency
     customer = profile["customer"]
     lines = [f"{customer['name']} ({customer['customer_id']})"]
@@ -35,20 +36,6 @@ def render_profile(profile: dict, policy) -> str:
     lines.append(_section(t("show.owner")))
     lines.append("  " + (t("show.owner_line", **owner) if owner else t("show.no_owner")))
 
-    lines.append(_section(t("show.classification")))
-    run = profile.get("run")
-    if run:
-        lines.append("  " + t("show.run_line", **run))
-    if profile["classification"]:
-        for name, decision in profile["classification"].items():
-            lines.append(f"  {name}: {decision['value']}")
-            if decision.get("reason"):
-                lines.append(f"    {t('show.because')} {decision['reason']}")
-    else:
-        lines.append("  " + t("show.no_results"))
-    for need in profile.get("needs", []):
-        lines.append(f"  {t('show.need')} {need['need']}: {need['evidence']}")
-
     def table(key: str, rows: list[dict], columns: list[str]) -> None:
         lines.append(_section(t(f"show.{key}")))
         if rows:
@@ -62,4 +49,11 @@ def render_profile(profile: dict, policy) -> str:
                                             "investments_minor", "assets_elsewhere_minor"])
     table("transactions", profile["transactions"], ["occurred_on", "kind", "amount_minor", "channel", "staff_id"])
     table("assignments", profile["assignments"], ["staff_id", "started_on", "ended_on", "rule", "reason"])
+    for panel in panels:
+        lines.append(_section(panel.title))
+        if panel.text:
+            lines.extend("  " + line for line in panel.text.splitlines())
+        if panel.columns:
+            rows = [dict(zip(panel.columns, row)) for row in panel.rows]
+            lines.extend("  " + line for line in render_table(rows, list(panel.columns)).splitlines())
     return "\n".join(lines)

@@ -58,9 +58,9 @@ def test_demo_is_deterministic_and_refuses_a_full_book(demo_book, tmp_path):
     assert len(json.loads(cli(other, *listing).stdout)) == 50
 
 
-def test_demo_without_no_tui_says_the_ui_is_not_there_yet(tmp_path):
+def test_demo_without_a_terminal_says_how_to_open_the_ui(tmp_path):
     result = run_cli("demo", "--customers", "30", cwd=tmp_path, check_code=0)
-    assert "the terminal UI is not built yet" in result.stdout
+    assert "open it with 'clientbook tui'" in result.stdout
     assert (tmp_path / "clientbook.db").exists()  # the default book is in the current folder
 
 
@@ -75,7 +75,7 @@ def test_run_as_json_and_the_run_record(book):
     result = cli(book, "run", "--as-of", AS_OF, "--format", "json", check_code=0)
     run = json.loads(result.stdout)
     assert run["run_id"] == 2 and run["as_of"] == AS_OF and run["customers"] == 2000
-    assert set(run["plugins"]) == {"retail_tiering", "lifecycle", "key_account"}
+    assert set(run["plugins"]) == {"retail_tiering", "lifecycle", "key_account", "panels"}
     assert sum(run["counts"]["values"]["tier"].values()) == run["counts"]["customers"] - sum(
         run["counts"]["values"]["account_class"].values())
     assert len(run["policy_hash"]) == 16
@@ -109,14 +109,14 @@ def test_customers_text_search(demo_book):
 def test_show_as_text_and_json(demo_book):
     path, _ = demo_book
     profile = json.loads(cli(path, "show", "C0000001", "--format", "json", check_code=0).stdout)
-    assert set(profile) == {"customer", "owner", "holdings", "balances", "transactions", "assignments",
-                            "classification", "needs", "run"}
+    assert set(profile) == {"customer", "owner", "holdings", "balances", "transactions", "assignments", "contacts",
+                            "stakeholders", "opportunities", "receivables", "classification", "needs", "run"}
     assert profile["classification"]["tier"]["reason"].startswith("total assets ")
     assert any(h["product_type"] == "demand_deposit" for h in profile["holdings"])
     text = cli(path, "show", "C0000001", check_code=0).stdout
     for heading in ("Profile (customer information table)", "Holdings (product information table)",
                     "Balances (asset-liability table)", "Recent transactions", "Assignment history",
-                    "Latest classification", "because total assets"):
+                    "Classification", "Tier", "total assets "):
         assert heading in text
     chinese = cli(path, "--lang", "zh-Hant", "show", "C0000001", check_code=0).stdout
     assert "持有產品" in chinese or "產品" in chinese

@@ -284,3 +284,64 @@ def test_policy_is_a_plain_object_for_pure_hooks():
     policy, _ = load([])
     assert isinstance(policy, Policy)
     assert isinstance(AS_OF, date)
+
+
+def test_clientbook_value_labels():
+    class Plugin:
+        @hookimpl
+        def clientbook_output_columns(self):
+            return [OutputColumn("grade", "text", "planning")]
+
+        @hookimpl
+        def clientbook_value_labels(self, language):
+            return {"grade": {"a": "A 級" if language == "zh-Hant" else "Grade A"}}
+
+    policy, manager = policy_and_manager(Plugin())
+    english = manager.value_labels(policy, "en")
+    assert english["grade"] == {"a": "Grade A"}
+    # The built-in plugins label their own columns, in the policy's order (tiers from the top).
+    assert list(english["tier"]) == ["private_banking", "wealth", "affluent", "mass"]
+    chinese = manager.value_labels(policy, "zh-Hant")
+    assert chinese["grade"] == {"a": "A 級"} and chinese["tier"]["wealth"] == "財富客戶"
+
+
+def test_clientbook_customer_panels(tmp_path):
+    from clientbook.declarations import Panel
+    from clientbook.queries import customer_profile
+    from clientbook.show import render_profile
+
+    class Plugin:
+        @hookimpl
+        def clientbook_customer_panels(self, profile):
+            holdings = profile["holdings"]
+            return [Panel("product_count", "Products", ("Products held",), ((str(len(holdings)),),), order=50)]
+
+    policy, manager = policy_and_manager(Plugin())
+    db = build_small_book(tmp_path / "book.db", manager)
+    pipeline.run(db, policy, manager, AS_OF)
+    profile = customer_profile(db, "C01")
+    panels = manager.customer_panels(profile, manager.value_labels(policy, "en"), policy)
+    # The built-in classification panel comes through the same hook, first by its order.
+    assert [panel.name for panel in panels] == ["classification", "product_count"]
+    classification = panels[0]
+    tier_row = next(row for row in classification.rows if row[0] == "Tier")
+    assert tier_row[1:] == ("Private banking",
+                            "total assets 6,000,000.00 CNY >= 6,000,000.00 CNY, the threshold of 'Private banking'")
+    assert panels[1].rows == ((str(len(profile["holdings"])),),)
+    # clientbook show renders the same panels.
+    text = render_profile(profile, policy, panels)
+    assert "Products held" in text and "Private banking" in text
+
+
+def test_clientbook_customer_panels_bad_output_names_the_plugin(tmp_path):
+    from clientbook.declarations import Panel
+
+    class Plugin:
+        @hookimpl
+        def clientbook_customer_panels(self):
+            return [Panel("Bad Name", "x", ("a", "b"), (("only one",),))]
+
+    policy, manager = policy_and_manager(Plugin())
+    with pytest.raises(PluginError) as raised:
+        manager.customer_panels({"classification": {}}, {}, policy)
+    assert "test_plugin_0" in raised.value.render() and "Bad Name" in raised.value.render()

@@ -68,7 +68,8 @@ def test_run_record(book):
     run = db["runs"].get(summary.run_id)
     assert run["status"] == "ok" and run["as_of"] == "2026-11-30"
     assert run["policy_hash"] == policy.hash
-    assert json.loads(run["plugins"]) == {"key_account": "0.1.0", "lifecycle": "0.1.0", "retail_tiering": "0.1.0"}
+    assert json.loads(run["plugins"]) == {"key_account": "0.1.0", "lifecycle": "0.1.0", "panels": "0.1.0",
+                                         "retail_tiering": "0.1.0"}
     counts = json.loads(run["counts"])
     assert counts["customers"] == 10 and counts["classified"] == 10
     assert json.loads(run["policy"])["book"]["currency"] == "CNY"

@@ -30,7 +30,7 @@ def demo(tmp_path, customers: int = 300):
 
 def test_builtin_plugins_are_listed_with_version_source_and_hooks(tmp_path):
     found = plugins(tmp_path)
-    assert set(found) == {"retail_tiering", "lifecycle", "key_account"}
+    assert set(found) == {"retail_tiering", "lifecycle", "key_account", "panels"}
     tiering = found["retail_tiering"]
     assert tiering["source"] == "built-in" and tiering["status"] == "loaded" and tiering["version"] == "0.1.0"
     assert "clientbook_classify" in tiering["hooks"] and "clientbook_policy_tables" in tiering["hooks"]

@@ -24,10 +24,10 @@ def problems_of(tmp_path: Path, text: str) -> list[str]:
 
 def test_defaults_load_and_cover_every_plugin_table():
     policy, manager = policy_module.load([])
-    assert set(policy.tables) == {"book", "staff", "plugins", "retail_tiering", "lifecycle", "key_account"}
+    assert set(policy.tables) == {"book", "staff", "plugins", "tui", "retail_tiering", "lifecycle", "key_account"}
     assert [tier.name for tier in policy["retail_tiering"].tiers] == ["private_banking", "wealth", "affluent", "mass"]
     assert policy.currency == "CNY" and policy.minor_digits == 2
-    assert {info.name for info in manager.loaded()} == {"retail_tiering", "lifecycle", "key_account"}
+    assert {info.name for info in manager.loaded()} == {"retail_tiering", "lifecycle", "key_account", "panels"}
 
 
 def test_institution_file_layers_over_defaults_and_lists_replace(tmp_path):
@@ -158,7 +158,7 @@ def test_config_check_cli_reports_all_problems_and_exits_2(tmp_path):
     assert f"{path}: book.currency: found 5, expected text" in result.stderr
     assert f"{path}: retail_tiering.basiss: unknown key; did you mean 'basis'?" in result.stderr
     ok = run_cli("config", "check", cwd=tmp_path, check_code=0)
-    assert ok.stdout.startswith("policy OK: 6 tables from config/default.toml")
+    assert ok.stdout.startswith("policy OK: 7 tables from config/default.toml")
 
 
 def test_config_show_prints_sources_and_round_trips(tmp_path):

@@ -163,3 +163,9 @@ def clientbook_on_events(events, book, policy, as_of: date):
     ]
     found = pd.concat(rows, ignore_index=True)
     return found if len(found) else None
+
+
+@hookimpl
+def clientbook_value_labels(policy, language: str):
+    labels = policy["key_account"].class_labels
+    return {"account_class": {name: pick_label(labels.get(name, {}), language, name) for name in CLASSES}}

@@ -122,3 +122,8 @@ def place_customers(customers: pd.DataFrame, policy: LifecyclePolicy) -> pd.Data
 @hookimpl
 def clientbook_classify(book, policy, as_of: date):
     return place_customers(book.customers_with("kind", "age", "marital_status", "children"), policy["lifecycle"])
+
+
+@hookimpl
+def clientbook_value_labels(policy, language: str):
+    return {"life_stage": {stage.name: pick_label(stage.label, language, stage.name) for stage in policy["lifecycle"].stages}}

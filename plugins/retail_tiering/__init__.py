@@ -114,3 +114,8 @@ def clientbook_classify(book, policy, as_of: date):
     settings = policy["retail_tiering"]
     customers = book.customers_with("kind", BASIS_COLUMNS[settings.basis])
     return tier_customers(customers, settings, policy.minor_digits, policy.currency)
+
+
+@hookimpl
+def clientbook_value_labels(policy, language: str):
+    return {"tier": {tier.name: pick_label(tier.label, language, tier.name) for tier in policy["retail_tiering"].tiers}}

@@ -1,0 +1,40 @@
+"""The customer screen's built-in panels, contributed through the same hook as any plugin's.
+
+* ``classification``: each decision of the latest run with its value and reason;
+* ``needs``: the needs flagged by the latest run, with their evidence.
+"""
+
+from __future__ import annotations
+
+from clientbook import hookimpl
+
+from .declarations import Panel
+from .i18n import t
+
+
+def decision_title(column: str) -> str:
+    """A result column's title: the owning plugin's ``decision.<column>`` message, else the name."""
+    title = t(f"decision.{column}")
+    return column if title == f"decision.{column}" else title
+
+
+@hookimpl
+def clientbook_customer_panels(profile: dict, labels: dict):
+    run = profile.get("run")
+    as_of = t("panel.run_line", run_id=run["run_id"], as_of=run["as_of"], policy_hash=run["policy_hash"]) if run else ""
+    decisions = profile.get("classification") or {}
+    classification = Panel(
+        name="classification",
+        title=t("panel.classification"),
+        columns=(t("panel.decision"), t("panel.value"), t("panel.reason")),
+        rows=tuple((decision_title(column), labels.get(column, {}).get(str(decision["value"]), str(decision["value"])),
+                    decision.get("reason") or "") for column, decision in decisions.items()),
+        text=as_of if decisions else (as_of + "\n" if run else "") + t("show.no_results"),
+        order=10,
+    )
+    panels = [classification]
+    needs = profile.get("needs") or []
+    if needs:
+        panels.append(Panel(name="needs", title=t("panel.needs"), columns=(t("panel.need"), t("panel.evidence")),
+                            rows=tuple((need["need"], need["evidence"]) for need in needs), order=20))
+    return panels
