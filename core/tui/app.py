@@ -1,0 +1,270 @@
+"""The clientbook terminal application: screens, navigation, the command palette and long work.
+
+Long work (a run, an import) happens in thread workers, each with its own SQLite
+connection; the UI shows a progress dialog and stays responsive, and errors end up in
+the app as notifications or dialogs, never as tracebacks.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Iterable
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from ..browse import check_fields
+from ..errors import BadInput, ClientbookError
+from ..i18n import LANGUAGES, current_language, set_language, t
+from .base import BookContext, translate_bindings
+from .book import BookScreen
+from .commands import BookCommands
+from .customer import CustomerScreen
+from .dashboard import DashboardScreen
+from .dialogs import HelpScreen, ImportScreen, MessageScreen
+from .staff import StaffScreen
+from .widgets import WorkScreen
+
+BASE_SCREENS = 2  # Textual's default screen and the dashboard
+
+
+class ScreenProgress:
+    """The importer's progress protocol (step, bar, done), shown on a :class:`WorkScreen`
+    from the worker's thread."""
+
+    def __init__(self, app: App, screen: WorkScreen) -> None:
+        self.app = app
+        self.screen = screen
+
+    def step(self, message: str) -> None:
+        self.app.call_from_thread(self.screen.show_step, message)
+
+    def bar(self, message: str, done: int, total: int) -> None:
+        self.app.call_from_thread(self.screen.show_step, message, done, total)
+
+    def done(self) -> None:
+        pass
+
+
+class ClientbookApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "clientbook"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    COMMANDS = App.COMMANDS | {BookCommands}
+    BINDINGS = [
+        Binding("ctrl+p", "command_palette", "tui.key.palette", priority=True, show=False),
+        Binding("question_mark", "help", "tui.key.help", key_display="?"),
+        Binding("escape", "back", "tui.key.back"),
+        Binding("f2", "toggle_theme", "tui.key.theme", show=False),
+        Binding("ctrl+q", "quit", "tui.key.quit", priority=True, show=False),
+    ]
+
+    def __init__(self, context: BookContext, staff_id: str | None = None, theme: str | None = None) -> None:
+        super().__init__()
+        translate_bindings(self)
+        self.context = context
+        self.db = context.connect()  # the UI thread's connection; workers open their own
+        settings = context.policy["tui"]
+        self.book_fields = check_fields(self.db, list(settings.book_columns))
+        self.start_staff = self._check_staff(staff_id) if staff_id else None
+        self.dark_theme = theme or settings.theme
+        self.light_theme = settings.light_theme
+        for key, name in (("tui.theme", self.dark_theme), ("tui.light_theme", self.light_theme)):
+            if name not in self.available_themes:
+                from ..policy import did_you_mean
+
+                raise BadInput("tui.unknown_theme", setting=key, found=name, suggestion=did_you_mean(name, self.available_themes) or "-",
+                               known=", ".join(sorted(self.available_themes)))
+        self.theme = self.dark_theme
+        self.busy = False
+        self._staff_directory: list[dict] | None = None
+
+    def _check_staff(self, staff_id: str) -> dict:
+        found = list(self.db.query("SELECT staff_id, name FROM staff WHERE staff_id = ?", [staff_id]))
+        if not found:
+            raise BadInput("staff.unknown", staff_id=staff_id)
+        return found[0]
+
+    def on_mount(self) -> None:
+        # The dashboard sits on Textual's blank default screen, so that it can be replaced whole.
+        self.push_screen(DashboardScreen())
+        if self.start_staff:
+            self.open_book(self.start_staff["staff_id"])
+
+    # -- navigation -------------------------------------------------------------------
+
+    def staff_directory(self) -> list[dict]:
+        """Staff ids, names and posts, for the palette (read once: it is small)."""
+        if self._staff_directory is None:
+            self._staff_directory = list(self.db.query("SELECT staff_id, name, post FROM staff ORDER BY staff_id"))
+        return self._staff_directory
+
+    def action_back(self) -> None:
+        if len(self.screen_stack) > BASE_SCREENS:
+            self.pop_screen()
+
+    def open_dashboard(self) -> None:
+        while len(self.screen_stack) > BASE_SCREENS:
+            self.pop_screen()
+
+    def open_staff(self) -> None:
+        if not isinstance(self.screen, StaffScreen):
+            self.push_screen(StaffScreen())
+
+    def open_book(self, staff_id: str | None = None) -> None:
+        name = next((member["name"] for member in self.staff_directory() if member["staff_id"] == staff_id), None)
+        if staff_id is not None and name is None:
+            self.notify(t("staff.unknown", staff_id=staff_id), severity="error")
+            return
+        self.push_screen(BookScreen(owner=staff_id, owner_name=name))
+
+    def open_customer(self, customer_id: str) -> None:
+        self.push_screen(CustomerScreen(customer_id))
+
+    def action_open_staff(self) -> None:
+        self.open_staff()
+
+    def action_open_book(self) -> None:
+        self.open_book()
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        shown = []
+        for key, active in self.screen.active_bindings.items():
+            binding = active.binding
+            if binding.description:
+                shown.append((self.get_key_display(binding), binding.description))
+        self.push_screen(HelpScreen(shown))
+
+    def action_toggle_theme(self) -> None:
+        self.theme = self.light_theme if self.theme == self.dark_theme else self.dark_theme
+
+    async def set_ui_language(self, language: str) -> None:
+        """Speak another language: every screen is rebuilt from the dashboard."""
+        set_language(language)
+        self.context.refresh_labels()
+        translate_bindings(self)
+        while len(self.screen_stack) > BASE_SCREENS:
+            await self.pop_screen()
+        await self.switch_screen(DashboardScreen())
+        self.notify(t("tui.language_changed"))
+
+    def action_command_palette(self) -> None:
+        from textual.command import CommandPalette
+
+        if self.use_command_palette and not CommandPalette.is_open(self):
+            self.push_screen(CommandPalette(id="--command-palette", placeholder=t("tui.cmd.placeholder")))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield SystemCommand(t("tui.cmd.dashboard"), t("tui.cmd.dashboard_help"), self.open_dashboard)
+        yield SystemCommand(t("tui.cmd.staff"), t("tui.cmd.staff_help"), self.open_staff)
+        yield SystemCommand(t("tui.cmd.branch_book"), t("tui.cmd.branch_book_help"), self.open_book)
+        yield SystemCommand(t("tui.cmd.run"), t("tui.cmd.run_help"), self.action_run_pipeline)
+        yield SystemCommand(t("tui.cmd.import"), t("tui.cmd.import_help"), self.action_import_file)
+        yield SystemCommand(t("tui.cmd.theme"), t("tui.cmd.theme_help"), self.action_toggle_theme)
+        for language in LANGUAGES:
+            if language != current_language():
+                yield SystemCommand(t(f"tui.language.{language}"), t("tui.cmd.language_help"),
+                                    partial(self.run_worker, partial(self.set_ui_language, language)))
+        yield SystemCommand(t("tui.cmd.help"), t("tui.cmd.help_help"), self.action_help)
+        yield SystemCommand(t("tui.cmd.quit"), t("tui.cmd.quit_help"), self.exit)
+
+    # -- long work ----------------------------------------------------------------------
+
+    def _start_work(self, title: str) -> WorkScreen | None:
+        if self.busy:
+            self.notify(t("tui.work.busy"), severity="warning")
+            return None
+        self.busy = True
+        screen = WorkScreen(title)
+        self.push_screen(screen)
+        return screen
+
+    def _finish_work(self, screen: WorkScreen, message: str, severity: str = "information",
+                     details: str | None = None) -> None:
+        self.busy = False
+        if screen.is_attached and self.screen is screen:
+            screen.dismiss()
+        if details:
+            self.push_screen(MessageScreen(message, details))
+        else:
+            self.notify(message, severity=severity, timeout=8 if severity == "error" else 5)
+        if severity == "information":
+            for stacked in self.screen_stack:
+                if hasattr(stacked, "refresh_book"):
+                    stacked.refresh_book()
+
+    def action_run_pipeline(self) -> None:
+        screen = self._start_work(t("tui.run.title"))
+        if screen is not None:
+            self._run_pipeline(screen)
+
+    @work(thread=True, group="long-work")
+    def _run_pipeline(self, screen: WorkScreen) -> None:
+        from ..pipeline import run
+
+        context = self.context
+        try:
+            self.call_from_thread(screen.show_step, t("tui.run.step"))
+            db = context.connect()
+            try:
+                summary = run(db, context.policy, context.manager, context.today, actor="clientbook tui")
+            finally:
+                db.close()
+        except ClientbookError as error:
+            self.call_from_thread(self._finish_work, screen, error.render(), "error")
+        except Exception as error:  # shown in the app, never as a traceback
+            self.call_from_thread(self._finish_work, screen, t("cli.internal_error", error=f"{type(error).__name__}: {error}"),
+                                  "error")
+        else:
+            self.call_from_thread(self._finish_work, screen, t(
+                "tui.run.done", run_id=summary.run_id, customers=f"{summary.customers:,}", seconds=f"{summary.seconds:.1f}"))
+
+    def action_import_file(self) -> None:
+        if self.busy:
+            self.notify(t("tui.work.busy"), severity="warning")
+            return
+        from ..importer import KINDS
+
+        self.push_screen(ImportScreen(list(KINDS)), self._import_chosen)
+
+    def _import_chosen(self, choice: dict | None) -> None:
+        if choice:
+            screen = self._start_work(t("tui.import.running", kind=choice["kind"], path=choice["path"]))
+            if screen is not None:
+                self._import(screen, choice)
+
+    @work(thread=True, group="long-work")
+    def _import(self, screen: WorkScreen, choice: dict) -> None:
+        from ..importer import KINDS, ImportInvalid, run_import
+        from ..mapping import load_mapping
+
+        context = self.context
+        try:
+            mapping = None
+            if choice["mapping"]:
+                mapping = load_mapping(choice["mapping"], list(KINDS)).get(choice["kind"])
+                if mapping is None:
+                    raise BadInput("import.mapping_lacks_kind", path=choice["mapping"], kind=choice["kind"])
+            db = context.connect()
+            try:
+                result = run_import(db, context.policy, choice["kind"], choice["path"], mapping=mapping,
+                                    dry_run=choice["dry_run"], progress=ScreenProgress(self, screen),
+                                    actor="clientbook tui")
+            finally:
+                db.close()
+        except ImportInvalid as invalid:
+            self.call_from_thread(self._finish_work, screen, t("tui.import.rejected"), "error", invalid.render())
+        except ClientbookError as error:
+            self.call_from_thread(self._finish_work, screen, t("tui.import.rejected"), "error", error.render())
+        except Exception as error:
+            self.call_from_thread(self._finish_work, screen, t("cli.internal_error", error=f"{type(error).__name__}: {error}"),
+                                  "error")
+        else:
+            key = "import.dry_run_done" if result.dry_run else "import.done"
+            self.call_from_thread(self._finish_work, screen, t(
+                key, kind=result.kind, path=result.path, encoding=result.encoding, rows=result.rows,
+                inserted=result.inserted, updated=result.updated, unchanged=result.unchanged))

@@ -1,0 +1,113 @@
+"""What every screen of the terminal UI shares: the open book, labels, formatting, bindings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date
+from pathlib import Path
+
+from rich.text import Text
+from textual.binding import BindingsMap
+from textual.dom import DOMNode
+
+from ..browse import BALANCE_FIELDS, CUSTOMER_FIELDS
+from ..i18n import current_language, t
+from ..money import format_minor
+from ..panels import decision_title
+from ..policy import Policy, pick_label
+from ..store import open_book
+
+MESSAGE_PREFIX = "tui."
+
+
+@dataclass
+class BookContext:
+    """The book the app is open on, and the policy and plugins it is read with."""
+
+    path: Path
+    policy: Policy
+    manager: object
+    today: date
+    labels: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.refresh_labels()
+
+    def refresh_labels(self) -> None:
+        """Value labels (tier names ...) in the current language."""
+        self.labels = self.manager.value_labels(self.policy, current_language())
+
+    def connect(self):
+        """A connection of the calling thread's own (SQLite connections stay in their thread)."""
+        return open_book(self.path, self.manager)
+
+    @property
+    def digits(self) -> int:
+        return self.policy.minor_digits
+
+    def post_label(self, post: str | None) -> str:
+        for item in self.policy["staff"].posts:
+            if item.name == post:
+                return pick_label(item.label, current_language(), post)
+        return post or ""
+
+    def value_label(self, column: str, value) -> str:
+        if value is None:
+            return ""
+        return self.labels.get(column, {}).get(str(value), str(value))
+
+
+def translate_bindings(node: DOMNode) -> None:
+    """Render binding descriptions that are catalog keys (``tui.key.*``) in the current language.
+
+    Bindings are declared on classes, before any language is chosen; each node gets its
+    own translated copy when it is created, so that screens built after a language
+    change speak the new language.
+    """
+    source = type(node)._merged_bindings
+    if source is None:
+        return
+    translated = BindingsMap()
+    for key, bindings in source.key_to_bindings.items():
+        translated.key_to_bindings[key] = [
+            replace(binding, description=t(binding.description), tooltip=t(binding.tooltip) if binding.tooltip else "")
+            if binding.description.startswith(MESSAGE_PREFIX) else binding
+            for binding in bindings
+        ]
+    node._bindings = translated
+
+
+def field_title(name: str) -> str:
+    """The header of a book column."""
+    if name in CUSTOMER_FIELDS or name in BALANCE_FIELDS:
+        return t(f"field.{name}")
+    if name in ("owner_staff_id", "owner_name"):
+        return t(f"tui.field.{name}")
+    return decision_title(name)
+
+
+def is_amount(name: str) -> bool:
+    return name.endswith("_minor")
+
+
+def cell(context: BookContext, name: str, value) -> Text | str:
+    """One book cell for display: amounts formatted and right-aligned, decisions labelled."""
+    if value is None:
+        return ""
+    if is_amount(name):
+        return Text(format_minor(value, context.digits), justify="right")
+    if name in context.labels:
+        return context.value_label(name, value)
+    return str(value)
+
+
+def compact_amount(minor: int, digits: int) -> str:
+    """An amount in a few characters for charts: 4.20B / 42.0亿 (units from the catalog)."""
+    major = minor / 10**digits
+    for threshold_key, unit_key in (("tui.unit.big_value", "tui.unit.big"), ("tui.unit.mid_value", "tui.unit.mid"),
+                                    ("tui.unit.small_value", "tui.unit.small")):
+        threshold = float(t(threshold_key))
+        if abs(major) >= threshold:
+            scaled = major / threshold
+            return f"{scaled:.3g}{t(unit_key)}" if scaled < 1000 else f"{scaled:,.0f}{t(unit_key)}"
+    return f"{major:,.0f}"

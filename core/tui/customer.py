@@ -1,0 +1,126 @@
+"""One customer: profile, holdings, balances, recent transactions, assignment history, and the
+panels plugins add (the latest classification with each reason is one of them)."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+
+from .. import schema
+from ..errors import ClientbookError
+from ..i18n import t
+from ..queries import customer_profile
+from .base import cell, field_title, translate_bindings
+
+TABLES = {
+    "holdings": ["product_type", "product_name", "amount_minor", "opened_on", "matures_on", "status"],
+    "balances": ["as_of", "total_assets_minor", "total_liabilities_minor", "deposits_minor", "investments_minor",
+                 "assets_elsewhere_minor"],
+    "transactions": ["occurred_on", "kind", "amount_minor", "channel", "staff_id"],
+    "assignments": ["staff_id", "started_on", "ended_on", "rule", "reason"],
+}
+
+
+class CustomerScreen(Screen):
+    AUTO_FOCUS = "#profile"
+    BINDINGS = [
+        Binding("right_square_bracket", "tab(1)", "tui.key.next_tab", key_display="]"),
+        Binding("left_square_bracket", "tab(-1)", "tui.key.previous_tab", key_display="["),
+        Binding("f5", "reload", "tui.key.reload"),
+    ]
+
+    def __init__(self, customer_id: str) -> None:
+        super().__init__()
+        translate_bindings(self)
+        self.customer_id = customer_id
+        self.profile: dict | None = None
+        self.panels: list = []
+
+    def compose(self) -> ComposeResult:
+        context = self.app.context
+        error = ""
+        try:
+            self.profile = customer_profile(self.app.db, self.customer_id)
+            self.panels = context.manager.customer_panels(self.profile, context.labels, context.policy)
+        except ClientbookError as problem:
+            error = problem.render()
+        yield Header()
+        if self.profile is None:
+            yield Static(error, id="customer-error")
+            yield Footer()
+            return
+        yield Static(self._headline(), id="customer-headline")
+        with TabbedContent(id="customer-tabs"):
+            with TabPane(t("tui.customer.profile"), id="tab-profile"):
+                yield DataTable(id="profile", cursor_type="row", show_header=False, zebra_stripes=True)
+            for key in TABLES:
+                with TabPane(t(f"tui.customer.{key}"), id=f"tab-{key}"):
+                    yield DataTable(id=key, cursor_type="row", zebra_stripes=True)
+            for panel in self.panels:
+                with TabPane(panel.title, id=f"panel-{panel.name}"):
+                    with VerticalScroll():
+                        if panel.text:
+                            yield Static(panel.text, classes="panel-text")
+                        if panel.columns:
+                            yield DataTable(id=f"panel-table-{panel.name}", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+        if error:
+            self.app.notify(error, severity="error")
+
+    def _headline(self) -> str:
+        customer = self.profile["customer"]
+        owner = self.profile.get("owner")
+        owner_text = t("tui.customer.owner", staff_id=owner["staff_id"]) if owner else t("show.no_owner")
+        decisions = "  ".join(self.app.context.value_label(name, decision["value"])
+                              for name, decision in self.profile["classification"].items())
+        return f"[b]{customer['name']}[/b]  {customer['customer_id']}  ·  {owner_text}" + (
+            f"  ·  {decisions}" if decisions else "")
+
+    def on_mount(self) -> None:
+        if self.profile is None:
+            self.title = self.customer_id
+            return
+        self.title = t("tui.title.customer", name=self.profile["customer"]["name"])
+        self._fill()
+
+    def _fill(self) -> None:
+        context = self.app.context
+        customer = self.profile["customer"]
+        profile = self.query_one("#profile", DataTable)
+        profile.clear(columns=True)
+        profile.add_columns("", "")
+        for name in schema.names(schema.CUSTOMER_COLUMNS):
+            if customer.get(name) not in (None, ""):
+                value = cell(context, name, customer[name])
+                profile.add_row(field_title(name), str(value))  # amounts left-aligned, as prose
+        for name, value in (customer.get("extra") or {}).items():
+            profile.add_row(name, str(value))  # a bank's own columns keep their own names
+        for key, columns in TABLES.items():
+            table = self.query_one(f"#{key}", DataTable)
+            table.clear(columns=True)
+            table.add_columns(*(t(f"field.{name}") for name in columns))
+            for record in self.profile[key]:
+                table.add_row(*(cell(context, name, record.get(name)) for name in columns))
+            if not self.profile[key]:
+                table.add_row(t("show.none"), *([""] * (len(columns) - 1)))
+        for panel in self.panels:
+            if panel.columns:
+                table = self.query_one(f"#panel-table-{panel.name}", DataTable)
+                table.clear(columns=True)
+                table.add_columns(*panel.columns)
+                table.add_rows(panel.rows)
+
+    def action_tab(self, delta: int) -> None:
+        tabs = self.query_one(TabbedContent)
+        panes = [pane.id for pane in tabs.query(TabPane)]
+        if tabs.active in panes:
+            tabs.active = panes[(panes.index(tabs.active) + delta) % len(panes)]
+
+    def action_reload(self) -> None:
+        self.app.switch_screen(CustomerScreen(self.customer_id))
+
+    def refresh_book(self) -> None:
+        self.action_reload()

@@ -1,0 +1,143 @@
+"""The branch dashboard: customers and assets by tier (a chart), by post and by staff member,
+the last run, and what is due today."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Label, Static
+
+from ..browse import branch_summary
+from ..errors import ClientbookError
+from ..i18n import t
+from .base import compact_amount, field_title, translate_bindings
+from .widgets import BarChart
+
+
+class DashboardScreen(Screen):
+    AUTO_FOCUS = "#staff-table"
+    BINDINGS = [
+        Binding("s", "app.open_staff", "tui.key.staff"),
+        Binding("b", "app.open_book", "tui.key.book"),
+        Binding("r", "app.run_pipeline", "tui.key.run"),
+        Binding("i", "app.import_file", "tui.key.import"),
+        Binding("f5", "reload", "tui.key.reload"),
+    ]
+
+    class Loaded(Message):
+        def __init__(self, summary: dict | None, error: str = "") -> None:
+            super().__init__()
+            self.summary = summary
+            self.error = error
+
+    def __init__(self) -> None:
+        super().__init__()
+        translate_bindings(self)
+        self.summary: dict | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(id="dashboard-body"):
+            yield Static(t("tui.loading"), id="summary")
+            with Horizontal(classes="cards"):
+                with Vertical(classes="card", id="tier-card"):
+                    yield Label("", id="tier-title", classes="card-title")
+                    yield BarChart(id="tier-chart")
+                with Vertical(classes="card", id="run-card"):
+                    yield Label(t("tui.dash.last_run"), classes="card-title")
+                    yield Static("", id="run")
+            with Horizontal(classes="cards"):
+                with Vertical(classes="card", id="post-card"):
+                    yield Label(t("tui.dash.by_post"), classes="card-title")
+                    yield DataTable(id="posts", cursor_type="none", zebra_stripes=True)
+                with Vertical(classes="card", id="staff-card"):
+                    yield Label(t("tui.dash.by_staff"), classes="card-title")
+                    yield DataTable(id="staff-table", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = t("tui.title.dashboard", book=self.app.context.policy.book.name)
+        self.action_reload()
+
+    def action_reload(self) -> None:
+        self.query_one("#summary", Static).loading = True
+        self.load()
+
+    @work(thread=True, exclusive=True, group="dashboard")
+    def load(self) -> None:
+        context = self.app.context
+        try:
+            db = context.connect()
+            try:
+                summary = branch_summary(db, context.policy["tui"].dashboard_group, context.today)
+            finally:
+                db.close()
+        except ClientbookError as error:
+            self.post_message(self.Loaded(None, error.render()))
+            return
+        self.post_message(self.Loaded(summary))
+
+    def on_dashboard_screen_loaded(self, message: Loaded) -> None:
+        self.query_one("#summary", Static).loading = False
+        if message.summary is None:
+            self.app.notify(message.error, severity="error", timeout=10)
+            return
+        self.summary = summary = message.summary
+        context = self.app.context
+        digits = context.digits
+        self.query_one("#summary", Static).update(t(
+            "tui.dash.summary", customers=f"{summary['customers']:,}", staff=len(summary["staff"]),
+            unassigned=f"{summary['unassigned']:,}", due=f"{summary['followups_due']:,}",
+            today=context.today.isoformat()))
+
+        group_by = summary["group_by"]
+        self.query_one("#tier-title", Label).update(t("tui.dash.by_group", group=field_title(group_by)))
+        order = list(context.labels.get(group_by, {}))
+        groups = sorted(summary["groups"], key=lambda group: (
+            group["value"] is None, order.index(group["value"]) if group["value"] in order else len(order),
+            str(group["value"])))
+        self.query_one("#tier-chart", BarChart).set_rows([
+            (context.value_label(group_by, group["value"]) if group["value"] is not None
+             else t("tui.dash.no_group", group=field_title(group_by)),
+             group["customers"], f"{group['customers']:,}", group["assets_minor"],
+             compact_amount(group["assets_minor"], digits))
+            for group in groups])
+
+        run = summary["run"]
+        if run:
+            plugins = ", ".join(f"{name} {version}" for name, version in sorted(run["plugins"].items()))
+            text = t("tui.dash.run", run_id=run["run_id"], as_of=run["as_of"], finished=run["finished_at"] or "",
+                     policy_hash=run["policy_hash"], plugins=plugins, customers=f"{run['counts'].get('customers', 0):,}")
+        else:
+            text = t("tui.dash.no_run")
+        self.query_one("#run", Static).update(text)
+
+        posts = self.query_one("#posts", DataTable)
+        posts.clear(columns=True)
+        posts.add_columns(t("tui.col.post"), t("tui.col.staff"), t("tui.col.customers"), t("tui.col.assets"))
+        for post in summary["posts"]:
+            posts.add_row(context.post_label(post["post"]), Text(str(post["staff"]), justify="right"),
+                          Text(f"{post['customers']:,}", justify="right"),
+                          Text(compact_amount(post["assets_minor"], digits), justify="right"))
+
+        staff = self.query_one("#staff-table", DataTable)
+        staff.clear(columns=True)
+        staff.add_columns(t("tui.col.staff_id"), t("tui.col.name"), t("tui.col.post"), t("tui.col.customers"),
+                          t("tui.col.assets"))
+        for member in summary["staff"]:
+            staff.add_row(member["staff_id"], member["name"], context.post_label(member["post"]),
+                          Text(f"{member['customers']:,}", justify="right"),
+                          Text(compact_amount(member["assets_minor"], digits), justify="right"), key=member["staff_id"])
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table.id == "staff-table" and event.row_key.value:
+            self.app.open_book(event.row_key.value)
+
+    def refresh_book(self) -> None:
+        """The book changed (a run or an import ended)."""
+        self.action_reload()

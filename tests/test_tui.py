@@ -1,0 +1,346 @@
+"""The terminal UI through Textual's Pilot, on real demo books in SQLite files.
+
+Each test drives the app with keys, as a user would, and asserts on what the screens show.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from clientbook import hookimpl, i18n
+from clientbook.declarations import Panel
+from clientbook.policy import load
+from helpers import file_digest, run_cli
+from tui_books import TODAY, build_demo_book, copy_book
+
+pytest.importorskip("textual")
+
+from textual.widgets import DataTable, Select, TabbedContent  # noqa: E402
+
+from clientbook.tui.app import ClientbookApp  # noqa: E402
+from clientbook.tui.base import BookContext  # noqa: E402
+from clientbook.tui.book import BookScreen  # noqa: E402
+from clientbook.tui.customer import CustomerScreen  # noqa: E402
+from clientbook.tui.dashboard import DashboardScreen  # noqa: E402
+from clientbook.tui.dialogs import HelpScreen, MessageScreen  # noqa: E402
+from clientbook.tui.staff import StaffScreen  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def demo_book(tmp_path_factory):
+    return build_demo_book(tmp_path_factory.mktemp("tui-en"), "en")
+
+
+@pytest.fixture
+def book(demo_book, tmp_path):
+    return copy_book(demo_book, tmp_path)
+
+
+def make_app(path, *plugins, staff_id=None, config=()):
+    policy, manager = load(list(config))
+    for number, plugin in enumerate(plugins):
+        manager.register(plugin, name=f"test_panel_{number}")
+    return ClientbookApp(BookContext(path, policy, manager, TODAY), staff_id=staff_id)
+
+
+async def settle(pilot):
+    """Let workers finish and the screen catch up with their messages."""
+    for _ in range(3):
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def rows_of(table: DataTable) -> list[list[str]]:
+    return [[str(cell) for cell in table.get_row_at(index)] for index in range(table.row_count)]
+
+
+def status(app) -> str:
+    return str(app.screen.query_one("#book-status").render())
+
+
+def query(path, sql, params=()):
+    with sqlite3.connect(path) as connection:
+        return connection.execute(sql, params).fetchall()
+
+
+async def test_navigate_dashboard_staff_book_customer_and_back(book):
+    app = make_app(book)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, DashboardScreen)
+        summary = str(app.screen.query_one("#summary").render())
+        assert "300 customers" in summary
+        post_rows = rows_of(app.screen.query_one("#posts", DataTable))
+        assert any(row[0] == "Senior wealth manager" for row in post_rows)
+
+        await pilot.press("s")
+        await settle(pilot)
+        assert isinstance(app.screen, StaffScreen)
+        staff_table = app.screen.query_one(DataTable)
+        staff = query(book, "SELECT staff_id, name FROM staff ORDER BY staff_id")
+        assert [row[:2] for row in rows_of(staff_table)] == [list(member) for member in staff]
+        # The second staff member looks after customers (the first is the branch manager).
+        await pilot.press("down", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, BookScreen) and app.screen.view.owner == staff[1][0]
+        owned = query(book, "SELECT COUNT(*) FROM assignments WHERE staff_id = ? AND ended_on IS NULL", [staff[1][0]])[0][0]
+        assert owned > 0 and f"of {owned:,}" in status(app)
+        first = rows_of(app.screen.query_one(DataTable))[0]
+        assert first[4] == staff[1][0]  # the owner column
+
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, CustomerScreen) and app.screen.customer_id == first[0]
+        headline = str(app.screen.query_one("#customer-headline").render())
+        assert first[1] in headline and staff[1][0] in headline
+
+        for expected in (BookScreen, StaffScreen, DashboardScreen, DashboardScreen):
+            await pilot.press("escape")
+            await settle(pilot)
+            assert isinstance(app.screen, expected)
+
+
+async def test_book_pages_sort_and_edges(book):
+    app = make_app(book)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("b")
+        await settle(pilot)
+        screen = app.screen
+        size = screen.page_size
+        table = screen.query_one(DataTable)
+        assert table.row_count == size and status(app).startswith(f"1–{size} of 300")
+        ids = [row[0] for row in rows_of(table)]
+        assert ids == sorted(ids)
+
+        await pilot.press("pagedown")
+        await pilot.pause()
+        assert status(app).startswith(f"{size + 1}–{2 * size} of 300")
+        assert rows_of(table)[0][0] > ids[-1]
+        await pilot.press("pageup")
+        await pilot.pause()
+        assert [row[0] for row in rows_of(table)] == ids
+        # Moving down past the last row turns the page; up past the first turns it back.
+        for _ in range(size):
+            await pilot.press("down")
+        await pilot.pause()
+        assert status(app).startswith(f"{size + 1}–") and table.cursor_row == 0
+        await pilot.press("up")
+        await pilot.pause()
+        assert status(app).startswith("1–") and table.cursor_row == size - 1
+        await pilot.press("ctrl+end")
+        await pilot.pause()
+        assert status(app).startswith(f"{300 - size + 1}–300 of 300")
+        await pilot.press("ctrl+home")
+        await pilot.pause()
+        assert status(app).startswith("1–")
+
+        # Sort by total assets, then reverse: largest first.
+        screen.query_one("#book-sort", Select).value = "total_assets_minor"
+        await settle(pilot)
+        await pilot.press("d")
+        await settle(pilot)
+        assert "sorted by Total assets ▼" in status(app)
+        shown = [float(row[5].replace(",", "") or "nan") for row in rows_of(table)]
+        largest = query(book, """SELECT total_assets_minor FROM balances b WHERE as_of =
+            (SELECT MAX(as_of) FROM balances WHERE customer_id = b.customer_id) ORDER BY total_assets_minor DESC LIMIT ?""",
+                        [size])
+        assert shown == [value / 100 for (value,) in largest]
+        assert str(table.columns["total_assets_minor"].label) == "Total assets ▼"
+
+
+async def test_book_filters_by_text_and_tier(book):
+    app = make_app(book)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("b")
+        await settle(pilot)
+        name = query(book, "SELECT name FROM customers WHERE kind = 'retail' ORDER BY customer_id LIMIT 1 OFFSET 7")[0][0]
+        word = name.split()[-1]
+        await pilot.press("slash", *word, "enter")
+        await settle(pilot)
+        expected = query(book, "SELECT customer_id FROM customers WHERE name LIKE ? OR customer_id LIKE ? OR phone LIKE ? "
+                               "ORDER BY customer_id", [f"%{word}%"] * 3)
+        table = app.screen.query_one(DataTable)
+        assert [row[0] for row in rows_of(table)] == [row[0] for row in expected][:table.row_count]
+        assert f"of {len(expected)}" in status(app) and f'text: "{word}"' in status(app)
+
+        await pilot.press("slash", *["backspace"] * len(word), "enter")
+        await settle(pilot)
+        app.screen.query_one("#book-tier", Select).value = "wealth"
+        await settle(pilot)
+        wealth = query(book, "SELECT COUNT(*) FROM results WHERE tier = 'wealth'")[0][0]
+        assert wealth > 0 and f"of {wealth}" in status(app) and "tier: Wealth" in status(app)
+        assert {row[2] for row in rows_of(table)} == {"Wealth"}
+
+
+async def test_palette_jumps_to_a_customer_and_a_staff_book(book):
+    customer_id, name = query(book, "SELECT customer_id, name FROM customers ORDER BY customer_id LIMIT 1 OFFSET 42")[0]
+    app = make_app(book)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.press(*customer_id)
+        await pilot.pause(0.6)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, CustomerScreen) and app.screen.customer_id == customer_id
+        assert name in str(app.screen.query_one("#customer-headline").render())
+
+        staff_id, staff_name = query(book, "SELECT staff_id, name FROM staff ORDER BY staff_id LIMIT 1 OFFSET 3")[0]
+        await pilot.press("ctrl+p")
+        await pilot.press(*staff_name)
+        await pilot.pause(0.6)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, BookScreen) and app.screen.view.owner == staff_id
+        assert staff_name in app.screen.title
+
+
+async def test_customer_screen_shows_tables_and_the_plugin_panels(book):
+    class ContactPanel:
+        @hookimpl
+        def clientbook_customer_panels(self, profile):
+            return [Panel("holding_count", "Holding count", ("Holdings",), ((str(len(profile["holdings"])),),), order=30)]
+
+    customer_id = query(book, "SELECT customer_id FROM holdings ORDER BY customer_id LIMIT 1")[0][0]
+    holdings = query(book, "SELECT COUNT(*) FROM holdings WHERE customer_id = ?", [customer_id])[0][0]
+    tier, reason = query(book, "SELECT tier, tier_reason FROM results WHERE customer_id = ?", [customer_id])[0]
+    app = make_app(book, ContactPanel())
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.open_customer(customer_id)
+        await settle(pilot)
+        screen = app.screen
+        tabs = screen.query_one(TabbedContent)
+        titles = [str(tab.label) for tab in tabs.query("Tab")]
+        assert titles[:5] == ["Profile", "Holdings", "Balances", "Transactions", "Owners"]
+        assert titles[5:] == ["Classification", "Holding count"]
+        assert len(rows_of(screen.query_one("#holdings", DataTable))) == holdings
+        classification = rows_of(screen.query_one("#panel-table-classification", DataTable))
+        tier_label = app.context.labels["tier"][tier]
+        assert ["Tier", tier_label, reason] in classification
+        assert rows_of(screen.query_one("#panel-table-holding_count", DataTable)) == [[str(holdings)]]
+        for _ in range(5):
+            await pilot.press("]")
+        await pilot.pause()
+        assert tabs.active == "panel-classification"
+
+
+async def test_unknown_customer_is_shown_not_raised(book):
+    app = make_app(book)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open_customer("NOPE")
+        await settle(pilot)
+        assert "unknown customer id 'NOPE'" in str(app.screen.query_one("#customer-error").render())
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, DashboardScreen)
+
+
+async def test_help_lists_the_screen_keys(book):
+    app = make_app(book)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("b")
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        keys = dict(app.screen.screen_bindings)
+        assert keys["/"] == "Filter" and keys["t"] == "Tier" and keys["esc"] == "Back"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, BookScreen)
+
+
+async def test_run_from_the_ui_works_in_a_worker_and_refreshes(book):
+    app = make_app(book)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        assert not app.busy and isinstance(app.screen, DashboardScreen)
+        assert query(book, "SELECT COUNT(*), MAX(run_id) FROM runs WHERE status = 'ok'")[0] == (2, 2)
+        assert any("Run 2 done: 300 customers" in str(note.message) for note in app._notifications)
+        assert "Run 2 as of 2026-11-27" in str(app.screen.query_one("#run").render())
+
+
+async def test_import_from_the_ui_refuses_a_bad_file_and_leaves_the_book_alone(book, tmp_path):
+    bad = tmp_path / "customers.csv"
+    bad.write_text("customer_id,name,kind\nC1,Someone,robot\n", encoding="utf-8")
+    before = file_digest(book)
+    app = make_app(book)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("i")
+        await pilot.pause()
+        app.screen.query_one("#import-kind", Select).value = "customers"
+        await pilot.click("#import-file")
+        await pilot.press(*str(bad), "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, MessageScreen)
+        text = str(app.screen.query_one("#message-text").render())
+        assert "customers.csv:2" in text and "robot" in text
+    assert file_digest(book) == before
+
+
+async def test_import_from_the_ui_adds_customers(book, tmp_path):
+    good = tmp_path / "customers.csv"
+    good.write_text("customer_id,name,kind\nNEW1,Newly Arrived,retail\n", encoding="utf-8")
+    app = make_app(book)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("i")
+        await pilot.pause()
+        app.screen.query_one("#import-kind", Select).value = "customers"
+        await pilot.click("#import-file")
+        await pilot.press(*str(good), "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, DashboardScreen)
+        assert any("1 inserted" in str(note.message) or "inserted 1" in str(note.message) for note in app._notifications)
+    assert query(book, "SELECT name FROM customers WHERE customer_id = 'NEW1'") == [("Newly Arrived",)]
+
+
+async def test_opens_as_a_staff_member_on_their_book(book):
+    staff_id = query(book, "SELECT staff_id FROM staff ORDER BY staff_id LIMIT 1 OFFSET 2")[0][0]
+    app = make_app(book, staff_id=staff_id)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, BookScreen) and app.screen.view.owner == staff_id
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, DashboardScreen)
+
+
+async def test_language_and_theme_switch(book):
+    app = make_app(book)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("f2")
+        assert app.theme == "textual-light"
+        await pilot.press("f2")
+        assert app.theme == "textual-dark"
+        await app.set_ui_language("zh-Hant")
+        await settle(pilot)
+        try:
+            assert isinstance(app.screen, DashboardScreen)
+            assert "位客戶" in str(app.screen.query_one("#summary").render()) or "客戶" in str(app.screen.query_one("#summary").render())
+            assert app.context.labels["tier"]["wealth"] == "財富客戶"
+        finally:
+            i18n.set_language("en")
+
+
+def test_cli_tui_refuses_bad_input_before_taking_the_screen(book, tmp_path):
+    before = file_digest(book)
+    unknown_staff = run_cli("--db", str(book), "tui", "--as", "S9999")
+    assert unknown_staff.returncode == 2 and "unknown staff id 'S9999'" in unknown_staff.stderr
+    bad_theme = run_cli("--db", str(book), "tui", "--theme", "textual-drak")
+    assert bad_theme.returncode == 2 and "textual-dark" in bad_theme.stderr
+    policy = tmp_path / "policy.toml"
+    policy.write_text('[tui]\nbook_columns = ["customer_id", "tierr"]\n', encoding="utf-8")
+    bad_columns = run_cli("--db", str(book), "--config", str(policy), "tui")
+    assert bad_columns.returncode == 2 and "tui.book_columns[1]" in bad_columns.stderr and "'tier'" in bad_columns.stderr
+    missing = run_cli("--db", str(tmp_path / "none.db"), "tui")
+    assert missing.returncode == 2 and not (tmp_path / "none.db").exists()
+    assert file_digest(book) == before
+
