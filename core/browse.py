@@ -22,7 +22,7 @@ import numpy as np
 from . import schema
 from .errors import BadInput
 from .policy import did_you_mean
-from .queries import FTS_MIN_LENGTH, last_run, result_columns
+from .queries import last_run, result_columns, text_condition
 
 # The latest asset-liability snapshot of customer ``c``: an index seek on (customer_id, as_of).
 _LATEST_BALANCE = "(SELECT {column} FROM balances WHERE customer_id = c.customer_id ORDER BY as_of DESC LIMIT 1)"
@@ -108,12 +108,9 @@ def view_ids(db, view: BookView, limit: int | None = None) -> np.ndarray:
         params.append(view.tier)
     text = view.text.strip()
     if text:
-        if len(text) >= FTS_MIN_LENGTH:
-            where.append("c.rowid IN (SELECT rowid FROM customers_fts WHERE customers_fts MATCH ?)")
-            params.append('"' + text.replace('"', '""') + '"')
-        else:
-            where.append("(c.name LIKE ? OR c.customer_id LIKE ? OR c.phone LIKE ?)")
-            params.extend([f"%{text}%"] * 3)
+        condition, values = text_condition(text)
+        where.append(condition)
+        params.extend(values)
     order = _expression(view.sort) + (" DESC" if view.descending else "")
     if view.sort != "customer_id":
         order += ", c.customer_id"

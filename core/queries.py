@@ -32,6 +32,15 @@ def result_columns(db) -> list[str]:
     return [name for name in db["results"].columns_dict if name not in ("run_id", "customer_id") and not name.endswith("_reason")]
 
 
+def text_condition(text: str) -> tuple[str, list]:
+    """A WHERE condition on customers ``c`` for name, id or phone holding ``text``, and its parameters:
+    the trigram index from three characters, a scan below."""
+    if len(text) >= FTS_MIN_LENGTH:
+        return ("c.rowid IN (SELECT rowid FROM customers_fts WHERE customers_fts MATCH ?)",
+                ['"' + text.replace('"', '""') + '"'])
+    return "(c.name LIKE ? OR c.customer_id LIKE ? OR c.phone LIKE ?)", [f"%{text}%"] * 3
+
+
 def list_customers(db, *, tier: str | None = None, search: str | None = None, kind: str | None = None,
                    owner: str | None = None, limit: int = 50, offset: int = 0) -> list[dict]:
     """Customers with their owner, latest total assets and latest decisions, in id order."""
@@ -53,12 +62,9 @@ def list_customers(db, *, tier: str | None = None, search: str | None = None, ki
         where.append("o.staff_id = ?")
         params.append(owner)
     if search:
-        if len(search) >= FTS_MIN_LENGTH:
-            where.append("c.rowid IN (SELECT rowid FROM customers_fts WHERE customers_fts MATCH ?)")
-            params.append('"' + search.replace('"', '""') + '"')
-        else:
-            where.append("(c.name LIKE ? OR c.customer_id LIKE ? OR c.phone LIKE ?)")
-            params.extend([f"%{search}%"] * 3)
+        condition, values = text_condition(search)
+        where.append(condition)
+        params.extend(values)
     decision_fields = "".join(f", r.[{name}]" for name in decisions)
     sql = f"""
         SELECT c.customer_id, c.name, c.kind, o.staff_id AS owner_staff_id,

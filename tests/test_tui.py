@@ -53,6 +53,17 @@ async def settle(pilot):
     await pilot.pause()
 
 
+async def import_through_the_dialog(pilot, kind, path):
+    """Open the import dialog with `i`, choose the kind, type the path and press Enter."""
+    await settle(pilot)
+    await pilot.press("i")
+    await pilot.pause()
+    pilot.app.screen.query_one("#import-kind", Select).value = kind
+    await pilot.click("#import-file")
+    await pilot.press(*str(path), "enter")
+    await settle(pilot)
+
+
 def rows_of(table: DataTable) -> list[list[str]]:
     return [[str(cell) for cell in table.get_row_at(index)] for index in range(table.row_count)]
 
@@ -271,13 +282,7 @@ async def test_import_from_the_ui_refuses_a_bad_file_and_leaves_the_book_alone(b
     before = file_digest(book)
     app = make_app(book)
     async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
-        await pilot.press("i")
-        await pilot.pause()
-        app.screen.query_one("#import-kind", Select).value = "customers"
-        await pilot.click("#import-file")
-        await pilot.press(*str(bad), "enter")
-        await settle(pilot)
+        await import_through_the_dialog(pilot, "customers", bad)
         assert isinstance(app.screen, MessageScreen)
         text = str(app.screen.query_one("#message-text").render())
         assert "customers.csv:2" in text and "robot" in text
@@ -289,13 +294,7 @@ async def test_import_from_the_ui_adds_customers(book, tmp_path):
     good.write_text("customer_id,name,kind\nNEW1,Newly Arrived,retail\n", encoding="utf-8")
     app = make_app(book)
     async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
-        await pilot.press("i")
-        await pilot.pause()
-        app.screen.query_one("#import-kind", Select).value = "customers"
-        await pilot.click("#import-file")
-        await pilot.press(*str(good), "enter")
-        await settle(pilot)
+        await import_through_the_dialog(pilot, "customers", good)
         assert isinstance(app.screen, DashboardScreen)
         assert any("1 inserted" in str(note.message) or "inserted 1" in str(note.message) for note in app._notifications)
     assert query(book, "SELECT name FROM customers WHERE customer_id = 'NEW1'") == [("Newly Arrived",)]

@@ -18,6 +18,7 @@ from textual.screen import Screen
 from ..browse import check_fields
 from ..errors import BadInput, ClientbookError
 from ..i18n import LANGUAGES, current_language, set_language, t
+from ..policy import did_you_mean
 from .base import BookContext, translate_bindings
 from .book import BookScreen
 from .commands import BookCommands
@@ -28,6 +29,10 @@ from .staff import StaffScreen
 from .widgets import WorkScreen
 
 BASE_SCREENS = 2  # Textual's default screen and the dashboard
+
+
+def _unexpected(error: Exception) -> str:
+    return t("cli.internal_error", error=f"{type(error).__name__}: {error}")
 
 
 class ScreenProgress:
@@ -73,8 +78,6 @@ class ClientbookApp(App[None]):
         self.light_theme = settings.light_theme
         for key, name in (("tui.theme", self.dark_theme), ("tui.light_theme", self.light_theme)):
             if name not in self.available_themes:
-                from ..policy import did_you_mean
-
                 raise BadInput("tui.unknown_theme", setting=key, found=name, suggestion=did_you_mean(name, self.available_themes) or "-",
                                known=", ".join(sorted(self.available_themes)))
         self.theme = self.dark_theme
@@ -209,16 +212,12 @@ class ClientbookApp(App[None]):
         context = self.context
         try:
             self.call_from_thread(screen.show_step, t("tui.run.step"))
-            db = context.connect()
-            try:
+            with context.connection() as db:
                 summary = run(db, context.policy, context.manager, context.today, actor="clientbook tui")
-            finally:
-                db.close()
         except ClientbookError as error:
             self.call_from_thread(self._finish_work, screen, error.render(), "error")
         except Exception as error:  # shown in the app, never as a traceback
-            self.call_from_thread(self._finish_work, screen, t("cli.internal_error", error=f"{type(error).__name__}: {error}"),
-                                  "error")
+            self.call_from_thread(self._finish_work, screen, _unexpected(error), "error")
         else:
             self.call_from_thread(self._finish_work, screen, t(
                 "tui.run.done", run_id=summary.run_id, customers=f"{summary.customers:,}", seconds=f"{summary.seconds:.1f}"))
@@ -249,20 +248,16 @@ class ClientbookApp(App[None]):
                 mapping = load_mapping(choice["mapping"], list(KINDS)).get(choice["kind"])
                 if mapping is None:
                     raise BadInput("import.mapping_lacks_kind", path=choice["mapping"], kind=choice["kind"])
-            db = context.connect()
-            try:
+            with context.connection() as db:
                 result = run_import(db, context.policy, choice["kind"], choice["path"], mapping=mapping,
                                     dry_run=choice["dry_run"], progress=ScreenProgress(self, screen),
                                     actor="clientbook tui")
-            finally:
-                db.close()
         except ImportInvalid as invalid:
             self.call_from_thread(self._finish_work, screen, t("tui.import.rejected"), "error", invalid.render())
         except ClientbookError as error:
             self.call_from_thread(self._finish_work, screen, t("tui.import.rejected"), "error", error.render())
         except Exception as error:
-            self.call_from_thread(self._finish_work, screen, t("cli.internal_error", error=f"{type(error).__name__}: {error}"),
-                                  "error")
+            self.call_from_thread(self._finish_work, screen, _unexpected(error), "error")
         else:
             key = "import.dry_run_done" if result.dry_run else "import.done"
             self.call_from_thread(self._finish_work, screen, t(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -40,6 +42,15 @@ class BookContext:
     def connect(self):
         """A connection of the calling thread's own (SQLite connections stay in their thread)."""
         return open_book(self.path, self.manager)
+
+    @contextmanager
+    def connection(self) -> Iterator:
+        """A worker's own connection, closed when its work is done."""
+        db = self.connect()
+        try:
+            yield db
+        finally:
+            db.close()
 
     @property
     def digits(self) -> int:

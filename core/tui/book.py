@@ -163,13 +163,10 @@ class BookScreen(Screen):
     @work(thread=True, exclusive=True, group="book-view")
     def _load(self, view: BookView, size: int, started: float) -> None:
         try:
-            db = self.app.context.connect()
-            try:
+            with self.app.context.connection() as db:
                 first = view_ids(db, view, limit=size)
                 self.post_message(self.Loaded(view, first, page_rows(db, first, self.fields), started, False))
                 ids = first if len(first) < size else view_ids(db, view)
-            finally:
-                db.close()
         except ClientbookError as error:
             self.post_message(self.Loaded(view, None, [], started, True, error.render()))
             return

@@ -72,11 +72,8 @@ class DashboardScreen(Screen):
     def load(self) -> None:
         context = self.app.context
         try:
-            db = context.connect()
-            try:
+            with context.connection() as db:
                 summary = branch_summary(db, context.policy["tui"].dashboard_group, context.today)
-            finally:
-                db.close()
         except ClientbookError as error:
             self.post_message(self.Loaded(None, error.render()))
             return

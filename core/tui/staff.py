@@ -52,11 +52,8 @@ class StaffScreen(Screen):
     @work(thread=True, exclusive=True, group="staff")
     def load(self) -> None:
         try:
-            db = self.app.context.connect()
-            try:
+            with self.app.context.connection() as db:
                 staff = staff_books(db, breakdown(db, None))
-            finally:
-                db.close()
         except ClientbookError as error:
             self.post_message(self.Loaded(None, error.render()))
             return
