@@ -1,4 +1,5 @@
-"""What plugins declare to the core: policy tables, owned result columns, sales pipelines.
+"""What plugins declare to the core: policy tables, owned result columns, sales pipelines,
+who may look after whom, and the plans they propose.
 
 These are plain frozen dataclasses so that declaring them costs nothing at import time.
 """
@@ -115,3 +116,38 @@ class Panel:
                 found.append(("panel.bad_row", {"name": self.name, "row": number, "found": len(row),
                                                 "expected": len(self.columns)}))
         return found
+
+
+@dataclass(frozen=True)
+class EligiblePosts:
+    """Which posts may own a customer, by the value of one result column.
+
+    ``{"tier": {"private_banking": ("senior_wealth_manager", "branch_manager"), ...}}``:
+    a customer whose ``tier`` is ``private_banking`` may only be owned by staff holding
+    one of those posts. A customer with no value in ``column`` is not restricted by it.
+    Transfers, the terminal UI's staff picker and rebalancing read it.
+    """
+
+    column: str
+    posts: dict[str, tuple[str, ...]]
+
+    def allows(self, value: str | None, post: str) -> bool:
+        return value is None or value not in self.posts or post in self.posts[value]
+
+
+@dataclass
+class RebalancePlan:
+    """A rebalancing proposed by a plugin: the moves, the balance they reach, and what falls short.
+
+    ``moves``: ``customer_id``, ``staff_id`` (the new owner), ``rule`` and ``reason``.
+    ``balance``: one row per staff member the plan balances: ``staff_id``, ``post``,
+    ``customers_before``, ``customers_after``, ``assets_before``, ``assets_after`` (minor
+    units), ``customers_low``/``customers_high`` and ``assets_low``/``assets_high`` (the
+    tolerance band), ``capacity``.
+    ``shortfalls``: one sentence per way the plan misses the policy, each saying by how
+    much (already in the user's language). Empty when every figure is within tolerance.
+    """
+
+    moves: object  # pandas DataFrame (kept untyped: declarations import nothing heavy)
+    balance: object
+    shortfalls: list[str] = field(default_factory=list)

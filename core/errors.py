@@ -42,6 +42,11 @@ class PluginError(ClientbookError):
     """A plugin broke the contract (bad output, conflicting columns): exit 1."""
 
 
+def contract_error(plugin: str, hook: str, problem: str, **params) -> PluginError:
+    """A plugin's output broke the hook's contract: say which plugin, which hook, what."""
+    return PluginError("plugins.bad_output", plugin=plugin, hook=hook, problem=t(f"contract.{problem}", **params))
+
+
 @dataclass
 class Problem:
     """One problem in a policy file: where it is and what is wrong with it."""

@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # keep plugin imports light: no pandas or sqlite-utils at imp
     import pandas as pd
     from sqlite_utils import Migrations
 
-    from .declarations import OutputColumn, Panel, PolicyTable, Refusal, SalesPipeline
+    from .declarations import EligiblePosts, OutputColumn, Panel, PolicyTable, RebalancePlan, Refusal, SalesPipeline
     from .frames import Book
     from .policy import Policy
 
@@ -88,6 +88,34 @@ def clientbook_assign(
     :param classification: this run's classification results, indexed by ``customer_id``.
     :param unassigned: the rows of ``book.customers`` that have no current owner.
     :returns: a DataFrame with ``customer_id``, ``staff_id``, ``rule`` and ``reason``.
+    """
+
+
+@hookspec(firstresult=True)
+def clientbook_rebalance(book: Book, classification: pd.DataFrame, policy: Policy, as_of: date) -> RebalancePlan | None:
+    """Propose moves that even out the staff's books. One plugin decides.
+
+    Called by ``clientbook assign --rebalance``. The core checks every move (a customer
+    with an owner, an active staff member whose post may own the customer, a new owner)
+    and stores them as ended and new assignments; nothing is written on a dry run, or when
+    the plan has shortfalls and the user did not accept them.
+
+    Stops at first non-None result.
+
+    :param classification: the latest run's classification results, indexed by ``customer_id``.
+    :returns: a :class:`~clientbook.declarations.RebalancePlan`.
+    """
+
+
+@hookspec
+def clientbook_eligible_posts(policy: Policy) -> list[EligiblePosts] | None:
+    """Say which posts may own a customer, by the value of one of the plugin's result columns.
+
+    The core refuses a transfer (``clientbook transfer``, the terminal UI) to a staff
+    member whose post does not fit, unless forced with a reason, and the UI offers the
+    fitting staff first.
+
+    :returns: :class:`~clientbook.declarations.EligiblePosts`, one per column.
     """
 
 

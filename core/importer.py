@@ -26,7 +26,7 @@ from . import schema
 from .errors import BadInput
 from .i18n import t
 from .mapping import KindMapping
-from .pipeline import arrow_ids
+from .frames import arrow_ids
 from .policy import did_you_mean
 from .sources import SourceTable, read_source
 from .store import SEARCH_REBUILD_ROWS, bulk_insert, now_iso, search_index_paused, writing

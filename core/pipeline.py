@@ -21,10 +21,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import __version__
+from .assignment import check_assignments, start_assignments
 from .declarations import OutputColumn
-from .errors import PluginError
-from .frames import read_book
-from .i18n import current_language, t
+from .errors import BadInput, PluginError, contract_error
+from .frames import arrow_ids, read_book
+from .i18n import current_language
 from .store import bulk_insert, ensure_columns, now_iso, writing
 
 SQL_TYPES = {"text": "TEXT", "integer": "INTEGER", "real": "REAL", "date": "TEXT"}
@@ -127,13 +128,6 @@ def check_output(
     return Checked(plugin, frame, positions.to_numpy(zero_copy_only=False))
 
 
-def arrow_ids(values) -> pa.Array:
-    """Ids (or any text) as one Arrow array: Arrow's hash kernels check a million in a fraction of
-    pandas' time. A large Series comes out of pyarrow chunked; kernels' value sets need one array."""
-    array = pa.array(pd.Series(values).astype("str"), type=pa.large_string(), from_pandas=True)
-    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
-
-
 def align(outputs: list[Checked], book_size: int, book_ids: pa.Array) -> pa.Table:
     """Checked outputs side by side, one row per book customer that any of them decided on.
 
@@ -161,11 +155,6 @@ def align(outputs: list[Checked], book_size: int, book_ids: pa.Array) -> pa.Tabl
     return aligned.filter(functools.reduce(pc.or_, [pc.is_valid(aligned[name]) for name in decisions]))
 
 
-def contract_error(plugin: str, hook: str, problem: str, **params) -> PluginError:
-    """A plugin's output broke the hook's contract: say which plugin, which hook, what."""
-    return PluginError("plugins.bad_output", plugin=plugin, hook=hook, problem=t(f"contract.{problem}", **params))
-
-
 def _check_needs(plugin: str, output: object, book_ids: pa.Array) -> pd.DataFrame:
     hook = "clientbook_screen_needs"
     if not isinstance(output, pd.DataFrame) or not {"customer_id", "need", "evidence"} <= set(output.columns):
@@ -175,21 +164,6 @@ def _check_needs(plugin: str, output: object, book_ids: pa.Array) -> pd.DataFram
         raise contract_error(plugin, hook, "needs_rows")
     frame = output[["customer_id", "need", "evidence"]].astype("string")
     return frame.assign(plugin=plugin)
-
-
-def _check_assignments(plugin: str, output: object, unassigned: pd.DataFrame, staff_ids: pd.Index) -> pd.DataFrame:
-    def fail(problem: str) -> PluginError:
-        return contract_error(plugin, "clientbook_assign", problem)
-
-    if not isinstance(output, pd.DataFrame) or not {"customer_id", "staff_id", "rule", "reason"} <= set(output.columns):
-        raise fail("assign_shape")
-    if output["customer_id"].duplicated().any() or not output["customer_id"].isin(unassigned["customer_id"]).all():
-        raise fail("assign_twice")
-    if not output["staff_id"].isin(staff_ids).all():
-        raise fail("assign_staff")
-    if output[["rule", "reason"]].isna().any().any():
-        raise fail("assign_reason")
-    return output[["customer_id", "staff_id", "rule", "reason"]]
 
 
 def _value_counts(results: pa.Table, owned: dict[str, tuple[str, OutputColumn]]) -> dict:
@@ -235,16 +209,20 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run") -> RunS
     classification = _as_frame(classified)
 
     assignments = pd.DataFrame(columns=["customer_id", "staff_id", "rule", "reason"])
+    assign_note = None
     if manager.hook.clientbook_assign.get_hookimpls():
-        every = book.customers
-        unassigned = every[every["owner_staff_id"].isna()]
+        every = book.customers_with("owner_staff_id")
+        unassigned = every[every["owner_staff_id"].isna()].reset_index(drop=True)
         if len(unassigned):
-            implementer, proposed = manager.call_first(
-                "clientbook_assign", book=book, classification=classification.copy(deep=False), unassigned=unassigned,
-                policy=policy, as_of=as_of,
-            )
+            try:
+                implementer, proposed = manager.call_first(
+                    "clientbook_assign", book=book, classification=classification.copy(deep=False),
+                    unassigned=unassigned, policy=policy, as_of=as_of,
+                )
+            except BadInput as refused:  # e.g. no staff yet: the run still classifies; `assign` says why
+                implementer, proposed, assign_note = None, None, refused.render()
             if proposed is not None:
-                assignments = _check_assignments(implementer, proposed, unassigned, pd.Index(book.staff["staff_id"]))
+                assignments = check_assignments(implementer, proposed, unassigned, pd.Index(book.staff["staff_id"]))
 
     needs_frames = [
         _check_needs(plugin, output, book_ids)
@@ -274,6 +252,8 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run") -> RunS
         "needs": int(len(needs)),
         "values": _value_counts(results, owned),
     }
+    if assign_note:
+        counts["assign_note"] = assign_note
     with writing(db, actor, f"run as of {as_of.isoformat()}"):
         run_id = db["runs"].insert(
             {
@@ -294,13 +274,7 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run") -> RunS
         if len(needs):
             bulk_insert(db, "needs", needs.assign(run_id=run_id)[["run_id", "customer_id", "plugin", "need", "evidence"]])
         if len(assignments):
-            bulk_insert(
-                db,
-                "assignments",
-                assignments.assign(started_on=as_of.isoformat(), assigned_by=actor, run_id=run_id)[
-                    ["customer_id", "staff_id", "started_on", "rule", "reason", "assigned_by", "run_id"]
-                ],
-            )
+            start_assignments(db, assignments, as_of, actor, run_id)
         seconds = time.perf_counter() - started
         db.execute(
             "UPDATE runs SET status = 'ok', finished_at = ?, counts = ? WHERE run_id = ?",
@@ -309,4 +283,4 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run") -> RunS
     return RunSummary(run_id, as_of, counts["customers"], policy.hash, manager.versions(), counts, seconds)
 
 
-__all__ = ["Checked", "RunSummary", "arrow_ids", "check_output", "run"]
+__all__ = ["Checked", "RunSummary", "arrow_ids", "check_output", "contract_error", "run"]

@@ -41,6 +41,11 @@ class PolicyModel(BaseModel):
         """Problems beyond types: ``(relative dotted key, message key, params)``."""
         return []
 
+    def check_across(self, tables: dict[str, PolicyModel]) -> list[tuple[str, str, dict]]:
+        """Problems that need another table (a tier's posts must be ``[staff]`` posts ...),
+        in the same form as :meth:`check`. Called once every table is valid on its own."""
+        return []
+
 
 Labels = dict[str, str]
 
@@ -76,6 +81,8 @@ class Post(PolicyModel):
 
 class StaffPolicy(PolicyModel):
     posts: list[Post] = []
+    # Most customers a staff member of each post should hold, where the staff table gives none.
+    capacity: dict[str, int] = {}
 
     def check(self):
         found = []
@@ -87,10 +94,28 @@ class StaffPolicy(PolicyModel):
                 found.append((f"posts[{index}].name", "policy.duplicate_name", {"name": post.name}))
             seen.add(post.name)
             found.extend((f"posts[{index}].{key}", message, params) for key, message, params in post.check())
+        for post, places in self.capacity.items():
+            if post not in seen:
+                suggestion = did_you_mean(post, seen)
+                found.append((f"capacity.{post}", "policy.unknown_post_suggest" if suggestion else "policy.unknown_post",
+                              {"found": post, "expected": ", ".join(self.post_names()), "suggestion": suggestion}))
+            if places < 0:
+                found.append((f"capacity.{post}", "policy.negative", {"found": str(places)}))
         return found
+
+    def capacity_of(self, post: str | None, own: int | None) -> int | None:
+        """A staff member's capacity: their own figure, else their post's, else None (no limit)."""
+        if own is not None and own == own:  # NaN from a frame counts as missing
+            return int(own)
+        return self.capacity.get(post or "")
 
     def post_names(self) -> list[str]:
         return [post.name for post in self.posts]
+
+    def post_label(self, post: str | None, language: str) -> str:
+        """A post's name in ``language``; the raw name for a post the policy does not list."""
+        found = next((item for item in self.posts if item.name == post), None)
+        return pick_label(found.label, language, post) if found else post or ""
 
 
 class PluginsPolicy(PolicyModel):
@@ -418,6 +443,11 @@ def load(config_paths: list[str | Path] = ()) -> tuple[Policy, PluginManager]:
         problems.extend(found)
         if instance is not None:
             tables[name] = instance
+    if all(name in tables for name in models):  # every table read: cross-table rules can be checked
+        for name, instance in tables.items():
+            for relative, message_key, params in instance.check_across(tables):
+                key = f"{name}.{relative}" if relative else name
+                problems.append(Problem(_source_of(key, sources), key, message_key, params))
     if problems:
         raise PolicyError(problems)
     return Policy(tables, sources, owners), manager

@@ -1,0 +1,289 @@
+"""Owners: assigning customers without one, rebalancing books, transfers, and their history.
+
+The decisions are the plugins' (``clientbook_assign``, ``clientbook_rebalance``,
+``clientbook_eligible_posts``); this module reads the book for them, checks what they
+propose, and writes it. A change of owner ends the open assignment and starts a new one
+on the same day, with the rule and the reason, so ``assignments`` is the whole history.
+Every write is one transaction: a refusal leaves the book as it was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import pandas as pd
+import pyarrow.compute as pc
+
+from .errors import BadInput, PluginError, contract_error
+from .frames import arrow_ids, read_book
+from .i18n import current_language, t
+from .panels import decision_title
+from .policy import did_you_mean
+from .store import bulk_insert, writing
+
+MOVE_COLUMNS = ["customer_id", "staff_id", "rule", "reason"]
+
+
+# --- what the latest run decided ------------------------------------------------------------------
+
+
+def latest_classification(db, manager) -> tuple[int, pd.DataFrame]:
+    """The latest run's id and its classification decisions, indexed by ``customer_id``.
+
+    The reasons are left out: a million of them cost gigabytes and seconds, and deciding
+    owners needs the decisions only."""
+    run = db.execute("SELECT run_id FROM latest_run").fetchone()
+    if run is None:
+        raise BadInput("assign.no_run")
+    present = set(db["results"].columns_dict)
+    columns = [name for name, (_, column) in manager.output_columns().items()
+               if column.family == "classification" and name in present and name != column.reason_column]
+    select = "".join(f", [{name}]" for name in columns)
+    frame = pd.read_sql_query(f"SELECT customer_id{select} FROM results WHERE run_id = ?", db.conn, params=[run[0]],
+                              index_col="customer_id")
+    return run[0], frame
+
+
+def eligible_posts(manager, policy) -> list:
+    """Every plugin's :class:`~clientbook.declarations.EligiblePosts`."""
+    return [rule for _, declared in manager.call_each("clientbook_eligible_posts", policy=policy) for rule in declared or []]
+
+
+def refusals(rules, decisions: dict[str, str | None], post: str) -> list[tuple[str, str, tuple[str, ...]]]:
+    """The rules a staff member of ``post`` breaks by owning a customer with ``decisions``:
+    ``(column, value, allowed posts)`` for each."""
+    return [(rule.column, decisions.get(rule.column), rule.posts[decisions.get(rule.column)])
+            for rule in rules if not rule.allows(decisions.get(rule.column), post)]
+
+
+# --- checking what a plugin proposes ----------------------------------------------------------------
+
+
+def _all_within(values, allowed) -> bool:
+    """Whether every value is one of ``allowed`` (Arrow's hash kernel: pandas' ``isin`` on Arrow
+    strings takes seconds for a million)."""
+    return bool(pc.all(pc.is_in(arrow_ids(values), value_set=arrow_ids(allowed))).as_py() is not False)
+
+
+def check_assignments(plugin: str, output: object, unassigned: pd.DataFrame, staff_ids: pd.Index) -> pd.DataFrame:
+    def fail(problem: str) -> PluginError:
+        return contract_error(plugin, "clientbook_assign", problem)
+
+    if not isinstance(output, pd.DataFrame) or not set(MOVE_COLUMNS) <= set(output.columns):
+        raise fail("assign_shape")
+    ids = arrow_ids(output["customer_id"])
+    if pc.count_distinct(ids).as_py() != len(ids) or not _all_within(output["customer_id"], unassigned["customer_id"]):
+        raise fail("assign_twice")
+    if not _all_within(output["staff_id"], staff_ids):
+        raise fail("assign_staff")
+    if output[["rule", "reason"]].isna().any().any():
+        raise fail("assign_reason")
+    return output[MOVE_COLUMNS]
+
+
+def _check_moves(plugin: str, moves: object, customers: pd.DataFrame, staff: pd.DataFrame):
+    """A rebalance's moves: customers with an owner, once each, to another active staff member.
+    Returns the moves and each one's current owner."""
+
+    def fail(problem: str) -> PluginError:
+        return contract_error(plugin, "clientbook_rebalance", problem)
+
+    if not isinstance(moves, pd.DataFrame) or not set(MOVE_COLUMNS) <= set(moves.columns):
+        raise fail("assign_shape")
+    moves = moves[MOVE_COLUMNS]
+    ids = arrow_ids(moves["customer_id"])
+    if pc.count_distinct(ids).as_py() != len(ids):
+        raise fail("assign_twice")
+    rows = pc.index_in(ids, value_set=arrow_ids(customers["customer_id"])).to_numpy(zero_copy_only=False)
+    if pd.isna(rows).any():
+        raise fail("assign_twice")
+    owner = customers["owner_staff_id"].to_numpy(dtype=object)[rows.astype("int64")]
+    if pd.isna(owner).any():
+        raise fail("move_unowned")
+    active = staff.loc[staff["active"].fillna(1).astype("int64") == 1, "staff_id"]
+    if not _all_within(moves["staff_id"], active):
+        raise fail("assign_staff")
+    if (owner == moves["staff_id"].to_numpy(dtype=object)).any():
+        raise fail("move_same_owner")
+    if moves[["rule", "reason"]].isna().any().any():
+        raise fail("assign_reason")
+    return moves.reset_index(drop=True), owner
+
+
+# --- assigning customers without an owner ---------------------------------------------------------------
+
+
+@dataclass
+class Assignment:
+    """What ``clientbook assign`` did (or, on a dry run, would do)."""
+
+    assigned: pd.DataFrame  # customer_id, staff_id, rule, reason
+    unassigned: int  # customers without an owner before
+    unclassified: int  # of those, customers the latest run did not classify (imported since)
+    run_id: int
+    plugin: str | None
+    dry_run: bool = False
+
+    @property
+    def left(self) -> int:
+        return self.unassigned - len(self.assigned)
+
+
+def assign_unassigned(db, policy, manager, as_of: date, actor: str, dry_run: bool = False) -> Assignment:
+    """Give every customer without an owner to a staff member, as the assignment plugin decides."""
+    run_id, classification = latest_classification(db, manager)
+    book = read_book(db, as_of)
+    customers = book.customers_with("owner_staff_id")
+    unassigned = customers[customers["owner_staff_id"].isna()].reset_index(drop=True)
+    unclassified = int(pc.sum(pc.invert(pc.is_in(arrow_ids(unassigned["customer_id"]),
+                                                  value_set=arrow_ids(classification.index)))).as_py() or 0)
+    plugin, proposed = None, None
+    if len(unassigned):
+        if not manager.hook.clientbook_assign.get_hookimpls():
+            raise BadInput("assign.no_plugin")
+        plugin, proposed = manager.call_first("clientbook_assign", book=book, classification=classification,
+                                              unassigned=unassigned, policy=policy, as_of=as_of)
+    assigned = (check_assignments(plugin, proposed, unassigned, pd.Index(book.staff["staff_id"]))
+                if proposed is not None else pd.DataFrame(columns=MOVE_COLUMNS))
+    if len(assigned) and not dry_run:
+        with writing(db, actor, f"assign as of {as_of.isoformat()}"):
+            start_assignments(db, assigned, as_of, actor, run_id)
+    return Assignment(assigned.reset_index(drop=True), len(unassigned), unclassified, run_id, plugin, dry_run)
+
+
+def start_assignments(db, frame: pd.DataFrame, as_of: date, actor: str, run_id: int | None) -> None:
+    """New open assignments, in customer order: the indexes on customer_id then grow at their end."""
+    frame = frame.sort_values("customer_id", kind="stable")
+    bulk_insert(db, "assignments", frame.assign(started_on=as_of.isoformat(), assigned_by=actor, run_id=run_id)[
+        ["customer_id", "staff_id", "started_on", "rule", "reason", "assigned_by", "run_id"]])
+
+
+def _end(db, customer_ids, as_of: date) -> None:
+    db.conn.executemany("UPDATE assignments SET ended_on = ? WHERE customer_id = ? AND ended_on IS NULL",
+                        [(as_of.isoformat(), customer_id) for customer_id in customer_ids])
+
+
+# --- rebalancing ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Rebalance:
+    moves: pd.DataFrame  # customer_id, from_staff_id, staff_id, rule, reason
+    balance: pd.DataFrame  # per staff member: before and after (see RebalancePlan)
+    shortfalls: list[str] = field(default_factory=list)
+    written: bool = False
+    plugin: str | None = None
+
+
+def rebalance(db, policy, manager, as_of: date, actor: str, dry_run: bool = False,
+              accept_shortfalls: bool = False) -> Rebalance:
+    """Even out the books as the rebalancing plugin plans; written unless a dry run, and only
+    when the plan reaches the policy's tolerance or the user accepts its shortfalls."""
+    run_id, classification = latest_classification(db, manager)
+    if not manager.hook.clientbook_rebalance.get_hookimpls():
+        raise BadInput("assign.no_plugin")
+    book = read_book(db, as_of)
+    plugin, plan = manager.call_first("clientbook_rebalance", book=book, classification=classification,
+                                      policy=policy, as_of=as_of)
+    if plan is None:
+        raise BadInput("assign.no_plugin")
+    customers = book.customers_with("owner_staff_id")
+    moves, owner = _check_moves(plugin, plan.moves, customers, book.staff)
+    moves.insert(1, "from_staff_id", owner)
+    _check_eligibility(plugin, moves, classification, book.staff, eligible_posts(manager, policy))
+    result = Rebalance(moves, plan.balance, list(plan.shortfalls), plugin=plugin)
+    if dry_run:
+        return result
+    if plan.shortfalls and not accept_shortfalls:
+        raise BadInput("assign.rebalance_short", count=len(plan.shortfalls),
+                       details="\n".join(f"  - {line}" for line in plan.shortfalls))
+    if not len(moves):
+        return result
+    with writing(db, actor, f"rebalance as of {as_of.isoformat()}"):
+        _end(db, moves["customer_id"], as_of)
+        start_assignments(db, moves[MOVE_COLUMNS], as_of, actor, run_id)
+    result.written = True
+    return result
+
+
+def _check_eligibility(plugin: str, moves: pd.DataFrame, classification: pd.DataFrame, staff: pd.DataFrame,
+                       rules) -> None:
+    """No move may give a customer to a post that may not own them."""
+    post = staff.set_index("staff_id")["post"].reindex(moves["staff_id"]).to_numpy()
+    for rule in rules:
+        if rule.column not in classification.columns:
+            continue
+        values = classification[rule.column].reindex(moves["customer_id"]).to_numpy()
+        for value, to_post in zip(values, post):
+            if not rule.allows(None if pd.isna(value) else value, to_post):
+                raise contract_error(plugin, "clientbook_rebalance", "move_post")
+
+
+# --- transfers ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Transfer:
+    customer_id: str
+    from_staff_id: str | None
+    staff_id: str
+    rule: str
+    reason: str
+
+
+def transfer(db, policy, manager, customer_id: str, staff_id: str, reason: str | None, force: bool,
+             as_of: date, actor: str) -> Transfer:
+    """Give one customer to another staff member; refused when the post may not own the customer,
+    unless forced with a reason (kept in the history)."""
+    if force and not (reason or "").strip():
+        raise BadInput("transfer.force_needs_reason")
+    customer = db.execute("SELECT customer_id FROM customers WHERE customer_id = ?", [customer_id]).fetchone()
+    if customer is None:
+        close = [row[0] for row in db.execute("SELECT customer_id FROM customers WHERE customer_id LIKE ? LIMIT 50",
+                                              [customer_id[:3] + "%"])]
+        suggestion = did_you_mean(customer_id, close)
+        raise BadInput("customers.unknown_suggest" if suggestion else "customers.unknown", customer_id=customer_id,
+                       suggestion=suggestion)
+    member = db.execute("SELECT staff_id, post, active, capacity FROM staff WHERE staff_id = ?", [staff_id]).fetchone()
+    if member is None:
+        known = [row[0] for row in db.execute("SELECT staff_id FROM staff")]
+        suggestion = did_you_mean(staff_id, known)
+        raise BadInput("staff.unknown_suggest" if suggestion else "staff.unknown", staff_id=staff_id,
+                       suggestion=suggestion)
+    _, post, active, capacity = member
+    if active is not None and int(active) == 0:
+        raise BadInput("transfer.staff_left", staff_id=staff_id)
+    owner = db.execute("SELECT staff_id FROM current_owners WHERE customer_id = ?", [customer_id]).fetchone()
+    old = owner[0] if owner else None
+    if old == staff_id:
+        raise BadInput("transfer.already_owner", customer_id=customer_id, staff_id=staff_id)
+    problems = []
+    run = db.execute("SELECT run_id FROM latest_run").fetchone()
+    if run is not None:
+        row = next(iter(db.query("SELECT * FROM results WHERE run_id = ? AND customer_id = ?", [run[0], customer_id])),
+                   {})
+        labels = manager.value_labels(policy, current_language())
+        for column, value, allowed in refusals(eligible_posts(manager, policy), row, post):
+            problems.append(t("transfer.post_not_allowed", customer_id=customer_id, staff_id=staff_id,
+                              post=policy["staff"].post_label(post, current_language()),
+                              column=decision_title(column),
+                              value=labels.get(column, {}).get(value, value),
+                              allowed=", ".join(policy["staff"].post_label(name, current_language()) for name in allowed)))
+    capacity = policy["staff"].capacity_of(post, capacity)
+    if capacity is not None:
+        held = db.execute("SELECT COUNT(*) FROM current_owners WHERE staff_id = ?", [staff_id]).fetchone()[0]
+        if held >= capacity:
+            problems.append(t("transfer.at_capacity", staff_id=staff_id, held=held, capacity=capacity))
+    if problems and not force:
+        raise BadInput("transfer.refused", problems="\n".join(f"  - {line}" for line in problems))
+    rule = "transfer_forced" if problems else "transfer"
+    text = (reason or "").strip() or t("transfer.default_reason", old=old or "-", new=staff_id)
+    if problems:
+        text = t("transfer.forced_reason", reason=text, problems="; ".join(problems))
+    with writing(db, actor, f"transfer {customer_id} to {staff_id}"):
+        if old is not None:
+            _end(db, [customer_id], as_of)
+        start_assignments(db, pd.DataFrame([{"customer_id": customer_id, "staff_id": staff_id, "rule": rule, "reason": text}]),
+               as_of, actor, None)
+    return Transfer(customer_id, old, staff_id, rule, text)
