@@ -1,0 +1,184 @@
+"""Reports on the staff's books and on how customers move between a decision's values.
+
+* :func:`staff_report`: each staff member's post, customers and assets by the value of a
+  decision column (tier), capacity use, and the familiarity of their book: the share still
+  unfamiliar and how many became familiar since the previous run.
+* :func:`pyramid`: customers and assets per value, in the policy's order (the tier pyramid).
+* :func:`migration`: between two runs, the flow matrix of a decision column (tier to tier),
+  upgrades and downgrades by the policy's order, newcomers and leavers.
+* :func:`movers`: the customers behind a migration, for following up.
+
+Read-only, shared by the CLI and the terminal UI.
+"""
+
+from __future__ import annotations
+
+from .browse import breakdown, staff_books
+from .errors import BadInput
+from .queries import result_columns
+
+FAMILIARITY = "familiarity"
+
+
+def runs_with(db, column: str) -> list[int]:
+    """Ids of the successful runs that stored ``column``, oldest first."""
+    if column not in db["results"].columns_dict:
+        return []
+    ids = [row[0] for row in db.execute("SELECT run_id FROM runs WHERE status = 'ok' ORDER BY run_id")]
+    return [run_id for run_id in ids
+            if db.execute(f"SELECT 1 FROM results WHERE run_id = ? AND [{column}] IS NOT NULL LIMIT 1",
+                          [run_id]).fetchone()]
+
+
+def staff_report(db, policy, group_by: str = "tier", rows: list[dict] | None = None) -> list[dict]:
+    """One row per staff member, in staff id order. ``rows``: a :func:`~clientbook.browse.breakdown`
+    by ``group_by`` already at hand (the terminal UI has one)."""
+    rows = breakdown(db, group_by) if rows is None else rows
+    staff = staff_books(db, rows)
+    by_value: dict[str, dict] = {}
+    for row in rows:
+        if row["staff_id"] is not None and row["value"] is not None:
+            cell = by_value.setdefault(row["staff_id"], {})
+            cell[row["value"]] = (row["customers"], row["assets_minor"])
+    familiar = _familiarity(db)
+    for member in staff:
+        member["capacity"] = policy["staff"].capacity_of(member["post"], member["capacity"])
+        member["capacity_used"] = (round(member["customers"] / member["capacity"], 4)
+                                   if member["capacity"] else None)
+        member["by_value"] = {value: {"customers": count, "assets_minor": assets}
+                              for value, (count, assets) in by_value.get(member["staff_id"], {}).items()}
+        known = familiar.get(member["staff_id"], {})
+        judged = known.get("familiar", 0) + known.get("unfamiliar", 0)
+        member["unfamiliar"] = known.get("unfamiliar", 0)
+        member["unfamiliar_share"] = round(known.get("unfamiliar", 0) / judged, 4) if judged else None
+        member["became_familiar"] = known.get("became_familiar")
+    return staff
+
+
+def _familiarity(db) -> dict[str, dict]:
+    """Per current owner: familiar and unfamiliar customers in the latest run, and how many are
+    familiar now but were not in the run before (unfamiliar, or new and not yet judged; None when
+    there is no run before)."""
+    runs = runs_with(db, FAMILIARITY)
+    if not runs:
+        return {}
+    latest = runs[-1]
+    found: dict[str, dict] = {}
+    for staff_id, value, count in db.execute(f"""
+            SELECT o.staff_id, r.[{FAMILIARITY}], COUNT(*) FROM results r
+            JOIN assignments o ON o.customer_id = r.customer_id AND o.ended_on IS NULL
+            WHERE r.run_id = ? AND r.[{FAMILIARITY}] IS NOT NULL GROUP BY 1, 2""", [latest]):
+        found.setdefault(staff_id, {})[value] = count
+    if len(runs) > 1:
+        for cell in found.values():
+            cell["became_familiar"] = 0
+        for staff_id, count in db.execute(f"""
+                SELECT o.staff_id, COUNT(*) FROM results r
+                LEFT JOIN results p ON p.run_id = ? AND p.customer_id = r.customer_id
+                JOIN assignments o ON o.customer_id = r.customer_id AND o.ended_on IS NULL
+                WHERE r.run_id = ? AND r.[{FAMILIARITY}] = 'familiar' AND p.[{FAMILIARITY}] IS NOT 'familiar'
+                GROUP BY 1""", [runs[-2], latest]):
+            found.setdefault(staff_id, {})["became_familiar"] = count
+    return found
+
+
+def pyramid(db, column: str, order: list[str], rows: list[dict] | None = None) -> list[dict]:
+    """Customers and assets per value of ``column`` in the latest run, in ``order`` (values the
+    order does not know come after it), with each value's share of customers and of assets."""
+    if column not in result_columns(db):
+        raise BadInput("report.no_column", column=column)
+    totals: dict[str, list[int]] = {}
+    for row in breakdown(db, column) if rows is None else rows:
+        if row["value"] is not None:
+            total = totals.setdefault(row["value"], [0, 0])
+            total[0] += row["customers"]
+            total[1] += row["assets_minor"]
+    customers = sum(total[0] for total in totals.values()) or 1
+    assets = sum(total[1] for total in totals.values()) or 1
+    values = [value for value in order if value in totals] + sorted(set(totals) - set(order))
+    return [{"value": value, "customers": totals[value][0], "assets_minor": totals[value][1],
+             "customer_share": round(totals[value][0] / customers, 4), "asset_share": round(totals[value][1] / assets, 4)}
+            for value in values]
+
+
+def _pick_runs(db, column: str, from_run: int | None, to_run: int | None) -> tuple[int, int] | None:
+    runs = runs_with(db, column)
+    for run_id in (from_run, to_run):
+        if run_id is not None and run_id not in runs:
+            raise BadInput("report.unknown_run", run_id=run_id, column=column,
+                           runs=", ".join(str(number) for number in runs) or "-")
+    to_run = to_run if to_run is not None else (runs[-1] if runs else None)
+    if from_run is None:
+        earlier = [number for number in runs if to_run is not None and number < to_run]
+        from_run = earlier[-1] if earlier else None
+    if from_run is None or to_run is None:
+        return None
+    if from_run >= to_run:
+        raise BadInput("report.runs_order", from_run=from_run, to_run=to_run)
+    return from_run, to_run
+
+
+def migration(db, column: str, order: list[str], from_run: int | None = None, to_run: int | None = None) -> dict | None:
+    """How customers moved between the values of ``column`` from one run to another (by default
+    the last two that have it). ``order`` lists the values from the highest down: a move towards
+    the front is an upgrade. None when there are not two such runs."""
+    runs = _pick_runs(db, column, from_run, to_run)
+    if runs is None:
+        return None
+    before, after = runs
+    flows: dict[tuple[str | None, str | None], int] = {}
+    for old, new, count in db.execute(f"""
+            SELECT p.[{column}], r.[{column}], COUNT(*) FROM results r
+            LEFT JOIN results p ON p.run_id = ? AND p.customer_id = r.customer_id
+            WHERE r.run_id = ? AND r.[{column}] IS NOT NULL GROUP BY 1, 2""", [before, after]):
+        flows[(old, new)] = count
+    for old, count in db.execute(f"""
+            SELECT p.[{column}], COUNT(*) FROM results p
+            LEFT JOIN results r ON r.run_id = ? AND r.customer_id = p.customer_id
+            WHERE p.run_id = ? AND p.[{column}] IS NOT NULL AND r.[{column}] IS NULL GROUP BY 1""", [after, before]):
+        flows[(old, None)] = count
+    seen = {value for pair in flows for value in pair if value is not None}
+    values = [value for value in order if value in seen] + sorted(seen - set(order))
+    rank = {value: number for number, value in enumerate(values)}
+    up = sum(count for (old, new), count in flows.items() if old and new and rank[new] < rank[old])
+    down = sum(count for (old, new), count in flows.items() if old and new and rank[new] > rank[old])
+    stayed = sum(count for (old, new), count in flows.items() if old and old == new)
+    return {
+        "column": column,
+        "from_run": before,
+        "to_run": after,
+        "values": values,
+        "matrix": [{"from": old, **{new: flows.get((old, new), 0) for new in values}} for old in values],
+        "new": {value: flows.get((None, value), 0) for value in values},
+        "gone": {value: flows.get((value, None), 0) for value in values},
+        "upgrades": up,
+        "downgrades": down,
+        "unchanged": stayed,
+    }
+
+
+def movers(db, column: str, order: list[str], direction: str, from_run: int | None = None,
+           to_run: int | None = None, limit: int = 50) -> list[dict]:
+    """The customers who moved ``up`` or ``down`` in ``column`` between the two runs, biggest
+    moves first, with their current owner."""
+    runs = _pick_runs(db, column, from_run, to_run)
+    if runs is None:
+        return []
+    before, after = runs
+    rank = " ".join(f"WHEN ? THEN {number}" for number in range(len(order)))
+    case = f"CASE {{side}}.[{column}] {rank} ELSE {len(order)} END"
+    step = f"({case.format(side='p')}) - ({case.format(side='r')})"
+    sign = ">" if direction == "up" else "<"
+    sql = f"""
+        SELECT r.customer_id, c.name, p.[{column}] AS from_value, r.[{column}] AS to_value,
+               o.staff_id AS owner_staff_id, {step} AS steps
+        FROM results r
+        JOIN results p ON p.run_id = ? AND p.customer_id = r.customer_id
+        JOIN customers c ON c.customer_id = r.customer_id
+        LEFT JOIN assignments o ON o.customer_id = r.customer_id AND o.ended_on IS NULL
+        WHERE r.run_id = ? AND {step} {sign} 0
+        ORDER BY ABS({step}) DESC, r.customer_id
+        LIMIT ?"""
+    params = [*order, *order, before, after, *order, *order, *order, *order, limit]
+    return [dict(zip(("customer_id", "name", "from_value", "to_value", "owner_staff_id", "steps"), row))
+            for row in db.execute(sql, params)]
