@@ -125,6 +125,30 @@ def build_parser() -> Parser:
     sub.add_argument("--as-of", type=_date, metavar="DATE", help=t("cli.opt.as_of"))
     sub.add_argument("--replace", action="store_true", help=t("cli.opt.replace"))
     sub.add_argument("--no-tui", action="store_true", help=t("cli.opt.no_tui"))
+    sub = command("assign", cmd_assign)
+    sub.add_argument("--rebalance", action="store_true", help=t("cli.opt.rebalance"))
+    sub.add_argument("--dry-run", action="store_true", help=t("cli.opt.assign_dry_run"))
+    sub.add_argument("--accept-shortfalls", action="store_true", help=t("cli.opt.accept_shortfalls"))
+    sub.add_argument("--as-of", type=_date, metavar="DATE", help=t("cli.opt.assign_as_of"))
+    sub.add_argument("--limit", type=_positive, default=50, metavar="N", help=t("cli.opt.moves_limit"))
+    with_format(sub)
+    sub = command("transfer", cmd_transfer)
+    sub.add_argument("customer_id", metavar="CUSTOMER_ID", help=t("cli.opt.customer_id"))
+    sub.add_argument("--to", dest="to_staff", metavar="STAFF_ID", required=True, help=t("cli.opt.to_staff"))
+    sub.add_argument("--reason", metavar="TEXT", help=t("cli.opt.reason"))
+    sub.add_argument("--force", action="store_true", help=t("cli.opt.force"))
+    sub.add_argument("--as-of", type=_date, metavar="DATE", help=t("cli.opt.assign_as_of"))
+    with_format(sub, ("table", "json"))
+    sub = command("staff", cmd_staff)
+    sub.add_argument("--by", metavar="COLUMN", help=t("cli.opt.staff_by"))
+    with_format(sub)
+    sub = command("tiers", cmd_tiers)
+    sub.add_argument("--column", metavar="COLUMN", default="tier", help=t("cli.opt.tiers_column"))
+    sub.add_argument("--from", dest="from_run", type=_positive, metavar="RUN_ID", help=t("cli.opt.from_run"))
+    sub.add_argument("--to", dest="to_run", type=_positive, metavar="RUN_ID", help=t("cli.opt.to_run"))
+    sub.add_argument("--moved", choices=("up", "down"), help=t("cli.opt.moved"))
+    sub.add_argument("--limit", type=_positive, default=50, help=t("cli.opt.limit"))
+    with_format(sub, ("table", "json"))
     sub = command("tui", cmd_tui)
     sub.add_argument("--as", dest="as_staff", metavar="STAFF_ID", help=t("cli.opt.as_staff"))
     sub.add_argument("--theme", metavar="NAME", help=t("cli.opt.theme"))
@@ -186,6 +210,10 @@ def _print_run(summary, fmt: str) -> None:
         return
     print(t("run.done", run_id=summary.run_id, as_of=summary.as_of.isoformat(), customers=summary.customers,
             seconds=f"{summary.seconds:.1f}", policy_hash=summary.policy_hash))
+    if summary.counts.get("assigned"):
+        print(t("run.assigned", assigned=summary.counts["assigned"]))
+    if summary.counts.get("assign_note"):
+        sys.stderr.write(t("run.assign_skipped", detail=summary.counts["assign_note"]) + "\n")
     for column, counts in summary.counts.get("values", {}).items():
         rows = [{"value": value, "customers": count} for value, count in counts.items()]
         print()
@@ -380,6 +408,266 @@ def cmd_demo(session: Session) -> int:
             return EXIT_OK
         db.close()
         return _open_tui(session, path, staff_id=None, theme=None)
+    return EXIT_OK
+
+
+def _actor() -> str:
+    """Who is making a change, for the history: the operating system's user."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "clientbook"
+
+
+MOVE_COLUMNS = ["customer_id", "staff_id", "rule", "reason"]
+
+
+def cmd_assign(session: Session) -> int:
+    from .assignment import assign_unassigned, rebalance
+
+    args = session.args
+    db = session.book()
+    actor = f"clientbook assign ({_actor()})"
+    if args.rebalance:
+        result = rebalance(db, session.policy, session.manager, session.as_of(), actor, dry_run=args.dry_run,
+                           accept_shortfalls=args.accept_shortfalls)
+        _print_rebalance(session, result)
+        return EXIT_OK
+    if args.accept_shortfalls:
+        raise BadInput("assign.accept_needs_rebalance")
+    result = assign_unassigned(db, session.policy, session.manager, session.as_of(), actor, dry_run=args.dry_run)
+    _print_assignment(session, result)
+    return EXIT_OK
+
+
+def _print_assignment(session: Session, result) -> None:
+    fmt = session.args.format
+    assigned = result.assigned
+    if fmt != "table":
+        emit(assigned.to_dict("records"), MOVE_COLUMNS, fmt)
+        return
+    print(t("assign.dry_run_done" if result.dry_run else "assign.done", assigned=len(assigned),
+            unassigned=result.unassigned, run_id=result.run_id))
+    if result.left:
+        print(t("assign.left", left=result.left, unclassified=result.unclassified))
+    if not len(assigned):
+        return
+    by_rule = assigned.groupby("rule", sort=False).size()
+    print()
+    emit([{"rule": rule, "customers": int(count)} for rule, count in by_rule.items()], ["rule", "customers"], "table",
+         headers={"rule": t("assign.col.rule"), "customers": t("assign.col.customers")})
+    print()
+    shown = assigned.head(session.args.limit).to_dict("records")
+    emit(shown, MOVE_COLUMNS, "table", headers={key: t(f"assign.col.{key}") for key in MOVE_COLUMNS})
+    if len(assigned) > len(shown):
+        print(t("assign.more", shown=len(shown), total=len(assigned)))
+
+
+def _print_rebalance(session: Session, result) -> None:
+    fmt = session.args.format
+    columns = ["customer_id", "from_staff_id", "staff_id", "rule", "reason"]
+    if fmt == "json":
+        emit_object({"written": result.written, "moves": _records(result.moves), "balance": _records(result.balance),
+                     "shortfalls": result.shortfalls})
+        return
+    if fmt == "csv":
+        emit(result.moves.to_dict("records"), columns, "csv")
+        return
+    digits = session.policy.minor_digits
+    moves = len(result.moves)
+    key = "assign.rebalance_written" if result.written else (
+        "assign.rebalance_dry_run" if session.args.dry_run else "assign.rebalance_nothing")
+    print(t(key, moves=moves))
+    if moves:
+        print()
+        shown = result.moves.head(session.args.limit).to_dict("records")
+        emit(shown, columns, "table", headers={name: t(f"assign.col.{name}") for name in columns})
+        if moves > len(shown):
+            print(t("assign.more", shown=len(shown), total=moves))
+    if len(result.balance):
+        print()
+        print(t("assign.balance_title"))
+        emit(_post_balance(result.balance, session.policy["staff"].post_label), ["post", "staff", "customers_band", "customers_before", "customers_after",
+                                             "assets_band", "assets_before", "assets_after", "outside_before",
+                                             "outside_after"], "table",
+             headers={name: t(f"assign.col.{name}") for name in
+                      ("post", "staff", "customers_band", "customers_before", "customers_after", "assets_band",
+                       "assets_before", "assets_after", "outside_before", "outside_after")}, digits=digits)
+        print()
+        staff_columns = ["staff_id", "post", "customers_before", "customers_after", "assets_before_minor",
+                         "assets_after_minor", "capacity"]
+        staff_rows = [{**row, "assets_before_minor": row["assets_before"], "assets_after_minor": row["assets_after"]}
+                      for row in _records(result.balance)]
+        post_label = session.policy["staff"].post_label
+        for row in staff_rows:
+            row["post"] = post_label(row["post"], current_language())
+        headers = {name: t(f"assign.col.{name.removesuffix('_minor')}") for name in staff_columns}
+        headers.update({"staff_id": t("staff.col.staff_id"), "post": t("staff.col.post")})
+        emit(staff_rows, staff_columns, "table", digits=digits, headers=headers)
+    if result.shortfalls:
+        print()
+        print(t("assign.shortfalls", count=len(result.shortfalls)))
+        for line in result.shortfalls:
+            print(f"  - {line}")
+
+
+def _records(frame) -> list[dict]:
+    """A frame's rows as plain Python values (no numpy scalars, None for missing)."""
+    return json.loads(frame.to_json(orient="records", force_ascii=False))
+
+
+def _post_balance(balance, label) -> list[dict]:
+    """Per post (named by ``label(post, language)``): the tolerance bands and the spread of books before and after."""
+    from .money import format_minor
+
+    rows = []
+    for post, group in balance.groupby("post", sort=False):
+        low, high = int(group["customers_low"].iloc[0]), int(group["customers_high"].iloc[0])
+        assets_low, assets_high = int(group["assets_low"].iloc[0]), int(group["assets_high"].iloc[0])
+
+        def spread(column: str, money: bool = False) -> str:
+            least, most = int(group[column].min()), int(group[column].max())
+            return (f"{format_minor(least)} - {format_minor(most)}" if money else f"{least:,} - {most:,}")
+
+        def outside(when: str) -> int:
+            count, assets = group[f"customers_{when}"], group[f"assets_{when}"]
+            return int(((count < low) | (count > high) | (assets < assets_low) | (assets > assets_high)).sum())
+
+        rows.append({"post": label(post, current_language()), "staff": len(group), "customers_band": f"{low:,} - {high:,}",
+                     "customers_before": spread("customers_before"), "customers_after": spread("customers_after"),
+                     "assets_band": f"{format_minor(assets_low)} - {format_minor(assets_high)}",
+                     "assets_before": spread("assets_before", True), "assets_after": spread("assets_after", True),
+                     "outside_before": outside("before"), "outside_after": outside("after")})
+    return rows
+
+
+def cmd_transfer(session: Session) -> int:
+    from .assignment import transfer
+
+    args = session.args
+    db = session.book()
+    done = transfer(db, session.policy, session.manager, args.customer_id, args.to_staff, args.reason, args.force,
+                    session.as_of(), f"clientbook transfer ({_actor()})")
+    if args.format == "json":
+        emit_object(done.__dict__)
+    else:
+        print(t("transfer.done", customer_id=done.customer_id, old=done.from_staff_id or "-", new=done.staff_id,
+                reason=done.reason))
+    return EXIT_OK
+
+
+def cmd_staff(session: Session) -> int:
+    from .reports import staff_report
+
+    args = session.args
+    db = session.book()
+    group_by = args.by or session.policy["tui"].dashboard_group
+    _check_column(db, group_by)
+    rows = staff_report(db, session.policy, group_by)
+    order = list(session.manager.value_labels(session.policy, current_language()).get(group_by, {}))
+    values = [value for value in order if any(value in row["by_value"] for row in rows)]
+    values += sorted({value for row in rows for value in row["by_value"]} - set(values))
+    labels = session.manager.value_labels(session.policy, current_language()).get(group_by, {})
+    if args.format == "json":
+        emit(rows, list(rows[0]) if rows else [], "json")
+        return EXIT_OK
+    flat = []
+    for row in rows:
+        item = {key: value for key, value in row.items() if key != "by_value"}
+        for value in values:
+            cell = row["by_value"].get(value, {"customers": 0, "assets_minor": 0})
+            item[f"{group_by}:{value}"] = cell["customers"]
+            item[f"{group_by}:{value}:assets_minor"] = cell["assets_minor"]
+        flat.append(item)
+    if args.format == "csv":
+        emit(flat, list(flat[0]) if flat else [], "csv")
+        return EXIT_OK
+    post_label = session.policy["staff"].post_label
+    for item in flat:
+        item["post"] = post_label(item["post"], current_language())
+        item["capacity_used"] = _percent(item["capacity_used"])
+        item["unfamiliar_share"] = _percent(item["unfamiliar_share"])
+        item["active"] = t("staff.active") if item["active"] in (1, None) else t("staff.left")
+    columns = ["staff_id", "name", "post", "active", "customers", "assets_minor",
+               *[f"{group_by}:{value}" for value in values], "capacity", "capacity_used", "unfamiliar_share",
+               "became_familiar"]
+    headers = {key: t(f"staff.col.{key}") for key in ("staff_id", "name", "post", "active", "customers",
+                                                       "assets_minor", "capacity", "capacity_used",
+                                                       "unfamiliar_share", "became_familiar")}
+    headers.update({f"{group_by}:{value}": labels.get(value, value) for value in values})
+    emit(flat, columns, "table", headers=headers, digits=session.policy.minor_digits)
+    return EXIT_OK
+
+
+def _percent(share) -> str:
+    return "" if share is None else f"{share:.1%}"
+
+
+def _check_column(db, column: str) -> None:
+    from .policy import did_you_mean
+    from .queries import result_columns
+
+    known = result_columns(db)
+    if column not in known:
+        suggestion = did_you_mean(column, known)
+        raise BadInput("report.unknown_column_suggest" if suggestion else "report.unknown_column", column=column,
+                       known=", ".join(known) or "-", suggestion=suggestion)
+
+
+def cmd_tiers(session: Session) -> int:
+    from .reports import migration, movers, pyramid
+
+    args = session.args
+    db = session.book()
+    _check_column(db, args.column)
+    labels = session.manager.value_labels(session.policy, current_language()).get(args.column, {})
+    order = list(labels)
+    if args.moved:
+        rows = movers(db, args.column, order, args.moved, args.from_run, args.to_run, args.limit)
+        if args.format == "json":
+            emit(rows, ["customer_id", "name", "from_value", "to_value", "owner_staff_id", "steps"], "json")
+            return EXIT_OK
+        for row in rows:
+            row["from_value"], row["to_value"] = labels.get(row["from_value"], row["from_value"]), labels.get(
+                row["to_value"], row["to_value"])
+        emit(rows, ["customer_id", "name", "from_value", "to_value", "owner_staff_id"], "table",
+             headers={key: t(f"tiers.col.{key}") for key in ("customer_id", "name", "from_value", "to_value",
+                                                              "owner_staff_id")})
+        return EXIT_OK
+    levels = pyramid(db, args.column, order)
+    flow = migration(db, args.column, order, args.from_run, args.to_run)
+    if args.format == "json":
+        emit_object({"pyramid": levels, "migration": flow})
+        return EXIT_OK
+    digits = session.policy.minor_digits
+    print(t("tiers.pyramid_title", column=args.column))
+    widest = max((row["customers"] for row in levels), default=0) or 1
+    for row in levels:
+        row["label"] = labels.get(row["value"], row["value"])
+        row["bar"] = "█" * max(1, round(24 * row["customers"] / widest)) if row["customers"] else ""
+        row["customer_share"] = _percent(row["customer_share"])
+        row["asset_share"] = _percent(row["asset_share"])
+    emit(levels, ["label", "customers", "customer_share", "assets_minor", "asset_share", "bar"], "table", digits=digits,
+         headers={key: t(f"tiers.col.{key}") for key in ("label", "customers", "customer_share", "assets_minor",
+                                                          "asset_share", "bar")})
+    print()
+    if flow is None:
+        print(t("tiers.no_migration", column=args.column))
+        return EXIT_OK
+    print(t("tiers.migration_title", from_run=flow["from_run"], to_run=flow["to_run"], upgrades=flow["upgrades"],
+            downgrades=flow["downgrades"], unchanged=flow["unchanged"]))
+    matrix = []
+    for row in flow["matrix"]:
+        line = {"from": labels.get(row["from"], row["from"])}
+        line.update({value: row[value] for value in flow["values"]})
+        line["gone"] = flow["gone"][row["from"]]
+        matrix.append(line)
+    matrix.append({"from": t("tiers.new_customers"), **flow["new"], "gone": ""})
+    headers = {"from": t("tiers.col.from_to"), "gone": t("tiers.col.gone")}
+    headers.update({value: labels.get(value, value) for value in flow["values"]})
+    emit(matrix, ["from", *flow["values"], "gone"], "table", headers=headers)
     return EXIT_OK
 
 
