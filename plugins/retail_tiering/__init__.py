@@ -1,71 +1,45 @@
-"""retail_tiering: tier retail customers by assets (step 1 of the retail routine, 分層).
+"""retail_tiering: step 1 of the retail routine, tier, post and assign (分層分崗分戶).
 
-Tier names, labels and thresholds, and which asset figure tiers a customer, are policy
-(the ``[retail_tiering]`` table). A customer's tier is the highest whose threshold the
-figure reaches; the reason names the figure, the amount and the threshold.
+* **Tiers** (分層): a customer's tier is the highest whose thresholds the customer's figures
+  reach; the reason names the figure, the amount and the threshold.
+* **Posts** (分崗): each tier names the posts that may own its customers and its service
+  strategy (:func:`clientbook_eligible_posts` tells the core, which checks transfers).
+* **Assignment** (分戶): customers without an owner go, by the policy's rules in order, to
+  the person who first served them, the teller or lobby manager who referred them, the
+  owner of the customer who referred them, or else are spread evenly over the tier's
+  posts by count and assets within capacity (:mod:`.assignment`).
+* **Rebalancing**: when staff join or leave or books drift, the fewest moves that bring
+  every book within the policy's tolerance of its post's mean.
+* **Familiarity**: familiar when the owner had a meaningful contact within the policy's
+  months.
+
+Everything is policy: the ``[retail_tiering]`` table (see ``config/default.toml``).
 """
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 
 from clientbook import hookimpl
-from clientbook.declarations import OutputColumn, PolicyTable
+from clientbook.declarations import EligiblePosts, OutputColumn, Panel, PolicyTable, RebalancePlan
+from clientbook.errors import BadInput
 from clientbook.i18n import current_language, t
 from clientbook.money import format_minor, format_minor_series
-from clientbook.reasons import explain_by_case, pick
-from clientbook.policy import Decimal, Field, Labels, PolicyModel, label_problems, pick_label, to_minor
+from clientbook.policy import pick_label, to_minor
+from clientbook.reasons import explain, explain_by_case, pick
 
-__version__ = "0.1.0"
+from . import assignment
+from .policy import BASIS_COLUMNS, RULES, AssignmentPolicy, FamiliarityPolicy, Tier, TieringPolicy
 
-# The asset-liability figure a tier is decided on -> its column in book.customers.
-BASIS_COLUMNS = {
-    "total_assets": "total_assets_minor",
-    "avg_daily_assets_3m": "avg_daily_assets_3m_minor",
-    "contribution": "contribution_minor",
-}
+__version__ = "0.2.0"
+__all__ = ["AssignmentPolicy", "FamiliarityPolicy", "Tier", "TieringPolicy", "tier_customers", "familiarity"]
 
-
-class Tier(PolicyModel):
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    min_assets: Decimal = Field(ge=0)
-    label: Labels = {}
-
-    def check(self):
-        return label_problems("label", self.label)
-
-
-class TieringPolicy(PolicyModel):
-    basis: Literal["total_assets", "avg_daily_assets_3m", "contribution"] = "total_assets"
-    tiers: list[Tier] = []
-
-    def check(self):
-        found = []
-        if not self.tiers:
-            return [("tiers", "policy.empty_list", {})]
-        names = set()
-        for index, tier in enumerate(self.tiers):
-            if tier.name in names:
-                found.append((f"tiers[{index}].name", "policy.duplicate_name", {"name": tier.name}))
-            names.add(tier.name)
-            found.extend((f"tiers[{index}].{key}", message, params) for key, message, params in tier.check())
-            if index and tier.min_assets >= self.tiers[index - 1].min_assets:
-                found.append(
-                    (
-                        f"tiers[{index}].min_assets",
-                        "retail_tiering.policy.thresholds_order",
-                        {"found": str(tier.min_assets), "previous": str(self.tiers[index - 1].min_assets),
-                         "previous_name": self.tiers[index - 1].name},
-                    )
-                )
-        if self.tiers[-1].min_assets != 0:
-            found.append((f"tiers[{len(self.tiers) - 1}].min_assets", "retail_tiering.policy.last_tier_zero",
-                          {"found": str(self.tiers[-1].min_assets)}))
-        return found
+FAMILIARITY = ("familiar", "unfamiliar")
+# The figure books are balanced on: total assets, whatever figure tiers them.
+ASSETS = "total_assets_minor"
 
 
 @hookimpl
@@ -75,31 +49,55 @@ def clientbook_policy_tables():
 
 @hookimpl
 def clientbook_output_columns():
-    return [OutputColumn("tier", "text", "classification", "Asset tier of a retail customer")]
+    return [
+        OutputColumn("tier", "text", "classification", "Asset tier of a retail customer"),
+        OutputColumn("familiarity", "text", "classification", "familiar or unfamiliar to the customer's owner"),
+    ]
+
+
+# --- tiers ---------------------------------------------------------------------------------------
 
 
 def tier_customers(customers: pd.DataFrame, policy: TieringPolicy, digits: int, currency: str) -> pd.DataFrame:
-    """The tier and its reason for each retail customer (vectorised over the whole book)."""
+    """The tier and its reason for each retail customer (vectorised over the whole book).
+
+    ``customers`` has ``kind`` and the column of every figure the policy tiers on.
+    """
     basis_column = BASIS_COLUMNS[policy.basis]
-    retail = customers.loc[customers["kind"] == "retail", ["customer_id", basis_column]]
+    retail = customers[customers["kind"] == "retail"]
     figure = retail[basis_column]
-    amounts = figure.fillna(0).astype("int64").to_numpy()
-    # Ascending for searchsorted; the policy lists tiers from the highest down.
+
+    def amounts(column: str) -> np.ndarray:
+        return retail[column].fillna(0).astype("int64").to_numpy()
+
+    # Ascending from the lowest tier; the policy lists tiers from the highest down.
     tiers = list(reversed(policy.tiers))
     thresholds = [to_minor(tier.min_assets, digits) for tier in tiers]
-    position = np.searchsorted(np.array(thresholds, dtype=np.int64), amounts, side="right") - 1
-    position = np.clip(position, 0, len(tiers) - 1)  # negative net assets fall in the lowest tier
+    basis_amounts = amounts(basis_column)
+    position = np.zeros(len(retail), dtype=np.int64)  # negative net assets fall in the lowest tier
+    for number, tier in enumerate(tiers[1:], start=1):
+        reached = basis_amounts >= thresholds[number]
+        for other, minimum in tier.also_min.items():
+            reached &= amounts(BASIS_COLUMNS[other]) >= to_minor(minimum, digits)
+        position[reached] = number
 
     language = current_language()
     labels = [pick_label(tier.label, language, tier.name) for tier in tiers]
     basis = t(f"retail_tiering.basis.{policy.basis}")
     shown = [format_minor(value, digits, currency) for value in thresholds]
+    also = [
+        "".join(t("retail_tiering.reason.also", basis=t(f"retail_tiering.basis.{other}"),
+                  threshold=format_minor(to_minor(minimum, digits), digits, currency))
+                for other, minimum in tier.also_min.items())
+        for tier in tiers
+    ]
     # The lowest tier is explained by the threshold it falls short of, the others by the one they reach.
-    cases = [("retail_tiering.reason.at_least", {"basis": basis, "threshold": shown[number], "tier": labels[number]})
+    cases = [("retail_tiering.reason.at_least", {"basis": basis, "threshold": shown[number], "tier": labels[number],
+                                                 "also": also[number]})
              for number in range(len(tiers))]
     if len(tiers) > 1:
         cases[0] = ("retail_tiering.reason.below", {"basis": basis, "threshold": shown[1], "tier": labels[0],
-                                                    "next_tier": labels[1]})
+                                                    "next_tier": labels[1], "also": also[1]})
     amount = format_minor_series(figure.fillna(0), digits) + f" {currency}"
     no_snapshot = figure.isna()
     if no_snapshot.any():
@@ -109,13 +107,289 @@ def tier_customers(customers: pd.DataFrame, policy: TieringPolicy, digits: int, 
                          "tier": pick([tier.name for tier in tiers], position, retail.index), "tier_reason": reason})
 
 
+# --- familiarity ---------------------------------------------------------------------------------
+
+
+def familiarity(customers: pd.DataFrame, contacts: pd.DataFrame, policy, as_of: date) -> pd.DataFrame:
+    """Familiar or unfamiliar to the owner, for each retail customer that has one.
+
+    ``customers``: ``customer_id``, ``kind``, ``owner_staff_id``; ``contacts``: the contact log.
+    """
+    settings = policy.familiarity
+    if contacts.empty:  # no contact log at all (a book built from frames may have no columns either)
+        contacts = pd.DataFrame({name: pd.Series(dtype="str") for name in ("customer_id", "staff_id", "contacted_on")}
+                                | {"meaningful": pd.Series(dtype="Int64")})
+    owned = customers[(customers["kind"] == "retail") & customers["owner_staff_id"].notna()]
+    since = (pd.Timestamp(as_of) - pd.DateOffset(months=settings.months)).date().isoformat()
+    meaningful = contacts[(contacts["meaningful"].fillna(0) == 1) & (contacts["contacted_on"] <= as_of.isoformat())]
+    meaningful = meaningful[["customer_id", "staff_id", "contacted_on"]]
+    if settings.by_owner:
+        owners = owned[["customer_id", "owner_staff_id"]]
+        meaningful = meaningful.merge(owners, on="customer_id")
+        meaningful = meaningful[meaningful["staff_id"] == meaningful["owner_staff_id"]]
+    last = meaningful.sort_values("contacted_on").drop_duplicates("customer_id", keep="last").set_index("customer_id")
+    on = owned["customer_id"].map(last["contacted_on"]).astype("string")
+    by = owned["customer_id"].map(last["staff_id"]).astype("string")
+    familiar = (on >= since).fillna(False).to_numpy(dtype=bool)
+    never = on.isna().to_numpy()
+    reason = pd.Series(pd.NA, index=owned.index, dtype="string")
+    for key, rows in (("recent", familiar), ("stale", ~familiar & ~never)):
+        reason[rows] = explain(f"retail_tiering.familiarity.{key}", owned.index[rows], months=settings.months,
+                               on=on[rows], by=by[rows])
+    never_key = "never_owner" if settings.by_owner else "never_anyone"
+    reason[never] = t(f"retail_tiering.familiarity.{never_key}", months=settings.months)
+    return pd.DataFrame({"customer_id": owned["customer_id"],
+                         "familiarity": pick(list(FAMILIARITY), np.where(familiar, 0, 1), owned.index),
+                         "familiarity_reason": reason})
+
+
 @hookimpl
 def clientbook_classify(book, policy, as_of: date):
     settings = policy["retail_tiering"]
-    customers = book.customers_with("kind", BASIS_COLUMNS[settings.basis])
-    return tier_customers(customers, settings, policy.minor_digits, policy.currency)
+    figures = {BASIS_COLUMNS[settings.basis]} | {BASIS_COLUMNS[name] for tier in settings.tiers for name in tier.also_min}
+    customers = book.customers_with("kind", *sorted(figures), "owner_staff_id")
+    tiers = tier_customers(customers, settings, policy.minor_digits, policy.currency)
+    known = familiarity(customers, book.contacts, settings, as_of)
+    return tiers.merge(known, on="customer_id", how="left")
 
 
 @hookimpl
 def clientbook_value_labels(policy, language: str):
-    return {"tier": {tier.name: pick_label(tier.label, language, tier.name) for tier in policy["retail_tiering"].tiers}}
+    return {
+        "tier": {tier.name: pick_label(tier.label, language, tier.name) for tier in policy["retail_tiering"].tiers},
+        "familiarity": {value: t(f"retail_tiering.familiarity.{value}") for value in FAMILIARITY},
+    }
+
+
+@hookimpl
+def clientbook_customer_panels(profile: dict, labels: dict, policy):
+    """The customer's tier with its service strategy and the posts that look after it."""
+    decided = (profile.get("classification") or {}).get("tier")
+    tier = next((item for item in policy["retail_tiering"].tiers if decided and item.name == decided["value"]), None)
+    if tier is None:
+        return None
+    language = current_language()
+    posts = ", ".join(policy["staff"].post_label(post, language) for post in tier.posts)
+    rows = ((t("retail_tiering.panel.tier"), pick_label(tier.label, language, tier.name)),
+            (t("retail_tiering.panel.strategy"), pick_label(tier.strategy, language, "")),
+            (t("retail_tiering.panel.posts"), posts))
+    return [Panel(name="tier_service", title=t("retail_tiering.panel.title"),
+                  columns=(t("retail_tiering.panel.item"), t("retail_tiering.panel.value")), rows=rows, order=15)]
+
+
+@hookimpl
+def clientbook_eligible_posts(policy):
+    return [EligiblePosts("tier", {tier.name: tuple(tier.posts) for tier in policy["retail_tiering"].tiers})]
+
+
+# --- assignment and rebalancing ----------------------------------------------------------------
+
+
+class _Codes:
+    """The book as the codes :mod:`.assignment` works on."""
+
+    def __init__(self, book, classification: pd.DataFrame, policy, columns: tuple[str, ...]):
+        settings: TieringPolicy = policy["retail_tiering"]
+        self.policy, self.settings = policy, settings
+        self.posts = policy["staff"].post_names()
+        staff = book.staff
+        self.staff_ids = pd.Index(staff["staff_id"].astype("str"))
+        post = pd.Index(self.posts).get_indexer(staff["post"])
+        # As StaffPolicy.capacity_of, for the whole staff at once: their own, else their post's.
+        default = staff["post"].map(policy["staff"].capacity)
+        capacity = staff["capacity"].astype("Float64").fillna(default.astype("Float64")).fillna(assignment.NO_LIMIT)
+        self.customers = book.customers_with("owner_staff_id", ASSETS, *columns)
+        self.ids = pd.Index(self.customers["customer_id"])
+        self.owner = self.staff_index(self.customers["owner_staff_id"])
+        self.assets = self.customers[ASSETS].fillna(0).astype("int64").to_numpy()
+        tiers = settings.tier_names()
+        named = classification["tier"] if "tier" in classification.columns else pd.Series(dtype="str")
+        self.tier = pd.Index(tiers).get_indexer(self.customers["customer_id"].map(named))
+        size = len(staff)
+        self.branch = assignment.Branch(
+            post=post,
+            active=(staff["active"].fillna(1).astype("int64") == 1).to_numpy(),
+            capacity=capacity.astype("int64").to_numpy(),
+            load=np.bincount(self.owner[self.owner >= 0], minlength=size).astype(np.int64),
+            assets=np.bincount(self.owner[self.owner >= 0], weights=self.assets[self.owner >= 0],
+                               minlength=size).astype(np.int64),
+        )
+        self.allowed = np.zeros((len(tiers), len(self.posts)), dtype=bool)
+        self.spread = np.zeros_like(self.allowed)
+        for number, tier in enumerate(settings.tiers):
+            self.allowed[number, pd.Index(self.posts).get_indexer(tier.posts)] = True
+            self.spread[number, pd.Index(self.posts).get_indexer(tier.spread_posts)] = True
+
+    def staff_index(self, ids: pd.Series) -> np.ndarray:
+        return self.staff_ids.get_indexer(ids.astype("str").where(ids.notna(), None))
+
+    def tier_label(self, number: int) -> str:
+        tier = self.settings.tiers[number]
+        return pick_label(tier.label, current_language(), tier.name)
+
+    def post_label(self, post: str) -> str:
+        return self.policy["staff"].post_label(post, current_language())
+
+    def posts_of(self, number: int, spread: bool = False) -> str:
+        tier = self.settings.tiers[number]
+        return ", ".join(self.post_label(post) for post in (tier.spread_posts if spread else tier.posts))
+
+    def money(self, amount: int) -> str:
+        return format_minor(int(amount), self.policy.minor_digits, self.policy.currency)
+
+    def shortfall_text(self, kind: str, figures: dict) -> str:
+        figures = dict(figures)
+        if "tier" in figures:
+            level = figures.pop("tier")
+            figures["tier"] = self.tier_label(level) if level >= 0 else t("retail_tiering.assign.no_tier")
+            figures["posts"] = self.posts_of(level, spread=True) if level >= 0 else ""
+        if "staff" in figures:
+            figures["staff"] = self.staff_ids[figures["staff"]]
+        if "post" in figures:
+            figures["post"] = self.post_label(self.posts[figures["post"]])
+        if kind in ("count_band", "assets_band"):
+            value = figures["customers" if kind == "count_band" else "assets"]
+            above = value > figures["high"]
+            figures["side"] = t("retail_tiering.shortfall.above" if above else "retail_tiering.shortfall.below")
+            figures["by"] = value - figures["high"] if above else figures["low"] - value
+            if kind == "assets_band":
+                figures.update({name: self.money(figures[name]) for name in ("assets", "low", "high", "by")})
+        return t(f"retail_tiering.shortfall.{kind}", **figures)
+
+
+PERSON_RULES = {
+    "first_served": "first_served_by",
+    "referred_by_staff": "referred_by_staff",
+    "referred_by_customer": "referred_by_customer",
+}
+
+
+@hookimpl
+def clientbook_assign(book, classification: pd.DataFrame, unassigned: pd.DataFrame, policy, as_of: date):
+    settings: TieringPolicy = policy["retail_tiering"]
+    rules = settings.assignment.rules
+    codes = _Codes(book, classification, policy, tuple(PERSON_RULES.values()))
+    rows = codes.ids.get_indexer(unassigned["customer_id"])
+    customers = codes.customers.iloc[rows]
+    candidates = {}
+    for rule in rules:
+        if rule == "first_served" or rule == "referred_by_staff":
+            candidates[rule] = codes.staff_index(customers[PERSON_RULES[rule]])
+        elif rule == "referred_by_customer":
+            referrer = codes.ids.get_indexer(customers["referred_by_customer"].astype("str")
+                                             .where(customers["referred_by_customer"].notna(), None))
+            candidates[rule] = np.where(referrer >= 0, codes.owner[np.maximum(referrer, 0)], -1)
+    tier = codes.tier[rows]
+    try:
+        placed = assignment.assign(tier, codes.assets[rows], candidates, rules, codes.allowed, codes.spread,
+                                   codes.branch)
+    except assignment.Shortfall as short:
+        raise BadInput("retail_tiering.assign.cannot_place",
+                       detail=codes.shortfall_text(short.kind, short.figures)) from None
+    done = placed.owner >= 0
+    result = customers.loc[done, ["customer_id"]].copy()
+    staff = placed.owner[done]
+    result["staff_id"] = codes.staff_ids[staff]
+    result["rule"] = np.asarray(rules, dtype=object)[placed.rule[done]]
+    result["reason"] = _assign_reasons(codes, result, tier[done], staff, customers.loc[done])
+    return result.reset_index(drop=True)
+
+
+def _assign_reasons(codes: _Codes, result: pd.DataFrame, tier: np.ndarray, staff: np.ndarray,
+                    customers: pd.DataFrame) -> pd.Series:
+    """A reason per assignment. Rule, tier, post and staff member take few values together, so
+    each combination is written once and shared; only a referrer varies by row."""
+    index = result.index
+    rules = list(result["rule"].unique())
+    rule = pd.Index(rules).get_indexer(result["rule"])
+    combination = (rule.astype(np.int64) * len(codes.settings.tiers) + tier) * len(codes.staff_ids) + staff
+    unique, position = np.unique(combination, return_inverse=True)
+    texts = []
+    for code in unique:
+        code, member = divmod(int(code), len(codes.staff_ids))
+        number, level = divmod(code, len(codes.settings.tiers))
+        post = codes.branch.post[member]
+        params = {"staff": codes.staff_ids[member], "tier": codes.tier_label(level),
+                  "post": codes.post_label(codes.posts[post]) if post >= 0 else "",
+                  "posts": codes.posts_of(level, spread=True), "referrer": "\x00"}
+        texts.append(t(f"retail_tiering.assign.{rules[number]}", **params))
+    reason = pick(texts, position, index)
+    referred = (result["rule"] == "referred_by_customer").to_numpy()
+    if referred.any():  # the referrer's id goes where the placeholder is
+        referrer = customers.loc[referred, "referred_by_customer"].astype("string").set_axis(index[referred])
+        parts = reason[referred].str.split("\x00", n=1, regex=False)
+        reason[referred] = parts.str[0] + referrer + parts.str[1]
+    return reason
+
+
+@hookimpl
+def clientbook_rebalance(book, classification: pd.DataFrame, policy, as_of: date):
+    settings = policy["retail_tiering"].assignment
+    codes = _Codes(book, classification, policy, ("closeness",))
+    before_load, before_assets = codes.branch.load.copy(), codes.branch.assets.copy()
+    close = (codes.customers["closeness"] == "close").fillna(False).to_numpy(dtype=bool)
+    result = assignment.rebalance(codes.owner, codes.tier, codes.assets, close, codes.allowed, codes.spread,
+                                  codes.branch, float(settings.count_tolerance), float(settings.assets_tolerance),
+                                  settings.move_close)
+    moved = np.flatnonzero(result.owner != codes.owner)
+    moves = pd.DataFrame({
+        "customer_id": codes.customers["customer_id"].to_numpy()[moved],
+        "staff_id": np.asarray(codes.staff_ids)[result.owner[moved]],
+        "rule": np.asarray(["owner_left", "tier_fit", "balance_count", "balance_assets"], dtype=object)[
+            result.why[moved]],
+    })
+    # Moves share their reason when they share the old and new owner, the why and the tier.
+    known: dict[tuple, str] = {}
+    reasons = []
+    for customer in moved:
+        key = (int(codes.owner[customer]), int(result.owner[customer]), int(result.why[customer]),
+               int(codes.tier[customer]))
+        if key not in known:
+            known[key] = _move_reason(codes, customer, result, before_load, before_assets)
+        reasons.append(known[key])
+    moves["reason"] = reasons
+    rows = []
+    for band in result.bands:
+        for member in band.members:
+            rows.append({
+                "staff_id": codes.staff_ids[member],
+                "post": codes.posts[band.post],
+                "customers_before": int(before_load[member]),
+                "customers_after": int(codes.branch.load[member]),
+                "assets_before": int(before_assets[member]),
+                "assets_after": int(codes.branch.assets[member]),
+                "customers_low": band.customers_low,
+                "customers_high": band.customers_high,
+                "assets_low": band.assets_low,
+                "assets_high": band.assets_high,
+                "capacity": None if codes.branch.capacity[member] >= assignment.NO_LIMIT
+                else int(codes.branch.capacity[member]),
+            })
+    balance = pd.DataFrame(rows, columns=["staff_id", "post", "customers_before", "customers_after", "assets_before",
+                                          "assets_after", "customers_low", "customers_high", "assets_low",
+                                          "assets_high", "capacity"])
+    shortfalls = [codes.shortfall_text(kind, figures) for kind, figures in result.shortfalls]
+    return RebalancePlan(moves=moves, balance=balance, shortfalls=shortfalls)
+
+
+def _move_reason(codes: _Codes, customer: int, result, before_load, before_assets) -> str:
+    old, new = int(codes.owner[customer]), int(result.owner[customer])
+    why = int(result.why[customer])
+    params = {"old": codes.staff_ids[old], "new": codes.staff_ids[new],
+              "new_customers": int(before_load[new]), "old_customers": int(before_load[old]),
+              "old_assets": codes.money(before_assets[old]), "new_assets": codes.money(before_assets[new])}
+    if why == assignment.MOVE_LEFT:
+        return t("retail_tiering.rebalance.owner_left", **params)
+    if why == assignment.MOVE_TIER:
+        level = int(codes.tier[customer])
+        post = codes.branch.post[old]
+        return t("retail_tiering.rebalance.tier_fit", tier=codes.tier_label(level), posts=codes.posts_of(level),
+                 post=codes.post_label(codes.posts[post]) if post >= 0 else "", **params)
+    band = next(band for band in result.bands if new in band.members)
+    if why == assignment.MOVE_COUNT:
+        return t("retail_tiering.rebalance.balance_count", low=band.customers_low, high=band.customers_high, **params)
+    return t("retail_tiering.rebalance.balance_assets", low=codes.money(band.assets_low),
+             high=codes.money(band.assets_high), **params)
+
+
+__all__ += ["RULES", "clientbook_assign", "clientbook_rebalance"]
