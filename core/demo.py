@@ -1,6 +1,6 @@
-"""A deterministic synthetic branch: staff, customers, holdings, balances, transactions, owners.
+"""A deterministic synthetic branch: staff, customers, holdings, balances, transactions, owners, contacts.
 
-``generate_branch(customers, seed, language, as_of, corporate)`` returns the six tables of
+``generate_branch(customers, seed, language, as_of, corporate)`` returns the seven tables of
 a book as pandas frames with the columns of :mod:`clientbook.schema`, for demos, tests and
 benchmarks. The same arguments always give equal frames.
 
@@ -37,7 +37,7 @@ from faker import Faker
 from . import schema
 
 DEFAULT_AS_OF = date(2026, 11, 30)
-FRAMES = ("staff", "customers", "holdings", "balances", "transactions", "assignments")
+FRAMES = ("staff", "customers", "holdings", "balances", "transactions", "assignments", "contacts")
 FAKER_LOCALES = {"en": "en_US", "zh-Hans": "zh_CN", "zh-Hant": "zh_TW"}
 _LANGUAGE_INDEX = {"en": 0, "zh-Hans": 1, "zh-Hant": 2}
 
@@ -1109,6 +1109,42 @@ def _capacity(staff: _Staff, owner: np.ndarray) -> np.ndarray:
     return capacity
 
 
+# --- contacts ------------------------------------------------------------------------------------
+
+CONTACT_CHANNELS = ("visit", "phone", "message", "event")
+CONTACT_PURPOSES = ("review", "product_offer", "service", "care")
+# Chance of a meaningful contact by the owner in the last ~6 months: mass, affluent, wealth,
+# private banking, corporate. The top tiers are looked after closely; the mass tier hardly.
+_RECENT_CONTACT = np.array([0.18, 0.45, 0.75, 0.92, 0.85])
+
+
+def _contacts(rng, owner, started, tier, today, customer_ids: pa.Array, staff_ids: pa.Array) -> pd.DataFrame:
+    """The owners' contact log: a recent meaningful contact for some customers (by tier),
+    and an older or lighter one for others, so that familiarity varies across books."""
+    owned = np.flatnonzero(owner >= 0)
+    group = np.where(tier[owned] < 0, 4, tier[owned])
+    recent = owned[rng.random(len(owned)) < _RECENT_CONTACT[group]]
+    older = owned[rng.random(len(owned)) < 0.35]
+    rows = np.r_[recent, older]
+    low = np.r_[np.maximum(started[recent], today - 170), started[older]]
+    day = _between(rng, low, np.maximum(low, today - 1))
+    meaningful = np.r_[np.ones(len(recent), bool), rng.random(len(older)) < 0.4]
+    order = np.lexsort((day, rows))
+    rows, day, meaningful = rows[order], day[order], meaningful[order]
+    size = len(rows)
+    return pd.DataFrame(
+        {
+            "contact_id": _strings(_ids("K", size, 7)),
+            "customer_id": _take(customer_ids, rows),
+            "staff_id": _take(staff_ids, owner[rows]),
+            "contacted_on": _dates(day),
+            "channel": _category(CONTACT_CHANNELS, rng.integers(0, len(CONTACT_CHANNELS), size)),
+            "purpose": _category(CONTACT_PURPOSES, rng.integers(0, len(CONTACT_PURPOSES), size)),
+            "meaningful": _ints(meaningful.astype(np.int64)),
+        }
+    )
+
+
 # --- relationships -------------------------------------------------------------------------------
 
 
@@ -1189,7 +1225,8 @@ def generate_branch(
     today = (as_of - _EPOCH).days
     pools = _pools(language, seed)
     # Independent streams per part, so a change to one part leaves the others' data alone.
-    r_staff, r_retail, r_corp, r_links, r_hold, r_bal, r_txn, r_assign, r_text = np.random.default_rng(seed).spawn(9)
+    streams = np.random.default_rng(seed).spawn(10)
+    r_staff, r_retail, r_corp, r_links, r_hold, r_bal, r_txn, r_assign, r_text, r_contact = streams
     frames: dict[str, pd.DataFrame] = {}
 
     staff = _make_staff(r_staff, n_retail, today, pools)
@@ -1268,6 +1305,7 @@ def generate_branch(
 
     owner, group, started = _assign(r_assign, staff, tier, total_assets, new, opened, today)
     frames["assignments"] = _assignments_frame(owner, group, started, customer_ids, staff_ids)
+    frames["contacts"] = _contacts(r_contact, owner, started, tier, today, customer_ids, staff_ids)
     frames["staff"] = _staff_frame(staff, staff_ids, pools, _capacity(staff, owner), phones[n_total:])
     return {name: _in_schema_order(name, frames[name]) for name in FRAMES}
 
@@ -1280,6 +1318,7 @@ _SCHEMA_COLUMNS = {
     "holdings": schema.names(schema.HOLDING_COLUMNS),
     "balances": schema.names(schema.BALANCE_COLUMNS),
     "transactions": schema.names(schema.TRANSACTION_COLUMNS),
+    "contacts": schema.names(schema.CONTACT_COLUMNS),
 }
 
 
@@ -1462,5 +1501,5 @@ def write_branch(db, frames: dict[str, pd.DataFrame], source: str) -> None:
     from .store import bulk_insert, writing
 
     with writing(db, "demo", source):
-        for name in ("staff", "customers", "balances", "holdings", "transactions", "assignments"):
+        for name in ("staff", "customers", "balances", "holdings", "transactions", "assignments", "contacts"):
             bulk_insert(db, name, frames[name])
