@@ -5,27 +5,33 @@ Each test drives the app with keys, as a user would, and asserts on what the scr
 
 from __future__ import annotations
 
+import io
 import sqlite3
 
 import pytest
 
+from rich.console import Console
+
 from clientbook import hookimpl, i18n
 from clientbook.declarations import Panel
 from clientbook.policy import load
+from clientbook.reports import migration, staff_report
+from clientbook.store import open_book
 from helpers import file_digest, run_cli
-from tui_books import TODAY, build_demo_book, copy_book
+from tui_books import TODAY, build_demo_book, build_second_run_book, copy_book
 
 pytest.importorskip("textual")
 
-from textual.widgets import DataTable, Select, TabbedContent  # noqa: E402
+from textual.widgets import Checkbox, DataTable, Input, Select, TabbedContent  # noqa: E402
 
 from clientbook.tui.app import ClientbookApp  # noqa: E402
 from clientbook.tui.base import BookContext  # noqa: E402
 from clientbook.tui.book import BookScreen  # noqa: E402
 from clientbook.tui.customer import CustomerScreen  # noqa: E402
 from clientbook.tui.dashboard import DashboardScreen  # noqa: E402
-from clientbook.tui.dialogs import HelpScreen, MessageScreen  # noqa: E402
+from clientbook.tui.dialogs import HelpScreen, MessageScreen, ReassignScreen  # noqa: E402
 from clientbook.tui.staff import StaffScreen  # noqa: E402
+from clientbook.tui.widgets import MigrationView, WorkloadChart  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -36,6 +42,17 @@ def demo_book(tmp_path_factory):
 @pytest.fixture
 def book(demo_book, tmp_path):
     return copy_book(demo_book, tmp_path)
+
+
+@pytest.fixture(scope="session")
+def second_run_demo_book(demo_book, tmp_path_factory):
+    return build_second_run_book(demo_book, tmp_path_factory.mktemp("tui-en-second-run"))
+
+
+@pytest.fixture
+def second_run_book(second_run_demo_book, tmp_path):
+    """A demo book with two runs: some customers changed tier, some became familiar."""
+    return copy_book(second_run_demo_book, tmp_path)
 
 
 def make_app(path, *plugins, staff_id=None, config=()):
@@ -75,6 +92,13 @@ def status(app) -> str:
 def query(path, sql, params=()):
     with sqlite3.connect(path) as connection:
         return connection.execute(sql, params).fetchall()
+
+
+def shown_text(widget) -> str:
+    """What a widget that renders Rich objects shows, as plain text."""
+    console = Console(width=widget.size.width or 120, record=True, file=io.StringIO())
+    console.print(widget.render())
+    return console.export_text()
 
 
 async def test_navigate_dashboard_staff_book_customer_and_back(book):
@@ -226,7 +250,7 @@ async def test_customer_screen_shows_tables_and_the_plugin_panels(book):
         tabs = screen.query_one(TabbedContent)
         titles = [str(tab.label) for tab in tabs.query("Tab")]
         assert titles[:5] == ["Profile", "Holdings", "Balances", "Transactions", "Owners"]
-        assert titles[5:] == ["Classification", "Holding count"]
+        assert titles[5:] == ["Classification", "Tier and service", "Holding count"]  # by the panels' order
         assert len(rows_of(screen.query_one("#holdings", DataTable))) == holdings
         classification = rows_of(screen.query_one("#panel-table-classification", DataTable))
         tier_label = app.context.labels["tier"][tier]
@@ -343,3 +367,215 @@ def test_cli_tui_refuses_bad_input_before_taking_the_screen(book, tmp_path):
     assert missing.returncode == 2 and not (tmp_path / "none.db").exists()
     assert file_digest(book) == before
 
+
+
+def expected_staff(path, group_by="tier"):
+    policy, manager = load([])
+    db = open_book(path, manager)
+    try:
+        return staff_report(db, policy, group_by)
+    finally:
+        db.close()
+
+
+def percent(value) -> str:
+    return f"{value:.1%}" if value is not None else "–"
+
+
+async def test_staff_screen_shows_workload_tiers_and_familiarity(second_run_book):
+    expected = expected_staff(second_run_book)
+    assert any(member["became_familiar"] for member in expected)  # the second run has some
+    app = make_app(second_run_book)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("s")
+        await settle(pilot)
+        table = app.screen.query_one("#staff-list", DataTable)
+        tiers = list(app.context.labels["tier"])  # the policy's order, from the highest down
+        assert tiers[0] == "private_banking" and tiers[-1] == "mass"
+        headers = [str(column.label) for column in table.columns.values()]
+        assert headers[-len(tiers):] == [app.context.labels["tier"][tier] for tier in tiers]
+        assert {"Capacity used", "Unfamiliar", "Became familiar"} <= set(headers)
+        column = {str(column.label): index for index, column in enumerate(table.columns.values())}
+        rows = rows_of(table)
+        assert [row[0] for row in rows] == [member["staff_id"] for member in expected]
+        for row, member in zip(rows, expected):
+            for tier in tiers:
+                held = member["by_value"].get(tier, {}).get("customers")
+                assert row[column[app.context.labels["tier"][tier]]] == (f"{held:,}" if held else "·"), (member, tier)
+            assert row[column["Unfamiliar"]] == percent(member["unfamiliar_share"])
+            assert row[column["Capacity used"]] == percent(member["capacity_used"])
+            became = member["became_familiar"]
+            assert row[column["Became familiar"]] == (str(became) if became is not None else "–")
+        # The chart: every staff member against their capacity, following the table's cursor.
+        chart = app.screen.query_one(WorkloadChart)
+        assert [(row.staff_id, row.customers, row.capacity) for row in chart.rows] == [
+            (member["staff_id"], member["customers"], member["capacity"]) for member in expected]
+        busiest = max(expected, key=lambda member: member["customers"])
+        assert f"{busiest['customers']:,} / {busiest['capacity']:,}" in shown_text(chart)
+        await pilot.press("down", "down")
+        await pilot.pause()
+        assert chart.highlighted == table.cursor_row == 2
+
+
+async def test_staff_screen_fits_a_small_terminal(second_run_book):
+    app = make_app(second_run_book)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("s")
+        await settle(pilot)
+        chart = app.screen.query_one(WorkloadChart)
+        table = app.screen.query_one("#staff-list", DataTable)
+        assert chart.size.height <= 6 and table.size.height >= 8
+        last = len(chart.rows) - 1
+        await pilot.press("ctrl+end")
+        await pilot.pause()
+        assert chart.highlighted == last and last in chart.visible_rows()
+        assert chart.rows[last].name in shown_text(chart)
+
+
+def owner_and_history(path, customer_id):
+    owner = query(path, "SELECT staff_id FROM current_owners WHERE customer_id = ?", [customer_id])
+    history = query(path, "SELECT staff_id, started_on, ended_on, rule, reason, assigned_by FROM assignments "
+                          "WHERE customer_id = ? ORDER BY assignment_id", [customer_id])
+    return (owner[0][0] if owner else None), history
+
+
+async def choose_in_dialog(pilot, staff_id):
+    """Move the dialog's cursor to ``staff_id`` with the arrow keys, then Enter (to the reason)."""
+    table = pilot.app.screen.query_one("#reassign-staff", DataTable)
+    await pilot.press("ctrl+home")
+    for _ in range(table.get_row_index(staff_id)):
+        await pilot.press("down")
+    await pilot.press("enter")
+    await pilot.pause()
+
+
+async def test_reassign_from_the_customer_screen(book):
+    customer_id, owner = query(book, """
+        SELECT r.customer_id, o.staff_id FROM results r JOIN current_owners o ON o.customer_id = r.customer_id
+        JOIN staff s ON s.staff_id = o.staff_id
+        WHERE r.tier = 'mass' AND s.post = 'lobby_manager' ORDER BY r.customer_id LIMIT 1""")[0]
+    teller = query(book, "SELECT staff_id FROM staff WHERE post = 'high_counter_teller' ORDER BY staff_id LIMIT 1")[0][0]
+    senior = query(book, "SELECT staff_id FROM staff WHERE post = 'senior_wealth_manager' ORDER BY staff_id LIMIT 1")[0][0]
+    _, before = owner_and_history(book, customer_id)
+    app = make_app(book)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.open_customer(customer_id)
+        await settle(pilot)
+        customer_screen = app.screen
+        await pilot.press("]", "]", "]", "]")  # the Owners tab
+        await pilot.press("a")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, ReassignScreen)
+        staff_rows = rows_of(dialog.query_one("#reassign-staff", DataTable))
+        ids = [row[1] for row in staff_rows]
+        assert owner not in ids and teller in ids and senior in ids
+        marks = dict((row[1], row[0]) for row in staff_rows)
+        assert marks[teller] == "✓" and marks[senior] == "✗"
+        assert ids.index(teller) < ids.index(senior)  # fitting staff first
+        assert "Tier: Mass (low-end potential)" in str(dialog.query_one("#reassign-owner").render())
+
+        # A fitting teller: the owner changes, the history keeps the old row (ended) and the reason.
+        await choose_in_dialog(pilot, teller)
+        await pilot.press(*"moved closer to home", "enter")
+        await settle(pilot)
+        assert app.screen is customer_screen
+        assert any(f"{customer_id}: owner {owner} → {teller}" in str(note.message) for note in app._notifications)
+        new_owner, history = owner_and_history(book, customer_id)
+        assert new_owner == teller and len(history) == len(before) + 1
+        assert history[-2][0] == owner and history[-2][2] == TODAY.isoformat()
+        assert history[-1] == (teller, TODAY.isoformat(), None, "transfer", "moved closer to home", "clientbook tui")
+        assert f"looked after by {teller}" in str(app.screen.query_one("#customer-headline").render())
+        owners_tab = rows_of(app.screen.query_one("#assignments", DataTable))
+        assert owners_tab[-1][0] == teller and owners_tab[-1][4] == "moved closer to home"
+        assert app.screen.query_one(TabbedContent).active == "tab-assignments"  # reloaded on the same tab
+
+        # A senior wealth manager may not look after a mass customer: refused, the dialog stays, nothing written.
+        await pilot.press("a")
+        await settle(pilot)
+        dialog = app.screen
+        await choose_in_dialog(pilot, senior)
+        assert "may not look after Mass (low-end potential) customers" in str(dialog.query_one("#reassign-fit").render())
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen is dialog
+        problems = str(dialog.query_one("#reassign-problems").render())
+        assert problems.startswith("Reassignment refused") and senior in problems and "Tick Force" in problems
+        assert owner_and_history(book, customer_id) == (teller, history)
+
+        # Force without a reason is refused in the dialog; with one, it goes through as a forced transfer.
+        dialog.query_one("#reassign-force", Checkbox).focus()
+        await pilot.press("space")
+        assert dialog.query_one("#reassign-force", Checkbox).value
+        await pilot.click("#reassign-submit")
+        await settle(pilot)
+        assert app.screen is dialog
+        assert "Force needs a reason" in str(dialog.query_one("#reassign-problems").render())
+        assert owner_and_history(book, customer_id) == (teller, history)
+        dialog.query_one("#reassign-reason", Input).focus()
+        await pilot.press(*"customer asked for her", "enter")
+        await settle(pilot)
+        assert app.screen is customer_screen
+        forced_owner, forced = owner_and_history(book, customer_id)
+        assert forced_owner == senior and len(forced) == len(history) + 1
+        assert forced[-1][0] == senior and forced[-1][3] == "transfer_forced"
+        assert forced[-1][4].startswith("customer asked for her")
+
+
+async def test_dashboard_shows_the_tier_migration_between_the_last_two_runs(second_run_book):
+    policy, manager = load([])
+    db = open_book(second_run_book, manager)
+    try:
+        order = list(manager.value_labels(policy, "en")["tier"])
+        expected = migration(db, "tier", order)
+    finally:
+        db.close()
+    assert expected["upgrades"] > 0 and expected["downgrades"] > 0
+    app = make_app(second_run_book)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        view = app.screen.query_one(MigrationView)
+        assert view.migration == expected
+        text = shown_text(view)
+        assert f"▲ {expected['upgrades']} upgraded" in text and f"▼ {expected['downgrades']} downgraded" in text
+        assert f"Run {expected['from_run']} → run {expected['to_run']}" in text
+        assert str(app.screen.query_one("#migration-title").render()) == "Tier migration since the previous run"
+        # The flow matrix: from-tier rows, to-tier columns, in the policy's order.
+        labels = app.context.labels["tier"]
+        lines = {line.split("  ")[0].strip(): line for line in text.splitlines() if line.strip()}
+        affluent = next(row for row in expected["matrix"] if row["from"] == "affluent")
+        figures = [affluent[value] for value in expected["values"]] + [expected["gone"]["affluent"]]
+        assert lines[labels["affluent"]].split()[-len(figures):] == [f"{count:,}" if count else "·" for count in figures]
+
+
+async def test_dashboard_says_migration_comes_after_the_next_run(book):
+    app = make_app(book)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert "Shown after the next run" in shown_text(app.screen.query_one(MigrationView))
+        await pilot.press("r")
+        await settle(pilot)
+        # Nothing changed between the runs: no upgrades, no downgrades.
+        assert "▲ 0 upgraded" in shown_text(app.screen.query_one(MigrationView))
+
+
+async def test_reassign_is_in_the_help_and_the_palette_of_a_customer(book):
+    customer_id = query(book, "SELECT customer_id FROM current_owners ORDER BY customer_id LIMIT 1")[0][0]
+    app = make_app(book)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open_customer(customer_id)
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert dict(app.screen.screen_bindings)["a"] == "Reassign"
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("ctrl+p")
+        await pilot.press(*"Reassign customer")
+        await pilot.pause(0.6)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ReassignScreen) and app.screen.customer["customer_id"] == customer_id
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, CustomerScreen)

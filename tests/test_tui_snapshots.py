@@ -1,4 +1,5 @@
-"""Snapshots of the main screens at 80x24 and 120x40, in English and Traditional Chinese.
+"""Snapshots of the main screens at 80x24 and 120x40, in English and Traditional Chinese, and
+of the dashboard (tier migration) and the staff workload after a second run.
 
 Update them after an intended change of the UI with ``pytest tests/test_tui_snapshots.py
 --snapshot-update`` and look at the SVGs in ``tests/__snapshots__/`` before committing.
@@ -10,7 +11,7 @@ import pytest
 
 from clientbook import i18n
 from clientbook.policy import load
-from tui_books import TODAY, build_demo_book, copy_book
+from tui_books import TODAY, build_demo_book, build_second_run_book, copy_book
 
 pytest.importorskip("pytest_textual_snapshot")
 
@@ -25,6 +26,12 @@ LANGUAGES = ("en", "zh-Hant")
 def demo_books(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tui-snapshots")
     return {language: build_demo_book(folder, language) for language in LANGUAGES}
+
+
+@pytest.fixture(scope="module")
+def second_run_books(demo_books, tmp_path_factory):
+    return {language: build_second_run_book(book, tmp_path_factory.mktemp(f"tui-snapshots-{language}"))
+            for language, book in demo_books.items()}
 
 
 async def settle(pilot):
@@ -58,7 +65,18 @@ async def on_customer(pilot):
     await settle(pilot)
 
 
-SCREENS = {"dashboard": on_dashboard, "staff": on_staff, "book": on_book, "customer": on_customer}
+async def on_reassign(pilot):
+    await on_book(pilot)
+    await pilot.press("down", "down", "enter")
+    await settle(pilot)
+    await pilot.press("a")
+    await settle(pilot)
+    await pilot.press(*["down"] * 7)  # a staff member whose post does not fit: the dialog says why
+    await settle(pilot)
+
+
+SCREENS = {"dashboard": on_dashboard, "staff": on_staff, "book": on_book, "customer": on_customer,
+           "reassign": on_reassign}
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -69,3 +87,13 @@ def test_screen_snapshot(screen, language, size, demo_books, tmp_path, snap_comp
     policy, manager = load([])
     app = ClientbookApp(BookContext(copy_book(demo_books[language], tmp_path), policy, manager, TODAY))
     assert snap_compare(app, terminal_size=SIZES[size], run_before=SCREENS[screen])
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("screen", ["dashboard", "staff"])
+def test_second_run_snapshot(screen, language, second_run_books, tmp_path, snap_compare):
+    """Run 2 after some customers changed tier: the migration panel and the staff workload."""
+    i18n.set_language(language)
+    policy, manager = load([])
+    app = ClientbookApp(BookContext(copy_book(second_run_books[language], tmp_path), policy, manager, TODAY))
+    assert snap_compare(app, terminal_size=SIZES["120x40"], run_before=SCREENS[screen])

@@ -167,6 +167,9 @@ class ClientbookApp(App[None]):
         yield SystemCommand(t("tui.cmd.branch_book"), t("tui.cmd.branch_book_help"), self.open_book)
         yield SystemCommand(t("tui.cmd.run"), t("tui.cmd.run_help"), self.action_run_pipeline)
         yield SystemCommand(t("tui.cmd.import"), t("tui.cmd.import_help"), self.action_import_file)
+        if isinstance(screen, CustomerScreen) and screen.profile is not None:
+            name = screen.profile["customer"]["name"]
+            yield SystemCommand(t("tui.cmd.reassign"), t("tui.cmd.reassign_help", name=name), screen.action_reassign)
         yield SystemCommand(t("tui.cmd.theme"), t("tui.cmd.theme_help"), self.action_toggle_theme)
         for language in LANGUAGES:
             if language != current_language():
@@ -196,9 +199,13 @@ class ClientbookApp(App[None]):
         else:
             self.notify(message, severity=severity, timeout=8 if severity == "error" else 5)
         if severity == "information":
-            for stacked in self.screen_stack:
-                if hasattr(stacked, "refresh_book"):
-                    stacked.refresh_book()
+            self.book_changed()
+
+    def book_changed(self) -> None:
+        """The book changed (a run, an import, a transfer): every open screen reloads."""
+        for stacked in self.screen_stack:
+            if hasattr(stacked, "refresh_book"):
+                stacked.refresh_book()
 
     def action_run_pipeline(self) -> None:
         screen = self._start_work(t("tui.run.title"))

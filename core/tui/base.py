@@ -16,7 +16,7 @@ from ..browse import BALANCE_FIELDS, CUSTOMER_FIELDS
 from ..i18n import current_language, t
 from ..money import format_minor
 from ..panels import decision_title
-from ..policy import Policy, pick_label
+from ..policy import Policy
 from ..store import open_book
 
 MESSAGE_PREFIX = "tui."
@@ -57,10 +57,7 @@ class BookContext:
         return self.policy.minor_digits
 
     def post_label(self, post: str | None) -> str:
-        for item in self.policy["staff"].posts:
-            if item.name == post:
-                return pick_label(item.label, current_language(), post)
-        return post or ""
+        return self.policy["staff"].post_label(post, current_language())
 
     def value_label(self, column: str, value) -> str:
         if value is None:

@@ -1,5 +1,6 @@
 """One customer: profile, holdings, balances, recent transactions, assignment history, and the
-panels plugins add (the latest classification with each reason is one of them)."""
+panels plugins add (the latest classification with each reason is one of them). `a` gives the
+customer to another staff member (:class:`~clientbook.tui.dialogs.ReassignScreen`)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
 from .. import schema
+from ..assignment import Transfer
 from ..errors import ClientbookError
 from ..i18n import t
 from ..queries import customer_profile
 from .base import cell, field_title, translate_bindings
+from .dialogs import ReassignScreen
 
 TABLES = {
     "holdings": ["product_type", "product_name", "amount_minor", "opened_on", "matures_on", "status"],
@@ -29,6 +32,7 @@ class CustomerScreen(Screen):
     BINDINGS = [
         Binding("right_square_bracket", "tab(1)", "tui.key.next_tab", key_display="]"),
         Binding("left_square_bracket", "tab(-1)", "tui.key.previous_tab", key_display="["),
+        Binding("a", "reassign", "tui.key.reassign"),
         Binding("f5", "reload", "tui.key.reload"),
     ]
 
@@ -38,6 +42,7 @@ class CustomerScreen(Screen):
         self.customer_id = customer_id
         self.profile: dict | None = None
         self.panels: list = []
+        self.initial_tab = ""  # kept across a reload
 
     def compose(self) -> ComposeResult:
         context = self.app.context
@@ -53,7 +58,8 @@ class CustomerScreen(Screen):
             yield Footer()
             return
         yield Static(self._headline(), id="customer-headline")
-        with TabbedContent(id="customer-tabs"):
+        tabs = ["tab-profile", *(f"tab-{key}" for key in TABLES), *(f"panel-{panel.name}" for panel in self.panels)]
+        with TabbedContent(id="customer-tabs", initial=self.initial_tab if self.initial_tab in tabs else ""):
             with TabPane(t("tui.customer.profile"), id="tab-profile"):
                 yield DataTable(id="profile", cursor_type="row", show_header=False, zebra_stripes=True)
             for key in TABLES:
@@ -119,8 +125,34 @@ class CustomerScreen(Screen):
         if tabs.active in panes:
             tabs.active = panes[(panes.index(tabs.active) + delta) % len(panes)]
 
+    def action_reassign(self) -> None:
+        if self.profile is not None:
+            self.app.push_screen(ReassignScreen(self.profile), self._reassigned)
+
+    def _reassigned(self, moved: Transfer | None) -> None:
+        if moved is None:
+            return
+        self.app.notify(t("tui.reassign.done", customer_id=moved.customer_id, old=moved.from_staff_id or "-",
+                          new=moved.staff_id))
+        self.app.book_changed()  # this screen (owner, Owners tab) and every other open one reload
+
     def action_reload(self) -> None:
-        self.app.switch_screen(CustomerScreen(self.customer_id))
+        self.run_worker(self.reload(), group="customer-reload", exclusive=True)
+
+    async def reload(self) -> None:
+        """Read the customer again and rebuild the screen in place (it may lie under another
+        screen), on the same tab."""
+        active = self.query_one(TabbedContent).active if self.profile is not None else ""
+        self.profile, self.panels = None, []
+        self.initial_tab = active
+        await self.recompose()
+        self.initial_tab = ""
+        if self.profile is None:
+            return
+        self._fill()
+        tabs = self.query_one(TabbedContent)
+        table = tabs.get_pane(tabs.active).query(DataTable).first(None) if tabs.active else None
+        (table or self.query_one("#profile", DataTable)).focus()
 
     def refresh_book(self) -> None:
         self.action_reload()

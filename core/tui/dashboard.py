@@ -1,5 +1,6 @@
-"""The branch dashboard: customers and assets by tier (a chart), by post and by staff member,
-the last run, and what is due today."""
+"""The branch dashboard: customers and assets by tier (a chart), how customers moved between
+tiers since the previous run (upgrades, downgrades and the flow matrix), by post and by staff
+member, the last run, and what is due today."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from textual.widgets import DataTable, Footer, Header, Label, Static
 from ..browse import branch_summary
 from ..errors import ClientbookError
 from ..i18n import t
+from ..reports import migration
 from .base import compact_amount, field_title, translate_bindings
-from .widgets import BarChart
+from .widgets import BarChart, MigrationView
 
 
 class DashboardScreen(Screen):
@@ -30,15 +32,17 @@ class DashboardScreen(Screen):
     ]
 
     class Loaded(Message):
-        def __init__(self, summary: dict | None, error: str = "") -> None:
+        def __init__(self, summary: dict | None, migration: dict | None = None, error: str = "") -> None:
             super().__init__()
             self.summary = summary
+            self.migration = migration  # None: fewer than two runs stored the dashboard's column
             self.error = error
 
     def __init__(self) -> None:
         super().__init__()
         translate_bindings(self)
         self.summary: dict | None = None
+        self.migration: dict | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -51,6 +55,10 @@ class DashboardScreen(Screen):
                 with Vertical(classes="card", id="run-card"):
                     yield Label(t("tui.dash.last_run"), classes="card-title")
                     yield Static("", id="run")
+            # Full width: the matrix's columns are the tiers' labels, which can be long.
+            with Vertical(classes="card", id="migration-card"):
+                yield Label("", id="migration-title", classes="card-title")
+                yield MigrationView(id="migration")
             with Horizontal(classes="cards"):
                 with Vertical(classes="card", id="post-card"):
                     yield Label(t("tui.dash.by_post"), classes="card-title")
@@ -71,13 +79,15 @@ class DashboardScreen(Screen):
     @work(thread=True, exclusive=True, group="dashboard")
     def load(self) -> None:
         context = self.app.context
+        group_by = context.policy["tui"].dashboard_group
         try:
             with context.connection() as db:
-                summary = branch_summary(db, context.policy["tui"].dashboard_group, context.today)
+                summary = branch_summary(db, group_by, context.today)
+                moved = migration(db, group_by, list(context.labels.get(group_by, {})))
         except ClientbookError as error:
-            self.post_message(self.Loaded(None, error.render()))
+            self.post_message(self.Loaded(None, error=error.render()))
             return
-        self.post_message(self.Loaded(summary))
+        self.post_message(self.Loaded(summary, moved))
 
     def on_dashboard_screen_loaded(self, message: Loaded) -> None:
         self.query_one("#summary", Static).loading = False
@@ -94,6 +104,9 @@ class DashboardScreen(Screen):
 
         group_by = summary["group_by"]
         self.query_one("#tier-title", Label).update(t("tui.dash.by_group", group=field_title(group_by)))
+        self.migration = message.migration
+        self.query_one("#migration-title", Label).update(t("tui.migration.title", group=field_title(group_by)))
+        self.query_one(MigrationView).set_migration(message.migration, context.labels.get(group_by, {}))
         order = list(context.labels.get(group_by, {}))
         groups = sorted(summary["groups"], key=lambda group: (
             group["value"] is None, order.index(group["value"]) if group["value"] in order else len(order),
