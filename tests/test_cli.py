@@ -85,8 +85,8 @@ def test_customers_listing_in_each_format(demo_book):
     path, _ = demo_book
     rows = json.loads(cli(path, "customers", "--tier", "wealth", "--limit", "7", "--format", "json", check_code=0).stdout)
     assert len(rows) == 7
-    assert list(rows[0]) == ["customer_id", "name", "kind", "owner_staff_id", "total_assets_minor", "tier", "life_stage",
-                             "account_class"]
+    assert list(rows[0]) == ["customer_id", "name", "kind", "owner_staff_id", "total_assets_minor", "tier", "familiarity",
+                             "life_stage", "account_class"]
     assert all(row["tier"] == "wealth" and 50_000_000 <= row["total_assets_minor"] < 600_000_000 for row in rows)
     table = cli(path, "customers", "--limit", "3", check_code=0).stdout.splitlines()
     assert table[0].split()[:3] == ["id", "name", "kind"] and len(table) == 5
@@ -143,7 +143,7 @@ def test_bad_input_exits_2_with_a_message_and_leaves_the_book_alone(book, argume
 
 
 def test_bad_policy_exits_2_and_leaves_the_book_alone(book):
-    (book.parent / "bank.toml").write_text("[[retail_tiering.tiers]]\nname = 'all'\nmin_assets = 5\n")
+    (book.parent / "bank.toml").write_text("[[retail_tiering.tiers]]\nname = 'all'\nmin_assets = 5\nposts = ['wealth_manager']\n")
     before = file_digest(book)
     result = cli(book, "--config", "bank.toml", "run")
     assert result.returncode == 2

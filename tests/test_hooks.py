@@ -13,8 +13,8 @@ import pytest
 from sqlite_utils import Migrations
 
 from books import AS_OF, build_small_book
-from clientbook import hookimpl, pipeline, sales
-from clientbook.declarations import OutputColumn, PolicyTable, Refusal, SalesPipeline, Stage
+from clientbook import assignment, hookimpl, pipeline, sales
+from clientbook.declarations import EligiblePosts, OutputColumn, PolicyTable, RebalancePlan, Refusal, SalesPipeline, Stage
 from clientbook.errors import BadInput, PluginError
 from clientbook.plugin_manager import PluginManager
 from clientbook.policy import Policy, PolicyModel, load
@@ -166,6 +166,70 @@ def test_clientbook_assign_to_unknown_staff_is_refused(tmp_path):
         pipeline.run(db, policy, manager, AS_OF)
     assert "assigns customers to staff not in the book" in caught.value.render()
     assert db["runs"].count == 0 and db["results"].count == 0
+
+
+def test_clientbook_rebalance(tmp_path):
+    class Plugin:
+        @hookimpl
+        def clientbook_rebalance(self, book, classification, policy, as_of):
+            assert classification.loc["C03", "tier"] == "wealth"  # the latest stored run's decisions
+            moves = pd.DataFrame({"customer_id": ["C03"], "staff_id": ["S1"], "rule": ["test_move"],
+                                  "reason": ["to a senior wealth manager"]})
+            return RebalancePlan(moves=moves, balance=pd.DataFrame(), shortfalls=[])
+
+    class Second:
+        @hookimpl
+        def clientbook_rebalance(self):
+            raise AssertionError("firstresult: only one plugin decides")
+
+    policy, manager = policy_and_manager(Second(), Plugin())
+    db = build_small_book(tmp_path / "book.db", manager)
+    pipeline.run(db, policy, manager, AS_OF)
+    dry = assignment.rebalance(db, policy, manager, AS_OF, "tests", dry_run=True)
+    assert dry.moves[["customer_id", "from_staff_id", "staff_id"]].values.tolist() == [["C03", "S2", "S1"]]
+    assert not dry.written and db.execute("SELECT staff_id FROM current_owners WHERE customer_id = 'C03'").fetchone() == ("S2",)
+    done = assignment.rebalance(db, policy, manager, AS_OF, "tests")
+    assert done.written
+    history = db.execute("SELECT staff_id, ended_on, rule, reason FROM assignments WHERE customer_id = 'C03' "
+                         "ORDER BY assignment_id").fetchall()
+    assert history == [("S2", AS_OF.isoformat(), "test", "set up by the test"),
+                       ("S1", None, "test_move", "to a senior wealth manager")]
+
+
+def test_clientbook_rebalance_moves_are_checked(tmp_path):
+    class Plugin:
+        @hookimpl
+        def clientbook_rebalance(self):  # to a post that may not own a mass customer
+            moves = pd.DataFrame({"customer_id": ["C05"], "staff_id": ["S1"], "rule": ["x"], "reason": ["x"]})
+            return RebalancePlan(moves=moves, balance=pd.DataFrame(), shortfalls=[])
+
+    policy, manager = policy_and_manager(Plugin())
+    db = build_small_book(tmp_path / "book.db", manager)
+    pipeline.run(db, policy, manager, AS_OF)
+    before = db.execute("SELECT COUNT(*) FROM assignments").fetchone()
+    with pytest.raises(PluginError) as caught:
+        assignment.rebalance(db, policy, manager, AS_OF, "tests")
+    assert "moves a customer to a staff member whose post may not own them" in caught.value.render()
+    assert db.execute("SELECT COUNT(*) FROM assignments").fetchone() == before
+
+
+def test_clientbook_eligible_posts(tmp_path):
+    class Plugin:
+        @hookimpl
+        def clientbook_eligible_posts(self, policy):
+            return [EligiblePosts("account_class", {"key": ("key_account_manager",)})]
+
+    policy, manager = policy_and_manager(Plugin())
+    declared = {rule.column: rule for rule in assignment.eligible_posts(manager, policy)}
+    assert set(declared) == {"tier", "account_class"}  # retail_tiering's and the test's
+    db = build_small_book(tmp_path / "book.db", manager)
+    pipeline.run(db, policy, manager, AS_OF)
+    assert db.execute("SELECT account_class FROM latest_results WHERE customer_id = 'K01'").fetchone() == ("key",)
+    with pytest.raises(BadInput) as caught:  # a key account to a wealth manager
+        assignment.transfer(db, policy, manager, "K01", "S2", None, False, AS_OF, "tests")
+    assert "Key-account manager" in caught.value.render()
+    done = assignment.transfer(db, policy, manager, "K01", "S2", "covering a leave", True, AS_OF, "tests")
+    assert done.rule == "transfer_forced" and done.reason.startswith("covering a leave")
 
 
 def test_clientbook_screen_needs(tmp_path):
@@ -321,13 +385,16 @@ def test_clientbook_customer_panels(tmp_path):
     pipeline.run(db, policy, manager, AS_OF)
     profile = customer_profile(db, "C01")
     panels = manager.customer_panels(profile, manager.value_labels(policy, "en"), policy)
-    # The built-in classification panel comes through the same hook, first by its order.
-    assert [panel.name for panel in panels] == ["classification", "product_count"]
+    # The built-in panels come through the same hook, in their order: classification, then
+    # retail_tiering's tier and service.
+    assert [panel.name for panel in panels] == ["classification", "tier_service", "product_count"]
+    assert panels[1].rows[1] == ("Service strategy",
+                                 "Relationship marketing: deepen loyalty and defend against other banks' poaching")
     classification = panels[0]
     tier_row = next(row for row in classification.rows if row[0] == "Tier")
     assert tier_row[1:] == ("Private banking",
                             "total assets 6,000,000.00 CNY >= 6,000,000.00 CNY, the threshold of 'Private banking'")
-    assert panels[1].rows == ((str(len(profile["holdings"])),),)
+    assert panels[2].rows == ((str(len(profile["holdings"])),),)
     # clientbook show renders the same panels.
     text = render_profile(profile, policy, panels)
     assert "Products held" in text and "Private banking" in text

@@ -110,14 +110,17 @@ currency = "EUR"
 [[retail_tiering.tiers]]
 name = "wealth"
 min_assets = 50_000
+posts = ["senior_wealth_manager"]
 
 [[retail_tiering.tiers]]
 name = "affluent"
 min_assets = 10_000
+posts = ["wealth_manager"]
 
 [[retail_tiering.tiers]]
 name = "mass"
 min_assets = 0
+posts = ["lobby_manager", "high_counter_teller"]
 """, encoding="utf-8")
     balances = [int(row["balance"]) for row in uci_rows]
     expected = {"wealth": sum(b >= 50_000 for b in balances),

@@ -198,6 +198,7 @@ def test_contract_over_every_registered_plugin(book, monkeypatch):
     customers = customers_frame().merge(balances_frame().drop(columns="as_of"), on="customer_id", how="left")
     for column in ("income_minor", "avg_daily_assets_3m_minor"):
         customers[column] = pd.array([None] * len(customers), dtype="Int64")
+    customers["owner_staff_id"] = pd.array([None] * len(customers), dtype="string")
     pristine = customers.copy(deep=True)
     frame_book = Book.from_frames(AS_OF, customers=customers)
     owned = manager.output_columns()

@@ -86,7 +86,7 @@ def test_load_list_limits_loading_for_debugging(tmp_path):
     assert found["lifecycle"]["status"] == "not-in-load-list"
     demo(tmp_path)
     run = json.loads(run_cli("run", "--format", "json", "--as-of", "2026-11-30", cwd=tmp_path, env=env, check_code=0).stdout)
-    assert set(run["counts"]["values"]) == {"tier"}
+    assert set(run["counts"]["values"]) == {"tier", "familiarity"}
     assert run["plugins"] == {"retail_tiering": "0.1.0"}
 
 

@@ -33,8 +33,8 @@ def test_defaults_load_and_cover_every_plugin_table():
 def test_institution_file_layers_over_defaults_and_lists_replace(tmp_path):
     path = tmp_path / "bank.toml"
     path.write_text(
-        '[book]\ncurrency = "HKD"\n\n[[retail_tiering.tiers]]\nname = "vip"\nmin_assets = 1_000_000\n\n'
-        '[[retail_tiering.tiers]]\nname = "rest"\nmin_assets = 0\n',
+        '[book]\ncurrency = "HKD"\n\n[[retail_tiering.tiers]]\nname = "vip"\nmin_assets = 1_000_000\nposts = ["wealth_manager"]\n\n'
+        '[[retail_tiering.tiers]]\nname = "rest"\nmin_assets = 0\nposts = ["wealth_manager"]\n',
         encoding="utf-8",
     )
     policy, _ = policy_module.load([path])
@@ -74,8 +74,8 @@ def test_value_not_in_choices_suggests(tmp_path):
 def test_thresholds_out_of_order(tmp_path):
     found = problems_of(
         tmp_path,
-        "[[retail_tiering.tiers]]\nname = 'high'\nmin_assets = 100\n\n[[retail_tiering.tiers]]\nname = 'low'\n"
-        "min_assets = 500\n\n[[retail_tiering.tiers]]\nname = 'rest'\nmin_assets = 0\n",
+        "[[retail_tiering.tiers]]\nname = 'high'\nmin_assets = 100\nposts = ['wealth_manager']\n\n[[retail_tiering.tiers]]\nname = 'low'\n"
+        "min_assets = 500\nposts = ['wealth_manager']\n\n[[retail_tiering.tiers]]\nname = 'rest'\nmin_assets = 0\nposts = ['wealth_manager']\n",
     )
     assert len(found) == 1
     assert "retail_tiering.tiers[1].min_assets" in found[0]
@@ -88,7 +88,7 @@ def test_empty_tier_list(tmp_path):
 
 
 def test_lowest_tier_must_start_at_zero(tmp_path):
-    found = problems_of(tmp_path, "[[retail_tiering.tiers]]\nname = 'only'\nmin_assets = 10\n")
+    found = problems_of(tmp_path, "[[retail_tiering.tiers]]\nname = 'only'\nmin_assets = 10\nposts = ['wealth_manager']\n")
     assert "retail_tiering.tiers[0].min_assets" in found[0] and "must start at 0" in found[0]
 
 
@@ -98,7 +98,7 @@ def test_negative_day_count(tmp_path):
 
 
 def test_negative_threshold(tmp_path):
-    found = problems_of(tmp_path, "[[retail_tiering.tiers]]\nname = 'only'\nmin_assets = -1\n")
+    found = problems_of(tmp_path, "[[retail_tiering.tiers]]\nname = 'only'\nmin_assets = -1\nposts = ['wealth_manager']\n")
     assert "retail_tiering.tiers[0].min_assets: found -1, expected a value of at least 0" in found[0]
 
 
