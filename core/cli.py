@@ -454,7 +454,7 @@ def _print_assignment(session: Session, result) -> None:
         print(t("assign.left", left=result.left, unclassified=result.unclassified))
     if not len(assigned):
         return
-    by_rule = assigned.groupby("rule", sort=False).size()
+    by_rule = assigned.groupby("rule", sort=False).size().sort_values(ascending=False, kind="stable")
     print()
     emit([{"rule": rule, "customers": int(count)} for rule, count in by_rule.items()], ["rule", "customers"], "table",
          headers={"rule": t("assign.col.rule"), "customers": t("assign.col.customers")})
