@@ -1,8 +1,10 @@
 """The hand-written yardstick: pandas + sqlite3 only, no clientbook.
 
 Reads the retail customers' latest total assets from a book, tiers them with the default
-policy's thresholds, writes the same results clientbook's retail_tiering writes (tier and the
-same reason text) into a table of its own, in one transaction. Run by bench/bench_run.py.
+policy's thresholds, judges each owned retail customer familiar or unfamiliar from the
+owner's meaningful contacts in the last six months, and writes the same results clientbook's
+retail_tiering writes (tier, familiarity and the same reason texts) into a table of its own,
+in one transaction. Run by bench/bench_run.py.
 """
 
 from __future__ import annotations
@@ -31,6 +33,25 @@ def money(values: pd.Series) -> pd.Series:
     return text.where(values >= 0, "-" + text)
 
 
+def familiarity(conn, customer_ids: pd.Series, as_of: str) -> tuple[pd.Series, pd.Series]:
+    """Familiar when the owner made a meaningful contact in the six months to ``as_of``."""
+    owners = pd.read_sql_query("SELECT customer_id, staff_id FROM assignments WHERE ended_on IS NULL "
+                               "AND started_on <= ?", conn, params=[as_of]).set_index("customer_id")["staff_id"]
+    contacts = pd.read_sql_query("SELECT customer_id, staff_id, contacted_on FROM contacts WHERE meaningful = 1 "
+                                 "AND contacted_on <= ?", conn, params=[as_of])
+    contacts = contacts[contacts["staff_id"].to_numpy() == contacts["customer_id"].map(owners).to_numpy()]
+    last = contacts.sort_values("contacted_on").drop_duplicates("customer_id", keep="last").set_index("customer_id")
+    owner = customer_ids.map(owners)
+    on, by = customer_ids.map(last["contacted_on"]), customer_ids.map(last["staff_id"])
+    since = (pd.Timestamp(as_of) - pd.DateOffset(months=6)).date().isoformat()
+    recent = (on >= since).fillna(False)
+    value = pd.Series(np.where(recent, "familiar", "unfamiliar"), index=customer_ids.index, dtype=object)
+    reason = ("meaningful contact by " + by + " on " + on + ", within the last 6 months").where(
+        recent, ("last meaningful contact by " + by + " on " + on + ", more than 6 months ago").where(
+            on.notna(), "no meaningful contact by the owner on record"))
+    return value.where(owner.notna(), None), reason.where(owner.notna(), None)
+
+
 def main(path: str, as_of: str) -> None:
     conn = sqlite3.connect(path)
     frame = pd.read_sql_query(
@@ -52,12 +73,14 @@ def main(path: str, as_of: str) -> None:
     short = "total assets " + amount + f" < {shown[1]}, the threshold of '{labels[1]}': '{labels[0]}'"
     reason = reached.where(position != 0, short)
     reason = reason.where(frame["total_assets_minor"].notna(), reason + " (no asset-liability snapshot: counted as 0)")
+    familiar, familiar_reason = familiarity(conn, frame["customer_id"], as_of)
     with conn:
         conn.execute("CREATE TABLE IF NOT EXISTS baseline_results (run_id INTEGER, customer_id TEXT, tier TEXT, "
-                     "tier_reason TEXT)")
+                     "tier_reason TEXT, familiarity TEXT, familiarity_reason TEXT)")
         run_id = conn.execute("SELECT COALESCE(MAX(run_id), 0) + 1 FROM baseline_results").fetchone()[0]
-        conn.executemany("INSERT INTO baseline_results VALUES (?, ?, ?, ?)",
-                         zip([run_id] * len(frame), frame["customer_id"].tolist(), names.tolist(), reason.tolist()))
+        conn.executemany("INSERT INTO baseline_results VALUES (?, ?, ?, ?, ?, ?)",
+                         zip([run_id] * len(frame), frame["customer_id"].tolist(), names.tolist(), reason.tolist(),
+                             familiar.tolist(), familiar_reason.tolist()))
     conn.close()
 
 

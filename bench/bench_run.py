@@ -5,7 +5,7 @@
 Builds a book of N retail customers with `clientbook demo` (holdings, balances and
 transactions included), then times, in alternation, each repeat:
 
-* baseline:     bench/baseline_tiering.py (tiers and writes tier + reason);
+* baseline:     bench/baseline_tiering.py (tiers and familiarity, written with their reasons);
 * clientbook:   `clientbook run` with only retail_tiering loaded (the same work);
 * full run:     `clientbook run` with every built-in plugin (tiers, life stages, key accounts).
 

@@ -268,6 +268,9 @@ PERSON_RULES = {
 def clientbook_assign(book, classification: pd.DataFrame, unassigned: pd.DataFrame, policy, as_of: date):
     settings: TieringPolicy = policy["retail_tiering"]
     rules = settings.assignment.rules
+    tiers = classification["tier"] if "tier" in classification.columns else pd.Series(dtype="str")
+    if not tiers.reindex(unassigned["customer_id"]).notna().any():
+        return None  # nobody here is tiered (corporate newcomers ...): no need to read the book
     codes = _Codes(book, classification, policy, tuple(PERSON_RULES.values()))
     rows = codes.ids.get_indexer(unassigned["customer_id"])
     customers = codes.customers.iloc[rows]
