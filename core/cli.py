@@ -563,8 +563,13 @@ def cmd_staff(session: Session) -> int:
 
     args = session.args
     db = session.book()
+    from .queries import result_columns
+
     group_by = args.by or session.policy["tui"].dashboard_group
-    _check_column(db, group_by)
+    if args.by or group_by in result_columns(db):
+        _check_column(db, group_by)
+    else:  # no run has stored the default breakdown yet: the books without it
+        group_by = None
     rows = staff_report(db, session.policy, group_by)
     order = list(session.manager.value_labels(session.policy, current_language()).get(group_by, {}))
     values = [value for value in order if any(value in row["by_value"] for row in rows)]
@@ -607,8 +612,10 @@ def _percent(share) -> str:
 
 def _check_column(db, column: str) -> None:
     from .policy import did_you_mean
-    from .queries import result_columns
+    from .queries import last_run, result_columns
 
+    if last_run(db) is None:
+        raise BadInput("assign.no_run")
     known = result_columns(db)
     if column not in known:
         suggestion = did_you_mean(column, known)

@@ -573,3 +573,15 @@ posts = ["lobby_manager", "high_counter_teller"]
     conn.close()
     again = run_cli(*book, "--config", str(euro), "assign", "--rebalance", "--dry-run", check_code=0).stdout
     assert again.startswith("Dry run: 0 move(s)")
+
+
+def test_staff_report_before_any_run_lists_the_staff_with_their_posts_capacity(tmp_path):
+    policy, manager = load([])
+    path = tmp_path / "book.db"
+    small_book(path, manager).close()
+    rows = json.loads(run_cli("--db", str(path), "staff", "--format", "json", check_code=0).stdout)
+    wm2 = next(row for row in rows if row["staff_id"] == "WM2")
+    assert (wm2["customers"], wm2["capacity"], wm2["by_value"], wm2["unfamiliar_share"]) == (1, 1_500, {}, None)
+    for command in (["tiers"], ["staff", "--by", "tier"]):
+        result = run_cli("--db", str(path), *command)
+        assert result.returncode == 2 and "no run yet" in result.stderr
