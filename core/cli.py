@@ -489,7 +489,7 @@ def _print_rebalance(session: Session, result) -> None:
     if len(result.balance):
         print()
         print(t("assign.balance_title"))
-        emit(_post_balance(result.balance, session.policy["staff"].post_label), ["post", "staff", "customers_band", "customers_before", "customers_after",
+        emit(_post_balance(result.balance, session.policy["staff"].post_label, digits), ["post", "staff", "customers_band", "customers_before", "customers_after",
                                              "assets_band", "assets_before", "assets_after", "outside_before",
                                              "outside_after"], "table",
              headers={name: t(f"assign.col.{name}") for name in
@@ -518,7 +518,7 @@ def _records(frame) -> list[dict]:
     return json.loads(frame.to_json(orient="records", force_ascii=False))
 
 
-def _post_balance(balance, label) -> list[dict]:
+def _post_balance(balance, label, digits: int) -> list[dict]:
     """Per post (named by ``label(post, language)``): the tolerance bands and the spread of books before and after."""
     from .money import format_minor
 
@@ -529,7 +529,7 @@ def _post_balance(balance, label) -> list[dict]:
 
         def spread(column: str, money: bool = False) -> str:
             least, most = int(group[column].min()), int(group[column].max())
-            return (f"{format_minor(least)} - {format_minor(most)}" if money else f"{least:,} - {most:,}")
+            return f"{format_minor(least, digits)} - {format_minor(most, digits)}" if money else f"{least:,} - {most:,}"
 
         def outside(when: str) -> int:
             count, assets = group[f"customers_{when}"], group[f"assets_{when}"]
@@ -537,7 +537,7 @@ def _post_balance(balance, label) -> list[dict]:
 
         rows.append({"post": label(post, current_language()), "staff": len(group), "customers_band": f"{low:,} - {high:,}",
                      "customers_before": spread("customers_before"), "customers_after": spread("customers_after"),
-                     "assets_band": f"{format_minor(assets_low)} - {format_minor(assets_high)}",
+                     "assets_band": f"{format_minor(assets_low, digits)} - {format_minor(assets_high, digits)}",
                      "assets_before": spread("assets_before", True), "assets_after": spread("assets_after", True),
                      "outside_before": outside("before"), "outside_after": outside("after")})
     return rows
