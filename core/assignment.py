@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 from .errors import BadInput, PluginError, contract_error
 from .frames import arrow_ids, read_book
 from .i18n import current_language, t
+from .money import format_minor
 from .panels import decision_title
 from .policy import did_you_mean
 from .store import bulk_insert, writing
@@ -205,6 +206,31 @@ def rebalance(db, policy, manager, as_of: date, actor: str, dry_run: bool = Fals
         start_assignments(db, moves[MOVE_COLUMNS], as_of, actor, run_id)
     result.written = True
     return result
+
+
+def post_balance(balance: pd.DataFrame, policy, digits: int) -> list[dict]:
+    """A plan's balance per post, for people: the tolerance bands, the spread of books before and
+    after, and how many books lie outside the bands before and after."""
+    rows = []
+    for post, group in balance.groupby("post", sort=False):
+        low, high = int(group["customers_low"].iloc[0]), int(group["customers_high"].iloc[0])
+        assets_low, assets_high = int(group["assets_low"].iloc[0]), int(group["assets_high"].iloc[0])
+
+        def spread(column: str, money: bool = False) -> str:
+            least, most = int(group[column].min()), int(group[column].max())
+            return f"{format_minor(least, digits)} - {format_minor(most, digits)}" if money else f"{least:,} - {most:,}"
+
+        def outside(when: str) -> int:
+            count, assets = group[f"customers_{when}"], group[f"assets_{when}"]
+            return int(((count < low) | (count > high) | (assets < assets_low) | (assets > assets_high)).sum())
+
+        rows.append({"post": policy["staff"].post_label(post, current_language()), "staff": len(group),
+                     "customers_band": f"{low:,} - {high:,}",
+                     "customers_before": spread("customers_before"), "customers_after": spread("customers_after"),
+                     "assets_band": f"{format_minor(assets_low, digits)} - {format_minor(assets_high, digits)}",
+                     "assets_before": spread("assets_before", True), "assets_after": spread("assets_after", True),
+                     "outside_before": outside("before"), "outside_after": outside("after")})
+    return rows
 
 
 def _check_eligibility(plugin: str, moves: pd.DataFrame, classification: pd.DataFrame, staff: pd.DataFrame,

@@ -466,6 +466,8 @@ def _print_assignment(session: Session, result) -> None:
 
 
 def _print_rebalance(session: Session, result) -> None:
+    from .assignment import post_balance
+
     fmt = session.args.format
     columns = ["customer_id", "from_staff_id", "staff_id", "rule", "reason"]
     if fmt == "json":
@@ -489,7 +491,7 @@ def _print_rebalance(session: Session, result) -> None:
     if len(result.balance):
         print()
         print(t("assign.balance_title"))
-        emit(_post_balance(result.balance, session.policy["staff"].post_label, digits), ["post", "staff", "customers_band", "customers_before", "customers_after",
+        emit(post_balance(result.balance, session.policy, digits), ["post", "staff", "customers_band", "customers_before", "customers_after",
                                              "assets_band", "assets_before", "assets_after", "outside_before",
                                              "outside_after"], "table",
              headers={name: t(f"assign.col.{name}") for name in
@@ -516,31 +518,6 @@ def _print_rebalance(session: Session, result) -> None:
 def _records(frame) -> list[dict]:
     """A frame's rows as plain Python values (no numpy scalars, None for missing)."""
     return json.loads(frame.to_json(orient="records", force_ascii=False))
-
-
-def _post_balance(balance, label, digits: int) -> list[dict]:
-    """Per post (named by ``label(post, language)``): the tolerance bands and the spread of books before and after."""
-    from .money import format_minor
-
-    rows = []
-    for post, group in balance.groupby("post", sort=False):
-        low, high = int(group["customers_low"].iloc[0]), int(group["customers_high"].iloc[0])
-        assets_low, assets_high = int(group["assets_low"].iloc[0]), int(group["assets_high"].iloc[0])
-
-        def spread(column: str, money: bool = False) -> str:
-            least, most = int(group[column].min()), int(group[column].max())
-            return f"{format_minor(least, digits)} - {format_minor(most, digits)}" if money else f"{least:,} - {most:,}"
-
-        def outside(when: str) -> int:
-            count, assets = group[f"customers_{when}"], group[f"assets_{when}"]
-            return int(((count < low) | (count > high) | (assets < assets_low) | (assets > assets_high)).sum())
-
-        rows.append({"post": label(post, current_language()), "staff": len(group), "customers_band": f"{low:,} - {high:,}",
-                     "customers_before": spread("customers_before"), "customers_after": spread("customers_after"),
-                     "assets_band": f"{format_minor(assets_low, digits)} - {format_minor(assets_high, digits)}",
-                     "assets_before": spread("assets_before", True), "assets_after": spread("assets_after", True),
-                     "outside_before": outside("before"), "outside_after": outside("after")})
-    return rows
 
 
 def cmd_transfer(session: Session) -> int:

@@ -14,6 +14,7 @@ from rich.console import Console
 
 from clientbook import hookimpl, i18n
 from clientbook.declarations import Panel
+from clientbook import assignment
 from clientbook.policy import load
 from clientbook.reports import migration, staff_report
 from clientbook.store import open_book
@@ -29,7 +30,7 @@ from clientbook.tui.base import BookContext  # noqa: E402
 from clientbook.tui.book import BookScreen  # noqa: E402
 from clientbook.tui.customer import CustomerScreen  # noqa: E402
 from clientbook.tui.dashboard import DashboardScreen  # noqa: E402
-from clientbook.tui.dialogs import HelpScreen, MessageScreen, ReassignScreen  # noqa: E402
+from clientbook.tui.dialogs import HelpScreen, MessageScreen, PlanScreen, ReassignScreen  # noqa: E402
 from clientbook.tui.staff import StaffScreen  # noqa: E402
 from clientbook.tui.widgets import MigrationView, WorkloadChart  # noqa: E402
 
@@ -579,3 +580,71 @@ async def test_reassign_is_in_the_help_and_the_palette_of_a_customer(book):
         await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, CustomerScreen)
+
+
+async def test_assign_and_rebalance_from_the_staff_screen_preview_then_apply(book):
+    conn = sqlite3.connect(book)
+    with conn:  # a lobby manager leaves; five retail customers lose their owner
+        left = conn.execute("SELECT MIN(staff_id) FROM staff WHERE post = 'lobby_manager'").fetchone()[0]
+        conn.execute("UPDATE staff SET active = 0 WHERE staff_id = ?", [left])
+        conn.execute("""UPDATE assignments SET ended_on = '2026-11-26' WHERE assignment_id IN
+                        (SELECT o.assignment_id FROM assignments o JOIN customers c USING (customer_id)
+                         WHERE o.ended_on IS NULL AND c.kind = 'retail' AND o.staff_id != ?
+                         ORDER BY o.customer_id LIMIT 5)""", [left])
+    conn.close()
+    app = make_app(book)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        assert isinstance(app.screen, PlanScreen) and app.screen.plan.total_moves == 5
+        before = query(book, "SELECT COUNT(*) FROM current_owners")[0][0]
+        await pilot.click("#plan-apply")
+        await settle(pilot)
+        assert isinstance(app.screen, StaffScreen)
+        assert query(book, "SELECT COUNT(*) FROM current_owners")[0][0] == before + 5
+        assert query(book, "SELECT COUNT(*) FROM assignments WHERE assigned_by = 'clientbook tui' AND ended_on IS NULL"
+                     )[0][0] == 5
+
+        # The rebalance preview shows what the CLI's dry run would do; Escape writes nothing.
+        policy, manager = load([])
+        db = open_book(book, manager)
+        expected = assignment.rebalance(db, policy, manager, TODAY, "tests", dry_run=True)
+        db.close()
+        await pilot.press("e")
+        await settle(pilot)
+        assert isinstance(app.screen, PlanScreen) and app.screen.plan.total_moves == len(expected.moves) > 0
+        shown = rows_of(app.screen.query_one("#plan-moves", DataTable))
+        assert shown[0][:3] == list(expected.moves.iloc[0][["customer_id", "from_staff_id", "staff_id"]])
+        await pilot.press("escape")
+        await settle(pilot)
+        assert query(book, "SELECT COUNT(*) FROM current_owners WHERE staff_id = ?", [left])[0][0] > 0
+        await pilot.press("e")
+        await settle(pilot)
+        await pilot.click("#plan-apply")
+        await settle(pilot)
+        assert query(book, "SELECT COUNT(*) FROM current_owners WHERE staff_id = ?", [left])[0][0] == 0
+        assert any("Books rebalanced" in str(note.message) for note in app._notifications)
+
+
+async def test_a_rebalance_short_of_the_policy_needs_accepting(book):
+    with sqlite3.connect(book) as conn:  # two senior wealth managers cannot hold their customers
+        conn.execute("UPDATE staff SET capacity = 1 WHERE post = 'senior_wealth_manager'")
+    app = make_app(book)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        plan = app.screen
+        assert isinstance(plan, PlanScreen) and plan.plan.shortfalls
+        shown = str(plan.query_one("#plan-shortfalls").render())
+        assert "Senior wealth manager: 8 customers but capacity for 2: short by 6 places" in shown
+        apply = plan.query_one("#plan-apply")
+        assert apply.disabled
+        await pilot.click("#plan-accept")
+        await pilot.pause()
+        assert not apply.disabled or not plan.plan.total_moves

@@ -24,7 +24,7 @@ from .book import BookScreen
 from .commands import BookCommands
 from .customer import CustomerScreen
 from .dashboard import DashboardScreen
-from .dialogs import HelpScreen, ImportScreen, MessageScreen
+from .dialogs import PLAN_MOVES_SHOWN, TUI_ACTOR, HelpScreen, ImportScreen, MessageScreen, Plan, PlanScreen
 from .staff import StaffScreen
 from .widgets import WorkScreen
 
@@ -167,6 +167,8 @@ class ClientbookApp(App[None]):
         yield SystemCommand(t("tui.cmd.branch_book"), t("tui.cmd.branch_book_help"), self.open_book)
         yield SystemCommand(t("tui.cmd.run"), t("tui.cmd.run_help"), self.action_run_pipeline)
         yield SystemCommand(t("tui.cmd.import"), t("tui.cmd.import_help"), self.action_import_file)
+        yield SystemCommand(t("tui.cmd.assign"), t("tui.cmd.assign_help"), self.action_assign_customers)
+        yield SystemCommand(t("tui.cmd.rebalance"), t("tui.cmd.rebalance_help"), self.action_rebalance)
         if isinstance(screen, CustomerScreen) and screen.profile is not None:
             name = screen.profile["customer"]["name"]
             yield SystemCommand(t("tui.cmd.reassign"), t("tui.cmd.reassign_help", name=name), screen.action_reassign)
@@ -220,7 +222,7 @@ class ClientbookApp(App[None]):
         try:
             self.call_from_thread(screen.show_step, t("tui.run.step"))
             with context.connection() as db:
-                summary = run(db, context.policy, context.manager, context.today, actor="clientbook tui")
+                summary = run(db, context.policy, context.manager, context.today, actor=TUI_ACTOR)
         except ClientbookError as error:
             self.call_from_thread(self._finish_work, screen, error.render(), "error")
         except Exception as error:  # shown in the app, never as a traceback
@@ -228,6 +230,66 @@ class ClientbookApp(App[None]):
         else:
             self.call_from_thread(self._finish_work, screen, t(
                 "tui.run.done", run_id=summary.run_id, customers=f"{summary.customers:,}", seconds=f"{summary.seconds:.1f}"))
+
+    # -- owners: assigning customers without one, rebalancing books --------------------------
+
+    def action_assign_customers(self) -> None:
+        self._plan("assign")
+
+    def action_rebalance(self) -> None:
+        self._plan("rebalance")
+
+    def _plan(self, kind: str) -> None:
+        screen = self._start_work(t(f"tui.plan.title_{kind}"))
+        if screen is not None:
+            self._make_plan(screen, kind)
+
+    @work(thread=True, group="long-work")
+    def _make_plan(self, screen: WorkScreen, kind: str) -> None:
+        """A dry run in a worker; the preview then lets the user apply it."""
+        context = self.context
+        try:
+            self.call_from_thread(screen.show_step, t("tui.plan.planning"))
+            with context.connection() as db:
+                plan = _preview(db, context, kind)
+        except ClientbookError as error:
+            self.call_from_thread(self._finish_work, screen, error.render(), "error")
+        except Exception as error:
+            self.call_from_thread(self._finish_work, screen, _unexpected(error), "error")
+        else:
+            self.call_from_thread(self._show_plan, screen, plan)
+
+    def _show_plan(self, screen: WorkScreen, plan: Plan) -> None:
+        self.busy = False
+        if screen.is_attached and self.screen is screen:
+            screen.dismiss()
+        self.push_screen(PlanScreen(plan), partial(self._plan_chosen, plan.kind))
+
+    def _plan_chosen(self, kind: str, choice: dict | None) -> None:
+        if choice:
+            screen = self._start_work(t(f"tui.plan.title_{kind}"))
+            if screen is not None:
+                self._apply_plan(screen, kind, choice["accept"])
+
+    @work(thread=True, group="long-work")
+    def _apply_plan(self, screen: WorkScreen, kind: str, accept: bool) -> None:
+        from ..assignment import assign_unassigned, rebalance
+
+        context = self.context
+        try:
+            self.call_from_thread(screen.show_step, t("tui.plan.applying"))
+            with context.connection() as db:
+                if kind == "assign":
+                    done = len(assign_unassigned(db, context.policy, context.manager, context.today, TUI_ACTOR).assigned)
+                else:
+                    done = len(rebalance(db, context.policy, context.manager, context.today, TUI_ACTOR,
+                                         accept_shortfalls=accept).moves)
+        except ClientbookError as error:
+            self.call_from_thread(self._finish_work, screen, error.render(), "error")
+        except Exception as error:
+            self.call_from_thread(self._finish_work, screen, _unexpected(error), "error")
+        else:
+            self.call_from_thread(self._finish_work, screen, t(f"tui.plan.done_{kind}", count=f"{done:,}"))
 
     def action_import_file(self) -> None:
         if self.busy:
@@ -258,7 +320,7 @@ class ClientbookApp(App[None]):
             with context.connection() as db:
                 result = run_import(db, context.policy, choice["kind"], choice["path"], mapping=mapping,
                                     dry_run=choice["dry_run"], progress=ScreenProgress(self, screen),
-                                    actor="clientbook tui")
+                                    actor=TUI_ACTOR)
         except ImportInvalid as invalid:
             self.call_from_thread(self._finish_work, screen, t("tui.import.rejected"), "error", invalid.render())
         except ClientbookError as error:
@@ -270,3 +332,35 @@ class ClientbookApp(App[None]):
             self.call_from_thread(self._finish_work, screen, t(
                 key, kind=result.kind, path=result.path, encoding=result.encoding, rows=result.rows,
                 inserted=result.inserted, updated=result.updated, unchanged=result.unchanged))
+
+
+def _preview(db, context: BookContext, kind: str) -> Plan:
+    """The dry run of an assignment or a rebalance, as a :class:`Plan` to show."""
+    from ..assignment import assign_unassigned, post_balance, rebalance
+
+    headers = {name: t(f"assign.col.{name}") for name in
+               ("rule", "customers", "customer_id", "staff_id", "from_staff_id", "reason", "post", "staff",
+                "customers_band", "customers_before", "customers_after", "outside_before", "outside_after")}
+    if kind == "assign":
+        result = assign_unassigned(db, context.policy, context.manager, context.today, TUI_ACTOR, dry_run=True)
+        assigned = result.assigned
+        by_rule = assigned.groupby("rule", sort=False).size().sort_values(ascending=False, kind="stable")
+        columns = ("customer_id", "staff_id", "rule", "reason")
+        return Plan(
+            kind, t("tui.plan.assign_headline", assigned=f"{len(assigned):,}", unassigned=f"{result.unassigned:,}",
+                    run_id=result.run_id),
+            (headers["rule"], headers["customers"]), [(rule, f"{count:,}") for rule, count in by_rule.items()],
+            tuple(headers[name] for name in columns),
+            [tuple(str(row[name]) for name in columns) for row in assigned.head(PLAN_MOVES_SHOWN).to_dict("records")],
+            len(assigned), [])
+    result = rebalance(db, context.policy, context.manager, context.today, TUI_ACTOR, dry_run=True)
+    balance = post_balance(result.balance, context.policy, context.digits) if len(result.balance) else []
+    summary = ("post", "staff", "customers_band", "customers_before", "customers_after", "outside_before",
+               "outside_after")
+    columns = ("customer_id", "from_staff_id", "staff_id", "rule", "reason")
+    return Plan(
+        kind, t("tui.plan.rebalance_headline", moves=f"{len(result.moves):,}"),
+        tuple(headers[name] for name in summary), [tuple(str(row[name]) for name in summary) for row in balance],
+        tuple(headers[name] for name in columns),
+        [tuple(str(row[name]) for name in columns) for row in result.moves.head(PLAN_MOVES_SHOWN).to_dict("records")],
+        len(result.moves), list(result.shortfalls))

@@ -340,3 +340,73 @@ class ReassignScreen(ModalScreen[Transfer | None]):
             self.query_one("#reassign-problems", Static).update(message.error)
             return
         self.dismiss(message.moved)
+
+
+@dataclass
+class Plan:
+    """What an assignment or a rebalance would do, ready to show (text already translated)."""
+
+    kind: str  # "assign" or "rebalance"
+    headline: str
+    summary_columns: tuple[str, ...]
+    summary: list[tuple[str, ...]]
+    move_columns: tuple[str, ...]
+    moves: list[tuple[str, ...]]  # the first PLAN_MOVES_SHOWN
+    total_moves: int
+    shortfalls: list[str]
+
+
+PLAN_MOVES_SHOWN = 200
+
+
+class PlanScreen(ModalScreen[dict | None]):
+    """A preview of `clientbook assign` or `assign --rebalance`: the figures, the first moves and
+    any shortfall. Apply writes it (dismisses with ``{"accept": ...}``); Escape or Cancel does not."""
+
+    BINDINGS = [Binding("escape", "cancel", "tui.key.cancel")]
+
+    def __init__(self, plan: Plan) -> None:
+        super().__init__()
+        translate_bindings(self)
+        self.plan = plan
+
+    def compose(self) -> ComposeResult:
+        plan = self.plan
+        with Vertical(id="plan-dialog", classes="dialog"):
+            yield Label(t(f"tui.plan.title_{plan.kind}"), classes="dialog-title")
+            yield Static(plan.headline, id="plan-headline", markup=False)
+            yield DataTable(id="plan-summary", cursor_type="none", zebra_stripes=True)
+            if plan.moves:
+                yield Label(t("tui.plan.moves", shown=len(plan.moves), total=f"{plan.total_moves:,}"), classes="hint")
+                yield DataTable(id="plan-moves", cursor_type="row", zebra_stripes=True)
+            if plan.shortfalls:
+                yield Static("\n".join([t("tui.plan.shortfalls", count=len(plan.shortfalls)),
+                                        *(f"- {line}" for line in plan.shortfalls)]), id="plan-shortfalls", markup=False)
+                yield Checkbox(t("tui.plan.accept"), id="plan-accept")
+            with Horizontal(classes="buttons"):
+                yield Button(t("tui.plan.apply"), id="plan-apply", variant="primary",
+                             disabled=not plan.total_moves or bool(plan.shortfalls))
+                yield Button(t("tui.plan.cancel"), id="plan-cancel")
+
+    def on_mount(self) -> None:
+        summary = self.query_one("#plan-summary", DataTable)
+        summary.add_columns(*self.plan.summary_columns)
+        summary.add_rows(self.plan.summary)
+        if self.plan.moves:
+            moves = self.query_one("#plan-moves", DataTable)
+            moves.add_columns(*self.plan.move_columns)
+            moves.add_rows(self.plan.moves)
+        self.query_one("#plan-apply" if self.plan.total_moves and not self.plan.shortfalls else "#plan-cancel",
+                       Button).focus()
+
+    @on(Checkbox.Changed, "#plan-accept")
+    def accept_changed(self, event: Checkbox.Changed) -> None:
+        self.query_one("#plan-apply", Button).disabled = not (event.value and self.plan.total_moves)
+
+    @on(Button.Pressed, "#plan-apply")
+    def apply(self) -> None:
+        self.dismiss({"accept": bool(self.plan.shortfalls)})
+
+    @on(Button.Pressed, "#plan-cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -32,6 +32,8 @@ class StaffScreen(Screen):
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
     BINDINGS = [
         Binding("enter", "open", "tui.key.open_book", show=True),
+        Binding("n", "app.assign_customers", "tui.key.assign_customers"),
+        Binding("e", "app.rebalance", "tui.key.rebalance"),
         Binding("f5", "reload", "tui.key.reload"),
     ]
 

@@ -335,9 +335,7 @@ def _level_post(post, members, owner, assets, movable, why, branch: Branch, coun
             extra = min(surplus, int(over.sum()))
             target += waterfill(target, over, extra, held)
             surplus -= extra
-            if surplus > 0:
-                shortfalls.append(("post_capacity", {"post": post, "customers": int(count.sum()),
-                                                     "free": int(np.maximum(capacity, fixed).sum()), "short": surplus}))
+            if surplus > 0:  # beyond capacity: reported below
                 target += waterfill(target, np.full(k, surplus), surplus, held)
     elif surplus < 0:  # fewer: empty the biggest books down to the band's bottoms, then below them
         give = -surplus
@@ -404,10 +402,18 @@ def _level_post(post, members, owner, assets, movable, why, branch: Branch, coun
             if why[customer] < 0:
                 why[customer] = MOVE_ASSETS
 
+    places = int(np.minimum(capacity, NO_LIMIT).sum())
+    if count.sum() > places:
+        shortfalls.append(("post_capacity", {"post": post, "customers": int(count.sum()), "free": places,
+                                             "short": int(count.sum()) - places}))
     for member in range(k):
-        if count[member] > top[member] or count[member] < bottom[member]:
+        if count[member] > capacity[member]:
+            shortfalls.append(("over_capacity", {"staff": int(members[member]), "customers": int(count[member]),
+                                                 "capacity": int(capacity[member]),
+                                                 "by": int(count[member] - capacity[member])}))
+        elif not low <= count[member] <= high:
             shortfalls.append(("count_band", {"staff": int(members[member]), "customers": int(count[member]),
-                                              "low": int(bottom[member]), "high": int(top[member])}))
+                                              "low": low, "high": high}))
         if held[member] > assets_high or held[member] < assets_low:
             shortfalls.append(("assets_band", {"staff": int(members[member]), "assets": int(held[member]),
                                                "low": assets_low, "high": assets_high}))
