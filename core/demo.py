@@ -1199,8 +1199,9 @@ def generate_branch(
     corporate: int | None = None,
 ) -> dict[str, pd.DataFrame]:
     """A synthetic branch: the frames ``staff``, ``customers``, ``holdings``, ``balances``,
-    ``transactions`` and ``assignments``, with the columns of :mod:`clientbook.schema`
-    (assignments: customer_id, staff_id, started_on, rule, reason, assigned_by).
+    ``transactions``, ``assignments`` and ``contacts``, with the columns of
+    :mod:`clientbook.schema` (assignments: customer_id, staff_id, started_on, rule, reason,
+    assigned_by).
 
     ``customers`` counts retail and corporate customers together; ``corporate`` defaults
     to ``max(12, min(60, customers // 500))``. ``language`` (en, zh-Hans, zh-Hant) picks
@@ -1212,7 +1213,7 @@ def generate_branch(
 
     >>> book = generate_branch(1_000, seed=1)
     >>> sorted(book)
-    ['assignments', 'balances', 'customers', 'holdings', 'staff', 'transactions']
+    ['assignments', 'balances', 'contacts', 'customers', 'holdings', 'staff', 'transactions']
     """
     if language not in FAKER_LOCALES:
         raise ValueError(f"language must be one of {sorted(FAKER_LOCALES)}, not {language!r}")

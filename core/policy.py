@@ -43,7 +43,8 @@ class PolicyModel(BaseModel):
 
     def check_across(self, tables: dict[str, PolicyModel]) -> list[tuple[str, str, dict]]:
         """Problems that need another table (a tier's posts must be ``[staff]`` posts ...),
-        in the same form as :meth:`check`. Called once every table is valid on its own."""
+        in the same form as :meth:`check`. Called once every table has been read (its keys
+        and types are right), whatever :meth:`check` found."""
         return []
 
 
