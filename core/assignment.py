@@ -16,11 +16,12 @@ import pandas as pd
 import pyarrow.compute as pc
 
 from .errors import BadInput, PluginError, contract_error
-from .frames import arrow_ids, read_book
+from .frames import arrow_ids, member, read_book
 from .i18n import current_language, t
 from .money import format_minor
 from .panels import decision_title
 from .policy import did_you_mean
+from .queries import unknown_customer
 from .store import bulk_insert, writing
 
 MOVE_COLUMNS = ["customer_id", "staff_id", "rule", "reason"]
@@ -61,12 +62,6 @@ def refusals(rules, decisions: dict[str, str | None], post: str) -> list[tuple[s
 # --- checking what a plugin proposes ----------------------------------------------------------------
 
 
-def _all_within(values, allowed) -> bool:
-    """Whether every value is one of ``allowed`` (Arrow's hash kernel: pandas' ``isin`` on Arrow
-    strings takes seconds for a million)."""
-    return bool(pc.all(pc.is_in(arrow_ids(values), value_set=arrow_ids(allowed))).as_py() is not False)
-
-
 def check_assignments(plugin: str, output: object, unassigned: pd.DataFrame, staff_ids: pd.Index) -> pd.DataFrame:
     def fail(problem: str) -> PluginError:
         return contract_error(plugin, "clientbook_assign", problem)
@@ -74,9 +69,9 @@ def check_assignments(plugin: str, output: object, unassigned: pd.DataFrame, sta
     if not isinstance(output, pd.DataFrame) or not set(MOVE_COLUMNS) <= set(output.columns):
         raise fail("assign_shape")
     ids = arrow_ids(output["customer_id"])
-    if pc.count_distinct(ids).as_py() != len(ids) or not _all_within(output["customer_id"], unassigned["customer_id"]):
+    if pc.count_distinct(ids).as_py() != len(ids) or not member(output["customer_id"], unassigned["customer_id"]).all():
         raise fail("assign_twice")
-    if not _all_within(output["staff_id"], staff_ids):
+    if not member(output["staff_id"], staff_ids).all():
         raise fail("assign_staff")
     if output[["rule", "reason"]].isna().any().any():
         raise fail("assign_reason")
@@ -103,7 +98,7 @@ def _check_moves(plugin: str, moves: object, customers: pd.DataFrame, staff: pd.
     if pd.isna(owner).any():
         raise fail("move_unowned")
     active = staff.loc[staff["active"].fillna(1).astype("int64") == 1, "staff_id"]
-    if not _all_within(moves["staff_id"], active):
+    if not member(moves["staff_id"], active).all():
         raise fail("assign_staff")
     if (owner == moves["staff_id"].to_numpy(dtype=object)).any():
         raise fail("move_same_owner")
@@ -137,8 +132,7 @@ def assign_unassigned(db, policy, manager, as_of: date, actor: str, dry_run: boo
     book = read_book(db, as_of)
     customers = book.customers_with("owner_staff_id")
     unassigned = customers[customers["owner_staff_id"].isna()].reset_index(drop=True)
-    unclassified = int(pc.sum(pc.invert(pc.is_in(arrow_ids(unassigned["customer_id"]),
-                                                  value_set=arrow_ids(classification.index)))).as_py() or 0)
+    unclassified = int((~member(unassigned["customer_id"], classification.index)).sum())
     plugin, proposed = None, None
     if len(unassigned):
         if not manager.hook.clientbook_assign.get_hookimpls():
@@ -264,13 +258,8 @@ def transfer(db, policy, manager, customer_id: str, staff_id: str, reason: str |
     unless forced with a reason (kept in the history)."""
     if force and not (reason or "").strip():
         raise BadInput("transfer.force_needs_reason")
-    customer = db.execute("SELECT customer_id FROM customers WHERE customer_id = ?", [customer_id]).fetchone()
-    if customer is None:
-        close = [row[0] for row in db.execute("SELECT customer_id FROM customers WHERE customer_id LIKE ? LIMIT 50",
-                                              [customer_id[:3] + "%"])]
-        suggestion = did_you_mean(customer_id, close)
-        raise BadInput("customers.unknown_suggest" if suggestion else "customers.unknown", customer_id=customer_id,
-                       suggestion=suggestion)
+    if db.execute("SELECT 1 FROM customers WHERE customer_id = ?", [customer_id]).fetchone() is None:
+        raise unknown_customer(db, customer_id)
     member = db.execute("SELECT staff_id, post, active, capacity FROM staff WHERE staff_id = ?", [staff_id]).fetchone()
     if member is None:
         known = [row[0] for row in db.execute("SELECT staff_id FROM staff")]

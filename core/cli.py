@@ -548,10 +548,9 @@ def cmd_staff(session: Session) -> int:
     else:  # no run has stored the default breakdown yet: the books without it
         group_by = None
     rows = staff_report(db, session.policy, group_by)
-    order = list(session.manager.value_labels(session.policy, current_language()).get(group_by, {}))
-    values = [value for value in order if any(value in row["by_value"] for row in rows)]
-    values += sorted({value for row in rows for value in row["by_value"]} - set(values))
     labels = session.manager.value_labels(session.policy, current_language()).get(group_by, {})
+    values = [value for value in labels if any(value in row["by_value"] for row in rows)]
+    values += sorted({value for row in rows for value in row["by_value"]} - set(values))
     if args.format == "json":
         emit(rows, list(rows[0]) if rows else [], "json")
         return EXIT_OK

@@ -26,7 +26,7 @@ from . import schema
 from .errors import BadInput
 from .i18n import t
 from .mapping import KindMapping
-from .frames import arrow_ids
+from .frames import arrow_ids, member
 from .policy import did_you_mean
 from .sources import SourceTable, read_source
 from .store import SEARCH_REBUILD_ROWS, bulk_insert, now_iso, search_index_paused, writing
@@ -335,12 +335,6 @@ def _normalized(text: pd.Series) -> pd.Series:
     return pd.Series(pd.arrays.ArrowStringArray(pc.utf8_normalize(values, form="NFKC")), index=text.index)
 
 
-def _member(values: pd.Series, allowed) -> np.ndarray:
-    """``values.isin(allowed)`` by Arrow's hash kernel (pandas' own builds a Python list)."""
-    value_set = arrow_ids(list(allowed) if isinstance(allowed, set) else allowed)
-    return pc.is_in(arrow_ids(values), value_set=value_set).to_numpy(zero_copy_only=False)
-
-
 def _integer(text, empty, lines, column, problems, non_negative: bool, name: str) -> pd.Series:
     text = _normalized(text)
     numbers = pd.to_numeric(text.mask(empty, None), errors="coerce")
@@ -447,7 +441,7 @@ def _check_keys_and_references(db, frame: pd.DataFrame, lines: np.ndarray, kind:
         allowed = pd.read_sql_query(f"SELECT [{key}] FROM [{table}]", db.conn)[key]
         if table == kind.table:  # a customer may refer to another in the same file
             allowed = pd.concat([allowed, frame[key].dropna()], ignore_index=True)
-        unknown = present & ~_member(values.fillna(""), allowed)
+        unknown = present & ~member(values.fillna(""), allowed)
         problems.add_rows(unknown, lines, origin.get(name, name), values, t("import.expected.reference", table=table))
 
 

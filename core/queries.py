@@ -80,15 +80,21 @@ def list_customers(db, *, tier: str | None = None, search: str | None = None, ki
     return list(db.query(sql, params + [limit, offset]))
 
 
+def unknown_customer(db, customer_id: str) -> BadInput:
+    """The error for a customer id the book does not hold, with the closest id it does."""
+    close = [row[0] for row in db.execute("SELECT customer_id FROM customers WHERE customer_id LIKE ? LIMIT 50",
+                                          [customer_id[:3] + "%"])]
+    suggestion = did_you_mean(customer_id, close)
+    return BadInput("customers.unknown_suggest" if suggestion else "customers.unknown", customer_id=customer_id,
+                    suggestion=suggestion)
+
+
 def customer_profile(db, customer_id: str) -> dict:
     """Everything about one customer: profile, owner, holdings, balances, recent transactions and contacts,
     assignment history, key-account tables, and the latest run's decisions and needs."""
     rows = list(db["customers"].rows_where("customer_id = ?", [customer_id]))
     if not rows:
-        close = [row["customer_id"] for row in db.query(
-            "SELECT customer_id FROM customers WHERE customer_id LIKE ? LIMIT 50", [customer_id[:3] + "%"])]
-        raise BadInput("customers.unknown_suggest" if did_you_mean(customer_id, close) else "customers.unknown",
-                       customer_id=customer_id, suggestion=did_you_mean(customer_id, close))
+        raise unknown_customer(db, customer_id)
     profile = rows[0]
     profile["extra"] = json.loads(profile["extra"]) if profile.get("extra") else {}
     run = last_run(db)
