@@ -9,6 +9,7 @@ Every write is one transaction: a refusal leaves the book as it was.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -16,6 +17,11 @@ import pandas as pd
 import pyarrow.compute as pc
 
 from .errors import BadInput, PluginError, contract_error
+from . import summaries
+from .columnar import query_frame, table_rows
+from .decisions import SQL_TYPES, decision_columns
+from .decisions import current as current_decisions
+from .explain import ReasonContext, message_fields, render
 from .frames import arrow_ids, member, read_book
 from .i18n import current_language, t
 from .money import format_minor
@@ -24,27 +30,29 @@ from .policy import did_you_mean
 from .queries import unknown_customer
 from .store import bulk_insert, writing
 
-MOVE_COLUMNS = ["customer_id", "staff_id", "rule", "reason"]
+# A proposed owner: the rule's short code (first_served, spread, transfer ...) and the reason as
+# data, rendered when read: ``reason_rule`` (a catalog key) and ``reason_facts`` (JSON).
+MOVE_COLUMNS = ["customer_id", "staff_id", "rule", "reason_rule", "reason_facts"]
 
 
 # --- what the latest run decided ------------------------------------------------------------------
 
 
 def latest_classification(db, manager) -> tuple[int, pd.DataFrame]:
-    """The latest run's id and its classification decisions, indexed by ``customer_id``.
+    """The latest run's id and the current classification decisions, indexed by ``customer_id``.
 
-    The reasons are left out: a million of them cost gigabytes and seconds, and deciding
-    owners needs the decisions only."""
+    Values only, from the narrow current table: deciding owners needs the decisions, not the reasons."""
     run = db.execute("SELECT run_id FROM latest_run").fetchone()
     if run is None:
         raise BadInput("assign.no_run")
-    present = set(db["results"].columns_dict)
-    columns = [name for name, (_, column) in manager.output_columns().items()
-               if column.family == "classification" and name in present and name != column.reason_column]
+    present = set(decision_columns(db))
+    owned = manager.output_columns()
+    columns = {name: SQL_TYPES[column.dtype] for name, (_, column) in owned.items()
+               if column.family == "classification" and name == column.name and name in present}
     select = "".join(f", [{name}]" for name in columns)
-    frame = pd.read_sql_query(f"SELECT customer_id{select} FROM results WHERE run_id = ?", db.conn, params=[run[0]],
-                              index_col="customer_id")
-    return run[0], frame
+    frame = query_frame(db, f"SELECT customer_id{select} FROM decisions", {"customer_id": "TEXT", **columns},
+                        rows=table_rows(db, "decisions"))
+    return run[0], frame.set_index("customer_id")
 
 
 def eligible_posts(manager, policy) -> list:
@@ -73,9 +81,16 @@ def check_assignments(plugin: str, output: object, unassigned: pd.DataFrame, sta
         raise fail("assign_twice")
     if not member(output["staff_id"], staff_ids).all():
         raise fail("assign_staff")
-    if output[["rule", "reason"]].isna().any().any():
-        raise fail("assign_reason")
+    _check_reasons(fail, output)
     return output[MOVE_COLUMNS]
+
+
+def _check_reasons(fail, output: pd.DataFrame) -> None:
+    if output[["rule", "reason_rule"]].isna().any().any():
+        raise fail("assign_reason")
+    for rule in output["reason_rule"].unique():
+        if message_fields(rule) is None:
+            raise fail("assign_unknown_rule", rule=rule)
 
 
 def _check_moves(plugin: str, moves: object, customers: pd.DataFrame, staff: pd.DataFrame):
@@ -102,8 +117,7 @@ def _check_moves(plugin: str, moves: object, customers: pd.DataFrame, staff: pd.
         raise fail("assign_staff")
     if (owner == moves["staff_id"].to_numpy(dtype=object)).any():
         raise fail("move_same_owner")
-    if moves[["rule", "reason"]].isna().any().any():
-        raise fail("assign_reason")
+    _check_reasons(fail, moves)
     return moves.reset_index(drop=True), owner
 
 
@@ -114,7 +128,7 @@ def _check_moves(plugin: str, moves: object, customers: pd.DataFrame, staff: pd.
 class Assignment:
     """What ``clientbook assign`` did (or, on a dry run, would do)."""
 
-    assigned: pd.DataFrame  # customer_id, staff_id, rule, reason
+    assigned: pd.DataFrame  # customer_id, staff_id, rule, reason_rule, reason_facts
     unassigned: int  # customers without an owner before
     unclassified: int  # of those, customers the latest run did not classify (imported since)
     run_id: int
@@ -143,15 +157,23 @@ def assign_unassigned(db, policy, manager, as_of: date, actor: str, dry_run: boo
                 if proposed is not None else pd.DataFrame(columns=MOVE_COLUMNS))
     if len(assigned) and not dry_run:
         with writing(db, actor, f"assign as of {as_of.isoformat()}"):
-            start_assignments(db, assigned, as_of, actor, run_id)
+            start_assignments(db, assigned, as_of, actor, run_id, summarise=False)
+            summaries.move(db, assigned["customer_id"].tolist(), [None] * len(assigned), assigned["staff_id"].tolist())
     return Assignment(assigned.reset_index(drop=True), len(unassigned), unclassified, run_id, plugin, dry_run)
 
 
-def start_assignments(db, frame: pd.DataFrame, as_of: date, actor: str, run_id: int | None) -> None:
-    """New open assignments, in customer order: the indexes on customer_id then grow at their end."""
+def start_assignments(db, frame: pd.DataFrame, as_of: date, actor: str, run_id: int | None,
+                      summarise: bool = True, old_owners: list | None = None) -> None:
+    """New open assignments, in customer order: the indexes on customer_id then grow at their end.
+
+    ``summarise``: move the customers in the book summary too (from ``old_owners``, or from
+    no owner); a run writes its own summary instead."""
     frame = frame.sort_values("customer_id", kind="stable")
     bulk_insert(db, "assignments", frame.assign(started_on=as_of.isoformat(), assigned_by=actor, run_id=run_id)[
-        ["customer_id", "staff_id", "started_on", "rule", "reason", "assigned_by", "run_id"]])
+        ["customer_id", "staff_id", "started_on", "rule", "reason_rule", "reason_facts", "assigned_by", "run_id"]])
+    if summarise:
+        olds = old_owners if old_owners is not None else [None] * len(frame)
+        summaries.move(db, frame["customer_id"].tolist(), olds, frame["staff_id"].tolist())
 
 
 def _end(db, customer_ids, as_of: date) -> None:
@@ -164,7 +186,7 @@ def _end(db, customer_ids, as_of: date) -> None:
 
 @dataclass
 class Rebalance:
-    moves: pd.DataFrame  # customer_id, from_staff_id, staff_id, rule, reason
+    moves: pd.DataFrame  # customer_id, from_staff_id, staff_id, rule, reason_rule, reason_facts
     balance: pd.DataFrame  # per staff member: before and after (see RebalancePlan)
     shortfalls: list[str] = field(default_factory=list)
     written: bool = False
@@ -197,7 +219,7 @@ def rebalance(db, policy, manager, as_of: date, actor: str, dry_run: bool = Fals
         return result
     with writing(db, actor, f"rebalance as of {as_of.isoformat()}"):
         _end(db, moves["customer_id"], as_of)
-        start_assignments(db, moves[MOVE_COLUMNS], as_of, actor, run_id)
+        start_assignments(db, moves[MOVE_COLUMNS], as_of, actor, run_id, old_owners=moves["from_staff_id"].tolist())
     result.written = True
     return result
 
@@ -249,7 +271,15 @@ class Transfer:
     from_staff_id: str | None
     staff_id: str
     rule: str
-    reason: str
+    reason_rule: str
+    reason_facts: dict
+    reason: str  # rendered in the current language
+
+
+def reason_context(db, policy, manager):
+    """Rendering for assignment reasons and refusals: the policy's money and labels, staff names."""
+    names = dict(db.execute("SELECT staff_id, name FROM staff"))
+    return ReasonContext.for_policy(policy, manager, current_language(), names)
 
 
 def transfer(db, policy, manager, customer_id: str, staff_id: str, reason: str | None, force: bool,
@@ -273,32 +303,31 @@ def transfer(db, policy, manager, customer_id: str, staff_id: str, reason: str |
     old = owner[0] if owner else None
     if old == staff_id:
         raise BadInput("transfer.already_owner", customer_id=customer_id, staff_id=staff_id)
-    problems = []
-    run = db.execute("SELECT run_id FROM latest_run").fetchone()
-    if run is not None:
-        row = next(iter(db.query("SELECT * FROM results WHERE run_id = ? AND customer_id = ?", [run[0], customer_id])),
-                   {})
-        labels = manager.value_labels(policy, current_language())
-        for column, value, allowed in refusals(eligible_posts(manager, policy), row, post):
-            problems.append(t("transfer.post_not_allowed", customer_id=customer_id, staff_id=staff_id,
-                              post=policy["staff"].post_label(post, current_language()),
-                              column=decision_title(column),
-                              value=labels.get(column, {}).get(value, value),
-                              allowed=", ".join(policy["staff"].post_label(name, current_language()) for name in allowed)))
+    problems = []  # each a reason of its own: rule and facts
+    if db.execute("SELECT run_id FROM latest_run").fetchone() is not None:
+        decided = {column: item["value"] for column, item in current_decisions(db, customer_id).items()}
+        for column, value, allowed in refusals(eligible_posts(manager, policy), decided, post):
+            problems.append({"rule": "transfer.post_not_allowed", "customer_id": customer_id, "staff": staff_id,
+                             "post": post, "column": column, "value": value, "allowed": list(allowed)})
     capacity = policy["staff"].capacity_of(post, capacity)
     if capacity is not None:
         held = db.execute("SELECT COUNT(*) FROM current_owners WHERE staff_id = ?", [staff_id]).fetchone()[0]
         if held >= capacity:
-            problems.append(t("transfer.at_capacity", staff_id=staff_id, held=held, capacity=capacity))
+            problems.append({"rule": "transfer.at_capacity", "staff": staff_id, "held": held, "capacity": capacity})
+    context = reason_context(db, policy, manager)
     if problems and not force:
-        raise BadInput("transfer.refused", problems="\n".join(f"  - {line}" for line in problems))
+        raise BadInput("transfer.refused", problems="\n".join(
+            f"  - {render(problem['rule'], None, problem, context)}" for problem in problems))
     rule = "transfer_forced" if problems else "transfer"
-    text = (reason or "").strip() or t("transfer.default_reason", old=old or "-", new=staff_id)
+    facts = {"old": old or "-", "new": staff_id, "note": (reason or "").strip()}
+    reason_rule = "transfer.forced" if problems else ("transfer.noted" if facts["note"] else "transfer.default")
     if problems:
-        text = t("transfer.forced_reason", reason=text, problems="; ".join(problems))
+        facts["problems"] = problems
+    text = json.dumps(facts, ensure_ascii=False, sort_keys=True)
     with writing(db, actor, f"transfer {customer_id} to {staff_id}"):
         if old is not None:
             _end(db, [customer_id], as_of)
-        start_assignments(db, pd.DataFrame([{"customer_id": customer_id, "staff_id": staff_id, "rule": rule, "reason": text}]),
-               as_of, actor, None)
-    return Transfer(customer_id, old, staff_id, rule, text)
+        start_assignments(db, pd.DataFrame([{"customer_id": customer_id, "staff_id": staff_id, "rule": rule,
+                                             "reason_rule": reason_rule, "reason_facts": text}]),
+                          as_of, actor, None, old_owners=[old])
+    return Transfer(customer_id, old, staff_id, rule, reason_rule, facts, render(reason_rule, None, facts, context))

@@ -23,6 +23,7 @@ from . import schema
 from .errors import BadInput
 from .policy import did_you_mean
 from .queries import last_run, result_columns, text_condition
+from .summaries import by_owner, has_summary
 
 # The latest asset-liability snapshot of customer ``c``: an index seek on (customer_id, as_of).
 _LATEST_BALANCE = "(SELECT {column} FROM balances WHERE customer_id = c.customer_id ORDER BY as_of DESC LIMIT 1)"
@@ -80,8 +81,8 @@ def _joins(fields: set[str], run_id: int | None, owner_required: bool, results_r
     if "owner_name" in fields:
         joins.append("LEFT JOIN staff s ON s.staff_id = o.staff_id")
     if results_required or fields - set(CUSTOMER_FIELDS) - set(OWNER_FIELDS) - set(BALANCE_FIELDS):
-        kind = "JOIN" if results_required else "LEFT JOIN"
-        joins.append(f"{kind} results r ON r.customer_id = c.customer_id AND r.run_id = {int(run_id or 0)}")
+        kind = "JOIN" if results_required else "LEFT JOIN"  # the current decisions: one row per customer
+        joins.append(f"{kind} decisions r ON r.customer_id = c.customer_id")
     return "\n".join(joins)
 
 
@@ -150,11 +151,14 @@ def find_customers(db, text: str, limit: int = 20) -> list[dict]:
 
 def breakdown(db, group_by: str | None) -> list[dict]:
     """Customers and latest assets by owner and by the value of the ``group_by`` decision column
-    (e.g. tier), from the latest run: one pass over the book feeds the dashboard and staff list."""
+    (e.g. tier): the dashboard and the staff list read them from the book summary that runs,
+    assignments and imports keep current; a book no run has summarised yet is counted here."""
+    if has_summary(db):
+        return by_owner(db, group_by)
     run = last_run(db)
     grouped = run is not None and group_by in result_columns(db)
     value = f"r.[{group_by}]" if grouped else "NULL"
-    join = f"LEFT JOIN results r ON r.customer_id = c.customer_id AND r.run_id = {int(run['run_id'])}" if grouped else ""
+    join = "LEFT JOIN decisions r ON r.customer_id = c.customer_id" if grouped else ""
     return list(db.query(f"""
         SELECT o.staff_id, {value} AS value, COUNT(*) AS customers,
                COALESCE(SUM({_LATEST_BALANCE.format(column="total_assets_minor")}), 0) AS assets_minor

@@ -17,8 +17,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from . import __version__
-from .errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, BadInput, ClientbookError
-from .i18n import LANGUAGES, current_language, language_from_environment, normalise_language, set_language, t
+from .errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, BadInput, ClientbookError, PluginError
+from .i18n import LANGUAGES, current_language, language_from_environment, set_language, t
 from .output import FORMATS, emit, emit_object
 
 
@@ -35,14 +35,17 @@ class Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_BAD_INPUT)
 
 
-def _date(text: str) -> date:
+# Argument types: the core's commands use them, and so may a plugin's (clientbook_cli_commands).
+
+
+def iso_date(text: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(t("cli.bad_date", value=text)) from None
 
 
-def _positive(text: str) -> int:
+def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -52,7 +55,7 @@ def _positive(text: str) -> int:
     return value
 
 
-def _non_negative(text: str) -> int:
+def non_negative_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -62,18 +65,28 @@ def _non_negative(text: str) -> int:
     return value
 
 
-def build_parser() -> Parser:
-    parser = Parser(prog="clientbook", description=t("cli.description"))
-    parser.add_argument("--version", action="version", version=f"clientbook {__version__}")
+def _add_global_options(parser: argparse.ArgumentParser) -> None:
+    """The options before the command; read twice: first for the policy, then by the full parser."""
     parser.add_argument("--db", metavar="PATH", help=t("cli.opt.db"))
     parser.add_argument("--config", metavar="FILE", action="append", default=[], help=t("cli.opt.config"))
     parser.add_argument("--lang", choices=LANGUAGES, help=t("cli.opt.lang"))
     parser.add_argument("--quiet", action="store_true", help=t("cli.opt.quiet"))
+
+
+def build_parser(manager=None) -> Parser:
+    """The parser of the core's commands and, given the plugin manager, of the plugins' commands.
+
+    Raises :class:`PluginError` when a plugin's command is bad or takes a name already taken.
+    """
+    parser = Parser(prog="clientbook", description=t("cli.description"))
+    parser.add_argument("--version", action="version", version=f"clientbook {__version__}")
+    _add_global_options(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     commands.required = True
 
-    def command(name: str, handler, **kwargs):
-        sub = commands.add_parser(name, help=t(f"cli.cmd.{name}"), description=t(f"cli.cmd.{name}"), **kwargs)
+    def command(name: str, handler, help_key: str | None = None, **kwargs):
+        help_text = t(help_key or f"cli.cmd.{name}")
+        sub = commands.add_parser(name, help=help_text, description=help_text, **kwargs)
         sub.set_defaults(handler=handler)
         return sub
 
@@ -82,7 +95,7 @@ def build_parser() -> Parser:
 
     command("init", cmd_init)
     sub = command("run", cmd_run)
-    sub.add_argument("--as-of", type=_date, metavar="DATE", help=t("cli.opt.as_of"))
+    sub.add_argument("--as-of", type=iso_date, metavar="DATE", help=t("cli.opt.as_of"))
     with_format(sub, ("table", "json"))
     with_format(command("plugins", cmd_plugins))
     config = command("config", None)
@@ -98,10 +111,10 @@ def build_parser() -> Parser:
     sub = command("customers", cmd_customers)
     sub.add_argument("--tier", help=t("cli.opt.tier"))
     sub.add_argument("--search", metavar="TEXT", help=t("cli.opt.search"))
-    sub.add_argument("--kind", choices=("retail", "corporate"), help=t("cli.opt.kind"))
+    sub.add_argument("--kind", metavar="KIND", help=t("cli.opt.kind"))  # a code or a label: resolved in cmd_customers
     sub.add_argument("--owner", metavar="STAFF_ID", help=t("cli.opt.owner"))
-    sub.add_argument("--limit", type=_positive, default=50, help=t("cli.opt.limit"))
-    sub.add_argument("--offset", type=_non_negative, default=0, help=t("cli.opt.offset"))
+    sub.add_argument("--limit", type=positive_int, default=50, help=t("cli.opt.limit"))
+    sub.add_argument("--offset", type=non_negative_int, default=0, help=t("cli.opt.offset"))
     with_format(sub)
     sub = command("show", cmd_show)
     sub.add_argument("customer_id", metavar="CUSTOMER_ID", help=t("cli.opt.customer_id"))
@@ -120,59 +133,110 @@ def build_parser() -> Parser:
     sub.add_argument("--out", metavar="DIR", default=".", help=t("cli.opt.template_out"))
     with_format(sub, ("table", "json"))
     sub = command("demo", cmd_demo)
-    sub.add_argument("--customers", type=_positive, default=20_000, metavar="N", help=t("cli.opt.customers"))
+    sub.add_argument("--customers", type=positive_int, default=20_000, metavar="N", help=t("cli.opt.customers"))
     sub.add_argument("--seed", type=int, default=0, metavar="S", help=t("cli.opt.seed"))
-    sub.add_argument("--as-of", type=_date, metavar="DATE", help=t("cli.opt.as_of"))
+    sub.add_argument("--as-of", type=iso_date, metavar="DATE", help=t("cli.opt.as_of"))
     sub.add_argument("--replace", action="store_true", help=t("cli.opt.replace"))
     sub.add_argument("--no-tui", action="store_true", help=t("cli.opt.no_tui"))
     sub = command("assign", cmd_assign)
     sub.add_argument("--rebalance", action="store_true", help=t("cli.opt.rebalance"))
     sub.add_argument("--dry-run", action="store_true", help=t("cli.opt.assign_dry_run"))
     sub.add_argument("--accept-shortfalls", action="store_true", help=t("cli.opt.accept_shortfalls"))
-    sub.add_argument("--as-of", type=_date, metavar="DATE", help=t("cli.opt.assign_as_of"))
-    sub.add_argument("--limit", type=_positive, default=50, metavar="N", help=t("cli.opt.moves_limit"))
+    sub.add_argument("--as-of", type=iso_date, metavar="DATE", help=t("cli.opt.assign_as_of"))
+    sub.add_argument("--limit", type=positive_int, default=50, metavar="N", help=t("cli.opt.moves_limit"))
     with_format(sub)
     sub = command("transfer", cmd_transfer)
     sub.add_argument("customer_id", metavar="CUSTOMER_ID", help=t("cli.opt.customer_id"))
     sub.add_argument("--to", dest="to_staff", metavar="STAFF_ID", required=True, help=t("cli.opt.to_staff"))
     sub.add_argument("--reason", metavar="TEXT", help=t("cli.opt.reason"))
     sub.add_argument("--force", action="store_true", help=t("cli.opt.force"))
-    sub.add_argument("--as-of", type=_date, metavar="DATE", help=t("cli.opt.assign_as_of"))
+    sub.add_argument("--as-of", type=iso_date, metavar="DATE", help=t("cli.opt.assign_as_of"))
     with_format(sub, ("table", "json"))
     sub = command("staff", cmd_staff)
     sub.add_argument("--by", metavar="COLUMN", help=t("cli.opt.staff_by"))
     with_format(sub)
-    sub = command("tiers", cmd_tiers)
-    sub.add_argument("--column", metavar="COLUMN", default="tier", help=t("cli.opt.tiers_column"))
-    sub.add_argument("--from", dest="from_run", type=_positive, metavar="RUN_ID", help=t("cli.opt.from_run"))
-    sub.add_argument("--to", dest="to_run", type=_positive, metavar="RUN_ID", help=t("cli.opt.to_run"))
-    sub.add_argument("--moved", choices=("up", "down"), help=t("cli.opt.moved"))
-    sub.add_argument("--limit", type=_positive, default=50, help=t("cli.opt.limit"))
-    with_format(sub, ("table", "json"))
+    with_format(command("runs", cmd_runs))
     sub = command("tui", cmd_tui)
     sub.add_argument("--as", dest="as_staff", metavar="STAFF_ID", help=t("cli.opt.as_staff"))
     sub.add_argument("--theme", metavar="NAME", help=t("cli.opt.theme"))
-    sub.add_argument("--as-of", type=_date, metavar="DATE", help=t("cli.opt.tui_as_of"))
+    sub.add_argument("--as-of", type=iso_date, metavar="DATE", help=t("cli.opt.tui_as_of"))
+    if manager is not None:
+        _add_plugin_commands(commands, command, manager)
     return parser
 
 
-# --- the session: policy, plugins and book, loaded on demand --------------------
+def _add_plugin_commands(commands, command, manager) -> None:
+    """The loaded plugins' commands (clientbook_cli_commands), after the core's, by name."""
+    declared = manager.cli_commands(reserved=list(commands.choices))
+    for name in sorted(declared):
+        plugin_name, plugin_command = declared[name]
+        sub = command(name, plugin_command.handler, help_key=plugin_command.help)
+        if plugin_command.arguments is None:
+            continue
+        try:
+            plugin_command.arguments(sub)
+        except (argparse.ArgumentError, TypeError, ValueError) as error:  # e.g. an option given twice
+            raise PluginError("plugins.bad_command", plugin=plugin_name, problem=str(error)) from None
+
+
+# --- the session: policy, plugins and book, loaded once per process ---------------
+
+
+class Startup:
+    """The policy and the plugins it loads, read once per process, before the parser is
+    built (the plugins bring commands), and then handed to the command's session.
+
+    A policy that does not load is kept, not raised: the core's commands must still parse,
+    so that the command reports it (``config check`` lists every problem).
+    """
+
+    def __init__(self, config_paths: list[str]):
+        from . import policy
+
+        self.config_paths = list(config_paths)
+        self.loaded = None
+        self.error: Exception | None = None
+        try:
+            self.loaded = policy.load(self.config_paths)
+        except Exception as error:  # raised by the command, under the same error handling as before
+            self.error = error
+
+    @property
+    def manager(self):
+        """The plugin manager, or None when the policy did not load."""
+        return self.loaded[1] if self.loaded else None
+
+    def fail(self, error: ClientbookError) -> None:
+        """The plugins cannot serve the command line (e.g. two take one command name)."""
+        self.loaded, self.error = None, error
+
+    def result(self):
+        if self.error is not None:
+            raise self.error
+        return self.loaded
+
+
+def _speak_policy_language(loaded_policy, lang_option: str | None) -> None:
+    """The policy's ``[book] language``, unless ``--lang`` or ``CLIENTBOOK_LANG`` chose one."""
+    if not lang_option and not os.environ.get("CLIENTBOOK_LANG") and loaded_policy.book.language:
+        set_language(loaded_policy.book.language)
 
 
 class Session:
-    def __init__(self, args):
+    def __init__(self, args, startup: Startup | None = None):
         self.args = args
+        # The parser was built with what the policy files read before parsing loaded; the
+        # same files, so the same policy (read again only for a session built another way).
+        self.startup = startup if startup is not None and startup.config_paths == list(args.config) else None
         self._loaded = None
         self.db_path = Path(args.db) if args.db else None
 
     def load(self):
         if self._loaded is None:
-            from . import policy
-
-            self._loaded = policy.load(self.args.config)
+            startup = self.startup or Startup(self.args.config)
+            self._loaded = startup.result()
             loaded_policy, manager = self._loaded
-            if not self.args.lang and not os.environ.get("CLIENTBOOK_LANG") and loaded_policy.book.language:
-                set_language(loaded_policy.book.language)
+            _speak_policy_language(loaded_policy, self.args.lang)
             for info in manager.failed():
                 sys.stderr.write(t("plugins.failed_warning", name=info.name, error=info.error) + "\n")
         return self._loaded
@@ -300,30 +364,51 @@ def _is_array_of_tables(value) -> bool:
 
 
 def cmd_customers(session: Session) -> int:
+    from .labels import every_language, label, resolve, staff_directory, staff_label
+    from .panels import decision_title
     from .queries import list_customers, result_columns
 
     db = session.book()
     args = session.args
-    rows = list_customers(db, tier=args.tier, search=args.search, kind=args.kind, owner=args.owner,
+    tier, kind = args.tier, args.kind
+    if tier is not None or kind is not None:  # a code or a label, in any language, whatever its case
+        vocabularies = every_language(session.manager, session.policy)
+        tier = None if tier is None else resolve("tier", tier, vocabularies)
+        kind = None if kind is None else resolve("kind", kind, vocabularies)
+    rows = list_customers(db, tier=tier, search=args.search, kind=kind, owner=args.owner,
                           limit=args.limit, offset=args.offset)
-    columns = ["customer_id", "name", "kind", "owner_staff_id", "total_assets_minor", *result_columns(db)]
+    decisions = result_columns(db)
+    columns = ["customer_id", "name", "kind", "owner_staff_id", "total_assets_minor", *decisions]
+    if args.format != "table":  # scripts read the stable codes
+        emit(rows, columns, args.format, digits=session.policy.minor_digits)
+        return EXIT_OK
+    labels = session.manager.value_labels(session.policy, current_language())
+    staff = staff_directory(db, (row["owner_staff_id"] for row in rows))
+    shown = [{**row, **{name: label(labels, name, row[name]) for name in ("kind", *decisions)},
+              "owner_staff_id": staff_label(staff, row["owner_staff_id"])} for row in rows]  # one page
     headers = {column: t(f"customers.col.{column}") for column in columns[:5]}
-    emit(rows, columns, args.format, headers=headers, digits=session.policy.minor_digits)
+    headers.update({column: decision_title(column) for column in decisions})
+    emit(shown, columns, "table", headers=headers, digits=session.policy.minor_digits)
     return EXIT_OK
 
 
 def cmd_show(session: Session) -> int:
+    from .labels import profile_staff_ids, staff_directory
     from .queries import customer_profile
     from .show import render_profile
 
+    from .assignment import reason_context
+
     db = session.book()
-    profile = customer_profile(db, session.args.customer_id)
+    profile = customer_profile(db, session.args.customer_id, reason_context(db, session.policy, session.manager))
     if session.args.format == "json":
         emit_object(profile)
     else:
         manager = session.manager
         labels = manager.value_labels(session.policy, current_language())
-        print(render_profile(profile, session.policy, manager.customer_panels(profile, labels, session.policy)))
+        panels = manager.customer_panels(profile, labels, session.policy)
+        staff = staff_directory(db, profile_staff_ids(profile))
+        print(render_profile(profile, session.policy, panels, labels=labels, staff=staff))
     return EXIT_OK
 
 
@@ -433,20 +518,35 @@ def cmd_assign(session: Session) -> int:
     if args.rebalance:
         result = rebalance(db, session.policy, session.manager, session.as_of(), actor, dry_run=args.dry_run,
                            accept_shortfalls=args.accept_shortfalls)
-        _print_rebalance(session, result)
+        _print_rebalance(session, result, db)
         return EXIT_OK
     if args.accept_shortfalls:
         raise BadInput("assign.accept_needs_rebalance")
     result = assign_unassigned(db, session.policy, session.manager, session.as_of(), actor, dry_run=args.dry_run)
-    _print_assignment(session, result)
+    _print_assignment(session, result, db)
     return EXIT_OK
 
 
-def _print_assignment(session: Session, result) -> None:
+def _people_rows(session: Session, db, rows: list[dict], staff_columns: tuple[str, ...]) -> list[dict]:
+    """Rows of moves for a table: rules labelled, staff named (the staff looked up in one query).
+    Only the rows shown, a page at most."""
+    from .labels import label, staff_directory, staff_label
+
+    labels = session.manager.value_labels(session.policy, current_language())
+    staff = staff_directory(db, (row.get(column) for row in rows for column in staff_columns))
+    return [{**row, **({"rule": label(labels, "assignments.rule", row["rule"])} if "rule" in row else {}),
+             **{column: staff_label(staff, row.get(column)) for column in staff_columns}} for row in rows]
+
+
+def _print_assignment(session: Session, result, db) -> None:
+    from .assignment import reason_context
+    from .explain import with_reasons
+
     fmt = session.args.format
     assigned = result.assigned
+    context = reason_context(db, session.policy, session.manager)
     if fmt != "table":
-        emit(assigned.to_dict("records"), MOVE_COLUMNS, fmt)
+        emit(with_reasons(assigned.to_dict("records"), context), [*MOVE_COLUMNS, "reason_rule", "reason_facts"], fmt)
         return
     print(t("assign.dry_run_done" if result.dry_run else "assign.done", assigned=len(assigned),
             unassigned=result.unassigned, run_id=result.run_id))
@@ -456,26 +556,30 @@ def _print_assignment(session: Session, result) -> None:
         return
     by_rule = assigned.groupby("rule", sort=False).size().sort_values(ascending=False, kind="stable")
     print()
-    emit([{"rule": rule, "customers": int(count)} for rule, count in by_rule.items()], ["rule", "customers"], "table",
+    rules = _people_rows(session, db, [{"rule": rule, "customers": int(count)} for rule, count in by_rule.items()], ())
+    emit(rules, ["rule", "customers"], "table",
          headers={"rule": t("assign.col.rule"), "customers": t("assign.col.customers")})
     print()
-    shown = assigned.head(session.args.limit).to_dict("records")
-    emit(shown, MOVE_COLUMNS, "table", headers={key: t(f"assign.col.{key}") for key in MOVE_COLUMNS})
+    shown = with_reasons(assigned.head(session.args.limit).to_dict("records"), context)
+    emit(_people_rows(session, db, shown, ("staff_id",)), MOVE_COLUMNS, "table",
+         headers={key: t(f"assign.col.{key}") for key in MOVE_COLUMNS})
     if len(assigned) > len(shown):
         print(t("assign.more", shown=len(shown), total=len(assigned)))
 
 
-def _print_rebalance(session: Session, result) -> None:
-    from .assignment import post_balance
+def _print_rebalance(session: Session, result, db) -> None:
+    from .assignment import post_balance, reason_context
+    from .explain import with_reasons
 
     fmt = session.args.format
     columns = ["customer_id", "from_staff_id", "staff_id", "rule", "reason"]
+    context = reason_context(db, session.policy, session.manager)
     if fmt == "json":
-        emit_object({"written": result.written, "moves": _records(result.moves), "balance": _records(result.balance),
-                     "shortfalls": result.shortfalls})
+        emit_object({"written": result.written, "moves": with_reasons(_records(result.moves), context),
+                     "balance": _records(result.balance), "shortfalls": result.shortfalls})
         return
     if fmt == "csv":
-        emit(result.moves.to_dict("records"), columns, "csv")
+        emit(with_reasons(result.moves.to_dict("records"), context), [*columns, "reason_rule", "reason_facts"], "csv")
         return
     digits = session.policy.minor_digits
     moves = len(result.moves)
@@ -484,8 +588,9 @@ def _print_rebalance(session: Session, result) -> None:
     print(t(key, moves=moves))
     if moves:
         print()
-        shown = result.moves.head(session.args.limit).to_dict("records")
-        emit(shown, columns, "table", headers={name: t(f"assign.col.{name}") for name in columns})
+        shown = with_reasons(result.moves.head(session.args.limit).to_dict("records"), context)
+        emit(_people_rows(session, db, shown, ("from_staff_id", "staff_id")), columns, "table",
+             headers={name: t(f"assign.col.{name}") for name in columns})
         if moves > len(shown):
             print(t("assign.more", shown=len(shown), total=moves))
     if len(result.balance):
@@ -502,6 +607,7 @@ def _print_rebalance(session: Session, result) -> None:
                          "assets_after_minor", "capacity"]
         staff_rows = [{**row, "assets_before_minor": row["assets_before"], "assets_after_minor": row["assets_after"]}
                       for row in _records(result.balance)]
+        staff_rows = _people_rows(session, db, staff_rows, ("staff_id",))  # a row per staff member
         post_label = session.policy["staff"].post_label
         for row in staff_rows:
             row["post"] = post_label(row["post"], current_language())
@@ -530,8 +636,12 @@ def cmd_transfer(session: Session) -> int:
     if args.format == "json":
         emit_object(done.__dict__)
     else:
-        print(t("transfer.done", customer_id=done.customer_id, old=done.from_staff_id or "-", new=done.staff_id,
-                reason=done.reason))
+        from .labels import staff_directory, staff_label
+
+        staff = staff_directory(db, (done.from_staff_id, done.staff_id))
+        print(t("transfer.done", customer_id=done.customer_id,
+                old=staff_label(staff, done.from_staff_id, session.policy) or "-",
+                new=staff_label(staff, done.staff_id, session.policy), reason=done.reason))
     return EXIT_OK
 
 
@@ -544,7 +654,7 @@ def cmd_staff(session: Session) -> int:
 
     group_by = args.by or session.policy["tui"].dashboard_group
     if args.by or group_by in result_columns(db):
-        _check_column(db, group_by)
+        check_result_column(db, group_by)
     else:  # no run has stored the default breakdown yet: the books without it
         group_by = None
     rows = staff_report(db, session.policy, group_by)
@@ -568,8 +678,8 @@ def cmd_staff(session: Session) -> int:
     post_label = session.policy["staff"].post_label
     for item in flat:
         item["post"] = post_label(item["post"], current_language())
-        item["capacity_used"] = _percent(item["capacity_used"])
-        item["unfamiliar_share"] = _percent(item["unfamiliar_share"])
+        item["capacity_used"] = percent(item["capacity_used"])
+        item["unfamiliar_share"] = percent(item["unfamiliar_share"])
         item["active"] = t("staff.active") if item["active"] in (1, None) else t("staff.left")
     columns = ["staff_id", "name", "post", "active", "customers", "assets_minor",
                *[f"{group_by}:{value}" for value in values], "capacity", "capacity_used", "unfamiliar_share",
@@ -582,11 +692,13 @@ def cmd_staff(session: Session) -> int:
     return EXIT_OK
 
 
-def _percent(share) -> str:
+def percent(share) -> str:
+    """A share (0.25) for a table: ``25.0%``, or empty when there is none."""
     return "" if share is None else f"{share:.1%}"
 
 
-def _check_column(db, column: str) -> None:
+def check_result_column(db, column: str) -> None:
+    """BadInput unless a run stored the decision column ``column`` (with a "did you mean")."""
     from .policy import did_you_mean
     from .queries import last_run, result_columns
 
@@ -599,61 +711,6 @@ def _check_column(db, column: str) -> None:
                        known=", ".join(known) or "-", suggestion=suggestion)
 
 
-def cmd_tiers(session: Session) -> int:
-    from .reports import migration, movers, pyramid
-
-    args = session.args
-    db = session.book()
-    _check_column(db, args.column)
-    labels = session.manager.value_labels(session.policy, current_language()).get(args.column, {})
-    order = list(labels)
-    if args.moved:
-        rows = movers(db, args.column, order, args.moved, args.from_run, args.to_run, args.limit)
-        if args.format == "json":
-            emit(rows, ["customer_id", "name", "from_value", "to_value", "owner_staff_id", "steps"], "json")
-            return EXIT_OK
-        for row in rows:
-            row["from_value"], row["to_value"] = labels.get(row["from_value"], row["from_value"]), labels.get(
-                row["to_value"], row["to_value"])
-        emit(rows, ["customer_id", "name", "from_value", "to_value", "owner_staff_id"], "table",
-             headers={key: t(f"tiers.col.{key}") for key in ("customer_id", "name", "from_value", "to_value",
-                                                              "owner_staff_id")})
-        return EXIT_OK
-    levels = pyramid(db, args.column, order)
-    flow = migration(db, args.column, order, args.from_run, args.to_run)
-    if args.format == "json":
-        emit_object({"pyramid": levels, "migration": flow})
-        return EXIT_OK
-    digits = session.policy.minor_digits
-    print(t("tiers.pyramid_title", column=args.column))
-    widest = max((row["customers"] for row in levels), default=0) or 1
-    for row in levels:
-        row["label"] = labels.get(row["value"], row["value"])
-        row["bar"] = "█" * max(1, round(24 * row["customers"] / widest)) if row["customers"] else ""
-        row["customer_share"] = _percent(row["customer_share"])
-        row["asset_share"] = _percent(row["asset_share"])
-    emit(levels, ["label", "customers", "customer_share", "assets_minor", "asset_share", "bar"], "table", digits=digits,
-         headers={key: t(f"tiers.col.{key}") for key in ("label", "customers", "customer_share", "assets_minor",
-                                                          "asset_share", "bar")})
-    print()
-    if flow is None:
-        print(t("tiers.no_migration", column=args.column))
-        return EXIT_OK
-    print(t("tiers.migration_title", from_run=flow["from_run"], to_run=flow["to_run"], upgrades=flow["upgrades"],
-            downgrades=flow["downgrades"], unchanged=flow["unchanged"]))
-    matrix = []
-    for row in flow["matrix"]:
-        line = {"from": labels.get(row["from"], row["from"])}
-        line.update({value: row[value] for value in flow["values"]})
-        line["gone"] = flow["gone"][row["from"]]
-        matrix.append(line)
-    matrix.append({"from": t("tiers.new_customers"), **flow["new"], "gone": ""})
-    headers = {"from": t("tiers.col.from_to"), "gone": t("tiers.col.gone")}
-    headers.update({value: labels.get(value, value) for value in flow["values"]})
-    emit(matrix, ["from", *flow["values"], "gone"], "table", headers=headers)
-    return EXIT_OK
-
-
 def _open_tui(session: Session, path: Path, staff_id: str | None, theme: str | None) -> int:
     from .tui.app import ClientbookApp
     from .tui.base import BookContext
@@ -662,6 +719,31 @@ def _open_tui(session: Session, path: Path, staff_id: str | None, theme: str | N
     app = ClientbookApp(context, staff_id=staff_id, theme=theme)  # bad columns, staff or theme: BadInput here
     app.run()
     return EXIT_OK
+
+
+def cmd_runs(session: Session) -> int:
+    from .runs import list_runs
+
+    rows = list_runs(session.book())
+    columns = ["run_id", "as_of", "finished_at", "status", "customers", "started", "changed", "facts_updated",
+               "ended", "bytes_added", "policy_hash"]
+    if session.args.format != "table":
+        emit(rows, columns, session.args.format)
+        return EXIT_OK
+    for row in rows:
+        row["bytes_added"] = _size(row["bytes_added"])
+    emit(rows, columns, "table", headers={name: t(f"runs.col.{name}") for name in columns})
+    return EXIT_OK
+
+
+def _size(count: int | None) -> str:
+    """Bytes for people: 4.2 MiB."""
+    if count is None:
+        return ""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if abs(count) >= scale:
+            return f"{count / scale:,.1f} {unit}"
+    return f"{count:,} B"
 
 
 def cmd_tui(session: Session) -> int:
@@ -674,28 +756,64 @@ def cmd_tui(session: Session) -> int:
 # --- entry point ----------------------------------------------------------------
 
 
-def _prescan_language(argv: list[str]) -> str:
-    """The language for help and errors, known before the parser exists."""
-    for position, item in enumerate(argv):
-        if item == "--lang" and position + 1 < len(argv):
-            return normalise_language(argv[position + 1]) or "en"
-        if item.startswith("--lang="):
-            return normalise_language(item.split("=", 1)[1]) or "en"
-    return language_from_environment() or "en"
+class _UnreadableOptions(Exception):
+    pass
+
+
+class _GlobalOptionsReader(argparse.ArgumentParser):
+    def error(self, message: str):
+        raise _UnreadableOptions(message)
+
+
+def _read_global_options(argv: list[str]) -> argparse.Namespace | None:
+    """``--config``, ``--lang`` and the other options before the command, read before the
+    parser exists: the policy they name decides which plugins, so which commands, there are.
+
+    None when they cannot be read; the full parser then reports the mistake.
+    """
+    reader = _GlobalOptionsReader(prog="clientbook", add_help=False)
+    _add_global_options(reader)
+    reader.add_argument("command", nargs=argparse.REMAINDER)  # the command's own options are not global
+    try:
+        return reader.parse_known_args(argv)[0]
+    except _UnreadableOptions:
+        return None
+
+
+def _parser_for(startup: Startup | None) -> Parser:
+    """The parser with the loaded plugins' commands; with the core's alone when the policy did
+    not load or a plugin's command is bad, so that the command can report it."""
+    if startup is None or startup.manager is None:
+        return build_parser()
+    try:
+        return build_parser(startup.manager)
+    except PluginError as error:
+        startup.fail(error)
+        return build_parser()
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    set_language(_prescan_language(argv))
-    parser = build_parser()
+    options = _read_global_options(argv)
+    language_option = options.lang if options is not None else None
+    set_language(language_option or language_from_environment() or "en")
+    startup = None
+    if options is not None:  # unreadable options need no policy: the parser rejects them
+        startup = Startup(options.config)
+        if startup.loaded:
+            _speak_policy_language(startup.loaded[0], language_option)
+    parser = _parser_for(startup)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:
+        if exit_.code and startup is not None and startup.error is not None:
+            # Perhaps a plugin's command, missing because the policy did not load: say why.
+            sys.stderr.write(_failure_message(startup.error) + "\n")
         return int(exit_.code or 0)
     try:
-        return args.handler(Session(args))
+        return args.handler(Session(args, startup))
     except ClientbookError as error:
-        sys.stderr.write(error.render() + "\n")
+        sys.stderr.write(_failure_message(error) + "\n")
         return error.exit_code
     except BrokenPipeError:  # the reader went away (| head): stop quietly
         sys.stdout = open(os.devnull, "w")
@@ -706,12 +824,20 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:  # the last line of defence: a message, not a traceback
         if os.environ.get("CLIENTBOOK_DEBUG"):
             raise
-        sys.stderr.write(t("cli.internal_error", error=f"{type(error).__name__}: {error}") + "\n")
+        sys.stderr.write(_failure_message(error) + "\n")
         return EXIT_FAILURE
+
+
+def _failure_message(error: Exception) -> str:
+    if isinstance(error, ClientbookError):
+        return error.render()
+    return t("cli.internal_error", error=f"{type(error).__name__}: {error}")
 
 
 def run_cli() -> None:
     sys.exit(main())
 
 
-__all__ = ["main", "run_cli", "BadInput"]
+# What a plugin's command may use (docs/plugin_hooks.md, clientbook_cli_commands), beside the entry point.
+__all__ = ["main", "run_cli", "BadInput", "Session", "iso_date", "positive_int", "non_negative_int",
+           "check_result_column", "percent"]

@@ -1,5 +1,5 @@
 """What plugins declare to the core: policy tables, owned result columns, sales pipelines,
-who may look after whom, and the plans they propose.
+who may look after whom, the plans they propose, and the commands and screens they add.
 
 These are plain frozen dataclasses so that declaring them costs nothing at import time.
 """
@@ -7,6 +7,7 @@ These are plain frozen dataclasses so that declaring them costs nothing at impor
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -27,12 +28,25 @@ class PolicyTable:
     model: type
 
 
+APPLIES_TO = ("all", "retail", "corporate")
+# The parts of an explained decision, each a column of the plugin's frame: ``<name>_rule`` ...
+REASON_SUFFIXES = ("_rule", "_params", "_facts")
+
+
 @dataclass(frozen=True)
 class OutputColumn:
     """A result column a plugin owns. Two plugins owning one name is a start-up error.
 
-    An ``explained`` column (the default) comes with a text column ``<name>_reason``
-    which the plugin fills for every row where the value is set.
+    An ``explained`` column (the default) comes with its reason as data, in three more
+    columns of the plugin's frame: ``<name>_rule`` (a catalog key, required wherever the
+    value is set), ``<name>_params`` (JSON: what the policy gave the rule, e.g. a threshold)
+    and ``<name>_facts`` (JSON: the customer's own figures). Build them with
+    :func:`clientbook.reasons.because` and :func:`clientbook.reasons.explained`.
+
+    ``applies_to`` is the coverage contract: the column holds a value for every customer
+    of that kind (``all``, ``retail`` or ``corporate``); a customer whose facts are missing
+    gets an explicit value such as ``unknown`` with a reason naming what is missing. A
+    plugin that leaves one out breaks the contract (a PluginError naming it).
     """
 
     name: str
@@ -40,10 +54,11 @@ class OutputColumn:
     family: Literal["classification", "planning"]
     description: str = ""
     explained: bool = True
+    applies_to: Literal["all", "retail", "corporate"] = "all"
 
     @property
-    def reason_column(self) -> str | None:
-        return f"{self.name}_reason" if self.explained else None
+    def reason_columns(self) -> tuple[str, ...]:
+        return tuple(self.name + suffix for suffix in REASON_SUFFIXES) if self.explained else ()
 
     def problems(self) -> list[tuple[str, dict]]:
         """What is wrong with the declaration: ``(catalog key, params)`` pairs."""
@@ -54,7 +69,26 @@ class OutputColumn:
             found.append(("column.bad_dtype", {"name": self.name, "found": self.dtype, "expected": ", ".join(DTYPES)}))
         if self.family not in FAMILIES:
             found.append(("column.bad_family", {"name": self.name, "found": self.family, "expected": ", ".join(FAMILIES)}))
+        if self.applies_to not in APPLIES_TO:
+            found.append(("column.bad_applies_to", {"name": self.name, "found": self.applies_to,
+                                                    "expected": ", ".join(APPLIES_TO)}))
         return found
+
+
+@dataclass(frozen=True)
+class Reads:
+    """What a plugin's batch hooks read of the book, so that the core reads each column once
+    for every plugin (one columnar pass) and hands each plugin only what it declared.
+
+    ``customers``: columns of ``book.customers`` (``customer_id`` always comes along);
+    ``kind``: which customers the plugin's hooks see (``any``, ``retail`` or ``corporate``);
+    ``frames``: the other frames it reads (``contacts``, ``holdings``, ``staff`` ...).
+    Reading anything else from the book is a PluginError naming the plugin.
+    """
+
+    customers: tuple[str, ...] = ()
+    kind: Literal["any", "retail", "corporate"] = "any"
+    frames: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -151,3 +185,70 @@ class RebalancePlan:
     moves: object  # pandas DataFrame (kept untyped: declarations import nothing heavy)
     balance: object
     shortfalls: list[str] = field(default_factory=list)
+
+
+# --- front ends: what a plugin adds to the command line and the terminal UI ------------------
+
+_COMMAND_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
+_IMPORT_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+_KEY_NAME = re.compile(r"^[a-z0-9_]+(\+[a-z0-9_]+)*$")
+
+
+@dataclass(frozen=True)
+class CliCommand:
+    """A subcommand a plugin adds to the command line: ``clientbook <name> ...``.
+
+    ``help`` is a catalog key (in the plugin's own messages): the line ``clientbook --help``
+    shows and the command's description. ``arguments`` adds the command's options to its
+    argparse parser (render their help through the catalog too). ``handler`` runs the
+    command with the CLI's session (``session.args``, ``session.policy``,
+    ``session.manager``, ``session.book()``) and returns the exit code; a
+    :class:`~clientbook.errors.BadInput` it raises is reported and exits 2, like the core's.
+    """
+
+    name: str
+    help: str
+    handler: Callable[..., int]
+    arguments: Callable[..., None] | None = None
+
+    def problems(self) -> list[tuple[str, dict]]:
+        found = []
+        if not _COMMAND_NAME.match(self.name):
+            found.append(("command.bad_name", {"name": self.name}))
+        if not callable(self.handler):
+            found.append(("command.not_callable", {"name": self.name, "field": "handler"}))
+        if self.arguments is not None and not callable(self.arguments):
+            found.append(("command.not_callable", {"name": self.name, "field": "arguments"}))
+        return found
+
+
+@dataclass(frozen=True)
+class TuiScreen:
+    """A screen a plugin adds to the terminal UI, with its entry in the command palette.
+
+    ``screen`` says where the screen is, as ``"package.module:attribute"``; it is imported
+    only when the screen is opened, so that declaring it costs no Textual import (the CLI
+    never imports Textual). The attribute is called with no arguments and must return a
+    Textual ``Screen`` (a ``Screen`` subclass is such a callable); the screen reads the
+    book through ``self.app.context`` and ``self.app.db``.
+
+    ``title`` and ``help`` are catalog keys: the palette entry and its help line. ``key``,
+    when set, opens the screen from the dashboard (a Textual key name: ``"t"``, ``"f6"``,
+    ``"ctrl+t"``) and is shown in its footer with the title.
+    """
+
+    name: str
+    title: str
+    screen: str
+    help: str = ""
+    key: str | None = None
+
+    def problems(self) -> list[tuple[str, dict]]:
+        found = []
+        if not _IDENTIFIER.match(self.name):
+            found.append(("screen.bad_name", {"name": self.name}))
+        if not _IMPORT_PATH.match(self.screen):
+            found.append(("screen.bad_path", {"name": self.name, "found": self.screen}))
+        if self.key is not None and not _KEY_NAME.match(self.key):
+            found.append(("screen.bad_key", {"name": self.name, "found": self.key}))
+        return found

@@ -24,6 +24,8 @@ formatted once per distinct day. About 5 s and 1.2 GiB peak for 1,000,000 custom
 
 from __future__ import annotations
 
+import json
+
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -1047,11 +1049,11 @@ def _other_transactions(rng, staff: _Staff, scale_yuan, habit, corporate, opened
 # --- assignments ---------------------------------------------------------------------------------
 
 # Who owns which customers (the default policy's tier-to-post rule), with the reason given.
-_OWNER_GROUPS = (
-    ((SWM,), "private banking and wealth tiers -> senior_wealth_manager"),
-    ((WM,), "affluent tier -> wealth_manager"),
-    ((LM, HCT), "mass tier -> lobby_manager and high_counter_teller"),
-    ((KAM,), "corporate -> key_account_manager"),
+_OWNER_GROUPS = (  # the reason names the group: demo.group.<name> in the catalogs
+    ((SWM,), "top_tiers"),
+    ((WM,), "affluent"),
+    ((LM, HCT), "mass"),
+    ((KAM,), "corporate"),
 )
 
 
@@ -1091,7 +1093,8 @@ def _assignments_frame(owner, group, started, customer_ids: pa.Array, staff_ids:
             "staff_id": _take(staff_ids, owner[rows]),
             "started_on": _dates(started[rows]),
             "rule": _constant(ASSIGNMENT_RULE, size),
-            "reason": _category([f"demo data: tier-to-post rule ({text})" for _, text in _OWNER_GROUPS], group[rows]),
+            "reason_rule": _constant("demo.owner", size),
+            "reason_facts": _category([json.dumps({"group": text}) for _, text in _OWNER_GROUPS], group[rows]),
             "assigned_by": _constant(ASSIGNMENT_BY, size),
         }
     )

@@ -21,7 +21,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import schema
-from .errors import BadInput
+from .columnar import query_frame, table_rows
+from .errors import BadInput, PluginError
 
 BALANCE_FIELDS = [name for name in schema.names(schema.BALANCE_COLUMNS) if name not in ("customer_id", "as_of")]
 CUSTOMER_FIELDS = schema.names(schema.CUSTOMER_COLUMNS)
@@ -29,12 +30,21 @@ CUSTOMER_FIELDS = schema.names(schema.CUSTOMER_COLUMNS)
 CUSTOMER_FRAME_COLUMNS = CUSTOMER_FIELDS + ["balance_as_of", *BALANCE_FIELDS, "owner_staff_id"]
 INTEGER_COLUMNS = {name for name, kind, _ in schema.CUSTOMER_COLUMNS + schema.BALANCE_COLUMNS if kind == "INTEGER"}
 ROWID = "_rowid"
-ASSIGNMENT_COLUMNS = [("assignment_id", "INTEGER", ""), ("run_id", "INTEGER", "")]
+ASSIGNMENT_TABLE_COLUMNS = [
+    ("assignment_id", "INTEGER", ""), ("customer_id", "TEXT", ""), ("staff_id", "TEXT", ""), ("started_on", "TEXT", ""),
+    ("ended_on", "TEXT", ""), ("rule", "TEXT", ""), ("assigned_by", "TEXT", ""), ("run_id", "INTEGER", ""),
+]
 
 
 class Book:
     """Frames of one book at one date. Build from a database with :func:`read_book`,
-    or from frames with :meth:`from_frames` (tests, other engines)."""
+    or from frames with :meth:`from_frames` (tests, other engines).
+
+    The pipeline reads every customer column the plugins declare in one columnar pass
+    (:meth:`preload`), then hands each plugin a :meth:`scoped` view: only the customers
+    and columns its :class:`~clientbook.declarations.Reads` names. A plugin that declares
+    nothing sees the whole book, read on first use and shared with the others.
+    """
 
     FRAMES = ("customers", "staff", "holdings", "balances", "transactions", "assignments", "contacts")
 
@@ -46,6 +56,13 @@ class Book:
         self._read_customer_columns = customer_columns
         self._customer_columns: dict[str, pd.Series] = {}
         self._rowids: np.ndarray | None = None
+        self.reads: list[tuple[str, ...]] = []  # what was read from the database, in order (tests count it)
+        # A scoped view: which rows (positions in the book) and columns its plugin may see.
+        self._rows: np.ndarray | None = None
+        self._allowed: set[str] | None = None
+        self._frames_allowed: set[str] | None = None
+        self._plugin: str | None = None
+        self._parent: Book | None = None
 
     @classmethod
     def from_frames(cls, as_of: date, **frames: pd.DataFrame) -> Book:
@@ -58,18 +75,31 @@ class Book:
         book._cache.update(frames)
         return book
 
-    def _frame(self, name: str) -> pd.DataFrame:
-        if name not in self._cache:
-            self._cache[name] = self._loaders[name]()
-        return self._cache[name].copy(deep=False)
+    # -- the shared store (the root book) ------------------------------------------------------
 
-    def customers_with(self, *columns: str) -> pd.DataFrame:
-        """``customer_id`` and the given columns of :attr:`customers`, reading only what is missing."""
-        wanted = ["customer_id", *[name for name in columns if name != "customer_id"]]
+    @property
+    def _root(self) -> Book:
+        return self._parent or self
+
+    def _frame(self, name: str) -> pd.DataFrame:
+        if self._frames_allowed is not None and name not in self._frames_allowed:
+            raise PluginError("plugins.undeclared_read", plugin=self._plugin, what=name)
+        root = self._root
+        if name not in root._cache:
+            root.reads.append((name,))
+            root._cache[name] = root._loaders[name]()
+        return root._cache[name].copy(deep=False)
+
+    def preload(self, columns) -> None:
+        """Read these customer columns (those not read yet) in one pass."""
+        self._root._columns([name for name in dict.fromkeys(["customer_id", *columns])])
+
+    def _columns(self, wanted: list[str]) -> dict[str, pd.Series]:
         missing = [name for name in wanted if name not in self._customer_columns]
         if missing:
             if self._read_customer_columns is None:
                 raise KeyError(f"the book has no customer columns {missing}")
+            self.reads.append(tuple(missing))
             read = self._read_customer_columns(missing)
             rowids = read.pop(ROWID).to_numpy()
             if self._rowids is None:
@@ -77,13 +107,40 @@ class Book:
             elif not np.array_equal(rowids, self._rowids):  # columns are read apart: they must line up
                 raise BadInput("book.changed_while_read")
             self._customer_columns.update({name: read[name] for name in read.columns})
-        return pd.DataFrame({name: self._customer_columns[name] for name in wanted}, copy=False)
+        return {name: self._customer_columns[name] for name in wanted}
+
+    def customers_with(self, *columns: str) -> pd.DataFrame:
+        """``customer_id`` and the given columns of :attr:`customers`, reading only what is missing."""
+        wanted = ["customer_id", *[name for name in columns if name != "customer_id"]]
+        if self._allowed is not None:
+            undeclared = [name for name in wanted if name not in self._allowed]
+            if undeclared:
+                raise PluginError("plugins.undeclared_read", plugin=self._plugin, what=", ".join(undeclared))
+        frame = pd.DataFrame(self._root._columns(wanted), copy=False)
+        if self._rows is not None:
+            frame = frame.iloc[self._rows]
+        return frame
 
     @property
     def customers(self) -> pd.DataFrame:
-        known = [name for name in CUSTOMER_FRAME_COLUMNS if name in self._customer_columns or self._read_customer_columns]
-        extra = [name for name in self._customer_columns if name not in CUSTOMER_FRAME_COLUMNS]
+        if self._allowed is not None:
+            return self.customers_with(*[name for name in self._allowed if name != "customer_id"])
+        root = self._root
+        known = [name for name in CUSTOMER_FRAME_COLUMNS
+                 if name in root._customer_columns or root._read_customer_columns]
+        extra = [name for name in root._customer_columns if name not in CUSTOMER_FRAME_COLUMNS]
         return self.customers_with(*known, *extra)
+
+    def scoped(self, plugin: str, reads) -> Book:
+        """The book as plugin ``plugin`` declared it reads it: its customers, its columns, its frames."""
+        view = Book(self.as_of, self._loaders)
+        view._parent, view._plugin = self._root, plugin
+        view._allowed = {"customer_id", *reads.customers}
+        view._frames_allowed = set(reads.frames)
+        if reads.kind != "any":
+            kind = self._root._columns(["kind"])["kind"]
+            view._rows = np.flatnonzero((kind == reads.kind).fillna(False).to_numpy(dtype=bool))
+        return view
 
     @property
     def staff(self) -> pd.DataFrame:
@@ -110,15 +167,8 @@ class Book:
         return self._frame("contacts")
 
     def loaded(self) -> list[str]:
-        return sorted(self._cache) + (["customers"] if self._customer_columns else [])
-
-
-def _typed(frame: pd.DataFrame, columns) -> pd.DataFrame:
-    """Nullable integers for INTEGER columns (SQLite gives floats when a value is missing)."""
-    for name, kind, _ in columns:
-        if name in frame.columns and kind == "INTEGER":
-            frame[name] = frame[name].astype("Int64")
-    return frame
+        root = self._root
+        return sorted(root._cache) + (["customers"] if root._customer_columns else [])
 
 
 def age_at(birth_date: pd.Series, reported_age: pd.Series, as_of: date) -> pd.Series:
@@ -130,69 +180,71 @@ def age_at(birth_date: pd.Series, reported_age: pd.Series, as_of: date) -> pd.Se
     return computed.fillna(reported_age.astype("Int64"))
 
 
+def _customer_select(names: list[str]) -> tuple[str, dict[str, str]]:
+    """The query for some columns of book.customers in rowid order, and its result types.
+
+    Only the joins the columns need are made: the latest snapshot through the
+    (customer_id, as_of) key, the owner through the one-open-assignment index.
+    """
+    unknown = [name for name in names if name not in CUSTOMER_FRAME_COLUMNS]
+    if unknown:
+        raise KeyError(f"book.customers has no columns {unknown}")
+    raw = [name for name in names if name != "age"]
+    if "age" in names:
+        raw += ["birth_date", "age"]
+    select, types = [f"c.rowid AS {ROWID}"], {ROWID: "INTEGER"}
+    for name in dict.fromkeys(raw):
+        if name in CUSTOMER_FIELDS:
+            select.append(f"c.[{name}] AS [{name}]")
+        elif name == "balance_as_of":
+            select.append("b.as_of AS balance_as_of")
+        elif name in BALANCE_FIELDS:
+            select.append(f"b.[{name}] AS [{name}]")
+        else:
+            select.append("o.staff_id AS owner_staff_id")
+        types[name] = "INTEGER" if name in INTEGER_COLUMNS else "TEXT"
+    joins = ""
+    if any(name == "balance_as_of" or name in BALANCE_FIELDS for name in raw):
+        joins += (" LEFT JOIN balances b ON b.customer_id = c.customer_id AND b.as_of = "
+                  "(SELECT MAX(as_of) FROM balances x WHERE x.customer_id = c.customer_id AND x.as_of <= :day)")
+    if "owner_staff_id" in raw:
+        joins += (" LEFT JOIN assignments o ON o.customer_id = c.customer_id AND o.ended_on IS NULL"
+                  " AND o.started_on <= :day")
+    # A LEFT JOIN keeps customers as the outer loop: rows come in rowid order (checked after the read).
+    return f"SELECT {', '.join(select)} FROM customers c{joins}", types
+
+
 def read_book(db, as_of: date) -> Book:
-    conn = db.conn
     day = as_of.isoformat()
 
     def customer_columns(names: list[str]) -> pd.DataFrame:
-        """Some columns of book.customers, in the book's (rowid) order, in one query.
-
-        Only the joins the columns need are made: the latest snapshot through the
-        (customer_id, as_of) key, the owner through the one-open-assignment index.
-        """
-        unknown = [name for name in names if name not in CUSTOMER_FRAME_COLUMNS]
-        if unknown:
-            raise KeyError(f"book.customers has no columns {unknown}")
-        raw = [name for name in names if name != "age"]
-        if "age" in names:
-            raw += ["birth_date", "age"]
-        select = []
-        for name in dict.fromkeys(raw):
-            if name in CUSTOMER_FIELDS:
-                select.append(f"c.{name} AS {name}")
-            elif name == "balance_as_of":
-                select.append("b.as_of AS balance_as_of")
-            elif name in BALANCE_FIELDS:
-                select.append(f"b.{name} AS {name}")
-            else:
-                select.append("o.staff_id AS owner_staff_id")
-        joins = ""
-        if any(name == "balance_as_of" or name in BALANCE_FIELDS for name in raw):
-            joins += (" LEFT JOIN balances b ON b.customer_id = c.customer_id AND b.as_of = "
-                      "(SELECT MAX(as_of) FROM balances x WHERE x.customer_id = c.customer_id AND x.as_of <= :day)")
-        if "owner_staff_id" in raw:
-            joins += (" LEFT JOIN assignments o ON o.customer_id = c.customer_id AND o.ended_on IS NULL"
-                      " AND o.started_on <= :day")
-        frame = pd.read_sql_query(f"SELECT c.rowid AS {ROWID}, {', '.join(select)} FROM customers c{joins} "
-                                  "ORDER BY c.rowid", conn, params={"day": day})
-        for name in frame.columns:
-            if name in INTEGER_COLUMNS:
-                frame[name] = frame[name].astype("Int64")
+        """Some columns of book.customers, in the book's (rowid) order, in one query."""
+        sql, types = _customer_select(names)
+        frame = query_frame(db, sql.replace(":day", "?"), types, [day] * sql.count(":day"),
+                            rows=table_rows(db, "customers"))
+        rowids = frame[ROWID].to_numpy(dtype=np.int64)
+        if len(rowids) > 1 and not (np.diff(rowids) > 0).all():
+            frame = frame.iloc[np.argsort(rowids, kind="stable")].reset_index(drop=True)
         if "age" in names:
             frame["age"] = age_at(frame["birth_date"], frame["age"], as_of)
         return frame[[ROWID, *names]]
 
-    def table(sql: str, columns, params=()) -> Callable[[], pd.DataFrame]:
-        return lambda: _typed(pd.read_sql_query(sql, conn, params=list(params)), columns)
+    def table(name: str, columns, where: str = "", order: str = "", params=()) -> Callable[[], pd.DataFrame]:
+        types = {column: kind for column, kind, _ in columns}
+        sql = (f"SELECT {', '.join(f'[{column}]' for column in types)} FROM {name}"
+               + (f" WHERE {where}" if where else "") + (f" ORDER BY {order}" if order else ""))
+        return lambda: query_frame(db, sql, types, list(params), rows=table_rows(db, name))
 
     loaders = {
-        "staff": table("SELECT * FROM staff ORDER BY staff_id", schema.STAFF_COLUMNS),
-        "holdings": table("SELECT * FROM holdings ORDER BY customer_id", schema.HOLDING_COLUMNS),
-        "balances": table(
-            "SELECT * FROM balances WHERE as_of <= ? ORDER BY customer_id, as_of", schema.BALANCE_COLUMNS, [day]
-        ),
-        "transactions": table(
-            "SELECT * FROM transactions WHERE occurred_on <= ? ORDER BY customer_id, occurred_on",
-            schema.TRANSACTION_COLUMNS,
-            [day],
-        ),
-        "assignments": table(
-            "SELECT * FROM assignments WHERE started_on <= ? ORDER BY customer_id, started_on", ASSIGNMENT_COLUMNS, [day]
-        ),
-        "contacts": table(
-            "SELECT * FROM contacts WHERE contacted_on <= ? ORDER BY customer_id, contacted_on", schema.CONTACT_COLUMNS,
-            [day],
-        ),
+        "staff": table("staff", schema.STAFF_COLUMNS, order="staff_id"),
+        "holdings": table("holdings", schema.HOLDING_COLUMNS, order="customer_id"),
+        "balances": table("balances", schema.BALANCE_COLUMNS, "as_of <= ?", "customer_id, as_of", [day]),
+        "transactions": table("transactions", schema.TRANSACTION_COLUMNS, "occurred_on <= ?",
+                              "customer_id, occurred_on", [day]),
+        "assignments": table("assignments", ASSIGNMENT_TABLE_COLUMNS, "started_on <= ?", "customer_id, started_on",
+                             [day]),
+        "contacts": table("contacts", schema.CONTACT_COLUMNS, "contacted_on <= ?", "customer_id, contacted_on",
+                          [day]),
     }
     return Book(as_of, loaders, customer_columns)
 

@@ -26,7 +26,8 @@ if TYPE_CHECKING:  # keep plugin imports light: no pandas or sqlite-utils at imp
     import pandas as pd
     from sqlite_utils import Migrations
 
-    from .declarations import EligiblePosts, OutputColumn, Panel, PolicyTable, RebalancePlan, Refusal, SalesPipeline
+    from .declarations import (CliCommand, EligiblePosts, OutputColumn, Panel, PolicyTable, Reads, RebalancePlan, Refusal,
+                               SalesPipeline, TuiScreen)
     from .frames import Book
     from .policy import Policy
 
@@ -53,6 +54,20 @@ def clientbook_output_columns() -> list[OutputColumn]:
     """Declare the result columns this plugin owns.
 
     Two plugins declaring one column name is an error at start-up that names both.
+    """
+
+
+@hookspec
+def clientbook_reads(policy: Policy) -> Reads | None:
+    """Declare what the plugin's batch hooks read of the book.
+
+    The core reads every declared column once, for all plugins, in one columnar pass (the
+    latest asset-liability snapshot included), and gives each plugin a ``book`` holding
+    only the customers and columns it declared. Reading anything else is a PluginError
+    naming the plugin. A plugin that declares nothing sees the whole book, read on first
+    use (slower on a big book).
+
+    :returns: a :class:`~clientbook.declarations.Reads`.
     """
 
 
@@ -202,4 +217,31 @@ def clientbook_customer_panels(profile: dict, labels: dict[str, dict[str, str]],
     :param labels: every plugin's :func:`clientbook_value_labels` in the current language.
     :returns: :class:`~clientbook.declarations.Panel` objects (text and rows, no widgets),
         which front ends show in ``order``.
+    """
+
+
+@hookspec
+def clientbook_cli_commands() -> list[CliCommand] | None:
+    """Subcommands the plugin adds to the command line (``clientbook <name> ...``).
+
+    The argparse counterpart of datasette's and llm's ``register_commands(cli)``: the
+    plugin declares each command and the core adds it to the parser, once the policy has
+    said which plugins load, so ``clientbook --help`` lists it. A command gets the same
+    session (policy, plugins, book) and error handling as the core's commands. Two plugins,
+    or a plugin and the core, using one command name is a ``PluginError`` naming both.
+
+    :returns: :class:`~clientbook.declarations.CliCommand` objects.
+    """
+
+
+@hookspec
+def clientbook_tui_screens() -> list[TuiScreen] | None:
+    """Screens the plugin adds to the terminal UI, each with a command-palette entry and,
+    optionally, a key on the dashboard.
+
+    A screen is declared by its import path and imported only when it is opened, so that
+    declaring it costs no Textual import. Two plugins using one screen name or one key, or a
+    key the dashboard already uses, is a ``PluginError`` naming both, when the UI starts.
+
+    :returns: :class:`~clientbook.declarations.TuiScreen` objects.
     """

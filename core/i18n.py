@@ -57,6 +57,15 @@ def _ensure_core() -> None:
     add_catalog_package("clientbook.locales")
 
 
+def messages_under(prefix: str, language: str) -> dict[str, str]:
+    """The messages whose keys are ``prefix`` + one more part, keyed by that part, in
+    ``language`` (English where a translation is missing), in the English catalog's order."""
+    _ensure_core()
+    english, chosen = _catalogs[DEFAULT_LANGUAGE], _catalogs[language]
+    return {key[len(prefix):]: chosen.get(key, text) for key, text in english.items()
+            if key.startswith(prefix) and "." not in key[len(prefix):]}
+
+
 def normalise_language(value: str | None) -> str | None:
     """Map ``zh_CN.UTF-8``, ``zh-TW``, ``zh-hans`` ... to a supported language, or None."""
     if not value:

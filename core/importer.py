@@ -29,6 +29,7 @@ from .mapping import KindMapping
 from .frames import arrow_ids, member
 from .policy import did_you_mean
 from .sources import SourceTable, read_source
+from . import summaries
 from .store import SEARCH_REBUILD_ROWS, bulk_insert, now_iso, search_index_paused, writing
 
 MAX_SHOWN_PROBLEMS = 20
@@ -532,10 +533,16 @@ def import_file(db, policy, kind_name: str, path: str | Path, mapping: KindMappi
                 progress.bar(t("import.writing", rows=total), done, total)
 
         inserted, updated, unchanged = _upsert(db, kind, frame, show_progress)
+        if kind.name in SUMMARISED_KINDS and (inserted or updated) and not dry_run:
+            summaries.refresh(db)  # new customers, new assets: the screens' figures follow
         if dry_run:
             raise _DryRun(ImportResult(kind.name, source.path, len(frame), inserted, updated, unchanged,
                                        source.encoding, True))
     return ImportResult(kind.name, source.path, len(frame), inserted, updated, unchanged, source.encoding, False)
+
+
+# Imports that change what the book summary counts: customers and their latest assets.
+SUMMARISED_KINDS = ("customers", "balances")
 
 
 class _DryRun(Exception):

@@ -2,6 +2,9 @@
 
 * ``classification``: each decision of the latest run with its value and reason;
 * ``needs``: the needs flagged by the latest run, with their evidence.
+
+It also labels the core's own codes (gender, product types, assignment rules ...) through
+``clientbook_value_labels``, as plugins label their decisions: see :mod:`clientbook.labels`.
 """
 
 from __future__ import annotations
@@ -10,12 +13,18 @@ from clientbook import hookimpl
 
 from .declarations import Panel
 from .i18n import t
+from .labels import core_value_labels
 
 
 def decision_title(column: str) -> str:
     """A result column's title: the owning plugin's ``decision.<column>`` message, else the name."""
     title = t(f"decision.{column}")
     return column if title == f"decision.{column}" else title
+
+
+@hookimpl
+def clientbook_value_labels(language: str):
+    return core_value_labels(language)
 
 
 @hookimpl

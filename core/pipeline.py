@@ -21,14 +21,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import __version__
-from .assignment import check_assignments, start_assignments
-from .declarations import OutputColumn
+from . import decisions, summaries
+from .assignment import MOVE_COLUMNS, check_assignments, start_assignments
+from .declarations import REASON_SUFFIXES, OutputColumn
 from .errors import BadInput, PluginError, contract_error
-from .frames import arrow_ids, read_book
+from .explain import message_fields
+from .decisions import ensure_decision_columns
+from .frames import Book, arrow_ids, read_book
 from .i18n import current_language
-from .store import bulk_insert, ensure_columns, now_iso, writing
+from .runs import prune_history
+from .store import bulk_insert, now_iso, writing
 
-SQL_TYPES = {"text": "TEXT", "integer": "INTEGER", "real": "REAL", "date": "TEXT"}
 # Value counts are kept in the run record for columns with at most this many values.
 SUMMARY_MAX_VALUES = 50
 
@@ -74,6 +77,35 @@ def _coerce(series: pd.Series, dtype: str) -> pd.Series:
     return series if pd.api.types.is_string_dtype(series) else series.astype("str")
 
 
+def _reason_checks(fail, name: str, frame: pd.DataFrame, ids: pd.Series) -> None:
+    """Every decision has a rule the catalog knows, and its params and facts fill the rule's message."""
+    rule, params, facts = frame[f"{name}_rule"], frame[f"{name}_params"], frame[f"{name}_facts"]
+    unexplained = (frame[name].notna() & rule.isna()).to_numpy(dtype=bool)
+    if unexplained.any():
+        raise fail("unexplained", count=int(unexplained.sum()), name=name, example=ids[unexplained].iloc[0])
+    decided = frame[name].notna().to_numpy(dtype=bool)
+    pairs = pd.DataFrame({"rule": rule, "params": params.fillna("")})[decided]
+    for (key, given), rows in pairs.groupby(["rule", "params"], sort=False).groups.items():
+        example = ids.loc[rows[0]]
+        fields = message_fields(key)
+        if fields is None:
+            raise fail("unknown_rule", name=name, rule=key, example=example)
+        try:
+            known = set(json.loads(given)) if given else set()
+            sample = facts.loc[rows[0]]
+            if pd.notna(sample) and not isinstance(json.loads(sample), dict):
+                raise ValueError(sample)
+        except (ValueError, TypeError):
+            raise fail("bad_facts", name=name, rule=key, example=example) from None
+        for field in sorted(set(fields) - known):
+            text = facts.loc[rows].astype("string").fillna("")
+            lacking = ~text.str.contains(f'"{field}":', regex=False) | text.str.contains(f'"{field}":null',
+                                                                                         regex=False)
+            if lacking.any():
+                raise fail("facts_missing", name=name, rule=key, field=field, example=ids.loc[lacking.index[lacking]
+                                                                                           [0]])
+
+
 def check_output(
     plugin: str,
     hook: str,
@@ -81,10 +113,12 @@ def check_output(
     book_ids: pa.Array,
     owned: dict[str, tuple[str, OutputColumn]],
     family: str,
+    kinds: pa.Array | None = None,
 ) -> Checked:
     """Check one plugin's frame against the contract.
 
-    ``book_ids`` is the book's ``customer_id`` column as Arrow text (see :func:`arrow_ids`).
+    ``book_ids`` is the book's ``customer_id`` column as Arrow text (see :func:`arrow_ids`),
+    ``kinds`` the customers' kind in the same order (for the coverage contract).
     """
 
     def fail(problem: str, **params) -> PluginError:
@@ -101,6 +135,7 @@ def check_output(
     unknown = pc.is_null(positions)
     if pc.any(unknown).as_py():
         raise fail("unknown_customers", count=pc.sum(unknown).as_py(), example=ids.filter(unknown)[0].as_py())
+    customer_ids = output["customer_id"].astype("str")
     checked = {}
     for name in output.columns:
         if name == "customer_id":
@@ -110,22 +145,39 @@ def check_output(
             raise fail("not_owned", name=name, owner=owner) if owner else fail("not_declared", name=name)
         if column.family != family:
             raise fail("wrong_family", family=column.family, name=name, hook_family=family)
-        if name == column.reason_column:
-            checked[name] = output[name] if pd.api.types.is_string_dtype(output[name]) else output[name].astype("str")
+    for name, (owner, column) in owned.items():
+        if owner != plugin or name != column.name or name not in output.columns:
             continue
         try:
             checked[name] = _coerce(output[name], column.dtype)
         except (TypeError, ValueError) as error:
             raise fail("wrong_type", name=name, dtype=column.dtype, error=error) from None
-        if column.reason_column:
-            if column.reason_column not in output.columns:
-                raise fail("no_reason_column", name=name, reason=column.reason_column)
-            unexplained = output[name].notna() & output[column.reason_column].isna()
-            if unexplained.any():
-                raise fail("unexplained", count=int(unexplained.sum()), name=name)
+        if column.explained:
+            if f"{name}_rule" not in output.columns:
+                raise fail("no_reason_column", name=name, reason=f"{name}_rule")
+            for suffix in REASON_SUFFIXES:
+                part = output[name + suffix] if name + suffix in output.columns else pd.Series(pd.NA, index=output.index)
+                checked[name + suffix] = part.astype("string")
+            _reason_checks(fail, name, pd.DataFrame(checked, index=output.index)[[name, *column.reason_columns]],
+                           customer_ids)
+        if kinds is not None:
+            _check_coverage(fail, name, column.applies_to, checked[name], positions, book_ids, kinds)
     frame = pd.DataFrame(checked, index=output.index)
-    frame.index = pd.Index(output["customer_id"].astype("str"), name="customer_id")
+    frame.index = pd.Index(customer_ids, name="customer_id")
     return Checked(plugin, frame, positions.to_numpy(zero_copy_only=False))
+
+
+def _check_coverage(fail, name: str, applies_to: str, values: pd.Series, positions, book_ids: pa.Array,
+                    kinds: pa.Array) -> None:
+    """The column holds a value for every customer of the kind it applies to (``all``: every customer)."""
+    covered = np.zeros(len(book_ids), dtype=bool)
+    covered[positions.to_numpy(zero_copy_only=False)[values.notna().to_numpy(dtype=bool)]] = True
+    applies = np.ones(len(book_ids), dtype=bool) if applies_to == "all" else \
+        pc.equal(kinds, applies_to).fill_null(False).to_numpy(zero_copy_only=False)
+    left_out = applies & ~covered
+    if left_out.any():
+        raise fail("coverage", name=name, count=int(left_out.sum()), applies=applies_to or "all",
+                   example=book_ids[int(np.flatnonzero(left_out)[0])].as_py())
 
 
 def align(outputs: list[Checked], book_size: int, book_ids: pa.Array) -> pa.Table:
@@ -170,7 +222,7 @@ def _value_counts(results: pa.Table, owned: dict[str, tuple[str, OutputColumn]])
     counts = {}
     for name in results.column_names[1:]:
         column = owned[name][1]
-        if name == column.reason_column or column.dtype != "text":
+        if name != column.name or column.dtype != "text":
             continue
         values = pc.value_counts(results[name].drop_null()).to_pylist()
         if len(values) <= SUMMARY_MAX_VALUES:
@@ -179,9 +231,10 @@ def _value_counts(results: pa.Table, owned: dict[str, tuple[str, OutputColumn]])
     return counts
 
 
-def _as_frame(table: pa.Table) -> pd.DataFrame:
-    """Results for the later hooks: a pandas frame indexed by ``customer_id``."""
-    return table.to_pandas(types_mapper=_pandas_dtype).set_index("customer_id")
+def _as_frame(table: pa.Table, owned) -> pd.DataFrame:
+    """Results for the later hooks: the decision values, indexed by ``customer_id``."""
+    values = [name for name in table.column_names if name == "customer_id" or owned[name][1].name == name]
+    return table.select(values).to_pandas(types_mapper=_pandas_dtype).set_index("customer_id")
 
 
 def _pandas_dtype(arrow_type):
@@ -192,59 +245,106 @@ def _pandas_dtype(arrow_type):
     return None
 
 
+# Read for every run whatever the plugins declare: the coverage contract, owners and the summaries need them.
+CORE_READS = ("kind", "owner_staff_id", "total_assets_minor")
+
+
+def _call_scoped(manager, hook: str, book: Book, reads: dict, **arguments) -> list[tuple[str, object]]:
+    """Call every implementation of ``hook``, each with the book as its plugin declared it reads it."""
+    caller = getattr(manager.hook, hook)
+    results = []
+    for impl in reversed(caller.get_hookimpls()):
+        given = {**arguments, "book": book.scoped(impl.plugin_name, reads[impl.plugin_name])
+                 if impl.plugin_name in reads else book}
+        result = impl.function(**{name: given[name] for name in impl.argnames})
+        if result is not None:
+            results.append((impl.plugin_name, result))
+    return results
+
+
+def _book_bytes(db) -> int:
+    page_size, pages, free = (db.execute(f"PRAGMA {name}").fetchone()[0]
+                              for name in ("page_size", "page_count", "freelist_count"))
+    return page_size * (pages - free)
+
+
+def _results_for_store(db, results: pa.Table, owned) -> pd.DataFrame:
+    """The run's results as the decision store keeps them: each rule and its params as a ``rule_id``."""
+    frame = {"customer_id": results["customer_id"].combine_chunks() if isinstance(results["customer_id"],
+                                                                                   pa.ChunkedArray)
+             else results["customer_id"]}
+    columns = []
+    for name in results.column_names[1:]:
+        column = owned[name][1]
+        if name != column.name:
+            continue
+        columns.append(name)
+        frame[name] = results[name]
+        if column.explained:
+            frame[f"{name}_rule_id"] = decisions.rule_ids(db, results[f"{name}_rule"], results[f"{name}_params"])
+            frame[f"{name}_facts"] = results[f"{name}_facts"]
+        else:
+            frame[f"{name}_rule_id"] = pa.nulls(results.num_rows, pa.int64())
+            frame[f"{name}_facts"] = pa.nulls(results.num_rows, pa.string())
+    table = pa.table({name: (value.combine_chunks() if isinstance(value, pa.ChunkedArray) else value)
+                      for name, value in frame.items()})
+    return table.to_pandas(types_mapper=_pandas_dtype), columns
+
+
 def run(db, policy, manager, as_of: date, actor: str = "clientbook run") -> RunSummary:
     """One pipeline run over the whole book, stored with its run record."""
     started = time.perf_counter()
     started_at = now_iso()
     owned = manager.output_columns()  # a column conflict stops the run before any work
+    reads = manager.reads(policy)
+    previous_run = db.execute("SELECT MAX(run_id) FROM runs WHERE status = 'ok'").fetchone()[0]
     book = read_book(db, as_of)
-    arguments = {"book": book, "policy": policy, "as_of": as_of}
-    outputs = manager.call_each("clientbook_classify", **arguments)
-    # Read after the plugins: the first plugin's own read brings the ids along.
-    book_ids = arrow_ids(book.customers_with()["customer_id"])
-    decisions = [check_output(plugin, "clientbook_classify", output, book_ids, owned, "classification")
-                 for plugin, output in outputs]
-    del outputs
-    classified = align(decisions, len(book_ids), book_ids)
-    classification = _as_frame(classified)
+    book.preload([*CORE_READS, *(name for declared in reads.values() for name in declared.customers)])
+    everyone = book.customers_with(*CORE_READS)
+    book_ids = arrow_ids(everyone["customer_id"])
+    kinds = arrow_ids(everyone["kind"])
+    arguments = {"policy": policy, "as_of": as_of}
+    checked = [check_output(plugin, "clientbook_classify", output, book_ids, owned, "classification", kinds)
+               for plugin, output in _call_scoped(manager, "clientbook_classify", book, reads, **arguments)]
+    classified = align(checked, len(book_ids), book_ids)
+    classification = _as_frame(classified, owned)
 
-    assignments = pd.DataFrame(columns=["customer_id", "staff_id", "rule", "reason"])
+    assignments = pd.DataFrame(columns=MOVE_COLUMNS)
     assign_note = None
     if manager.hook.clientbook_assign.get_hookimpls():
-        every = book.customers_with("owner_staff_id")
-        unassigned = every[every["owner_staff_id"].isna()].reset_index(drop=True)
+        unassigned = everyone[everyone["owner_staff_id"].isna()][["customer_id", "owner_staff_id"]].reset_index(drop=True)
         if len(unassigned):
             try:
-                implementer, proposed = manager.call_first(
-                    "clientbook_assign", book=book, classification=classification.copy(deep=False),
-                    unassigned=unassigned, policy=policy, as_of=as_of,
-                )
+                assigner, proposed = _call_first_scoped(manager, "clientbook_assign", book, reads,
+                                                        classification=classification.copy(deep=False),
+                                                        unassigned=unassigned, **arguments)
             except BadInput as refused:  # e.g. no staff yet: the run still classifies; `assign` says why
-                implementer, proposed, assign_note = None, None, refused.render()
+                assigner, proposed, assign_note = None, None, refused.render()
             if proposed is not None:
-                assignments = check_assignments(implementer, proposed, unassigned, pd.Index(book.staff["staff_id"]))
+                assignments = check_assignments(assigner, proposed, unassigned, pd.Index(book.staff["staff_id"]))
 
     needs_frames = [
         _check_needs(plugin, output, book_ids)
-        for plugin, output in manager.call_each(
-            "clientbook_screen_needs", book=book, classification=classification.copy(deep=False), policy=policy, as_of=as_of
-        )
+        for plugin, output in _call_scoped(manager, "clientbook_screen_needs", book, reads,
+                                           classification=classification.copy(deep=False), **arguments)
     ]
     needs = pd.concat(needs_frames, ignore_index=True) if needs_frames else pd.DataFrame(
         columns=["customer_id", "need", "evidence", "plugin"]
     )
-
     plans = [
-        check_output(plugin, "clientbook_plan", output, book_ids, owned, "planning")
-        for plugin, output in manager.call_each(
-            "clientbook_plan", book=book, classification=classification.copy(deep=False),
-            needs=needs.copy(deep=False), policy=policy, as_of=as_of,
-        )
+        check_output(plugin, "clientbook_plan", output, book_ids, owned, "planning", kinds)
+        for plugin, output in _call_scoped(manager, "clientbook_plan", book, reads,
+                                           classification=classification.copy(deep=False),
+                                           needs=needs.copy(deep=False), **arguments)
     ]
-    del book, classification  # free the book's frames before the write
-    results = align(decisions + plans, len(book_ids), book_ids) if plans else classified
-    del decisions, plans, classified
+    results = align(checked + plans, len(book_ids), book_ids) if plans else classified
+    del checked, plans, classified, classification
 
+    # The book as the screens will see it after this run: owners include the newcomers just assigned.
+    owners = everyone["owner_staff_id"].astype(object)
+    if len(assignments):
+        owners = owners.where(owners.notna(), everyone["customer_id"].map(
+            assignments.set_index("customer_id")["staff_id"]).astype(object))
     counts = {
         "customers": len(book_ids),
         "classified": results.num_rows,
@@ -255,6 +355,10 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run") -> RunS
     if assign_note:
         counts["assign_note"] = assign_note
     with writing(db, actor, f"run as of {as_of.isoformat()}"):
+        decisions.check_unchanged_since(db, previous_run)
+        bytes_before = _book_bytes(db)
+        ensure_decision_columns(db, owned)
+        stored, columns = _results_for_store(db, results, owned)
         run_id = db["runs"].insert(
             {
                 "started_at": started_at,
@@ -267,20 +371,45 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run") -> RunS
                 "clientbook_version": __version__,
             }
         ).last_pk
-        ensure_columns(db, "results", {name: SQL_TYPES[column.dtype] if name != column.reason_column else "TEXT"
-                                       for name, (_, column) in owned.items()})
-        if results.num_rows:
-            bulk_insert(db, "results", results.add_column(0, "run_id", pa.array(np.full(results.num_rows, run_id))))
+        changes = decisions.diff(db, stored, owned, run_id)
+        decisions.write(db, changes, run_id, previous_run, columns)
+        counts["history_dropped"] = prune_history(db, as_of, policy.book.keep_history_days)
+        if previous_run is not None and len(changes.arrived):
+            db.execute("DELETE FROM run_arrivals")
+            bulk_insert(db, "run_arrivals", changes.arrived.assign(run_id=run_id))
+        else:
+            db.execute("DELETE FROM run_arrivals")
+        del results
+        state = pd.DataFrame({"customer_id": everyone["customer_id"], "owner_staff_id": owners,
+                              "assets_minor": everyone["total_assets_minor"]})
+        current_values = stored.set_index("customer_id")[columns].reindex(state["customer_id"])
+        for name in columns:
+            state[name] = current_values[name].to_numpy()
+        summaries.store(db, state, decisions.decision_columns(db))
         if len(needs):
             bulk_insert(db, "needs", needs.assign(run_id=run_id)[["run_id", "customer_id", "plugin", "need", "evidence"]])
         if len(assignments):
-            start_assignments(db, assignments, as_of, actor, run_id)
+            start_assignments(db, assignments, as_of, actor, run_id, summarise=False)
+        counts["decisions"] = changes.counts
         seconds = time.perf_counter() - started
         db.execute(
-            "UPDATE runs SET status = 'ok', finished_at = ?, counts = ? WHERE run_id = ?",
-            [now_iso(), json.dumps(counts, ensure_ascii=False), run_id],
+            "UPDATE runs SET status = 'ok', finished_at = ?, counts = ?, book_bytes_before = ?, book_bytes_after = ?"
+            " WHERE run_id = ?",
+            [now_iso(), json.dumps(counts, ensure_ascii=False), bytes_before, _book_bytes(db), run_id],
         )
     return RunSummary(run_id, as_of, counts["customers"], policy.hash, manager.versions(), counts, seconds)
+
+
+def _call_first_scoped(manager, hook: str, book: Book, reads: dict, **arguments):
+    """A firstresult hook, each implementation with its declared book: the first result, and who."""
+    caller = getattr(manager.hook, hook)
+    for impl in reversed(caller.get_hookimpls()):
+        given = {**arguments, "book": book.scoped(impl.plugin_name, reads[impl.plugin_name])
+                 if impl.plugin_name in reads else book}
+        result = impl.function(**{name: given[name] for name in impl.argnames})
+        if result is not None:
+            return impl.plugin_name, result
+    return None, None
 
 
 __all__ = ["Checked", "RunSummary", "arrow_ids", "check_output", "contract_error", "run"]

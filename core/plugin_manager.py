@@ -15,13 +15,14 @@ A plugin that fails to import is reported by name and the others carry on.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 
 import pluggy
 
 from . import PROJECT_NAME, hookspecs
-from .declarations import OutputColumn, Panel, PolicyTable, SalesPipeline
+from .declarations import CliCommand, OutputColumn, Panel, PolicyTable, Reads, SalesPipeline, TuiScreen
 from .errors import PluginError
 from .i18n import add_catalog_package, t
 
@@ -29,6 +30,7 @@ ENTRY_POINT_GROUP = "clientbook"
 LOAD_PLUGINS_VARIABLE = "CLIENTBOOK_LOAD_PLUGINS"
 BUILTIN_DISTRIBUTION = "clientbook"
 RESERVED_TABLES = ("book", "staff", "plugins", "tui")  # the core's own policy tables
+CORE = "clientbook"  # how conflict messages name the core when a plugin takes one of its names
 
 
 @dataclass
@@ -185,13 +187,28 @@ class PluginManager:
                 if problems:
                     rendered = "; ".join(t(key, **params) for key, params in problems)
                     raise PluginError("plugins.bad_column", plugin=plugin_name, problem=rendered)
-                names = [column.name] + ([column.reason_column] if column.reason_column else [])
+                names = [column.name, *column.reason_columns]
                 for name in names:
                     if name in columns or name in ("run_id", "customer_id"):
                         first, second = sorted([columns[name][0] if name in columns else "clientbook", plugin_name])
                         raise PluginError("plugins.column_conflict", column=name, first=first, second=second)
                     columns[name] = (plugin_name, column)
         return columns
+
+    def reads(self, policy) -> dict[str, Reads]:
+        """What each plugin declared it reads of the book; a bad declaration is a PluginError."""
+        from .frames import CUSTOMER_FRAME_COLUMNS, Book  # pandas: only when a run needs it
+
+        declared: dict[str, Reads] = {}
+        for plugin_name, reads in self.call_each("clientbook_reads", policy=policy):
+            if not isinstance(reads, Reads):
+                raise PluginError("plugins.bad_reads", plugin=plugin_name, problem=type(reads).__name__)
+            unknown = [name for name in reads.frames if name not in Book.FRAMES or name == "customers"]
+            unknown += [name for name in reads.customers if name not in CUSTOMER_FRAME_COLUMNS]
+            if unknown or reads.kind not in ("any", "retail", "corporate"):
+                raise PluginError("plugins.bad_reads", plugin=plugin_name, problem=", ".join(unknown) or reads.kind)
+            declared[plugin_name] = reads
+        return declared
 
     def sales_pipelines(self, policy) -> dict[str, tuple[str, SalesPipeline]]:
         pipelines: dict[str, tuple[str, SalesPipeline]] = {}
@@ -234,3 +251,71 @@ class PluginManager:
                 seen[panel.name] = plugin_name
                 panels.append(panel)
         return sorted(panels, key=lambda panel: (panel.order, panel.name))
+
+    def cli_commands(self, reserved: Iterable[str] = ()) -> dict[str, tuple[str, CliCommand]]:
+        """The commands plugins add to the command line, by name, with the plugin adding each.
+
+        ``reserved``: the core's own command names, which no plugin may take.
+        """
+        commands: dict[str, tuple[str, CliCommand]] = {}
+        owners: dict[str, str] = {name: CORE for name in reserved}
+        for plugin_name, declared in self.call_each("clientbook_cli_commands"):
+            for command in declared:
+                if not isinstance(command, CliCommand):
+                    raise PluginError("plugins.bad_command", plugin=plugin_name,
+                                      problem=t("command.not_a_command", kind=type(command).__name__))
+                problems = command.problems() + _unknown_messages("command", command.name, help=command.help)
+                if problems:
+                    raise PluginError("plugins.bad_command", plugin=plugin_name, problem=_rendered(problems))
+                if command.name in owners:
+                    first, second = _conflicting(owners[command.name], plugin_name)
+                    raise PluginError("plugins.command_conflict", command=command.name, first=first, second=second)
+                owners[command.name] = plugin_name
+                commands[command.name] = (plugin_name, command)
+        return commands
+
+    def tui_screens(self, reserved_keys: Iterable[str] = ()) -> dict[str, tuple[str, TuiScreen]]:
+        """The screens plugins add to the terminal UI, by name, with the plugin adding each.
+
+        ``reserved_keys``: the keys the dashboard and the app already bind, which no
+        plugin's screen may take.
+        """
+        screens: dict[str, tuple[str, TuiScreen]] = {}
+        keys: dict[str, str] = {key: CORE for key in reserved_keys}
+        for plugin_name, declared in self.call_each("clientbook_tui_screens"):
+            for screen in declared:
+                if not isinstance(screen, TuiScreen):
+                    raise PluginError("plugins.bad_screen", plugin=plugin_name,
+                                      problem=t("screen.not_a_declaration", kind=type(screen).__name__))
+                messages = {"title": screen.title} | ({"help": screen.help} if screen.help else {})
+                problems = screen.problems() + _unknown_messages("screen", screen.name, **messages)
+                if problems:
+                    raise PluginError("plugins.bad_screen", plugin=plugin_name, problem=_rendered(problems))
+                if screen.name in screens:
+                    first, second = _conflicting(screens[screen.name][0], plugin_name)
+                    raise PluginError("plugins.screen_conflict", screen=screen.name, first=first, second=second)
+                if screen.key is not None and screen.key in keys:
+                    first, second = _conflicting(keys[screen.key], plugin_name)
+                    raise PluginError("plugins.screen_key_conflict", key_name=screen.key, first=first,
+                                      second=second)
+                screens[screen.name] = (plugin_name, screen)
+                if screen.key is not None:
+                    keys[screen.key] = plugin_name
+        return screens
+
+
+def _conflicting(first: str, second: str) -> tuple[str, str]:
+    """The two sides of a conflict in a stable order (pluggy's order is no order), the core
+    first: it holds its names before any plugin asks."""
+    return (first, second) if first == CORE else tuple(sorted((first, second)))
+
+
+def _unknown_messages(kind: str, name: str, **keys: str) -> list[tuple[str, dict]]:
+    """A problem for each of a declaration's catalog keys that has no message: front ends
+    show every word through the catalog, in the reader's language."""
+    return [(f"{kind}.unknown_message", {"name": name, "field": field, "key": key})
+            for field, key in keys.items() if t(key) == key]
+
+
+def _rendered(problems: list[tuple[str, dict]]) -> str:
+    return "; ".join(t(key, **params) for key, params in problems)

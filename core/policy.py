@@ -70,6 +70,8 @@ class BookPolicy(PolicyModel):
     currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
     minor_digits: int = Field(default=2, ge=0, le=4)
     language: Literal["en", "zh-Hans", "zh-Hant"] | None = None
+    # Ended decisions are kept this many days after they ended (0: for ever); see `clientbook runs`.
+    keep_history_days: int = Field(default=0, ge=0)
 
 
 class Post(PolicyModel):

@@ -8,7 +8,10 @@ from __future__ import annotations
 import json
 
 from . import schema
+from .decisions import current as current_decisions
+from .decisions import decision_columns
 from .errors import BadInput
+from .explain import ReasonContext, render, with_reasons
 from .policy import did_you_mean
 
 # A trigram index answers substrings of three characters or more; shorter ones scan.
@@ -28,8 +31,8 @@ def last_run(db) -> dict | None:
 
 
 def result_columns(db) -> list[str]:
-    """Decision columns of the latest results (reasons left out)."""
-    return [name for name in db["results"].columns_dict if name not in ("run_id", "customer_id") and not name.endswith("_reason")]
+    """The decision columns the book holds (values only)."""
+    return decision_columns(db)
 
 
 def text_condition(text: str) -> tuple[str, list]:
@@ -49,7 +52,7 @@ def list_customers(db, *, tier: str | None = None, search: str | None = None, ki
     if tier is not None:
         if "tier" not in decisions:
             raise BadInput("customers.no_tiers")
-        known = [row["tier"] for row in db.query("SELECT DISTINCT tier FROM latest_results WHERE tier IS NOT NULL")]
+        known = [row["tier"] for row in db.query("SELECT DISTINCT tier FROM decisions WHERE tier IS NOT NULL")]
         if tier not in known:
             raise BadInput("customers.unknown_tier", tier=tier, known=", ".join(sorted(known)) or "-",
                            suggestion=did_you_mean(tier, known) or "-")
@@ -70,7 +73,7 @@ def list_customers(db, *, tier: str | None = None, search: str | None = None, ki
         SELECT c.customer_id, c.name, c.kind, o.staff_id AS owner_staff_id,
                b.total_assets_minor{decision_fields}
         FROM customers c
-        LEFT JOIN latest_results r ON r.customer_id = c.customer_id
+        LEFT JOIN decisions r ON r.customer_id = c.customer_id
         LEFT JOIN current_owners o ON o.customer_id = c.customer_id
         LEFT JOIN latest_balances b ON b.customer_id = c.customer_id
         {"WHERE " + " AND ".join(where) if where else ""}
@@ -89,35 +92,38 @@ def unknown_customer(db, customer_id: str) -> BadInput:
                     suggestion=suggestion)
 
 
-def customer_profile(db, customer_id: str) -> dict:
+def customer_profile(db, customer_id: str, context: ReasonContext | None = None) -> dict:
     """Everything about one customer: profile, owner, holdings, balances, recent transactions and contacts,
-    assignment history, key-account tables, and the latest run's decisions and needs."""
+    assignment history, key-account tables, and the current decisions with their reasons and needs.
+
+    Reasons are rendered in the current language with ``context`` (money format, labels, staff
+    names); each decision also carries its rule, params and facts as stored."""
     rows = list(db["customers"].rows_where("customer_id = ?", [customer_id]))
     if not rows:
         raise unknown_customer(db, customer_id)
+    context = context or ReasonContext(staff_names=dict(db.execute("SELECT staff_id, name FROM staff")))
     profile = rows[0]
     profile["extra"] = json.loads(profile["extra"]) if profile.get("extra") else {}
     run = last_run(db)
     classification = {}
-    if run:
-        results = list(db.query("SELECT * FROM results WHERE run_id = ? AND customer_id = ?", [run["run_id"], customer_id]))
-        if results:
-            for name in result_columns(db):
-                if results[0].get(name) is not None:
-                    classification[name] = {"value": results[0][name], "reason": results[0].get(f"{name}_reason")}
+    for name, decision in current_decisions(db, customer_id).items():
+        decision["reason"] = render(decision["rule"], decision["params"], decision["facts"], context)
+        classification[name] = decision
     needs = list(db.query("SELECT need, evidence, plugin FROM needs WHERE run_id = ? AND customer_id = ?",
                           [run["run_id"], customer_id])) if run else []
+    owner = next(iter(db.query("SELECT staff_id, started_on, rule, reason, reason_rule, reason_facts FROM assignments "
+                               "WHERE customer_id = ? AND ended_on IS NULL", [customer_id])), None)
     return {
         "customer": profile,
-        "owner": next(iter(db.query("SELECT staff_id, started_on, rule, reason FROM current_owners WHERE customer_id = ?",
-                                    [customer_id])), None),
+        "owner": with_reasons([owner], context)[0] if owner else None,
         "holdings": list(db.query(f"SELECT {', '.join(schema.names(schema.HOLDING_COLUMNS))} FROM holdings "
                                   "WHERE customer_id = ? ORDER BY product_type, holding_id", [customer_id])),
         "balances": list(db.query("SELECT * FROM balances WHERE customer_id = ? ORDER BY as_of DESC", [customer_id])),
         "transactions": list(db.query("SELECT * FROM transactions WHERE customer_id = ? ORDER BY occurred_on DESC, txn_id "
                                       "LIMIT ?", [customer_id, RECENT_TRANSACTIONS])),
-        "assignments": list(db.query("SELECT staff_id, started_on, ended_on, rule, reason, assigned_by FROM assignments "
-                                     "WHERE customer_id = ? ORDER BY started_on, assignment_id", [customer_id])),
+        "assignments": with_reasons(list(db.query(
+            "SELECT staff_id, started_on, ended_on, rule, reason, reason_rule, reason_facts, assigned_by "
+            "FROM assignments WHERE customer_id = ? ORDER BY started_on, assignment_id", [customer_id])), context),
         "contacts": list(db.query("SELECT * FROM contacts WHERE customer_id = ? ORDER BY contacted_on DESC, contact_id LIMIT ?",
                                   [customer_id, RECENT_TRANSACTIONS])),
         "stakeholders": list(db.query("SELECT * FROM stakeholders WHERE customer_id = ? ORDER BY influence DESC, stakeholder_id",

@@ -1,57 +1,120 @@
-"""Reasons for a whole book at once: a catalog message rendered for every row.
+"""Reasons for a whole book at once, as data: the rule that decided and the facts it used.
 
-Every decision explains itself, and a book may hold a million customers, so a reason is
-built with vectorised string concatenation, never a Python loop over rows.
+A decision is stored as its value, its **rule** (a stable catalog key such as
+``retail_tiering.tier.at_least``), the rule's **params** (what the policy gave the rule:
+thresholds, the tier it leads to; the same for many customers) and the customer's own
+**facts** (their figures and dates). The sentence is rendered only when somebody reads
+it, in their language (:mod:`clientbook.explain`), so a run made in English reads in
+Traditional Chinese with the same figures.
+
+Params and facts are JSON objects. A book may hold a million customers, so they are
+built with vectorised string concatenation, never a Python loop over rows: a per-row
+value is encoded once per distinct value (``pd.factorize``) and the pieces are joined
+column by column.
+
+The catalog message names each fact with a format spec saying how to show it
+(``{amount:money}``, ``{tier:label:tier}``); see :mod:`clientbook.explain`.
 """
 
 from __future__ import annotations
 
-import re
+import json
 
 import numpy as np
 import pandas as pd
 
-from .i18n import t
-
-_SLOT = re.compile("\x00(\\d+)\x00")
+REASON_PARTS = ("rule", "params", "facts")
 
 
-def explain(key: str, index: pd.Index, /, **params) -> pd.Series:
-    """Render catalog message ``key`` for every row of ``index``.
+def _encode_scalar(value) -> str:
+    if isinstance(value, (np.integer,)):
+        value = int(value)
+    elif isinstance(value, (np.floating,)):
+        value = float(value)
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
-    Each parameter is a scalar (the same in every row) or a Series aligned with ``index``
-    (one value per row). Rows where a Series parameter is missing get a missing reason.
+
+def encode(values: pd.Series) -> pd.Series:
+    """Each value of ``values`` as JSON text (missing: ``null``), vectorised."""
+    if pd.api.types.is_bool_dtype(values.dtype):
+        return pd.Series(np.where(values.fillna(False).to_numpy(dtype=bool), "true", "false"), index=values.index,
+                         dtype="string").where(values.notna(), "null")
+    if pd.api.types.is_integer_dtype(values.dtype):
+        return values.astype("Int64").astype("string").fillna("null")
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    texts = np.asarray([_encode_scalar(value) for value in uniques] + ["null"], dtype=object)
+    return pd.Series(texts[codes], index=values.index, dtype="string")
+
+
+class Raw:
+    """A per-row fact already encoded as JSON text (a list of notes, an object): put in as it is."""
+
+    def __init__(self, series: pd.Series) -> None:
+        self.series = series
+
+
+def facts_json(index: pd.Index, facts: dict[str, pd.Series | Raw | object]) -> pd.Series:
+    """One JSON object per row of ``index``: scalars are the same in every row, Series one per row."""
+    if not facts:
+        return pd.Series(pd.NA, index=index, dtype="string")
+    text = None
+    for number, (name, value) in enumerate(sorted(facts.items())):
+        key = ("{" if number == 0 else ",") + json.dumps(name) + ":"
+        if isinstance(value, Raw):
+            part = key + value.series.astype("string")
+        elif isinstance(value, pd.Series):
+            part = key + encode(value.reindex(index) if not value.index.equals(index) else value)
+        else:
+            part = pd.Series(key + _encode_scalar(value), index=index, dtype="string")
+        text = part if text is None else text + part
+    return text + "}"
+
+
+def because(rule: str, index: pd.Index, /, **facts) -> pd.DataFrame:
+    """The same rule for every row of ``index``.
+
+    Scalar keyword arguments are the rule's params (the same for every row: a threshold,
+    a label's value); Series are the customers' facts (one per row, aligned with ``index``).
+    Returns ``rule``, ``params`` and ``facts`` columns (JSON text; missing when empty).
     """
-    per_row = {name: value for name, value in params.items() if isinstance(value, pd.Series)}
-    order = list(per_row)
-    slots = {name: f"\x00{number}\x00" for number, name in enumerate(order)}
-    template = t(key, **{**params, **slots})
-    parts = _SLOT.split(template)  # literal, slot number, literal, slot number, ..., literal
-    text = pd.Series(parts[0], index=index, dtype="string")
-    for position in range(1, len(parts), 2):
-        value = per_row[order[int(parts[position])]].astype("string")
-        text = text + value + parts[position + 1]
-    return text
+    params = {name: value for name, value in facts.items() if not isinstance(value, (pd.Series, Raw))}
+    per_row = {name: value for name, value in facts.items() if isinstance(value, (pd.Series, Raw))}
+    return pd.DataFrame({
+        "rule": pd.Series(rule, index=index, dtype="string"),
+        "params": pd.Series(_encode_scalar(params) if params else pd.NA, index=index, dtype="string"),
+        "facts": facts_json(index, per_row),
+    }, index=index)
 
 
-def explain_by_case(cases: list[tuple[str, dict]], case: np.ndarray, index: pd.Index, /, **per_row) -> pd.Series:
-    """Render one of several catalog messages per row: ``cases[case[i]]`` for row ``i``.
+def because_by_case(cases: list[tuple[str, dict]], case: np.ndarray, index: pd.Index, /, **per_row) -> pd.DataFrame:
+    """One of several rules per row: ``cases[case[i]]`` for row ``i``.
 
-    Each case is ``(key, scalar params)``; ``per_row`` holds the Series every case fills
-    in, in the same order. Costs two concatenations per per-row parameter, whatever the
-    number of cases (a tier's reason: one case per tier).
+    Each case is ``(rule, params)``, the params the same for every row of the case (a
+    tier's threshold); ``per_row`` holds the customers' facts, one Series each (a tier's
+    reason: one case per tier, the customer's amount per row).
     """
-    order = list(per_row)
-    slots = {name: f"\x00{number}\x00" for number, name in enumerate(order)}
-    split = [_SLOT.split(t(key, **{**params, **slots})) for key, params in cases]
-    if any([int(part) for part in parts[1::2]] != list(range(len(order))) for parts in split):
-        raise ValueError(f"every case must use {order} once each, in that order")
-    text = pick([parts[0] for parts in split], case, index)
-    for number, name in enumerate(order):
-        text = text + per_row[name].astype("string") + pick([parts[2 * number + 2] for parts in split], case, index)
-    return text
+    case = np.asarray(case)
+    rules = pick([rule for rule, _ in cases], case, index)
+    params = pick([_encode_scalar(params) if params else None for _, params in cases], case, index)
+    return pd.DataFrame({"rule": rules, "params": params, "facts": facts_json(index, per_row)}, index=index)
 
 
-def pick(choices: list[str], positions, index: pd.Index) -> pd.Series:
+def combine(index: pd.Index, *parts: pd.DataFrame) -> pd.DataFrame:
+    """Reasons built for disjoint subsets of ``index`` (one :func:`because` per case), as one frame."""
+    frame = pd.DataFrame({name: pd.Series(pd.NA, index=index, dtype="string") for name in REASON_PARTS}, index=index)
+    for part in parts:
+        if len(part):
+            frame.loc[part.index, list(REASON_PARTS)] = part[list(REASON_PARTS)].astype("string")
+    return frame
+
+
+def explained(name: str, values: pd.Series, reasons: pd.DataFrame) -> pd.DataFrame:
+    """A decision column with its reason, as a plugin returns it: ``name``, ``name_rule``,
+    ``name_params`` and ``name_facts``."""
+    return pd.DataFrame({name: values, f"{name}_rule": reasons["rule"], f"{name}_params": reasons["params"],
+                         f"{name}_facts": reasons["facts"]}, index=values.index)
+
+
+def pick(choices: list, positions, index: pd.Index) -> pd.Series:
     """``choices[position]`` for each row: a label per tier, a threshold per class ..."""
     return pd.Series(np.asarray(choices, dtype=object)[np.asarray(positions)], index=index, dtype="string")

@@ -13,7 +13,10 @@ Read-only, shared by the CLI and the terminal UI.
 
 from __future__ import annotations
 
+import json
+
 from .browse import breakdown, staff_books
+from .decisions import values_at
 from .errors import BadInput
 from .queries import result_columns
 
@@ -21,13 +24,13 @@ FAMILIARITY = "familiarity"
 
 
 def runs_with(db, column: str) -> list[int]:
-    """Ids of the successful runs that stored ``column``, oldest first."""
-    if column not in db["results"].columns_dict:
-        return []
-    ids = [row[0] for row in db.execute("SELECT run_id FROM runs WHERE status = 'ok' ORDER BY run_id")]
-    return [run_id for run_id in ids
-            if db.execute(f"SELECT 1 FROM results WHERE run_id = ? AND [{column}] IS NOT NULL LIMIT 1",
-                          [run_id]).fetchone()]
+    """Ids of the successful runs that decided ``column`` for any customer, oldest first."""
+    found = []
+    for run_id, counts in db.execute("SELECT run_id, counts FROM runs WHERE status = 'ok' ORDER BY run_id"):
+        recorded = json.loads(counts or "{}")
+        if column in recorded.get("decisions", {}) or column in recorded.get("values", {}):
+            found.append(run_id)
+    return found
 
 
 def staff_report(db, policy, group_by: str = "tier", rows: list[dict] | None = None) -> list[dict]:
@@ -56,28 +59,24 @@ def staff_report(db, policy, group_by: str = "tier", rows: list[dict] | None = N
 
 
 def _familiarity(db) -> dict[str, dict]:
-    """Per current owner: familiar and unfamiliar customers in the latest run, and how many are
-    familiar now but were not in the run before (unfamiliar, or new and not yet judged; None when
-    there is no run before)."""
+    """Per current owner: familiar and unfamiliar customers now, and how many became familiar in the
+    latest run (were unfamiliar, or new and not yet judged, in the run before; None when there is
+    no run before): from the book summary and the latest run's arrivals, not the whole book."""
     runs = runs_with(db, FAMILIARITY)
-    if not runs:
+    if not runs or FAMILIARITY not in result_columns(db):
         return {}
-    latest = runs[-1]
     found: dict[str, dict] = {}
-    for staff_id, value, count in db.execute(f"""
-            SELECT o.staff_id, r.[{FAMILIARITY}], COUNT(*) FROM results r
-            JOIN assignments o ON o.customer_id = r.customer_id AND o.ended_on IS NULL
-            WHERE r.run_id = ? AND r.[{FAMILIARITY}] IS NOT NULL GROUP BY 1, 2""", [latest]):
-        found.setdefault(staff_id, {})[value] = count
+    for row in breakdown(db, FAMILIARITY):
+        if row["staff_id"] is not None and row["value"] is not None:
+            cell = found.setdefault(row["staff_id"], {})
+            cell[row["value"]] = cell.get(row["value"], 0) + row["customers"]
     if len(runs) > 1:
         for cell in found.values():
             cell["became_familiar"] = 0
-        for staff_id, count in db.execute(f"""
-                SELECT o.staff_id, COUNT(*) FROM results r
-                LEFT JOIN results p ON p.run_id = ? AND p.customer_id = r.customer_id
-                JOIN assignments o ON o.customer_id = r.customer_id AND o.ended_on IS NULL
-                WHERE r.run_id = ? AND r.[{FAMILIARITY}] = 'familiar' AND p.[{FAMILIARITY}] IS NOT 'familiar'
-                GROUP BY 1""", [runs[-2], latest]):
+        for staff_id, count in db.execute("""
+                SELECT o.staff_id, COUNT(*) FROM run_arrivals a
+                JOIN assignments o ON o.customer_id = a.customer_id AND o.ended_on IS NULL
+                WHERE a.run_id = ? AND a.decision = ? AND a.value = 'familiar' GROUP BY 1""", [runs[-1], FAMILIARITY]):
             found.setdefault(staff_id, {})["became_familiar"] = count
     return found
 
@@ -118,6 +117,37 @@ def _pick_runs(db, column: str, from_run: int | None, to_run: int | None) -> tup
     return from_run, to_run
 
 
+def _flows(db, column: str, before: int, after: int) -> dict[tuple[str | None, str | None], int]:
+    """Customers per (value in run ``before``, value in run ``after``); None where there was none.
+
+    Between a run and the one before it the run stored the flows itself; between any two
+    others they come from the decisions' intervals."""
+    previous = [row[0] for row in db.execute(
+        "SELECT run_id FROM runs WHERE status = 'ok' AND run_id < ? ORDER BY run_id DESC LIMIT 1", [after])]
+    if previous == [before]:
+        flows = {(old, new): count for old, new, count in db.execute(
+            "SELECT from_value, to_value, customers FROM run_migrations WHERE run_id = ? AND decision = ?",
+            [after, column])}
+        counts = json.loads(db.execute("SELECT counts FROM runs WHERE run_id = ?", [after]).fetchone()[0] or "{}")
+        for value, count in counts.get("values", {}).get(column, {}).items():  # the run's own value counts
+            moved_in = sum(n for (old, new), n in flows.items() if new == value and old != value)
+            if count - moved_in:
+                flows[(value, value)] = count - moved_in
+        return flows
+    old_sql, old_params = values_at(before, column)
+    new_sql, new_params = values_at(after, column)
+    flows = {}
+    for old, new, count in db.execute(f"""
+            SELECT p.value, r.value, COUNT(*) FROM ({new_sql}) r LEFT JOIN ({old_sql}) p USING (customer_id)
+            GROUP BY 1, 2""", new_params + old_params):
+        flows[(old, new)] = count
+    for old, count in db.execute(f"""
+            SELECT p.value, COUNT(*) FROM ({old_sql}) p LEFT JOIN ({new_sql}) r USING (customer_id)
+            WHERE r.value IS NULL GROUP BY 1""", old_params + new_params):
+        flows[(old, None)] = count
+    return flows
+
+
 def migration(db, column: str, order: list[str], from_run: int | None = None, to_run: int | None = None) -> dict | None:
     """How customers moved between the values of ``column`` from one run to another (by default
     the last two that have it). ``order`` lists the values from the highest down: a move towards
@@ -126,17 +156,7 @@ def migration(db, column: str, order: list[str], from_run: int | None = None, to
     if runs is None:
         return None
     before, after = runs
-    flows: dict[tuple[str | None, str | None], int] = {}
-    for old, new, count in db.execute(f"""
-            SELECT p.[{column}], r.[{column}], COUNT(*) FROM results r
-            LEFT JOIN results p ON p.run_id = ? AND p.customer_id = r.customer_id
-            WHERE r.run_id = ? AND r.[{column}] IS NOT NULL GROUP BY 1, 2""", [before, after]):
-        flows[(old, new)] = count
-    for old, count in db.execute(f"""
-            SELECT p.[{column}], COUNT(*) FROM results p
-            LEFT JOIN results r ON r.run_id = ? AND r.customer_id = p.customer_id
-            WHERE p.run_id = ? AND p.[{column}] IS NOT NULL AND r.[{column}] IS NULL GROUP BY 1""", [after, before]):
-        flows[(old, None)] = count
+    flows = _flows(db, column, before, after)
     seen = {value for pair in flows for value in pair if value is not None}
     values = [value for value in order if value in seen] + sorted(seen - set(order))
     rank = {value: number for number, value in enumerate(values)}
@@ -166,19 +186,21 @@ def movers(db, column: str, order: list[str], direction: str, from_run: int | No
         return []
     before, after = runs
     rank = " ".join(f"WHEN ? THEN {number}" for number in range(len(order)))
-    case = f"CASE {{side}}.[{column}] {rank} ELSE {len(order)} END"
+    case = f"CASE {{side}}.value {rank} ELSE {len(order)} END"
     step = f"({case.format(side='p')}) - ({case.format(side='r')})"
     sign = ">" if direction == "up" else "<"
+    old_sql, old_params = values_at(before, column)
+    new_sql, new_params = values_at(after, column)
     sql = f"""
-        SELECT r.customer_id, c.name, p.[{column}] AS from_value, r.[{column}] AS to_value,
+        SELECT r.customer_id, c.name, p.value AS from_value, r.value AS to_value,
                o.staff_id AS owner_staff_id, {step} AS steps
-        FROM results r
-        JOIN results p ON p.run_id = ? AND p.customer_id = r.customer_id
+        FROM ({new_sql}) r
+        JOIN ({old_sql}) p ON p.customer_id = r.customer_id
         JOIN customers c ON c.customer_id = r.customer_id
         LEFT JOIN assignments o ON o.customer_id = r.customer_id AND o.ended_on IS NULL
-        WHERE r.run_id = ? AND {step} {sign} 0
+        WHERE p.value IS NOT r.value AND {step} {sign} 0
         ORDER BY ABS({step}) DESC, r.customer_id
         LIMIT ?"""
-    params = [*order, *order, before, after, *order, *order, *order, *order, limit]
+    params = [*order, *order, *new_params, *old_params, *order, *order, *order, *order, limit]
     return [dict(zip(("customer_id", "name", "from_value", "to_value", "owner_staff_id", "steps"), row))
             for row in db.execute(sql, params)]

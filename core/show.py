@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import schema
 from .i18n import t
+from .labels import STAFF_FIELDS, label, staff_label
 from .money import format_minor
 from .output import display_width, render_table
 
@@ -12,16 +13,30 @@ def _section(title: str) -> str:
     return f"\n{title}\n" + "=" * display_width(title)
 
 
-def render_profile(profile: dict, policy, panels=()) -> str:
-    """The profile, then the core tables, then the plugins' panels (the latest classification is one)."""
+def _shown(table: str, row: dict, labels: dict, staff: dict) -> dict:
+    """A row of one of the profile's tables with its codes labelled and its staff named."""
+    shown = {name: label(labels, f"{table}.{name}", value) if f"{table}.{name}" in labels else value
+             for name, value in row.items()}
+    if row.get("staff_id"):
+        shown["staff_id"] = staff_label(staff, row["staff_id"])
+    return shown
+
+
+def render_profile(profile: dict, policy, panels=(), labels: dict | None = None, staff: dict | None = None) -> str:
+    """The profile, then the core tables, then the plugins' panels (the latest classification is one).
+
+    ``labels`` are the value labels (:meth:`PluginManager.value_labels`) in the current
+    language and ``staff`` the staff directory (:func:`clientbook.labels.staff_directory`):
+    codes are shown as labels and staff ids with names. Without them, as stored."""
+    labels, staff = labels or {}, staff or {}
     digits, currency = policy.minor_digits, policy.currency
     customer = profile["customer"]
     lines = [f"{customer['name']} ({customer['customer_id']})"]
     lines.append(_section(t("show.profile")))
-    labels = {name: description for name, _, description in schema.CUSTOMER_COLUMNS}
-    fields = [(name, customer.get(name)) for name in labels if name not in ("name",) and customer.get(name) not in (None, "")]
+    known = schema.names(schema.CUSTOMER_COLUMNS)
+    fields = [(name, customer.get(name)) for name in known if name not in ("name",) and customer.get(name) not in (None, "")]
     fields += [(key, value) for key, value in (customer.get("extra") or {}).items()]
-    known = set(labels)
+    known = set(known)
 
     def label_of(name: str) -> str:
         return t(f"field.{name}") if name in known else name  # extra columns keep their own names
@@ -30,15 +45,25 @@ def render_profile(profile: dict, policy, panels=()) -> str:
     for name, value in fields:
         if name.endswith("_minor") and name in known:
             value = format_minor(value, digits, currency)
-        label = label_of(name)
-        lines.append(f"  {label}{' ' * (width - display_width(label))}  {value}")
+        elif name in STAFF_FIELDS and name in known:
+            value = staff_label(staff, value)
+        elif name in known:
+            value = label(labels, name, value)
+        title = label_of(name)
+        lines.append(f"  {title}{' ' * (width - display_width(title))}  {value}")
     owner = profile.get("owner")
     lines.append(_section(t("show.owner")))
-    lines.append("  " + (t("show.owner_line", **owner) if owner else t("show.no_owner")))
+    if owner:
+        lines.append("  " + t("show.owner_line", owner=staff_label(staff, owner["staff_id"], policy),
+                              started_on=owner["started_on"], rule=label(labels, "assignments.rule", owner["rule"]),
+                              reason=owner["reason"]))
+    else:
+        lines.append("  " + t("show.no_owner"))
 
     def table(key: str, rows: list[dict], columns: list[str]) -> None:
         lines.append(_section(t(f"show.{key}")))
         if rows:
+            rows = [_shown(key, row, labels, staff) for row in rows]  # one customer's rows: a short loop
             body = render_table(rows, columns, {c: t(f"field.{c}") for c in columns}, digits)
             lines.extend("  " + line for line in body.splitlines())
         else:

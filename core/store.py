@@ -226,6 +226,68 @@ CREATE INDEX receivables_customer ON receivables(customer_id);
     )
 
 
+@core_migrations()
+def m003_decisions_as_history(db: Database) -> None:
+    """Decisions stored as rule and facts, history as intervals (see :mod:`clientbook.decisions`).
+
+    A book made before keeps its runs' history: each run of values in the old ``results``
+    table becomes an interval, its reason (English text, as it was stored) kept as the
+    facts of the rule ``decision.legacy``; then ``results`` is dropped.
+    """
+    db.executescript("""
+CREATE TABLE decision_rules (
+  rule_id INTEGER PRIMARY KEY,
+  rule TEXT NOT NULL,
+  params TEXT NOT NULL DEFAULT '{}',
+  UNIQUE (rule, params)
+);
+CREATE TABLE decisions (customer_id TEXT PRIMARY KEY);
+CREATE TABLE decision_history (
+  decision TEXT NOT NULL,
+  customer_id TEXT NOT NULL,
+  value,
+  rule_id INTEGER REFERENCES decision_rules(rule_id),
+  facts TEXT,
+  facts_run INTEGER,
+  from_run INTEGER NOT NULL,
+  to_run INTEGER NOT NULL
+);
+CREATE INDEX decision_history_customer ON decision_history(customer_id, decision);
+CREATE INDEX decision_history_runs ON decision_history(decision, to_run, from_run);
+CREATE TABLE run_migrations (
+  run_id INTEGER NOT NULL REFERENCES runs(run_id),
+  decision TEXT NOT NULL,
+  from_value,
+  to_value,
+  customers INTEGER NOT NULL
+);
+CREATE INDEX run_migrations_run ON run_migrations(run_id, decision);
+CREATE TABLE run_arrivals (
+  run_id INTEGER NOT NULL,
+  decision TEXT NOT NULL,
+  value,
+  customer_id TEXT NOT NULL
+);
+CREATE INDEX run_arrivals_run ON run_arrivals(run_id, decision, value);
+CREATE TABLE book_summary (
+  decision TEXT NOT NULL,
+  value,
+  staff_id TEXT,
+  customers INTEGER NOT NULL,
+  assets_minor INTEGER NOT NULL
+);
+CREATE INDEX book_summary_decision ON book_summary(decision);
+ALTER TABLE runs ADD COLUMN book_bytes_before INTEGER;
+ALTER TABLE runs ADD COLUMN book_bytes_after INTEGER;
+ALTER TABLE assignments ADD COLUMN reason_rule TEXT;
+ALTER TABLE assignments ADD COLUMN reason_facts TEXT;
+""")
+    from .decisions import migrate_results, rebuild_views
+
+    migrate_results(db)
+    rebuild_views(db)
+
+
 def open_book(path: str | Path, manager=None, create: bool = False) -> Database:
     """Open (and migrate) the book at ``path``. A missing book is an error unless ``create``."""
     path = Path(path)

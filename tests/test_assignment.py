@@ -248,7 +248,8 @@ def test_transfers_respect_the_tier_to_post_rule_and_keep_the_history(tmp_path):
     book = ["--db", str(path)]
     ok = run_cli(*book, "transfer", "E1", "--to", "WM1", "--reason", "WM2 moves to another branch",
                  "--as-of", "2026-12-01", check_code=0)
-    assert "E1: WM2 -> WM1. WM2 moves to another branch" in ok.stdout
+    # Both owners by name and post (the staff of this book are named "Staff <id>").
+    assert "E1: WM2 Staff WM2 (Wealth manager) -> WM1 Staff WM1 (Wealth manager). WM2 moves to another branch" in ok.stdout
     before = file_digest(path)
     refused = run_cli(*book, "transfer", "E1", "--to", "LM1")
     assert refused.returncode == 2

@@ -10,13 +10,15 @@ import pytest
 
 from clientbook import hookspecs
 from clientbook.cli import build_parser
+from clientbook.policy import load
 
 ROOT = Path(__file__).resolve().parent.parent
 HOOKS = sorted(name for name in dir(hookspecs) if name.startswith("clientbook_"))
 
 
 def test_there_are_hooks():
-    assert "clientbook_classify" in HOOKS and len(HOOKS) == 14
+    assert "clientbook_classify" in HOOKS and len(HOOKS) == 17
+    assert {"clientbook_cli_commands", "clientbook_tui_screens"} <= set(HOOKS)
 
 
 @pytest.mark.parametrize("hook", HOOKS)
@@ -35,7 +37,8 @@ def test_every_hook_has_a_test(hook):
 
 
 def _commands() -> list[str]:
-    parser = build_parser()
+    """Every command of the default policy: the core's and the built-in plugins' (``tiers``)."""
+    parser = build_parser(load([])[1])
     found = []
     for action in parser._subparsers._group_actions:
         for name, sub in action.choices.items():

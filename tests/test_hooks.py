@@ -412,3 +412,115 @@ def test_clientbook_customer_panels_bad_output_names_the_plugin(tmp_path):
     with pytest.raises(PluginError) as raised:
         manager.customer_panels({"classification": {}}, {}, policy)
     assert "test_plugin_0" in raised.value.render() and "Bad Name" in raised.value.render()
+
+
+DESK_POLICY = '[plugins]\nenable = ["acme_desk"]\n'
+
+
+def desk_manager(tmp_path, plugin_site):
+    """The default policy with the acme_desk test package installed and enabled."""
+    plugin_site("acme_desk")
+    path = tmp_path / "bank.toml"
+    path.write_text(DESK_POLICY)
+    return path, *load([path])
+
+
+def test_clientbook_cli_commands(tmp_path, plugin_site, capsys):
+    from clientbook import cli
+    from clientbook.declarations import CliCommand
+
+    config, policy, manager = desk_manager(tmp_path, plugin_site)
+    db = build_small_book(tmp_path / "book.db", manager)
+    retail = db.execute("SELECT COUNT(*) FROM customers WHERE kind = 'retail'").fetchone()[0]
+    db.close()
+    # The command joins the parser once the policy has loaded its plugin; not enabled, not offered.
+    assert "count the book's customers by kind, the ACME way" in cli.build_parser(manager).format_help()
+    assert "acme-desk" not in cli.build_parser(load([])[1]).format_help()
+    options = ["--config", str(config), "--db", str(tmp_path / "book.db")]
+    assert cli.main([*options, "acme-desk", "--kind", "retail"]) == 0
+    assert capsys.readouterr().out == f"ACME desk: {retail} customers (retail {retail})\n"
+    # The plugin's BadInput is handled as the core's: the message, exit 2.
+    assert cli.main([*options, "acme-desk", "--owner", "NOBODY"]) == 2
+    assert capsys.readouterr().err == "ACME desk: no staff member 'NOBODY'\n"
+
+    class Clash:
+        @hookimpl
+        def clientbook_cli_commands(self):
+            return [CliCommand("acme-desk", "acme_desk.cli.help", handler=lambda session: 0)]
+
+    manager.register(Clash(), name="clash")
+    with pytest.raises(PluginError) as caught:
+        cli.build_parser(manager)
+    assert caught.value.render() == ("command 'acme-desk' is added by both 'acme_desk' and 'clash'; "
+                                     "disable one of them in [plugins]")
+
+    class TakesRun:
+        @hookimpl
+        def clientbook_cli_commands(self):
+            return [CliCommand("run", "acme_desk.cli.help", handler=lambda session: 0)]
+
+    _, manager = policy_and_manager(TakesRun())
+    with pytest.raises(PluginError) as caught:
+        cli.build_parser(manager)
+    assert "command 'run' is added by both 'clientbook' and 'test_plugin_0'" in caught.value.render()
+
+    class Bad:
+        @hookimpl
+        def clientbook_cli_commands(self):
+            return [CliCommand("Acme Desk", "acme_desk.no_such_message", handler="desk")]
+
+    _, manager = policy_and_manager(Bad())
+    with pytest.raises(PluginError) as caught:
+        manager.cli_commands()
+    assert caught.value.render() == (
+        "plugin 'test_plugin_0' declares a bad command: 'Acme Desk' is not a command name: lower-case letters, "
+        "digits and hyphens, starting with a letter; command 'Acme Desk': its handler is not callable; "
+        "command 'Acme Desk': its help 'acme_desk.no_such_message' is not in the message catalog")
+
+
+def test_clientbook_tui_screens(tmp_path, plugin_site):
+    from clientbook.declarations import TuiScreen
+
+    _, _, manager = desk_manager(tmp_path, plugin_site)
+    plugin, desk = manager.tui_screens()["acme_desk"]
+    assert (plugin, desk.screen, desk.key) == ("acme_desk", "acme_desk.screens:DeskScreen", "f6")
+    # The app passes the keys it binds itself: a plugin may not take one.
+    with pytest.raises(PluginError) as caught:
+        manager.tui_screens(reserved_keys={"s", "f6"})
+    assert caught.value.render() == ("dashboard key 'f6' is taken by both 'clientbook' and 'acme_desk'; "
+                                     "change the key of one of them")
+
+    class Twin:
+        @hookimpl
+        def clientbook_tui_screens(self):
+            return [TuiScreen("acme_desk", "acme_desk.screen.title", "twin.screens:Desk")]
+
+    manager.register(Twin(), name="twin")
+    with pytest.raises(PluginError) as caught:
+        manager.tui_screens()
+    assert "terminal UI screen 'acme_desk' is added by both 'acme_desk' and 'twin'" in caught.value.render()
+    manager.pm.unregister(name="twin")
+
+    class SameKey:
+        @hookimpl
+        def clientbook_tui_screens(self):
+            return [TuiScreen("other_desk", "acme_desk.screen.title", "other.screens:Desk", key="f6")]
+
+    manager.register(SameKey(), name="same_key")
+    with pytest.raises(PluginError) as caught:
+        manager.tui_screens()
+    assert "dashboard key 'f6' is taken by both 'acme_desk' and 'same_key'" in caught.value.render()
+
+    class Bad:
+        @hookimpl
+        def clientbook_tui_screens(self):
+            return [TuiScreen("Desk", "acme_desk.no_title", "acme_desk.screens.DeskScreen", key="Ctrl P")]
+
+    _, manager = policy_and_manager(Bad())
+    with pytest.raises(PluginError) as caught:
+        manager.tui_screens()
+    assert caught.value.render() == (
+        "plugin 'test_plugin_0' declares a bad terminal UI screen: screen name 'Desk' is not a lower-case "
+        "identifier; screen 'Desk': 'acme_desk.screens.DeskScreen' is not an import path like "
+        "'package.module:ScreenClass'; screen 'Desk': 'Ctrl P' is not a key name like 't', 'f6' or 'ctrl+t'; "
+        "screen 'Desk': its title 'acme_desk.no_title' is not in the message catalog")

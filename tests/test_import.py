@@ -18,6 +18,7 @@ import pytest
 
 from clientbook import schema
 from clientbook.importer import KINDS
+from clientbook.labels import core_value_labels
 from clientbook.mapping import KindMapping, load_mapping
 from helpers import ROOT, SHARED_DATA, file_digest, run_cli
 
@@ -243,8 +244,9 @@ def test_santander_show_lists_the_products(santander_book, santander_rows):
     text = cli(book, "show", richest["ncodpers"], check_code=0).stdout
     assert f"Santander customer ({richest['ncodpers']})" in text
     holdings_section = text.split("Holdings (product information table)", 1)[1].split("Balances", 1)[0]
+    shown_types = core_value_labels("en")["holdings.product_type"]  # the table shows labels, JSON the codes
     for product in products:
-        assert product["product_type"] in holdings_section and product["product_name"] in holdings_section
+        assert shown_types[product["product_type"]] in holdings_section and product["product_name"] in holdings_section
     profile = json.loads(cli(book, "show", richest["ncodpers"], "--format", "json", check_code=0).stdout)
     assert sorted((h["product_type"], h["product_name"]) for h in profile["holdings"]) == sorted(
         (p["product_type"], p["product_name"]) for p in products)

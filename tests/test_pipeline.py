@@ -21,14 +21,29 @@ def book(tmp_path):
     return build_small_book(tmp_path / "book.db", manager), policy, manager
 
 
-def results_of(db, run_id: int) -> dict[str, dict]:
-    return {row["customer_id"]: row for row in db.query("SELECT * FROM results WHERE run_id = ?", [run_id])}
+def results_of(db, run_id: int, policy=None, manager=None) -> dict[str, dict]:
+    """What run ``run_id`` decided for every customer: ``{customer: {column: value, column_reason: text}}``,
+    each reason rendered in the current language from its rule and facts."""
+    from clientbook.assignment import reason_context
+    from clientbook.decisions import at_run
+    from clientbook.explain import ReasonContext, render
+
+    context = reason_context(db, policy, manager) if policy is not None else ReasonContext(currency="CNY")
+    found = {}
+    for (customer_id,) in db.execute("SELECT customer_id FROM customers"):
+        row = {"customer_id": customer_id, "tier": None, "life_stage": None, "account_class": None,
+               "familiarity": None}
+        for column, decision in at_run(db, customer_id, run_id).items():
+            row[column] = decision["value"]
+            row[f"{column}_reason"] = render(decision["rule"], decision["params"], decision["facts"], context)
+        found[customer_id] = row
+    return found
 
 
 def test_tiers_sit_exactly_on_the_policy_thresholds_with_reasons(book):
     db, policy, manager = book
     summary = pipeline.run(db, policy, manager, AS_OF)
-    results = results_of(db, summary.run_id)
+    results = results_of(db, summary.run_id, policy, manager)
     tiers = {customer: row["tier"] for customer, row in results.items() if row["tier"]}
     assert tiers == {"C01": "private_banking", "C02": "wealth", "C03": "wealth", "C04": "affluent", "C05": "mass",
                      "C06": "mass", "C07": "mass", "C08": "affluent"}
@@ -39,22 +54,26 @@ def test_tiers_sit_exactly_on_the_policy_thresholds_with_reasons(book):
     assert results["C05"]["tier_reason"] == (
         "total assets 49,999.99 CNY < 50,000.00 CNY, the threshold of 'Affluent': 'Mass (low-end potential)'")
     assert results["C06"]["tier_reason"].startswith("total assets -1,200.00 CNY < 50,000.00 CNY")
-    assert results["C07"]["tier_reason"] == ("total assets 0.00 CNY (no asset-liability snapshot: counted as 0) "
-                                             "< 50,000.00 CNY, the threshold of 'Affluent': 'Mass (low-end potential)'")
+    assert results["C07"]["tier_reason"] == ("total assets 0.00 CNY < 50,000.00 CNY, the threshold of 'Affluent': "
+                                             "'Mass (low-end potential)' (no asset-liability snapshot on record: "
+                                             "counted as 0)")
     assert results["K01"]["tier"] is None  # corporate customers are not retail-tiered
     assert summary.counts["values"]["tier"] == {"mass": 3, "wealth": 2, "affluent": 2, "private_banking": 1}
 
 
 def test_life_stage_and_key_account_class(book):
     db, policy, manager = book
-    results = results_of(db, pipeline.run(db, policy, manager, AS_OF).run_id)
+    results = results_of(db, pipeline.run(db, policy, manager, AS_OF).run_id, policy, manager)
     assert results["C01"]["life_stage"] == "family_maturity"  # 56, children
     assert results["C03"]["life_stage"] == "single"  # age 30 as reported, no birth date
     assert results["C04"]["life_stage"] == "growth"  # 21
     assert results["C05"]["life_stage"] == "retirement"
     assert results["C06"]["life_stage"] == "family_growth"
     assert results["C08"]["life_stage"] == "family_formation"
-    assert results["C07"]["life_stage"] is None  # no age, no marital status: no rule can place them
+    # No age, marital status or children on record: no rule can place C07, which says what to ask.
+    assert results["C07"]["life_stage"] == "unknown"
+    assert results["C07"]["life_stage_reason"] == (
+        "not placed: Age, Marital status, Children not on record; ask the customer")
     assert results["C05"]["life_stage_reason"] == "rule 1 (age 60 or over): 'Retirement'"
     assert results["K01"]["account_class"] == "key"
     assert results["K02"]["account_class"] == "standard"
@@ -78,7 +97,11 @@ def test_run_record(book):
     assert second.run_id == summary.run_id + 1
     assert db.execute("SELECT run_id FROM latest_run").fetchone()[0] == second.run_id
     assert db.execute("SELECT COUNT(*) FROM latest_results").fetchone()[0] == 10
-    assert db["results"].count == 20  # earlier results are kept
+    # C07 had no owner in the first run (unfamiliar: no owner yet), was assigned by it, and is judged
+    # on its owner's contacts in the second: the one decision that changed.
+    assert [row["customer_id"] for row in db["decision_history"].rows] == ["C07"]
+    third = pipeline.run(db, policy, manager, AS_OF)
+    assert db["decision_history"].count == 1 and third.counts["decisions"]["tier"]["started"] == 0
 
 
 def test_as_of_picks_the_snapshot_and_age_of_that_day(book):
@@ -101,7 +124,7 @@ def run_with(plugin, book):
     manager.register(plugin, name="bad_plugin")
     with pytest.raises(PluginError) as caught:
         pipeline.run(db, policy, manager, AS_OF)
-    assert db["runs"].count == 0 and db["results"].count == 0, "a broken contract writes nothing"
+    assert db["runs"].count == 0 and db["decisions"].count == 0, "a broken contract writes nothing"
     return caught.value.render()
 
 
@@ -113,7 +136,7 @@ def test_contract_unknown_customer(book):
 
         @hookimpl
         def clientbook_classify(self):
-            return pd.DataFrame({"customer_id": ["C01", "GHOST"], "flag": "x", "flag_reason": "y"})
+            return pd.DataFrame({"customer_id": ["C01", "GHOST"], "flag": "x", "flag_rule": "decision.legacy", "flag_facts": '{"text": "y"}'})
 
     message = run_with(Plugin(), book)
     assert message == ("plugin 'bad_plugin' broke the contract of clientbook_classify: its output names 1 customer(s) "
@@ -124,7 +147,7 @@ def test_contract_column_it_does_not_own(book):
     class Plugin:
         @hookimpl
         def clientbook_classify(self):
-            return pd.DataFrame({"customer_id": ["C01"], "segment": "x", "segment_reason": "y"})
+            return pd.DataFrame({"customer_id": ["C01"], "segment": "x", "segment_rule": "decision.legacy", "segment_facts": '{"text": "y"}'})
 
     assert "returned column 'segment', which it does not own (it belongs to owner_plugin)" in run_with(Plugin(), book)
 
@@ -137,9 +160,10 @@ def test_contract_decision_without_reason(book):
 
         @hookimpl
         def clientbook_classify(self):
-            return pd.DataFrame({"customer_id": ["C01", "C02"], "flag": ["x", "y"], "flag_reason": ["because", None]})
+            return pd.DataFrame({"customer_id": ["C01", "C02"], "flag": ["x", "y"],
+                                 "flag_rule": ["decision.legacy", None], "flag_facts": ['{"text": "because"}', None]})
 
-    assert "left 1 decision(s) in 'flag' without a reason" in run_with(Plugin(), book)
+    assert "left 1 decision(s) in 'flag' without a rule, e.g. customer 'C02'" in run_with(Plugin(), book)
 
 
 def test_contract_not_a_frame_and_duplicates(book):
@@ -159,7 +183,7 @@ def test_contract_repeated_ids(book):
 
         @hookimpl
         def clientbook_classify(self):
-            return pd.DataFrame({"customer_id": ["C01", "C01"], "flag": "x", "flag_reason": "y"})
+            return pd.DataFrame({"customer_id": ["C01", "C01"], "flag": "x", "flag_rule": "decision.legacy", "flag_facts": '{"text": "y"}'})
 
     assert "missing or repeated customer_id" in run_with(Repeated(), book)
 
@@ -172,7 +196,7 @@ def test_contract_planning_column_from_classify(book):
 
         @hookimpl
         def clientbook_classify(self):
-            return pd.DataFrame({"customer_id": ["C01"], "cadence": "weekly", "cadence_reason": "y"})
+            return pd.DataFrame({"customer_id": ["C01"], "cadence": "weekly", "cadence_rule": "decision.legacy", "cadence_facts": '{"text": "y"}'})
 
     assert "returned planning column 'cadence' from a classification hook" in run_with(Plugin(), book)
 
@@ -199,6 +223,9 @@ def test_contract_over_every_registered_plugin(book, monkeypatch):
     for column in ("income_minor", "avg_daily_assets_3m_minor"):
         customers[column] = pd.array([None] * len(customers), dtype="Int64")
     customers["owner_staff_id"] = pd.array([None] * len(customers), dtype="string")
+    customers["balance_as_of"] = pd.array([AS_OF.isoformat()] * len(customers), dtype="string")
+    for column in ("first_served_by", "referred_by_customer", "referred_by_staff", "closeness"):
+        customers[column] = pd.array([None] * len(customers), dtype="string")
     pristine = customers.copy(deep=True)
     frame_book = Book.from_frames(AS_OF, customers=customers)
     owned = manager.output_columns()
@@ -215,7 +242,7 @@ def test_contract_over_every_registered_plugin(book, monkeypatch):
     assert calls == {"retail_tiering": 1, "lifecycle": 1, "key_account": 1}
     for plugin, output in outputs:
         checked = pipeline.check_output(plugin, "clientbook_classify", output, pipeline.arrow_ids(customers["customer_id"]),
-                                        owned, "classification").frame
+                                        owned, "classification", pipeline.arrow_ids(customers["kind"])).frame
         assert set(checked.index) <= set(customers["customer_id"])
         assert all(owned[column][0] == plugin for column in checked.columns)
     pd.testing.assert_frame_equal(frame_book.customers[list(pristine.columns)], pristine)
@@ -241,4 +268,4 @@ def test_a_plugin_writing_to_its_frame_changes_nobody_elses(book):
     manager.register(Vandal(), name="vandal")  # LIFO: the vandal runs first
     summary = pipeline.run(db, policy, manager, AS_OF)
     assert seen["kinds"] == {"retail", "corporate"}
-    assert results_of(db, summary.run_id)["C01"]["tier"] == "private_banking"
+    assert results_of(db, summary.run_id, policy, manager)["C01"]["tier"] == "private_banking"

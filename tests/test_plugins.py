@@ -121,3 +121,86 @@ def test_importing_the_cli_does_not_import_textual(tmp_path):
     code = "import sys, clientbook.cli; print('textual' in sys.modules, 'clientbook.plugins.retail_tiering' in sys.modules)"
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.split() == ["False", "False"]
+
+
+DESK_POLICY = '[plugins]\nenable = ["acme_desk"]\n'
+
+
+def kind_counts(path) -> dict[str, int]:
+    import sqlite3
+
+    with sqlite3.connect(path) as connection:
+        return dict(connection.execute("SELECT kind, COUNT(*) FROM customers GROUP BY kind"))
+
+
+def test_a_plugin_brings_its_own_command(tmp_path, plugin_site):
+    from helpers import file_digest
+
+    plugin_site("acme_desk")
+    (tmp_path / "bank.toml").write_text(DESK_POLICY)
+    demo(tmp_path)
+    counts = kind_counts(tmp_path / "clientbook.db")
+    options = ("--config", "bank.toml")
+    listed = run_cli(*options, "--help", cwd=tmp_path, check_code=0).stdout
+    assert "acme-desk" in listed and "count the book's customers by kind, the ACME way" in listed
+    assert "acme-desk" not in run_cli("--help", cwd=tmp_path, check_code=0).stdout  # installed, not enabled
+    usage = run_cli(*options, "acme-desk", "--help", cwd=tmp_path, check_code=0).stdout
+    assert "--owner STAFF_ID" in usage and "only the customers this staff member looks after" in usage
+
+    shown = run_cli(*options, "acme-desk", cwd=tmp_path, check_code=0).stdout
+    assert shown == (f"ACME desk: {sum(counts.values())} customers "
+                     f"(retail {counts['retail']}, corporate {counts['corporate']})\n")
+    chinese = run_cli(*options, "--lang", "zh-Hant", "acme-desk", "--kind", "corporate", cwd=tmp_path, check_code=0)
+    assert chinese.stdout == f"ACME 工作台：{counts['corporate']} 位客戶（法人 {counts['corporate']}）\n"
+
+    # Bad arguments and bad input: exit 2 with the message, as for the core's commands; nothing written.
+    before = file_digest(tmp_path / "clientbook.db")
+    wrong = run_cli(*options, "acme-desk", "--kind", "nobody", cwd=tmp_path, check_code=2)
+    assert "argument --kind: invalid choice: 'nobody'" in wrong.stderr
+    unknown = run_cli(*options, "acme-desk", "--owner", "S9999", cwd=tmp_path, check_code=2)
+    assert unknown.stderr == "ACME desk: no staff member 'S9999'\n"
+    assert file_digest(tmp_path / "clientbook.db") == before
+
+
+def test_two_plugins_taking_one_command_name_is_an_error_naming_both(tmp_path, plugin_site):
+    plugin_site("acme_desk", "acme_clash")
+    (tmp_path / "bank.toml").write_text('[plugins]\nenable = ["acme_desk", "acme_clash"]\n')
+    result = run_cli("--config", "bank.toml", "plugins", cwd=tmp_path, check_code=1)
+    assert result.stderr == ("command 'acme-desk' is added by both 'acme_clash' and 'acme_desk'; "
+                             "disable one of them in [plugins]\n")
+    # The core's commands still parse: help lists them, without either plugin's.
+    listed = run_cli("--config", "bank.toml", "--help", cwd=tmp_path, check_code=0).stdout
+    assert "plugins" in listed and "acme-desk" not in listed
+
+
+def test_tiers_is_the_retail_tiering_plugins_command(tmp_path):
+    demo(tmp_path)
+    assert "tier pyramid" in run_cli("--help", cwd=tmp_path, check_code=0).stdout
+    assert run_cli("tiers", cwd=tmp_path, check_code=0).stdout.startswith("Pyramid (tier, latest run):")
+    env = {"CLIENTBOOK_LOAD_PLUGINS": "lifecycle"}
+    assert "tier pyramid" not in run_cli("--help", cwd=tmp_path, env=env, check_code=0).stdout
+    assert "invalid choice: 'tiers'" in run_cli("tiers", cwd=tmp_path, env=env, check_code=2).stderr
+
+
+def test_with_a_bad_policy_the_core_commands_still_parse_and_report_it(tmp_path):
+    (tmp_path / "bad.toml").write_text("[book]\ncurrency = 5\n\n[tui]\nthem = 'x'\n")
+    result = run_cli("--config", "bad.toml", "config", "check", cwd=tmp_path, check_code=2)
+    assert "bad.toml: book.currency" in result.stderr and "bad.toml: tui.them" in result.stderr
+    assert "config" in run_cli("--config", "bad.toml", "--help", cwd=tmp_path, check_code=0).stdout
+    # A plugin's command is not there without the policy that loads its plugin: the error says why.
+    missing = run_cli("--config", "bad.toml", "tiers", cwd=tmp_path, check_code=2)
+    assert "invalid choice: 'tiers'" in missing.stderr and "bad.toml: tui.them" in missing.stderr
+
+
+def test_the_cli_runs_a_plugins_command_without_importing_textual(tmp_path, plugin_site):
+    import subprocess
+    import sys
+
+    plugin_site("acme_desk")
+    (tmp_path / "bank.toml").write_text(DESK_POLICY)
+    demo(tmp_path)
+    code = ("import sys\nfrom clientbook.cli import main\nmain(['--config', 'bank.toml', 'acme-desk'])\n"
+            "print('textual' in sys.modules, 'acme_desk' in sys.modules, 'acme_desk.screens' in sys.modules)")
+    output = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                            check=True).stdout
+    assert output.splitlines()[-1].split() == ["False", "True", "False"]

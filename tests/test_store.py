@@ -16,10 +16,12 @@ from clientbook.store import core_migrations, open_book, writing
 
 def test_migrations_on_an_empty_book(tmp_path):
     db = open_book(tmp_path / "new.db", create=True)
-    assert {"staff", "customers", "holdings", "balances", "transactions", "assignments", "runs", "results", "needs",
+    assert {"staff", "customers", "holdings", "balances", "transactions", "assignments", "runs", "needs", "decisions",
+            "decision_rules", "decision_history", "book_summary",
             "opportunities", "stage_changes", "followups", "audit_log", "customers_fts"} <= set(db.table_names())
     assert {"current_owners", "latest_balances", "latest_run", "latest_results", "staff_books"} <= set(db.view_names())
-    assert [m.name for m in core_migrations.applied(db)] == ["m001_book", "m002_contacts_and_key_accounts"]
+    assert [m.name for m in core_migrations.applied(db)] == ["m001_book", "m002_contacts_and_key_accounts",
+                                                             "m003_decisions_as_history"]
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
 
@@ -28,7 +30,7 @@ def test_migrations_on_an_existing_book_keep_its_data(tmp_path):
     build_small_book(tmp_path / "book.db")
     again = open_book(tmp_path / "book.db")
     assert again["customers"].count == 10
-    assert again["_sqlite_migrations"].count_where("migration_set = 'clientbook'") == 2
+    assert again["_sqlite_migrations"].count_where("migration_set = 'clientbook'") == 3
 
 
 def test_a_missing_book_is_not_created_by_accident(tmp_path):
@@ -102,7 +104,9 @@ def test_customer_profile_has_every_table(tmp_path):
     policy, manager = load([])
     db = build_small_book(tmp_path / "book.db", manager)
     pipeline.run(db, policy, manager, AS_OF)
-    profile = customer_profile(db, "C01")
+    from clientbook.assignment import reason_context
+
+    profile = customer_profile(db, "C01", reason_context(db, policy, manager))
     assert profile["customer"]["name"] == "Exactly private"
     assert profile["owner"]["staff_id"] == "S1"
     assert [h["holding_id"] for h in profile["holdings"]] == ["H1", "H2"]

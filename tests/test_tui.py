@@ -488,7 +488,9 @@ async def test_reassign_from_the_customer_screen(book):
         assert history[-1] == (teller, TODAY.isoformat(), None, "transfer", "moved closer to home", "clientbook tui")
         assert f"looked after by {teller}" in str(app.screen.query_one("#customer-headline").render())
         owners_tab = rows_of(app.screen.query_one("#assignments", DataTable))
-        assert owners_tab[-1][0] == teller and owners_tab[-1][4] == "moved closer to home"
+        teller_name = query(book, "SELECT name FROM staff WHERE staff_id = ?", [teller])[0][0]
+        assert owners_tab[-1][0] == f"{teller} {teller_name}" and owners_tab[-1][4] == "moved closer to home"
+        assert owners_tab[-1][3] == "Transfer"  # the rule, labelled
         assert app.screen.query_one(TabbedContent).active == "tab-assignments"  # reloaded on the same tab
 
         # A senior wealth manager may not look after a mass customer: refused, the dialog stays, nothing written.
@@ -617,7 +619,11 @@ async def test_assign_and_rebalance_from_the_staff_screen_preview_then_apply(boo
         await settle(pilot)
         assert isinstance(app.screen, PlanScreen) and app.screen.plan.total_moves == len(expected.moves) > 0
         shown = rows_of(app.screen.query_one("#plan-moves", DataTable))
-        assert shown[0][:3] == list(expected.moves.iloc[0][["customer_id", "from_staff_id", "staff_id"]])
+        first, names = expected.moves.iloc[0], dict(query(book, "SELECT staff_id, name FROM staff"))
+        # Staff with their names, the rule labelled.
+        assert shown[0][:3] == [first["customer_id"], *(f"{first[key]} {names[first[key]]}"
+                                                        for key in ("from_staff_id", "staff_id"))]
+        assert shown[0][3] == app.context.labels["assignments.rule"][first["rule"]] != first["rule"]
         await pilot.press("escape")
         await settle(pilot)
         assert query(book, "SELECT COUNT(*) FROM current_owners WHERE staff_id = ?", [left])[0][0] > 0
@@ -648,3 +654,74 @@ async def test_a_rebalance_short_of_the_policy_needs_accepting(book):
         await pilot.click("#plan-accept")
         await pilot.pause()
         assert not apply.disabled or not plan.plan.total_moves
+
+
+def desk_app(book, tmp_path, plugin_site, *plugins):
+    """The app on a demo book with the acme_desk test package installed and enabled."""
+    plugin_site("acme_desk")
+    policy = tmp_path / "bank.toml"
+    policy.write_text('[plugins]\nenable = ["acme_desk"]\n')
+    return make_app(book, *plugins, config=[policy])
+
+
+async def test_a_plugins_screen_opens_from_the_palette_and_the_dashboard_key(book, tmp_path, plugin_site):
+    counts = dict(query(book, "SELECT kind, COUNT(*) FROM customers GROUP BY kind"))
+    expected = (f"ACME desk: {sum(counts.values())} customers "
+                f"(retail {counts['retail']}, corporate {counts['corporate']})")
+    app = desk_app(book, tmp_path, plugin_site)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.press(*"ACME desk")
+        await pilot.pause(0.6)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "DeskScreen"
+        assert shown_text(app.screen.query_one("#acme-summary")).strip() == expected
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, DashboardScreen)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert dict(app.screen.screen_bindings)["f6"] == "ACME desk"  # the dashboard's help lists the key
+        await pilot.press("escape")
+        await pilot.press("f6")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "DeskScreen"
+        await app.set_ui_language("zh-Hant")
+        await settle(pilot)
+        entries = {command.title: command.help for command in app.get_system_commands(app.screen)}
+        assert entries["ACME 工作台"] == "客戶名冊中各類客戶的人數，來自 ACME 外掛程式"
+
+
+async def test_a_plugins_broken_screen_is_reported_and_the_app_carries_on(book, tmp_path, plugin_site):
+    from clientbook.declarations import TuiScreen
+
+    class Broken:
+        @hookimpl
+        def clientbook_tui_screens(self):
+            return [TuiScreen("broken_desk", "acme_desk.screen.title", "acme_desk.screens:NoSuchScreen")]
+
+    app = desk_app(book, tmp_path, plugin_site, Broken())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.open_plugin_screen("broken_desk")
+        await settle(pilot)
+        assert isinstance(app.screen, DashboardScreen)
+        messages = [notification.message for notification in app._notifications]
+        assert any(message.startswith("plugin 'test_panel_0' could not open its screen 'broken_desk': AttributeError")
+                   for message in messages)
+
+
+def test_a_plugin_screen_may_not_take_a_key_the_dashboard_binds(book):
+    from clientbook.declarations import TuiScreen
+    from clientbook.errors import PluginError
+
+    class TakesStaffKey:
+        @hookimpl
+        def clientbook_tui_screens(self):
+            return [TuiScreen("desk", "tui.cmd.staff", "desk.screens:Desk", key="s")]
+
+    with pytest.raises(PluginError) as caught:
+        make_app(book, TakesStaffKey())
+    assert "dashboard key 's' is taken by both 'clientbook' and 'test_panel_0'" in caught.value.render()

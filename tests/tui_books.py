@@ -59,13 +59,13 @@ def build_second_run_book(source: Path, folder: Path) -> Path:
         taken: set[str] = set()
         for tier, count, assets in MOVES:
             ids = [row[0] for row in connection.execute(
-                "SELECT customer_id FROM results WHERE tier = ? ORDER BY customer_id", [tier]) if row[0] not in taken]
+                "SELECT customer_id FROM latest_results WHERE tier = ? ORDER BY customer_id", [tier]) if row[0] not in taken]
             for customer_id in ids[:count]:
                 taken.add(customer_id)
                 connection.execute("UPDATE balances SET total_assets_minor = ? WHERE customer_id = ?",
                                    [assets, customer_id])
         met = connection.execute("""
-            SELECT r.customer_id, o.staff_id FROM results r JOIN current_owners o ON o.customer_id = r.customer_id
+            SELECT r.customer_id, o.staff_id FROM latest_results r JOIN current_owners o ON o.customer_id = r.customer_id
             WHERE r.familiarity = 'unfamiliar' ORDER BY r.customer_id LIMIT ?""", [MET]).fetchall()
         connection.executemany(
             "INSERT INTO contacts (contact_id, customer_id, staff_id, contacted_on, channel, purpose, summary, meaningful) "

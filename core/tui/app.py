@@ -8,6 +8,7 @@ the app as notifications or dialogs, never as tracebacks.
 from __future__ import annotations
 
 from functools import partial
+from importlib import import_module
 from typing import Iterable
 
 from textual import work
@@ -16,7 +17,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from ..browse import check_fields
-from ..errors import BadInput, ClientbookError
+from ..declarations import TuiScreen
+from ..errors import BadInput, ClientbookError, PluginError
 from ..i18n import LANGUAGES, current_language, set_language, t
 from ..policy import did_you_mean
 from .base import BookContext, translate_bindings
@@ -83,6 +85,8 @@ class ClientbookApp(App[None]):
         self.theme = self.dark_theme
         self.busy = False
         self._staff_directory: list[dict] | None = None
+        # Checked now, so that a bad or clashing plugin screen is reported before the UI starts.
+        self.plugin_screens = context.manager.tui_screens(reserved_keys=_bound_keys())
 
     def _check_staff(self, staff_id: str) -> dict:
         found = list(self.db.query("SELECT staff_id, name FROM staff WHERE staff_id = ?", [staff_id]))
@@ -92,7 +96,7 @@ class ClientbookApp(App[None]):
 
     def on_mount(self) -> None:
         # The dashboard sits on Textual's blank default screen, so that it can be replaced whole.
-        self.push_screen(DashboardScreen())
+        self.push_screen(self._new_dashboard())
         if self.start_staff:
             self.open_book(self.start_staff["staff_id"])
 
@@ -126,6 +130,35 @@ class ClientbookApp(App[None]):
     def open_customer(self, customer_id: str) -> None:
         self.push_screen(CustomerScreen(customer_id))
 
+    def open_plugin_screen(self, name: str) -> None:
+        """A plugin's screen (clientbook_tui_screens), imported now rather than at start-up."""
+        plugin_name, declared = self.plugin_screens[name]
+        if getattr(self.screen, "plugin_screen", None) == name:
+            return
+        try:
+            screen = _build_plugin_screen(plugin_name, declared)
+        except ClientbookError as error:
+            self.notify(error.render(), severity="error")
+            return
+        except Exception as error:  # a plugin's broken screen must not take the app down
+            self.notify(t("plugins.screen_failed", plugin=plugin_name, screen=name,
+                          error=f"{type(error).__name__}: {error}"), severity="error")
+            return
+        screen.plugin_screen = name  # which plugin screen this is, so that it is not stacked twice
+        self.push_screen(screen)
+
+    def _new_dashboard(self) -> DashboardScreen:
+        """The dashboard, with the keys plugins' screens asked for. Textual binds keys per
+        class; these are known only once the plugins load, so they are bound on the instance."""
+        dashboard = DashboardScreen()
+        for name, (_plugin, declared) in self.plugin_screens.items():
+            if declared.key is not None:
+                dashboard._bindings.bind(declared.key, f"app.open_plugin_screen({name!r})", t(declared.title))
+        return dashboard
+
+    def action_open_plugin_screen(self, name: str) -> None:
+        self.open_plugin_screen(name)
+
     def action_open_staff(self) -> None:
         self.open_staff()
 
@@ -152,7 +185,7 @@ class ClientbookApp(App[None]):
         translate_bindings(self)
         while len(self.screen_stack) > BASE_SCREENS:
             await self.pop_screen()
-        await self.switch_screen(DashboardScreen())
+        await self.switch_screen(self._new_dashboard())
         self.notify(t("tui.language_changed"))
 
     def action_command_palette(self) -> None:
@@ -169,6 +202,9 @@ class ClientbookApp(App[None]):
         yield SystemCommand(t("tui.cmd.import"), t("tui.cmd.import_help"), self.action_import_file)
         yield SystemCommand(t("tui.cmd.assign"), t("tui.cmd.assign_help"), self.action_assign_customers)
         yield SystemCommand(t("tui.cmd.rebalance"), t("tui.cmd.rebalance_help"), self.action_rebalance)
+        for name, (_plugin, declared) in self.plugin_screens.items():
+            yield SystemCommand(t(declared.title), t(declared.help) if declared.help else "",
+                                partial(self.open_plugin_screen, name))
         if isinstance(screen, CustomerScreen) and screen.profile is not None:
             name = screen.profile["customer"]["name"]
             yield SystemCommand(t("tui.cmd.reassign"), t("tui.cmd.reassign_help", name=name), screen.action_reassign)
@@ -334,10 +370,40 @@ class ClientbookApp(App[None]):
                 inserted=result.inserted, updated=result.updated, unchanged=result.unchanged))
 
 
+def _bound_keys() -> set[str]:
+    """The keys the app and the dashboard bind themselves: a plugin's screen may not take one."""
+    return {key for node in (ClientbookApp, DashboardScreen) for key in node._merged_bindings.key_to_bindings}
+
+
+def _build_plugin_screen(plugin_name: str, declared: TuiScreen) -> Screen:
+    """Import a plugin's screen from its ``module:attribute`` path and build it."""
+    module_name, _, attribute = declared.screen.partition(":")
+    target = import_module(module_name)
+    for part in attribute.split("."):
+        target = getattr(target, part)
+    screen = target()
+    if not isinstance(screen, Screen):
+        raise PluginError("plugins.bad_screen", plugin=plugin_name,
+                          problem=t("screen.not_a_screen", found=declared.screen, kind=type(screen).__name__))
+    return screen
+
+
 def _preview(db, context: BookContext, kind: str) -> Plan:
     """The dry run of an assignment or a rebalance, as a :class:`Plan` to show."""
     from ..assignment import assign_unassigned, post_balance, rebalance
+    from ..labels import staff_directory, staff_label
 
+    def shown(row: dict, name: str) -> str:
+        """A plan's cell: rules labelled, staff named (the plan's first moves only)."""
+        if name in ("staff_id", "from_staff_id"):
+            return staff_label(staff, row[name])
+        return context.value_label("assignments.rule", row[name]) if name == "rule" else str(row[name])
+
+    from ..assignment import reason_context
+    from ..explain import with_reasons
+
+    staff = staff_directory(db)  # one query; a branch's staff, not its customers
+    reasons = reason_context(db, context.policy, context.manager)
     headers = {name: t(f"assign.col.{name}") for name in
                ("rule", "customers", "customer_id", "staff_id", "from_staff_id", "reason", "post", "staff",
                 "customers_band", "customers_before", "customers_after", "outside_before", "outside_after")}
@@ -349,9 +415,11 @@ def _preview(db, context: BookContext, kind: str) -> Plan:
         return Plan(
             kind, t("tui.plan.assign_headline", assigned=f"{len(assigned):,}", unassigned=f"{result.unassigned:,}",
                     run_id=result.run_id),
-            (headers["rule"], headers["customers"]), [(rule, f"{count:,}") for rule, count in by_rule.items()],
+            (headers["rule"], headers["customers"]),
+            [(context.value_label("assignments.rule", rule), f"{count:,}") for rule, count in by_rule.items()],
             tuple(headers[name] for name in columns),
-            [tuple(str(row[name]) for name in columns) for row in assigned.head(PLAN_MOVES_SHOWN).to_dict("records")],
+            [tuple(shown(row, name) for name in columns)
+             for row in with_reasons(assigned.head(PLAN_MOVES_SHOWN).to_dict("records"), reasons)],
             len(assigned), [])
     result = rebalance(db, context.policy, context.manager, context.today, TUI_ACTOR, dry_run=True)
     balance = post_balance(result.balance, context.policy, context.digits) if len(result.balance) else []
@@ -362,5 +430,6 @@ def _preview(db, context: BookContext, kind: str) -> Plan:
         kind, t("tui.plan.rebalance_headline", moves=f"{len(result.moves):,}"),
         tuple(headers[name] for name in summary), [tuple(str(row[name]) for name in summary) for row in balance],
         tuple(headers[name] for name in columns),
-        [tuple(str(row[name]) for name in columns) for row in result.moves.head(PLAN_MOVES_SHOWN).to_dict("records")],
+        [tuple(shown(row, name) for name in columns)
+         for row in with_reasons(result.moves.head(PLAN_MOVES_SHOWN).to_dict("records"), reasons)],
         len(result.moves), list(result.shortfalls))

@@ -14,6 +14,7 @@ from textual.dom import DOMNode
 
 from ..browse import BALANCE_FIELDS, CUSTOMER_FIELDS
 from ..i18n import current_language, t
+from ..labels import label
 from ..money import format_minor
 from ..panels import decision_title
 from ..policy import Policy
@@ -60,9 +61,7 @@ class BookContext:
         return self.policy["staff"].post_label(post, current_language())
 
     def value_label(self, column: str, value) -> str:
-        if value is None:
-            return ""
-        return self.labels.get(column, {}).get(str(value), str(value))
+        return label(self.labels, column, value)
 
 
 def translate_bindings(node: DOMNode) -> None:
@@ -98,14 +97,17 @@ def is_amount(name: str) -> bool:
     return name.endswith("_minor")
 
 
-def cell(context: BookContext, name: str, value) -> Text | str:
-    """One book cell for display: amounts formatted and right-aligned, decisions labelled."""
+def cell(context: BookContext, name: str, value, table: str | None = None) -> Text | str:
+    """One cell for display: amounts formatted and right-aligned, codes (decisions, genders,
+    product types ...) labelled. ``table`` names the table of a column other than the
+    customers' (``holdings``, ``transactions`` ...): its codes are labelled as ``table.name``."""
     if value is None:
         return ""
     if is_amount(name):
         return Text(format_minor(value, context.digits), justify="right")
-    if name in context.labels:
-        return context.value_label(name, value)
+    field = f"{table}.{name}" if table else name
+    if field in context.labels:
+        return label(context.labels, field, value)
     return str(value)
 
 

@@ -11,9 +11,10 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
 from .. import schema
-from ..assignment import Transfer
+from ..assignment import Transfer, reason_context
 from ..errors import ClientbookError
 from ..i18n import t
+from ..labels import STAFF_FIELDS, profile_staff_ids, staff_directory, staff_label
 from ..queries import customer_profile
 from .base import cell, field_title, translate_bindings
 from .dialogs import ReassignScreen
@@ -42,14 +43,17 @@ class CustomerScreen(Screen):
         self.customer_id = customer_id
         self.profile: dict | None = None
         self.panels: list = []
+        self.staff: dict[str, dict] = {}  # the staff the profile names, by id: names for ids
         self.initial_tab = ""  # kept across a reload
 
     def compose(self) -> ComposeResult:
         context = self.app.context
         error = ""
         try:
-            self.profile = customer_profile(self.app.db, self.customer_id)
+            self.profile = customer_profile(self.app.db, self.customer_id,
+                                            reason_context(self.app.db, context.policy, context.manager))
             self.panels = context.manager.customer_panels(self.profile, context.labels, context.policy)
+            self.staff = staff_directory(self.app.db, profile_staff_ids(self.profile))
         except ClientbookError as problem:
             error = problem.render()
         yield Header()
@@ -79,7 +83,8 @@ class CustomerScreen(Screen):
     def _headline(self) -> str:
         customer = self.profile["customer"]
         owner = self.profile.get("owner")
-        owner_text = t("tui.customer.owner", staff_id=owner["staff_id"]) if owner else t("show.no_owner")
+        owner_text = (t("tui.customer.owner", owner=staff_label(self.staff, owner["staff_id"], self.app.context.policy))
+                      if owner else t("show.no_owner"))
         decisions = "  ".join(self.app.context.value_label(name, decision["value"])
                               for name, decision in self.profile["classification"].items())
         return f"[b]{customer['name']}[/b]  {customer['customer_id']}  ·  {owner_text}" + (
@@ -100,7 +105,8 @@ class CustomerScreen(Screen):
         profile.add_columns("", "")
         for name in schema.names(schema.CUSTOMER_COLUMNS):
             if customer.get(name) not in (None, ""):
-                value = cell(context, name, customer[name])
+                value = (staff_label(self.staff, customer[name]) if name in STAFF_FIELDS
+                         else cell(context, name, customer[name]))
                 profile.add_row(field_title(name), str(value))  # amounts left-aligned, as prose
         for name, value in (customer.get("extra") or {}).items():
             profile.add_row(name, str(value))  # a bank's own columns keep their own names
@@ -108,8 +114,9 @@ class CustomerScreen(Screen):
             table = self.query_one(f"#{key}", DataTable)
             table.clear(columns=True)
             table.add_columns(*(t(f"field.{name}") for name in columns))
-            for record in self.profile[key]:
-                table.add_row(*(cell(context, name, record.get(name)) for name in columns))
+            for record in self.profile[key]:  # one customer's rows: a short loop
+                table.add_row(*(staff_label(self.staff, record.get(name)) if name in STAFF_FIELDS
+                                else cell(context, name, record.get(name), table=key) for name in columns))
             if not self.profile[key]:
                 table.add_row(t("show.none"), *([""] * (len(columns) - 1)))
         for panel in self.panels:

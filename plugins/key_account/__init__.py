@@ -17,10 +17,9 @@ import numpy as np
 import pandas as pd
 
 from clientbook import hookimpl
-from clientbook.declarations import OutputColumn, PolicyTable, Refusal, SalesPipeline, Stage
+from clientbook.declarations import OutputColumn, PolicyTable, Reads, Refusal, SalesPipeline, Stage
 from clientbook.i18n import current_language, t
-from clientbook.money import format_minor, format_minor_series
-from clientbook.reasons import explain, pick
+from clientbook.reasons import because, explained, pick
 from clientbook.policy import Decimal, Field, Labels, PolicyModel, label_problems, pick_label, to_minor
 
 __version__ = "0.1.0"
@@ -70,10 +69,11 @@ def clientbook_policy_tables():
 
 @hookimpl
 def clientbook_output_columns():
-    return [OutputColumn("account_class", "text", "classification", "Key-account class of a corporate customer")]
+    return [OutputColumn("account_class", "text", "classification", "Key-account class of a corporate customer",
+                         applies_to="corporate")]
 
 
-def classify_accounts(customers: pd.DataFrame, policy: KeyAccountPolicy, digits: int, currency: str) -> pd.DataFrame:
+def classify_accounts(customers: pd.DataFrame, policy: KeyAccountPolicy, digits: int) -> pd.DataFrame:
     """Contribution now and revenue potential, each against its threshold, give the class."""
     corporate = customers[customers["kind"] == "corporate"]
     index = corporate.index
@@ -86,27 +86,27 @@ def classify_accounts(customers: pd.DataFrame, policy: KeyAccountPolicy, digits:
         [0, 1, 2],
         default=3,
     )
-    language = current_language()
-    labels = [pick_label(policy.class_labels.get(name, {}), language, name) for name in CLASSES]
-    reason = explain(
-        "key_account.reason.class",
-        index,
-        contribution=format_minor_series(contribution, digits) + f" {currency}",
-        contribution_test=pick(["<", ">="], high_contribution.astype(int), index),
-        min_contribution=format_minor(to_minor(policy.min_contribution, digits), digits, currency),
-        revenue=format_minor_series(revenue, digits) + f" {currency}",
-        revenue_test=pick(["<", ">="], high_potential.astype(int), index),
-        min_revenue=format_minor(to_minor(policy.min_revenue_potential, digits), digits, currency),
-        account_class=pick(labels, position, index),
+    reasons = because(
+        "key_account.class", index,
+        contribution=contribution, contribution_test=pick(["<", ">="], high_contribution.astype(int), index),
+        min_contribution=to_minor(policy.min_contribution, digits),
+        revenue=revenue, revenue_test=pick(["<", ">="], high_potential.astype(int), index),
+        min_revenue=to_minor(policy.min_revenue_potential, digits),
+        account_class=pick(list(CLASSES), position, index),
     )
-    return pd.DataFrame({"customer_id": corporate["customer_id"], "account_class": pick(list(CLASSES), position, index),
-                         "account_class_reason": reason})
+    return explained("account_class", pick(list(CLASSES), position, index), reasons).assign(
+        customer_id=corporate["customer_id"])
+
+
+@hookimpl
+def clientbook_reads(policy):
+    return Reads(customers=("kind", "contribution_minor", "income_minor"), kind="corporate")
 
 
 @hookimpl
 def clientbook_classify(book, policy, as_of: date):
     customers = book.customers_with("kind", "contribution_minor", "income_minor")
-    return classify_accounts(customers, policy["key_account"], policy.minor_digits, policy.currency)
+    return classify_accounts(customers, policy["key_account"], policy.minor_digits)
 
 
 @hookimpl

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import pandas as pd
 
 from clientbook import hookimpl
-from clientbook.declarations import OutputColumn, PolicyTable
-from clientbook.i18n import current_language, t
+from clientbook.declarations import OutputColumn, PolicyTable, Reads
+from clientbook.i18n import t
+from clientbook.reasons import Raw, because, combine, explained
 from clientbook.policy import Field, Labels, PolicyModel, did_you_mean, label_problems, pick_label
 
 __version__ = "0.1.0"
@@ -70,32 +72,41 @@ def clientbook_policy_tables():
 
 @hookimpl
 def clientbook_output_columns():
-    return [OutputColumn("life_stage", "text", "classification", "Life stage of a retail customer")]
+    return [OutputColumn("life_stage", "text", "classification", "Life stage of a retail customer", applies_to="retail")]
 
 
-def _describe(rule: Rule) -> str:
+UNKNOWN = "unknown"  # no rule places the customer: the facts it needs are missing (or the rules leave a gap)
+# The facts the rules read, by the book's column: what a manager asks a customer to place them.
+FACTS = ("age", "marital_status", "children")
+
+
+def _conditions(rule: Rule) -> list[dict]:
+    """A rule's conditions as notes for its reason (rendered in the reader's language)."""
     parts = []
     if rule.min_age is not None and rule.max_age is not None:
-        parts.append(t("lifecycle.reason.age_between", low=rule.min_age, high=rule.max_age))
+        parts.append({"rule": "lifecycle.condition.age_between", "low": rule.min_age, "high": rule.max_age})
     elif rule.min_age is not None:
-        parts.append(t("lifecycle.reason.age_at_least", low=rule.min_age))
+        parts.append({"rule": "lifecycle.condition.age_at_least", "low": rule.min_age})
     elif rule.max_age is not None:
-        parts.append(t("lifecycle.reason.age_at_most", high=rule.max_age))
+        parts.append({"rule": "lifecycle.condition.age_at_most", "high": rule.max_age})
     if rule.marital_status:
-        parts.append(t("lifecycle.reason.marital", values="/".join(rule.marital_status)))
+        parts.append({"rule": "lifecycle.condition.marital", "values": list(rule.marital_status)})
     if rule.has_children is not None:
-        parts.append(t("lifecycle.reason.children_yes" if rule.has_children else "lifecycle.reason.children_no"))
-    return t("lifecycle.reason.joiner").join(parts) or t("lifecycle.reason.anyone")
+        parts.append({"rule": "lifecycle.condition.children_yes" if rule.has_children
+                      else "lifecycle.condition.children_no"})
+    return parts or [{"rule": "lifecycle.condition.anyone"}]
 
 
 def place_customers(customers: pd.DataFrame, policy: LifecyclePolicy) -> pd.DataFrame:
+    """A life stage for every retail customer: the first rule that matches, else ``unknown`` with
+    the facts that are missing (what to ask the customer)."""
     retail = customers[customers["kind"] == "retail"]
     age = retail["age"].astype("Int64")
     marital = retail["marital_status"].astype("string").str.lower()
-    has_children = retail["children"].astype("Int64").fillna(0) > 0
+    children = retail["children"].astype("Int64")
+    has_children = children.fillna(0) > 0
     stage = pd.Series(pd.NA, index=retail.index, dtype="string")
-    reason = pd.Series(pd.NA, index=retail.index, dtype="string")
-    labels = {item.name: pick_label(item.label, current_language(), item.name) for item in policy.stages}
+    parts = []
     for number, rule in enumerate(policy.rules, start=1):
         matches = stage.isna()
         if rule.min_age is not None or rule.max_age is not None:
@@ -111,19 +122,46 @@ def place_customers(customers: pd.DataFrame, policy: LifecyclePolicy) -> pd.Data
         if not matches.any():
             continue
         stage = stage.mask(matches, rule.stage)
-        text = t("lifecycle.reason.rule", number=number, conditions=_describe(rule), stage=labels[rule.stage])
-        reason = reason.mask(matches, text)
-    placed = stage.notna()
-    return pd.DataFrame(
-        {"customer_id": retail["customer_id"][placed], "life_stage": stage[placed], "life_stage_reason": reason[placed]}
-    )
+        parts.append(because("lifecycle.rule", retail.index[matches.to_numpy(dtype=bool)], number=number,
+                             conditions=_conditions(rule), stage=rule.stage))
+    left = stage.isna().to_numpy(dtype=bool)
+    if left.any():
+        missing = {"age": age.isna(), "marital_status": marital.isna(), "children": children.isna()}
+        # The missing facts as a JSON list per row, e.g. ["marital_status","children"]: few combinations.
+        listed = pd.Series("", index=retail.index, dtype="string")
+        for name in FACTS:
+            listed = listed.where(~missing[name], listed + np.where(listed == "", "", ",") + f'"{name}"')
+        lacking = left & (listed != "").to_numpy(dtype=bool)
+        gap = left & ~lacking
+        index = retail.index
+        parts.append(because("lifecycle.unknown.missing", index[lacking],
+                             missing=Raw("[" + listed[lacking] + "]")))
+        parts.append(because("lifecycle.unknown.no_rule", index[gap], age=age[gap], marital_status=marital[gap],
+                             children=children[gap]))
+        stage = stage.mask(pd.Series(left, index=retail.index), UNKNOWN)
+    reasons = combine(retail.index, *parts)
+    return explained("life_stage", stage, reasons).assign(customer_id=retail["customer_id"])
+
+
+def collect_list(customers: pd.DataFrame) -> pd.DataFrame:
+    """What to ask each retail customer the rules could not place: one row per customer and missing fact."""
+    retail = customers[customers["kind"] == "retail"]
+    rows = [pd.DataFrame({"customer_id": retail.loc[retail[name].isna(), "customer_id"], "fact": name})
+            for name in FACTS]
+    return pd.concat(rows, ignore_index=True)
+
+
+@hookimpl
+def clientbook_reads(policy):
+    return Reads(customers=("kind", *FACTS), kind="retail")
 
 
 @hookimpl
 def clientbook_classify(book, policy, as_of: date):
-    return place_customers(book.customers_with("kind", "age", "marital_status", "children"), policy["lifecycle"])
+    return place_customers(book.customers_with("kind", *FACTS), policy["lifecycle"])
 
 
 @hookimpl
 def clientbook_value_labels(policy, language: str):
-    return {"life_stage": {stage.name: pick_label(stage.label, language, stage.name) for stage in policy["lifecycle"].stages}}
+    stages = {stage.name: pick_label(stage.label, language, stage.name) for stage in policy["lifecycle"].stages}
+    return {"life_stage": {**stages, UNKNOWN: t("lifecycle.unknown.label")}}

@@ -12,26 +12,30 @@
   every book within the policy's tolerance of its post's mean.
 * **Familiarity**: familiar when the owner had a meaningful contact within the policy's
   months.
+* **Command**: ``clientbook tiers``, the tier pyramid and the migration between runs
+  (:mod:`.commands`).
 
 Everything is policy: the ``[retail_tiering]`` table (see ``config/default.toml``).
 """
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import numpy as np
 import pandas as pd
 
 from clientbook import hookimpl
-from clientbook.declarations import EligiblePosts, OutputColumn, Panel, PolicyTable, RebalancePlan
+from clientbook.declarations import EligiblePosts, OutputColumn, Panel, PolicyTable, Reads, RebalancePlan
 from clientbook.errors import BadInput
 from clientbook.i18n import current_language, t
-from clientbook.money import format_minor, format_minor_series
+from clientbook.money import format_minor
 from clientbook.policy import pick_label, to_minor
-from clientbook.reasons import explain, explain_by_case, pick
+from clientbook.reasons import Raw, because, because_by_case, combine, encode, explained, pick
 
 from . import assignment
+from .commands import clientbook_cli_commands  # noqa: F401  (pluggy finds hooks on this module)
 from .policy import BASIS_COLUMNS, RULES, AssignmentPolicy, FamiliarityPolicy, Tier, TieringPolicy
 
 __version__ = "0.2.0"
@@ -50,18 +54,33 @@ def clientbook_policy_tables():
 @hookimpl
 def clientbook_output_columns():
     return [
-        OutputColumn("tier", "text", "classification", "Asset tier of a retail customer"),
-        OutputColumn("familiarity", "text", "classification", "familiar or unfamiliar to the customer's owner"),
+        OutputColumn("tier", "text", "classification", "Asset tier of a retail customer", applies_to="retail"),
+        OutputColumn("familiarity", "text", "classification", "familiar or unfamiliar to the customer's owner",
+                     applies_to="retail"),
     ]
 
 
 # --- tiers ---------------------------------------------------------------------------------------
 
 
-def tier_customers(customers: pd.DataFrame, policy: TieringPolicy, digits: int, currency: str) -> pd.DataFrame:
+def _snapshot_notes(retail: pd.DataFrame, figure: pd.Series, as_of: date, stale_days: int) -> pd.Series:
+    """What the reason must say about the asset-liability snapshot behind the figure, as JSON notes:
+    none on record, one that records no such figure, or one older than the policy allows."""
+    on = retail["balance_as_of"].astype("string")
+    days = (pd.Timestamp(as_of) - pd.to_datetime(on, format="ISO8601", errors="coerce")).dt.days.astype("Int64")
+    notes = pd.Series("[]", index=retail.index, dtype="string")
+    none, empty = on.isna(), on.notna() & figure.isna()
+    stale = on.notna() & figure.notna() & (days > stale_days).fillna(False)
+    notes = notes.mask(none, '[{"rule":"retail_tiering.snapshot.none"}]')
+    notes = notes.mask(empty, '[{"on":' + encode(on) + ',"rule":"retail_tiering.snapshot.empty"}]')
+    return notes.mask(stale, '[{"days":' + encode(days) + ',"on":' + encode(on)
+                      + ',"rule":"retail_tiering.snapshot.stale"}]')
+
+
+def tier_customers(customers: pd.DataFrame, policy: TieringPolicy, digits: int, as_of: date) -> pd.DataFrame:
     """The tier and its reason for each retail customer (vectorised over the whole book).
 
-    ``customers`` has ``kind`` and the column of every figure the policy tiers on.
+    ``customers`` has ``kind``, ``balance_as_of`` and the column of every figure the policy tiers on.
     """
     basis_column = BASIS_COLUMNS[policy.basis]
     retail = customers[customers["kind"] == "retail"]
@@ -81,37 +100,26 @@ def tier_customers(customers: pd.DataFrame, policy: TieringPolicy, digits: int, 
             reached &= amounts(BASIS_COLUMNS[other]) >= to_minor(minimum, digits)
         position[reached] = number
 
-    language = current_language()
-    labels = [pick_label(tier.label, language, tier.name) for tier in tiers]
-    basis = t(f"retail_tiering.basis.{policy.basis}")
-    shown = [format_minor(value, digits, currency) for value in thresholds]
-    also = [
-        "".join(t("retail_tiering.reason.also", basis=t(f"retail_tiering.basis.{other}"),
-                  threshold=format_minor(to_minor(minimum, digits), digits, currency))
-                for other, minimum in tier.also_min.items())
-        for tier in tiers
-    ]
+    also = [[{"basis": other, "threshold": to_minor(minimum, digits)} for other, minimum in tier.also_min.items()]
+            for tier in tiers]
     # The lowest tier is explained by the threshold it falls short of, the others by the one they reach.
-    cases = [("retail_tiering.reason.at_least", {"basis": basis, "threshold": shown[number], "tier": labels[number],
-                                                 "also": also[number]})
+    cases = [("retail_tiering.tier.at_least", {"basis": policy.basis, "threshold": thresholds[number],
+                                               "tier": tiers[number].name, "also": also[number]})
              for number in range(len(tiers))]
     if len(tiers) > 1:
-        cases[0] = ("retail_tiering.reason.below", {"basis": basis, "threshold": shown[1], "tier": labels[0],
-                                                    "next_tier": labels[1], "also": also[1]})
-    amount = format_minor_series(figure.fillna(0), digits) + f" {currency}"
-    no_snapshot = figure.isna()
-    if no_snapshot.any():
-        amount = amount.where(~no_snapshot, amount + t("retail_tiering.reason.no_snapshot"))
-    reason = explain_by_case(cases, position, retail.index, amount=amount)
-    return pd.DataFrame({"customer_id": retail["customer_id"],
-                         "tier": pick([tier.name for tier in tiers], position, retail.index), "tier_reason": reason})
+        cases[0] = ("retail_tiering.tier.below", {"basis": policy.basis, "threshold": thresholds[1],
+                                                  "tier": tiers[0].name, "next_tier": tiers[1].name, "also": also[1]})
+    reasons = because_by_case(cases, position, retail.index, amount=figure.fillna(0).astype("Int64"),
+                              snapshot=Raw(_snapshot_notes(retail, figure, as_of, policy.snapshot_stale_days)))
+    return explained("tier", pick([tier.name for tier in tiers], position, retail.index), reasons).assign(
+        customer_id=retail["customer_id"])
 
 
 # --- familiarity ---------------------------------------------------------------------------------
 
 
 def familiarity(customers: pd.DataFrame, contacts: pd.DataFrame, policy, as_of: date) -> pd.DataFrame:
-    """Familiar or unfamiliar to the owner, for each retail customer that has one.
+    """Familiar or unfamiliar to the owner, for every retail customer (nobody knows one without an owner).
 
     ``customers``: ``customer_id``, ``kind``, ``owner_staff_id``; ``contacts``: the contact log.
     """
@@ -119,7 +127,8 @@ def familiarity(customers: pd.DataFrame, contacts: pd.DataFrame, policy, as_of: 
     if contacts.empty:  # no contact log at all (a book built from frames may have no columns either)
         contacts = pd.DataFrame({name: pd.Series(dtype="str") for name in ("customer_id", "staff_id", "contacted_on")}
                                 | {"meaningful": pd.Series(dtype="Int64")})
-    owned = customers[(customers["kind"] == "retail") & customers["owner_staff_id"].notna()]
+    retail = customers[customers["kind"] == "retail"]
+    owned = retail[retail["owner_staff_id"].notna()]
     since = (pd.Timestamp(as_of) - pd.DateOffset(months=settings.months)).date().isoformat()
     meaningful = contacts[(contacts["meaningful"].fillna(0) == 1) & (contacts["contacted_on"] <= as_of.isoformat())]
     meaningful = meaningful[["customer_id", "staff_id", "contacted_on"]]
@@ -128,27 +137,42 @@ def familiarity(customers: pd.DataFrame, contacts: pd.DataFrame, policy, as_of: 
         meaningful = meaningful.merge(owners, on="customer_id")
         meaningful = meaningful[meaningful["staff_id"] == meaningful["owner_staff_id"]]
     last = meaningful.sort_values("contacted_on").drop_duplicates("customer_id", keep="last").set_index("customer_id")
-    on = owned["customer_id"].map(last["contacted_on"]).astype("string")
-    by = owned["customer_id"].map(last["staff_id"]).astype("string")
-    familiar = (on >= since).fillna(False).to_numpy(dtype=bool)
-    never = on.isna().to_numpy()
-    reason = pd.Series(pd.NA, index=owned.index, dtype="string")
-    for key, rows in (("recent", familiar), ("stale", ~familiar & ~never)):
-        reason[rows] = explain(f"retail_tiering.familiarity.{key}", owned.index[rows], months=settings.months,
-                               on=on[rows], by=by[rows])
-    never_key = "never_owner" if settings.by_owner else "never_anyone"
-    reason[never] = t(f"retail_tiering.familiarity.{never_key}", months=settings.months)
-    return pd.DataFrame({"customer_id": owned["customer_id"],
-                         "familiarity": pick(list(FAMILIARITY), np.where(familiar, 0, 1), owned.index),
-                         "familiarity_reason": reason})
+    on = retail["customer_id"].map(last["contacted_on"]).astype("string")
+    by = retail["customer_id"].map(last["staff_id"]).astype("string")
+    has_owner = retail["owner_staff_id"].notna().to_numpy()
+    familiar = (on >= since).fillna(False).to_numpy(dtype=bool) & has_owner
+    never = on.isna().to_numpy() & has_owner
+    stale = has_owner & ~familiar & ~never
+    index = retail.index
+    reasons = combine(
+        index,
+        because("retail_tiering.familiarity.recent", index[familiar], months=settings.months, on=on[familiar],
+                by=by[familiar]),
+        because("retail_tiering.familiarity.stale", index[stale], months=settings.months, on=on[stale], by=by[stale]),
+        because("retail_tiering.familiarity.never_owner" if settings.by_owner
+                else "retail_tiering.familiarity.never_anyone", index[never], months=settings.months),
+        because("retail_tiering.familiarity.no_owner", index[~has_owner]),
+    )
+    values = pick(list(FAMILIARITY), np.where(familiar, 0, 1), index)
+    return explained("familiarity", values, reasons).assign(customer_id=retail["customer_id"])
+
+
+@hookimpl
+def clientbook_reads(policy):
+    settings = policy["retail_tiering"]
+    figures = {BASIS_COLUMNS[settings.basis]} | {BASIS_COLUMNS[name] for tier in settings.tiers for name in tier.also_min}
+    # Assignment and rebalancing read every customer (a referrer may be of any kind) and these columns.
+    return Reads(customers=("kind", "balance_as_of", *sorted(figures | {ASSETS}), "owner_staff_id",
+                            *PERSON_RULES.values(), "closeness"),
+                 frames=("contacts", "staff"))
 
 
 @hookimpl
 def clientbook_classify(book, policy, as_of: date):
     settings = policy["retail_tiering"]
     figures = {BASIS_COLUMNS[settings.basis]} | {BASIS_COLUMNS[name] for tier in settings.tiers for name in tier.also_min}
-    customers = book.customers_with("kind", *sorted(figures), "owner_staff_id")
-    tiers = tier_customers(customers, settings, policy.minor_digits, policy.currency)
+    customers = book.customers_with("kind", "balance_as_of", *sorted(figures), "owner_staff_id")
+    tiers = tier_customers(customers, settings, policy.minor_digits, as_of)
     known = familiarity(customers, book.contacts, settings, as_of)
     return tiers.merge(known, on="customer_id", how="left")
 
@@ -294,14 +318,15 @@ def clientbook_assign(book, classification: pd.DataFrame, unassigned: pd.DataFra
     staff = placed.owner[done]
     result["staff_id"] = codes.staff_ids[staff]
     result["rule"] = np.asarray(rules, dtype=object)[placed.rule[done]]
-    result["reason"] = _assign_reasons(codes, result, tier[done], staff, customers.loc[done])
+    result["reason_rule"] = "retail_tiering.assign." + result["rule"]
+    result["reason_facts"] = _assign_facts(codes, result, tier[done], staff, customers.loc[done])
     return result.reset_index(drop=True)
 
 
-def _assign_reasons(codes: _Codes, result: pd.DataFrame, tier: np.ndarray, staff: np.ndarray,
-                    customers: pd.DataFrame) -> pd.Series:
-    """A reason per assignment. Rule, tier, post and staff member take few values together, so
-    each combination is written once and shared; only a referrer varies by row."""
+def _assign_facts(codes: _Codes, result: pd.DataFrame, tier: np.ndarray, staff: np.ndarray,
+                  customers: pd.DataFrame) -> pd.Series:
+    """The facts of each assignment's reason (JSON). Rule, tier, post and staff member take few
+    values together, so each combination is encoded once and shared; only a referrer varies by row."""
     index = result.index
     rules = list(result["rule"].unique())
     rule = pd.Index(rules).get_indexer(result["rule"])
@@ -312,17 +337,19 @@ def _assign_reasons(codes: _Codes, result: pd.DataFrame, tier: np.ndarray, staff
         code, member = divmod(int(code), len(codes.staff_ids))
         number, level = divmod(code, len(codes.settings.tiers))
         post = codes.branch.post[member]
-        params = {"staff": codes.staff_ids[member], "tier": codes.tier_label(level),
-                  "post": codes.post_label(codes.posts[post]) if post >= 0 else "",
-                  "posts": codes.posts_of(level, spread=True), "referrer": "\x00"}
-        texts.append(t(f"retail_tiering.assign.{rules[number]}", **params))
-    reason = pick(texts, position, index)
+        facts = {"staff": codes.staff_ids[member], "tier": codes.settings.tiers[level].name,
+                 "post": codes.posts[post] if post >= 0 else None,
+                 "posts": list(codes.settings.tiers[level].spread_posts)}
+        if rules[number] == "referred_by_customer":
+            facts["referrer"] = "\x00"  # a placeholder: the referrer differs by row
+        texts.append(json.dumps(facts, ensure_ascii=False, sort_keys=True))
+    facts = pick(texts, position, index)
     referred = (result["rule"] == "referred_by_customer").to_numpy()
     if referred.any():  # the referrer's id goes where the placeholder is
-        referrer = customers.loc[referred, "referred_by_customer"].astype("string").set_axis(index[referred])
-        parts = reason[referred].str.split("\x00", n=1, regex=False)
-        reason[referred] = parts.str[0] + referrer + parts.str[1]
-    return reason
+        referrer = encode(customers.loc[referred, "referred_by_customer"].astype("string").set_axis(index[referred]))
+        parts = facts[referred].str.split('"\\u0000"', n=1, regex=False)
+        facts[referred] = parts.str[0] + referrer + parts.str[1]
+    return facts
 
 
 @hookimpl
@@ -341,16 +368,18 @@ def clientbook_rebalance(book, classification: pd.DataFrame, policy, as_of: date
         "rule": np.asarray(["owner_left", "tier_fit", "balance_count", "balance_assets"], dtype=object)[
             result.why[moved]],
     })
+    moves["reason_rule"] = "retail_tiering.rebalance." + moves["rule"]
     # Moves share their reason when they share the old and new owner, the why and the tier.
     known: dict[tuple, str] = {}
-    reasons = []
+    facts = []
     for customer in moved:
         key = (int(codes.owner[customer]), int(result.owner[customer]), int(result.why[customer]),
                int(codes.tier[customer]))
         if key not in known:
-            known[key] = _move_reason(codes, customer, result, before_load, before_assets)
-        reasons.append(known[key])
-    moves["reason"] = reasons
+            known[key] = json.dumps(_move_facts(codes, customer, result, before_load, before_assets),
+                                    ensure_ascii=False, sort_keys=True)
+        facts.append(known[key])
+    moves["reason_facts"] = facts
     rows = []
     for band in result.bands:
         for member in band.members:
@@ -375,24 +404,24 @@ def clientbook_rebalance(book, classification: pd.DataFrame, policy, as_of: date
     return RebalancePlan(moves=moves, balance=balance, shortfalls=shortfalls)
 
 
-def _move_reason(codes: _Codes, customer: int, result, before_load, before_assets) -> str:
+def _move_facts(codes: _Codes, customer: int, result, before_load, before_assets) -> dict:
     old, new = int(codes.owner[customer]), int(result.owner[customer])
     why = int(result.why[customer])
-    params = {"old": codes.staff_ids[old], "new": codes.staff_ids[new],
-              "new_customers": int(before_load[new]), "old_customers": int(before_load[old]),
-              "old_assets": codes.money(before_assets[old]), "new_assets": codes.money(before_assets[new])}
-    if why == assignment.MOVE_LEFT:
-        return t("retail_tiering.rebalance.owner_left", **params)
+    facts = {"old": codes.staff_ids[old], "new": codes.staff_ids[new],
+             "new_customers": int(before_load[new]), "old_customers": int(before_load[old]),
+             "old_assets": int(before_assets[old]), "new_assets": int(before_assets[new])}
     if why == assignment.MOVE_TIER:
         level = int(codes.tier[customer])
         post = codes.branch.post[old]
-        return t("retail_tiering.rebalance.tier_fit", tier=codes.tier_label(level), posts=codes.posts_of(level),
-                 post=codes.post_label(codes.posts[post]) if post >= 0 else "", **params)
-    band = next(band for band in result.bands if new in band.members)
-    if why == assignment.MOVE_COUNT:
-        return t("retail_tiering.rebalance.balance_count", low=band.customers_low, high=band.customers_high, **params)
-    return t("retail_tiering.rebalance.balance_assets", low=codes.money(band.assets_low),
-             high=codes.money(band.assets_high), **params)
+        facts.update(tier=codes.settings.tiers[level].name, posts=list(codes.settings.tiers[level].posts),
+                     post=codes.posts[post] if post >= 0 else None)
+    elif why in (assignment.MOVE_COUNT, assignment.MOVE_ASSETS):
+        band = next(band for band in result.bands if new in band.members)
+        if why == assignment.MOVE_COUNT:
+            facts.update(low=band.customers_low, high=band.customers_high)
+        else:
+            facts.update(low=int(band.assets_low), high=int(band.assets_high))
+    return facts
 
 
 __all__ += ["RULES", "clientbook_assign", "clientbook_rebalance"]

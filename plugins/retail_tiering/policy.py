@@ -71,6 +71,8 @@ class FamiliarityPolicy(PolicyModel):
 
 class TieringPolicy(PolicyModel):
     basis: Literal["total_assets", "avg_daily_assets_3m", "contribution"] = "total_assets"
+    # A tier's reason names the snapshot's date when it is older than this many days before the run.
+    snapshot_stale_days: int = Field(default=45, ge=1)
     tiers: list[Tier] = []
     assignment: AssignmentPolicy = AssignmentPolicy()
     familiarity: FamiliarityPolicy = FamiliarityPolicy()

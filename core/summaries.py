@@ -1,0 +1,119 @@
+"""The small figures the screens show, kept as they change rather than recomputed from the book.
+
+``book_summary`` holds, for each decision column (``decision``) and value, each current
+owner's customers and their latest total assets; the rows with ``decision = ''`` are the
+whole book by owner. The dashboard, the staff screen and ``clientbook staff``/``tiers``
+read a few hundred rows instead of a million customers.
+
+* a run writes it from what it has in memory, in its own transaction (:func:`store`);
+* ``assign``, ``transfer`` and rebalancing move customers between owners (:func:`move`);
+* an import changes customers and their assets: the summary is computed again (:func:`refresh`).
+
+:func:`compute` is the full recompute in SQL, which the tests compare it against.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .decisions import decision_columns
+
+BOOK = ""  # the decision name of the whole-book rows
+_LATEST_ASSETS = ("(SELECT total_assets_minor FROM balances b WHERE b.customer_id = c.customer_id "
+                  "ORDER BY as_of DESC LIMIT 1)")
+
+
+def _write(db, rows: list[tuple]) -> None:
+    db.execute("DELETE FROM book_summary")
+    db.conn.executemany("INSERT INTO book_summary (decision, value, staff_id, customers, assets_minor) "
+                        "VALUES (?, ?, ?, ?, ?)", rows)
+
+
+def summary_rows(frame: pd.DataFrame, columns: list[str]) -> list[tuple]:
+    """Summary rows from one row per customer: ``owner_staff_id``, ``assets_minor`` and the decision columns."""
+    rows = []
+    assets = frame["assets_minor"].fillna(0).astype("int64")
+    owner = frame["owner_staff_id"].astype(object)
+    for name in [BOOK, *columns]:
+        value = pd.Series(None, index=frame.index, dtype=object) if name == BOOK else frame[name].astype(object)
+        grouped = pd.DataFrame({"value": value, "owner": owner, "assets": assets}).groupby(
+            ["value", "owner"], dropna=False, sort=False)["assets"].agg(["size", "sum"])
+        rows.extend((name, None if pd.isna(group_value) else group_value, None if pd.isna(staff_id) else staff_id,
+                     int(count), int(total))
+                    for (group_value, staff_id), (count, total) in zip(grouped.index, grouped.to_numpy()))
+    return rows
+
+
+def store(db, frame: pd.DataFrame, columns: list[str]) -> None:
+    """Write the summary of a run (inside its transaction)."""
+    _write(db, summary_rows(frame, columns))
+
+
+def compute(db) -> list[tuple]:
+    """The summary computed from the book itself, in SQL."""
+    rows = []
+    for name in [BOOK, *decision_columns(db)]:
+        value = "NULL" if name == BOOK else f"d.[{name}]"
+        rows.extend(tuple(row) for row in db.execute(f"""
+            SELECT ?, {value}, o.staff_id, COUNT(*), COALESCE(SUM({_LATEST_ASSETS}), 0)
+            FROM customers c
+            LEFT JOIN decisions d ON d.customer_id = c.customer_id
+            LEFT JOIN assignments o ON o.customer_id = c.customer_id AND o.ended_on IS NULL
+            GROUP BY 2, 3""", [name]))
+    return rows
+
+
+def refresh(db) -> None:
+    """Compute the summary again from the book (after an import)."""
+    _write(db, compute(db))
+
+
+def move(db, customer_ids: list[str], old_owners: list, new_owners: list) -> None:
+    """Customers changed owner: move their counts and assets in every decision's rows (inside the
+    caller's transaction). Cheap: a query per thousand customers moved, not per book."""
+    if not customer_ids:
+        return
+    columns = decision_columns(db)
+    moves = pd.DataFrame({"customer_id": customer_ids, "old": old_owners, "new": new_owners})
+    found = []
+    for start in range(0, len(moves), 900):
+        chunk = moves["customer_id"].iloc[start:start + 900].tolist()
+        values = "".join(f", d.[{name}]" for name in columns)
+        found.extend(db.execute(f"""
+            SELECT c.customer_id, {_LATEST_ASSETS}{values} FROM customers c
+            LEFT JOIN decisions d ON d.customer_id = c.customer_id
+            WHERE c.customer_id IN ({','.join('?' * len(chunk))})""", chunk).fetchall())
+    facts = pd.DataFrame(found, columns=["customer_id", "assets_minor", *columns])
+    moves = moves.merge(facts, on="customer_id", how="left")
+    moves["assets_minor"] = moves["assets_minor"].fillna(0).astype("int64")
+    deltas: dict[tuple, list[int]] = {}
+    for name in [BOOK, *columns]:
+        values = [None] * len(moves) if name == BOOK else moves[name].astype(object).where(moves[name].notna(), None)
+        for value, old, new, assets in zip(values, moves["old"], moves["new"], moves["assets_minor"]):
+            for staff_id, sign in ((old if pd.notna(old) else None, -1), (new if pd.notna(new) else None, 1)):
+                delta = deltas.setdefault((name, value, staff_id), [0, 0])
+                delta[0] += sign
+                delta[1] += sign * int(assets)
+    for (name, value, staff_id), (count, assets) in deltas.items():
+        if count == 0 and assets == 0:
+            continue
+        updated = db.execute("UPDATE book_summary SET customers = customers + ?, assets_minor = assets_minor + ? "
+                             "WHERE decision = ? AND value IS ? AND staff_id IS ?",
+                             [count, assets, name, value, staff_id]).rowcount
+        if not updated:
+            db.execute("INSERT INTO book_summary (decision, value, staff_id, customers, assets_minor) VALUES (?, ?, ?, ?, ?)",
+                       [name, value, staff_id, count, assets])
+    db.execute("DELETE FROM book_summary WHERE customers = 0 AND assets_minor = 0")
+
+
+def has_summary(db) -> bool:
+    return db.execute("SELECT 1 FROM book_summary LIMIT 1").fetchone() is not None
+
+
+def by_owner(db, column: str | None) -> list[dict]:
+    """Customers and assets by owner and value of ``column`` (the whole book when None or not a
+    decision column), as :func:`clientbook.browse.breakdown` gives them."""
+    name = column if column in decision_columns(db) else BOOK
+    return [{"staff_id": staff_id, "value": value, "customers": customers, "assets_minor": assets}
+            for staff_id, value, customers, assets in db.execute(
+                "SELECT staff_id, value, customers, assets_minor FROM book_summary WHERE decision = ?", [name])]
