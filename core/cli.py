@@ -3,6 +3,10 @@
 Exit codes: 0 ok, 2 bad input / usage / config, 1 any other failure. No prompts.
 This module must not import Textual (tests check it): the terminal UI is imported only
 by the command that opens it.
+
+Plugins add commands (``clientbook_cli_commands``), so :func:`main` loads the policy the
+options before the command name, and with it the plugins, before it builds the parser;
+the command's session then reuses that one load.
 """
 
 from __future__ import annotations
@@ -223,6 +227,9 @@ def _speak_policy_language(loaded_policy, lang_option: str | None) -> None:
 
 
 class Session:
+    """What a command's handler works with, the core's and the plugins' alike: ``args`` (the
+    parsed options), ``policy``, ``manager`` (the plugins), ``book()`` and ``as_of()``."""
+
     def __init__(self, args, startup: Startup | None = None):
         self.args = args
         # The parser was built with what the policy files read before parsing loaded; the

@@ -136,10 +136,17 @@ def diff(db, results: pd.DataFrame, owned: dict, run_id: int) -> Changes:
     """Compare a run's results (``customer_id``, then per column ``X``, ``X_rule_id``, ``X_facts``)
     with the stored current decisions."""
     columns = [name for name in results.columns if name in owned and owned[name][1].name == name]
-    stored_columns = [name for name in decision_columns(db) if name in columns]
+    stored_columns = decision_columns(db)
+    # A column stored before whose plugin no longer runs: its decisions end with this run.
+    gone = [name for name in stored_columns if name not in columns]
+    results = results.assign(**{name: pd.Series(pd.NA, index=results.index, dtype="string") for name in gone},
+                             **{f"{name}_rule_id": pd.Series(pd.NA, index=results.index, dtype="Int64") for name in gone},
+                             **{f"{name}_facts": pd.Series(pd.NA, index=results.index, dtype="string") for name in gone})
+    columns = columns + gone
+    kinds = {name: owned[name][1].dtype if name in owned else "text" for name in columns}
     types = {"customer_id": "TEXT"}
     for name in stored_columns:
-        types.update({name: SQL_TYPES[owned[name][1].dtype], f"{name}_rule": "INTEGER", f"{name}_facts": "TEXT",
+        types.update({name: SQL_TYPES[kinds[name]], f"{name}_rule": "INTEGER", f"{name}_facts": "TEXT",
                       f"{name}_since": "INTEGER"})
     select = ", ".join(f"[{name}]" for name in types)
     current = query_frame(db, f"SELECT {select} FROM decisions", types,
@@ -184,7 +191,7 @@ def diff(db, results: pd.DataFrame, owned: dict, run_id: int) -> Changes:
         counts[name] = {"started": int(started.sum()), "changed": int(replaced.sum()), "ended": int(ended.sum()),
                         "facts_updated": int(refreshed.sum())}
         moved = (had | has) & ~(had & has & same_value)  # value new, gone or different
-        if owned[name][1].dtype == "text":
+        if kinds[name] == "text":
             flow = pd.DataFrame({"from_value": old_value.where(had, None)[moved].astype(object),
                                  "to_value": value.where(has, None)[moved].astype(object)})
             if len(flow):

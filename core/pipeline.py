@@ -372,6 +372,10 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run") -> RunS
             }
         ).last_pk
         changes = decisions.diff(db, stored, owned, run_id)
+        columns += [name for name in decisions.decision_columns(db) if name not in columns]  # ended with this run
+        for name in columns:
+            if name not in stored.columns:
+                stored[name] = pd.Series(pd.NA, index=stored.index, dtype="string")
         decisions.write(db, changes, run_id, previous_run, columns)
         counts["history_dropped"] = prune_history(db, as_of, policy.book.keep_history_days)
         if previous_run is not None and len(changes.arrived):

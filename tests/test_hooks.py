@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import pandas as pd
 import pytest
 from sqlite_utils import Migrations
@@ -17,6 +18,7 @@ from clientbook import assignment, hookimpl, pipeline, sales
 from clientbook.declarations import EligiblePosts, OutputColumn, PolicyTable, RebalancePlan, Refusal, SalesPipeline, Stage
 from clientbook.errors import BadInput, PluginError
 from clientbook.plugin_manager import PluginManager
+from clientbook.reasons import because, explained
 from clientbook.policy import Policy, PolicyModel, load
 
 
@@ -91,7 +93,7 @@ def test_clientbook_output_columns(tmp_path):
     _, manager = policy_and_manager(Plugin())
     owned = manager.output_columns()
     assert owned["segment"][0] == "test_plugin_0"
-    assert owned["segment_reason"][0] == "test_plugin_0"
+    assert owned["segment_rule"][0] == owned["segment_facts"][0] == "test_plugin_0"
     assert owned["tier"][0] == "retail_tiering"
 
     class Bad:
@@ -117,17 +119,18 @@ def test_clientbook_classify(tmp_path):
         def clientbook_classify(self, book, as_of):
             calls.append(as_of)
             customers = book.customers
-            return pd.DataFrame({"customer_id": customers["customer_id"], "segment": "all",
-                                 "segment_reason": "everyone is in one segment"})
+            reasons = because("decision.legacy", customers.index, text="everyone is in one segment")
+            return explained("segment", pd.Series("all", index=customers.index), reasons).assign(
+                customer_id=customers["customer_id"])
 
     policy, manager = policy_and_manager(Plugin())
     db = build_small_book(tmp_path / "book.db", manager)
     summary = pipeline.run(db, policy, manager, AS_OF)
     assert calls == [AS_OF]  # once per book, with the run's date
     assert summary.counts["values"]["segment"] == {"all": 10}
-    row = db.execute("SELECT segment, segment_reason FROM results WHERE run_id = ? AND customer_id = 'C01'",
-                     [summary.run_id]).fetchone()
-    assert row == ("all", "everyone is in one segment")
+    row = db.execute("SELECT value, rule, params FROM decision_log WHERE decision = 'segment' AND customer_id = 'C01'"
+                     ).fetchone()
+    assert row == ("all", "decision.legacy", '{"text": "everyone is in one segment"}')
 
 
 def test_clientbook_assign(tmp_path):
@@ -137,7 +140,8 @@ def test_clientbook_assign(tmp_path):
             assert set(unassigned["customer_id"]) == {"C07"}
             tiers = classification.loc[unassigned["customer_id"], "tier"]
             return pd.DataFrame({"customer_id": unassigned["customer_id"], "staff_id": "S3",
-                                 "rule": "even_spread", "reason": "tier " + tiers.to_numpy() + " goes to lobby managers"})
+                                 "rule": "even_spread", "reason_rule": "decision.legacy",
+                                 "reason_facts": '{"text": "' + "tier " + tiers.to_numpy() + ' goes to lobby managers"}'})
 
     class Second:
         @hookimpl
@@ -158,7 +162,7 @@ def test_clientbook_assign_to_unknown_staff_is_refused(tmp_path):
         @hookimpl
         def clientbook_assign(self, unassigned):
             return pd.DataFrame({"customer_id": unassigned["customer_id"], "staff_id": "NOBODY",
-                                 "rule": "x", "reason": "x"})
+                                 "rule": "x", "reason_rule": "decision.legacy", "reason_facts": '{"text": "x"}'})
 
     policy, manager = policy_and_manager(Plugin())
     db = build_small_book(tmp_path / "book.db", manager)
@@ -174,7 +178,7 @@ def test_clientbook_rebalance(tmp_path):
         def clientbook_rebalance(self, book, classification, policy, as_of):
             assert classification.loc["C03", "tier"] == "wealth"  # the latest stored run's decisions
             moves = pd.DataFrame({"customer_id": ["C03"], "staff_id": ["S1"], "rule": ["test_move"],
-                                  "reason": ["to a senior wealth manager"]})
+                                  "reason_rule": ["decision.legacy"], "reason_facts": ['{"text": "to a senior wealth manager"}']})
             return RebalancePlan(moves=moves, balance=pd.DataFrame(), shortfalls=[])
 
     class Second:
@@ -200,7 +204,8 @@ def test_clientbook_rebalance_moves_are_checked(tmp_path):
     class Plugin:
         @hookimpl
         def clientbook_rebalance(self):  # to a post that may not own a mass customer
-            moves = pd.DataFrame({"customer_id": ["C05"], "staff_id": ["S1"], "rule": ["x"], "reason": ["x"]})
+            moves = pd.DataFrame({"customer_id": ["C05"], "staff_id": ["S1"], "rule": ["x"], "reason_rule": ["decision.legacy"],
+                                  "reason_facts": ['{"text": "x"}']})
             return RebalancePlan(moves=moves, balance=pd.DataFrame(), shortfalls=[])
 
     policy, manager = policy_and_manager(Plugin())
@@ -254,23 +259,27 @@ def test_clientbook_plan(tmp_path):
     class Plugin:
         @hookimpl
         def clientbook_output_columns(self):
-            return [OutputColumn("next_due", "date", "planning"), OutputColumn("priority", "integer", "planning")]
+            return [OutputColumn("next_due", "date", "planning", applies_to="retail"),
+                    OutputColumn("priority", "integer", "planning", applies_to="retail")]
 
         @hookimpl
         def clientbook_plan(self, classification, needs, as_of):
-            top = classification[classification["tier"].isin(["private_banking", "wealth"])]
-            return pd.DataFrame({
-                "customer_id": top.index,
-                "next_due": pd.Timestamp(as_of) + pd.Timedelta(days=7),
-                "next_due_reason": "top tiers weekly",
-                "priority": 1,
-                "priority_reason": "top tier first",
-            })
+            retail = classification[classification["tier"].notna()]
+            top = retail["tier"].isin(["private_banking", "wealth"]).to_numpy()
+            index = retail.index
+            weekly = because("decision.legacy", index, text="top tiers weekly")
+            first = because("decision.legacy", index, text="top tier first")
+            return pd.concat([
+                explained("next_due", pd.Series(np.where(top, pd.Timestamp(as_of) + pd.Timedelta(days=7),
+                                                         pd.Timestamp(as_of) + pd.Timedelta(days=30)), index=index),
+                          weekly),
+                explained("priority", pd.Series(np.where(top, 1, 2), index=index), first)], axis=1).reset_index(
+                names="customer_id")
 
     policy, manager = policy_and_manager(Plugin())
     db = build_small_book(tmp_path / "book.db", manager)
     pipeline.run(db, policy, manager, AS_OF)
-    rows = list(db.query("SELECT customer_id, tier, next_due, priority FROM latest_results WHERE priority IS NOT NULL "
+    rows = list(db.query("SELECT customer_id, tier, next_due, priority FROM latest_results WHERE priority = 1 "
                          "ORDER BY customer_id"))
     assert rows == [
         {"customer_id": "C01", "tier": "private_banking", "next_due": "2026-12-07", "priority": 1},
@@ -425,8 +434,9 @@ def desk_manager(tmp_path, plugin_site):
     return path, *load([path])
 
 
-def test_clientbook_cli_commands(tmp_path, plugin_site, capsys):
+def test_clientbook_cli_commands(tmp_path, plugin_site, capsys, monkeypatch):
     from clientbook import cli
+    from clientbook import policy as policy_module
     from clientbook.declarations import CliCommand
 
     config, policy, manager = desk_manager(tmp_path, plugin_site)
@@ -437,8 +447,11 @@ def test_clientbook_cli_commands(tmp_path, plugin_site, capsys):
     assert "count the book's customers by kind, the ACME way" in cli.build_parser(manager).format_help()
     assert "acme-desk" not in cli.build_parser(load([])[1]).format_help()
     options = ["--config", str(config), "--db", str(tmp_path / "book.db")]
+    loads = []
+    monkeypatch.setattr(policy_module, "load", lambda paths=(), real=policy_module.load: loads.append(paths) or real(paths))
     assert cli.main([*options, "acme-desk", "--kind", "retail"]) == 0
     assert capsys.readouterr().out == f"ACME desk: {retail} customers (retail {retail})\n"
+    assert loads == [[str(config)]]  # read once, before the parser was built; the session reused it
     # The plugin's BadInput is handled as the core's: the message, exit 2.
     assert cli.main([*options, "acme-desk", "--owner", "NOBODY"]) == 2
     assert capsys.readouterr().err == "ACME desk: no staff member 'NOBODY'\n"

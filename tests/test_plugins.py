@@ -72,7 +72,7 @@ def test_swapping_the_builtin_tiering_for_an_institution_plugin(tmp_path, plugin
     # The plugin's policy table and its migration came with it.
     shown = json.loads(run_cli(*options, "show", "C0000001", "--format", "json", cwd=tmp_path, check_code=0).stdout)
     assert shown["classification"]["tier"]["reason"].startswith("ACME rule: assets")
-    assert "2000000" in shown["classification"]["tier"]["reason"]
+    assert "2,000,000.00 CNY" in shown["classification"]["tier"]["reason"]
     import sqlite3
 
     tables = {row[0] for row in sqlite3.connect(tmp_path / "clientbook.db").execute("SELECT name FROM sqlite_master")}

@@ -15,7 +15,9 @@ from rich.console import Console
 from clientbook import hookimpl, i18n
 from clientbook.declarations import Panel
 from clientbook import assignment
+from clientbook.explain import with_reasons
 from clientbook.policy import load
+from clientbook.queries import customer_profile
 from clientbook.reports import migration, staff_report
 from clientbook.store import open_book
 from helpers import file_digest, run_cli
@@ -93,6 +95,17 @@ def status(app) -> str:
 def query(path, sql, params=()):
     with sqlite3.connect(path) as connection:
         return connection.execute(sql, params).fetchall()
+
+
+def rendered_reason(path, customer_id, column) -> str:
+    """A current decision's reason as the core renders it for the reader (in English)."""
+    policy, manager = load([])
+    db = open_book(path, manager)
+    try:
+        profile = customer_profile(db, customer_id, assignment.reason_context(db, policy, manager))
+    finally:
+        db.close()
+    return profile["classification"][column]["reason"]
 
 
 def shown_text(widget) -> str:
@@ -206,7 +219,7 @@ async def test_book_filters_by_text_and_tier(book):
         await settle(pilot)
         app.screen.query_one("#book-tier", Select).value = "wealth"
         await settle(pilot)
-        wealth = query(book, "SELECT COUNT(*) FROM results WHERE tier = 'wealth'")[0][0]
+        wealth = query(book, "SELECT COUNT(*) FROM latest_results WHERE tier = 'wealth'")[0][0]
         assert wealth > 0 and f"of {wealth}" in status(app) and "tier: Wealth" in status(app)
         assert {row[2] for row in rows_of(table)} == {"Wealth"}
 
@@ -242,7 +255,10 @@ async def test_customer_screen_shows_tables_and_the_plugin_panels(book):
 
     customer_id = query(book, "SELECT customer_id FROM holdings ORDER BY customer_id LIMIT 1")[0][0]
     holdings = query(book, "SELECT COUNT(*) FROM holdings WHERE customer_id = ?", [customer_id])[0][0]
-    tier, reason = query(book, "SELECT tier, tier_reason FROM results WHERE customer_id = ?", [customer_id])[0]
+    tier = query(book, "SELECT tier FROM latest_results WHERE customer_id = ?", [customer_id])[0][0]
+    reason = rendered_reason(book, customer_id, "tier")
+    assets = query(book, "SELECT total_assets_minor FROM latest_balances WHERE customer_id = ?", [customer_id])[0][0]
+    assert reason.startswith(f"total assets {assets / 100:,.2f} CNY ")  # rendered from the stored facts
     app = make_app(book, ContactPanel())
     async with app.run_test(size=(120, 40)) as pilot:
         app.open_customer(customer_id)
@@ -434,9 +450,18 @@ async def test_staff_screen_fits_a_small_terminal(second_run_book):
 
 
 def owner_and_history(path, customer_id):
+    """The current owner and the assignment history, each row's reason rendered (in English)."""
     owner = query(path, "SELECT staff_id FROM current_owners WHERE customer_id = ?", [customer_id])
-    history = query(path, "SELECT staff_id, started_on, ended_on, rule, reason, assigned_by FROM assignments "
-                          "WHERE customer_id = ? ORDER BY assignment_id", [customer_id])
+    policy, manager = load([])
+    db = open_book(path, manager)
+    try:
+        rows = list(db.query("SELECT staff_id, started_on, ended_on, rule, reason, reason_rule, reason_facts, assigned_by "
+                             "FROM assignments WHERE customer_id = ? ORDER BY assignment_id", [customer_id]))
+        rows = with_reasons(rows, assignment.reason_context(db, policy, manager))
+    finally:
+        db.close()
+    history = [(row["staff_id"], row["started_on"], row["ended_on"], row["rule"], row["reason"], row["assigned_by"])
+               for row in rows]
     return (owner[0][0] if owner else None), history
 
 
@@ -452,7 +477,7 @@ async def choose_in_dialog(pilot, staff_id):
 
 async def test_reassign_from_the_customer_screen(book):
     customer_id, owner = query(book, """
-        SELECT r.customer_id, o.staff_id FROM results r JOIN current_owners o ON o.customer_id = r.customer_id
+        SELECT r.customer_id, o.staff_id FROM latest_results r JOIN current_owners o ON o.customer_id = r.customer_id
         JOIN staff s ON s.staff_id = o.staff_id
         WHERE r.tier = 'mass' AND s.post = 'lobby_manager' ORDER BY r.customer_id LIMIT 1""")[0]
     teller = query(book, "SELECT staff_id FROM staff WHERE post = 'high_counter_teller' ORDER BY staff_id LIMIT 1")[0][0]

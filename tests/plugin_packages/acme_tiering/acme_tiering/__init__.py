@@ -11,7 +11,7 @@ from sqlite_utils import Migrations
 from clientbook import hookimpl
 from clientbook.declarations import OutputColumn, PolicyTable
 from clientbook.policy import Decimal, Field, PolicyModel, to_minor
-from clientbook.reasons import explain, pick
+from clientbook.reasons import because_by_case, explained, pick
 
 migrations = Migrations("acme_tiering")
 
@@ -41,14 +41,17 @@ def clientbook_output_columns():
 
 
 @hookimpl
+def clientbook_value_labels(policy, language):
+    return {"tier": {"vip": "VIP", "standard": "Standard"}}
+
+
+@hookimpl
 def clientbook_classify(book, policy):
     customers = book.customers
     threshold = to_minor(policy["acme_tiering"].vip_from, policy.minor_digits)
     vip = (customers["total_assets_minor"].fillna(0) >= threshold).to_numpy()
     index = customers.index
-    return pd.DataFrame({
-        "customer_id": customers["customer_id"],
-        "tier": pick(["standard", "vip"], vip.astype(np.int64), index),
-        "tier_reason": explain("acme.reason", index, verdict=pick(["below", "at or above"], vip.astype(np.int64), index),
-                               threshold=str(policy["acme_tiering"].vip_from)),
-    })
+    cases = [("acme.reason", {"verdict": verdict, "threshold": threshold}) for verdict in ("below", "at or above")]
+    reasons = because_by_case(cases, vip.astype(np.int64), index)
+    return explained("tier", pick(["standard", "vip"], vip.astype(np.int64), index), reasons).assign(
+        customer_id=customers["customer_id"])
