@@ -124,11 +124,12 @@ def _flows(db, column: str, before: int, after: int) -> dict[tuple[str | None, s
     others they come from the decisions' intervals."""
     previous = [row[0] for row in db.execute(
         "SELECT run_id FROM runs WHERE status = 'ok' AND run_id < ? ORDER BY run_id DESC LIMIT 1", [after])]
-    if previous == [before]:
+    counts = json.loads(db.execute("SELECT counts FROM runs WHERE run_id = ?", [after]).fetchone()[0] or "{}")
+    # A run made since decisions became history stored its own flows (runs migrated from an older book did not).
+    if previous == [before] and column in counts.get("decisions", {}):
         flows = {(old, new): count for old, new, count in db.execute(
             "SELECT from_value, to_value, customers FROM run_migrations WHERE run_id = ? AND decision = ?",
             [after, column])}
-        counts = json.loads(db.execute("SELECT counts FROM runs WHERE run_id = ?", [after]).fetchone()[0] or "{}")
         for value, count in counts.get("values", {}).get(column, {}).items():  # the run's own value counts
             moved_in = sum(n for (old, new), n in flows.items() if new == value and old != value)
             if count - moved_in:

@@ -281,6 +281,10 @@ ALTER TABLE runs ADD COLUMN book_bytes_before INTEGER;
 ALTER TABLE runs ADD COLUMN book_bytes_after INTEGER;
 ALTER TABLE assignments ADD COLUMN reason_rule TEXT;
 ALTER TABLE assignments ADD COLUMN reason_facts TEXT;
+DROP VIEW current_owners;
+CREATE VIEW current_owners AS
+  SELECT customer_id, staff_id, started_on, rule, reason, reason_rule, reason_facts FROM assignments
+  WHERE ended_on IS NULL;
 """)
     from .decisions import migrate_results, rebuild_views
 

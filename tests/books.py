@@ -70,3 +70,30 @@ def build_small_book(path: Path, manager=None):
             "matures_on": [None, "2026-12-20"], "status": "active",
         }))
     return db
+
+
+def owner_history(db, customer_id: str, policy=None, manager=None, columns=("staff_id", "ended_on", "rule", "reason")):
+    """A customer's assignments, oldest first, each reason rendered in the current language."""
+    from clientbook.assignment import reason_context
+    from clientbook.explain import ReasonContext, with_reasons
+
+    context = reason_context(db, policy, manager) if policy is not None else ReasonContext(
+        staff_names=dict(db.execute("SELECT staff_id, name FROM staff")))
+    rows = with_reasons(list(db.query("SELECT * FROM assignments WHERE customer_id = ? ORDER BY assignment_id",
+                                      [customer_id])), context)
+    return [tuple(row[name] for name in columns) for row in rows]
+
+
+def current_reasons(db, column: str, policy=None, manager=None) -> dict[str, tuple]:
+    """``{customer: (value, reason)}`` of one decision column, each reason rendered in the current language."""
+    from clientbook.assignment import reason_context
+    from clientbook.decisions import current
+    from clientbook.explain import ReasonContext, render
+
+    context = reason_context(db, policy, manager) if policy is not None else ReasonContext()
+    found = {}
+    for (customer_id,) in db.execute(f"SELECT customer_id FROM decisions WHERE [{column}] IS NOT NULL"):
+        decision = current(db, customer_id, [column])[column]
+        found[customer_id] = (decision["value"], render(decision["rule"], decision["params"], decision["facts"],
+                                                        context))
+    return found

@@ -17,7 +17,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from books import current_reasons, owner_history
 from clientbook import assignment, pipeline
+from clientbook.explain import with_reasons
 from clientbook.policy import load
 from clientbook.reports import migration, staff_report
 from clientbook.store import bulk_insert, open_book, writing
@@ -99,10 +101,11 @@ def test_each_rule_places_the_customers_it_should(tmp_path):
     # The misfits are spread over their tier's spread posts instead.
     assert found["N2"][1] == "spread" and found["N2"][0] in ("SW1", "SW2")
     assert found["N3"] == ("WM1", "spread")  # WM1 had the smaller book (WM2 owns E1)
-    reasons = dict(db.execute("SELECT customer_id, reason FROM current_owners"))
-    assert reasons["N1"] == "first served by LM1 (Lobby manager), whose post looks after 'Mass (low-end potential)'"
-    assert reasons["N5"] == ("referred by customer E1, whose owner WM2 (Wealth manager) looks after 'Affluent'")
-    assert reasons["N3"].startswith("spread evenly for 'Affluent' over: Wealth manager; WM1 had the smallest book")
+    reasons = {customer: owner_history(db, customer, policy, manager)[-1][3] for customer in ("N1", "N3", "N5")}
+    assert reasons["N1"] == ("first served by LM1 Staff LM1 (Lobby manager), whose post looks after "
+                             "'Mass (low-end potential)'")
+    assert reasons["N5"] == "referred by customer E1, whose owner WM2 Staff WM2 (Wealth manager) looks after 'Affluent'"
+    assert reasons["N3"].startswith("spread evenly for 'Affluent' over: Wealth manager; WM1 Staff WM1 had the smallest")
     assert db.execute("SELECT COUNT(DISTINCT run_id) FROM assignments WHERE rule != 'test'").fetchone() == (
         summary.run_id,)
 
@@ -267,9 +270,8 @@ def test_transfers_respect_the_tier_to_post_rule_and_keep_the_history(tmp_path):
     assert file_digest(path) == before
     run_cli(*book, "transfer", "E1", "--to", "LM1", "--force", "--reason", "customer asked for LM1",
             "--as-of", "2026-12-02", check_code=0)
-    history = sqlite3.connect(path).execute(
-        "SELECT staff_id, started_on, ended_on, rule, reason FROM assignments WHERE customer_id = 'E1' "
-        "ORDER BY assignment_id").fetchall()
+    history = owner_history(open_book(path), "E1", policy, manager,
+                            ("staff_id", "started_on", "ended_on", "rule", "reason"))
     assert history[0] == ("WM2", "2026-01-01", "2026-12-01", "test", "set up by the test")
     assert history[1] == ("WM1", "2026-12-01", "2026-12-02", "transfer", "WM2 moves to another branch")
     assert history[2][:4] == ("LM1", "2026-12-02", None, "transfer_forced")
@@ -429,12 +431,12 @@ def test_familiarity_counts_the_owners_meaningful_contacts_in_the_policys_months
     policy, manager = load([])
     db = small_book(tmp_path / "book.db", manager, contacts=contacts)
     pipeline.run(db, policy, manager, AS_OF)
-    found = {row[0]: row[1:] for row in db.execute(
-        "SELECT customer_id, familiarity, familiarity_reason FROM latest_results WHERE familiarity IS NOT NULL")}
-    assert found["E1"] == ("familiar", "meaningful contact by WM2 on 2026-09-01, within the last 6 months")
+    found = current_reasons(db, "familiarity", policy, manager)
+    assert found["E1"] == ("familiar", "meaningful contact by WM2 Staff WM2 on 2026-09-01, within the last 6 months")
     # WM1's contact is not the owner's; the owner's own is older than six months; K4 was not meaningful.
-    assert found["E2"] == ("unfamiliar", "last meaningful contact by LM1 on 2026-03-01, more than 6 months ago")
-    assert "N1" not in found  # no owner before this run's assignment
+    assert found["E2"] == ("unfamiliar", "last meaningful contact by LM1 Staff LM1 on 2026-03-01, more than 6 months ago")
+    # No owner before this run's assignment: nobody knows the customer yet.
+    assert found["N1"] == ("unfamiliar", "no owner yet: nobody at the branch knows the customer")
     policy, manager = load([policy_file(tmp_path, "[retail_tiering.familiarity]\nmonths = 12\nby_owner = false\n")])
     pipeline.run(db, policy, manager, AS_OF)
     found = dict(db.execute("SELECT customer_id, familiarity FROM latest_results WHERE familiarity IS NOT NULL"))
@@ -466,10 +468,11 @@ def test_staff_report_and_tier_migration_between_two_runs(tmp_path):
     assert rows["LM1"]["by_value"] == {"mass": {"customers": 1, "assets_minor": 1_000 * YUAN},
                                        "affluent": {"customers": 1, "assets_minor": 80_000 * YUAN}}
     plan = assignment.rebalance(db, policy, manager, later, "tests", dry_run=True)
-    e2 = plan.moves[plan.moves["customer_id"] == "E2"].iloc[0]
+    e2 = with_reasons(plan.moves[plan.moves["customer_id"] == "E2"].to_dict("records"),
+                      assignment.reason_context(db, policy, manager))[0]
     assert e2["rule"] == "tier_fit" and e2["staff_id"] in ("WM1", "WM2")
     assert e2["reason"].startswith("tier 'Affluent' is looked after by Wealth manager, Senior wealth manager, "
-                                   "not by Lobby manager LM1")
+                                   "not by Lobby manager LM1 Staff LM1")
     db.close()
     shown = run_cli("--db", str(path), "tiers", check_code=0).stdout
     assert "Migration from run 1 to run 2: 1 up, 1 down" in shown
@@ -505,7 +508,7 @@ posts = ["wealth_manager", "lobby_manager"]
     pipeline.run(db, policy, manager, AS_OF)
     tiers = dict(db.execute("SELECT customer_id, tier FROM latest_results"))
     assert tiers["N6"] == "vip" and tiers["N2"] == "rest"  # N2 has the assets but no contribution
-    reason = db.execute("SELECT tier_reason FROM latest_results WHERE customer_id = 'N6'").fetchone()[0]
+    reason = current_reasons(db, "tier", policy, manager)["N6"][1]
     assert reason.endswith("(also required: yearly contribution >= 5,000.00 CNY)")
 
 

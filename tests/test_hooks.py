@@ -13,12 +13,12 @@ import pandas as pd
 import pytest
 from sqlite_utils import Migrations
 
-from books import AS_OF, build_small_book
+from books import owner_history, AS_OF, build_small_book
 from clientbook import assignment, hookimpl, pipeline, sales
-from clientbook.declarations import EligiblePosts, OutputColumn, PolicyTable, RebalancePlan, Refusal, SalesPipeline, Stage
+from clientbook.declarations import EligiblePosts, OutputColumn, PolicyTable, Reads, RebalancePlan, Refusal, SalesPipeline, Stage
 from clientbook.errors import BadInput, PluginError
 from clientbook.plugin_manager import PluginManager
-from clientbook.reasons import because, explained
+from clientbook.reasons import because, explained, pick
 from clientbook.policy import Policy, PolicyModel, load
 
 
@@ -107,6 +107,61 @@ def test_clientbook_output_columns(tmp_path):
     assert "'Bad Name' is not a lower-case identifier" in caught.value.render()
 
 
+def test_clientbook_reads(tmp_path):
+    """A plugin sees only the customers and columns it declared; reading anything else names it."""
+    seen = {}
+
+    class Corporate:
+        @hookimpl
+        def clientbook_reads(self, policy):
+            return Reads(customers=("kind", "income_minor"), kind="corporate")
+
+        @hookimpl
+        def clientbook_output_columns(self):
+            return [OutputColumn("revenue_band", "text", "classification", applies_to="corporate")]
+
+        @hookimpl
+        def clientbook_classify(self, book):
+            customers = book.customers_with("income_minor")
+            seen["ids"] = set(customers["customer_id"])
+            seen["columns"] = list(book.customers.columns)
+            big = customers["income_minor"].fillna(0) >= 10_000_000_000
+            reasons = because("decision.legacy", customers.index, text="revenue against 100,000,000")
+            return explained("revenue_band", pick(["small", "big"], big.astype(int), customers.index), reasons).assign(
+                customer_id=customers["customer_id"])
+
+    policy, manager = policy_and_manager(Corporate())
+    db = build_small_book(tmp_path / "book.db", manager)
+    pipeline.run(db, policy, manager, AS_OF)
+    assert seen["ids"] == {"K01", "K02"}  # only the corporate customers
+    assert seen["columns"] == ["customer_id", "kind", "income_minor"]
+    assert dict(db.execute("SELECT customer_id, revenue_band FROM latest_results WHERE revenue_band IS NOT NULL")) == {
+        "K01": "big", "K02": "small"}
+
+    class Snooping(Corporate):
+        @hookimpl
+        def clientbook_classify(self, book):
+            book.customers_with("total_assets_minor")
+
+    policy, manager = policy_and_manager(Snooping())
+    db = build_small_book(tmp_path / "snoop.db", manager)
+    with pytest.raises(PluginError) as caught:
+        pipeline.run(db, policy, manager, AS_OF)
+    assert caught.value.render() == ("plugin 'test_plugin_0' read total_assets_minor, which it did not declare in "
+                                     "clientbook_reads; add it to its Reads")
+    assert db["runs"].count == 0
+
+    class Bad:
+        @hookimpl
+        def clientbook_reads(self, policy):
+            return Reads(customers=("no_such_column",))
+
+    policy, manager = policy_and_manager(Bad())
+    with pytest.raises(PluginError) as caught:
+        manager.reads(policy)
+    assert "plugin 'test_plugin_0' declares bad reads: no_such_column" in caught.value.render()
+
+
 def test_clientbook_classify(tmp_path):
     calls = []
 
@@ -152,9 +207,8 @@ def test_clientbook_assign(tmp_path):
     db = build_small_book(tmp_path / "book.db", manager)
     summary = pipeline.run(db, policy, manager, AS_OF)
     assert summary.counts["assigned"] == 1
-    owner = db.execute("SELECT staff_id, rule, reason, run_id FROM assignments "
-                       "WHERE customer_id = 'C07' AND ended_on IS NULL").fetchone()
-    assert owner == ("S3", "even_spread", "tier mass goes to lobby managers", summary.run_id)
+    owner = owner_history(db, "C07", policy, manager, ("staff_id", "rule", "reason", "run_id", "ended_on"))
+    assert owner == [("S3", "even_spread", "tier mass goes to lobby managers", summary.run_id, None)]
 
 
 def test_clientbook_assign_to_unknown_staff_is_refused(tmp_path):
@@ -169,7 +223,7 @@ def test_clientbook_assign_to_unknown_staff_is_refused(tmp_path):
     with pytest.raises(PluginError) as caught:
         pipeline.run(db, policy, manager, AS_OF)
     assert "assigns customers to staff not in the book" in caught.value.render()
-    assert db["runs"].count == 0 and db["results"].count == 0
+    assert db["runs"].count == 0 and db["decisions"].count == 0
 
 
 def test_clientbook_rebalance(tmp_path):
@@ -194,8 +248,7 @@ def test_clientbook_rebalance(tmp_path):
     assert not dry.written and db.execute("SELECT staff_id FROM current_owners WHERE customer_id = 'C03'").fetchone() == ("S2",)
     done = assignment.rebalance(db, policy, manager, AS_OF, "tests")
     assert done.written
-    history = db.execute("SELECT staff_id, ended_on, rule, reason FROM assignments WHERE customer_id = 'C03' "
-                         "ORDER BY assignment_id").fetchall()
+    history = owner_history(db, "C03", policy, manager)
     assert history == [("S2", AS_OF.isoformat(), "test", "set up by the test"),
                        ("S1", None, "test_move", "to a senior wealth manager")]
 
@@ -392,7 +445,7 @@ def test_clientbook_customer_panels(tmp_path):
     policy, manager = policy_and_manager(Plugin())
     db = build_small_book(tmp_path / "book.db", manager)
     pipeline.run(db, policy, manager, AS_OF)
-    profile = customer_profile(db, "C01")
+    profile = customer_profile(db, "C01", assignment.reason_context(db, policy, manager))
     panels = manager.customer_panels(profile, manager.value_labels(policy, "en"), policy)
     # The built-in panels come through the same hook, in their order: classification, then
     # retail_tiering's tier and service.
