@@ -1,17 +1,22 @@
 """Benchmark: `clientbook run` against a hand-written pandas + sqlite3 script, side by side.
 
-    python bench/bench_run.py [--customers 1000000] [--repeat 2] [--workdir DIR]
+    python bench/bench_run.py [--customers 1000000] [--repeat 1] [--workdir DIR]
 
-Builds a book of N retail customers with `clientbook demo` (holdings, balances and
-transactions included), then times, in alternation, each repeat:
+Builds a book of N customers with `clientbook demo` (holdings, balances, transactions, the
+contact log, staff, a few dozen corporate accounts), then, on copies of it, each repeat:
 
-* baseline:     bench/baseline_tiering.py (tiers and familiarity, written with their reasons);
-* clientbook:   `clientbook run` with only retail_tiering loaded (the same work);
-* full run:     `clientbook run` with every built-in plugin (tiers, life stages, key accounts).
+* baseline:   bench/baseline_run.py reads the same customers, snapshots, owners and contacts,
+              makes the same four decisions (tier, familiarity, life stage, account class) with
+              their reasons, and writes one row per customer;
+* first run:  `clientbook run` with every built-in plugin on a copy whose decisions were cleared
+              (a book no run has decided yet): every decision is written;
+* second run: `clientbook run` again on the same copy, the book unchanged: nothing to write
+              but the run record; the book's growth is measured (pages in use, from the run
+              record, and the file with its WAL).
 
 Each is a fresh process, timed from start to exit, with its own peak resident memory (from
-wait4). Prints the best time of each, the ratio clientbook / baseline and the peak memory.
-Targets (issue 2): ratio at most 1.5, peak memory under 2 GiB at 1,000,000 customers.
+wait4). Targets (issue 10): first run at most 1.3x the baseline and under 10 s, peak under
+1.5 GiB; the second run under half the first, the book growing by under 5 MiB.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -27,6 +33,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 AS_OF = "2026-11-30"
+# Everything a run writes: cleared, the copy is a book no run has decided yet.
+DECISION_TABLES = ("decisions", "decision_history", "decision_rules", "run_migrations", "run_arrivals",
+                   "book_summary", "needs", "runs")
 
 
 def measure(command: list[str], env: dict | None = None) -> tuple[float, float]:
@@ -40,41 +49,73 @@ def measure(command: list[str], env: dict | None = None) -> tuple[float, float]:
     return seconds, usage.ru_maxrss / 1024
 
 
+def copy_book(source: Path, target: Path, clear: bool) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{target}{suffix}").unlink(missing_ok=True)
+    shutil.copyfile(source, target)
+    if clear:
+        conn = sqlite3.connect(target)
+        with conn:
+            for table in DECISION_TABLES:
+                conn.execute(f"DELETE FROM {table}")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.close()
+
+
+def file_bytes(path: Path) -> int:
+    return sum(Path(f"{path}{suffix}").stat().st_size for suffix in ("", "-wal") if Path(f"{path}{suffix}").exists())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--workdir", type=Path, help="keep the book here (default: a temporary folder)")
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--workdir", type=Path, help="keep the books here (default: a temporary folder)")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="clientbook-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     book = workdir / "bench.db"
-    clientbook = [sys.executable, "-m", "clientbook", "--db", str(book), "--quiet"]
-
     if not book.exists():
-        seconds, peak = measure([*clientbook, "demo", "--customers", str(args.customers), "--as-of", AS_OF, "--no-tui"])
+        seconds, peak = measure([sys.executable, "-m", "clientbook", "--db", str(book), "--quiet", "demo",
+                                 "--customers", str(args.customers), "--as-of", AS_OF, "--no-tui"])
         print(f"book: {args.customers:,} customers generated, written and run once in {seconds:.1f} s "
               f"(peak {peak:,.0f} MiB)")
-    size = sum(path.stat().st_size for path in workdir.glob("bench.db*"))
-    print(f"book file: {size / 2**20:,.0f} MiB")
+        conn = sqlite3.connect(book)
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.close()
+    print(f"book file: {file_bytes(book) / 2**20:,.0f} MiB")
 
-    figures: dict[str, list[tuple[float, float]]] = {"baseline": [], "clientbook": [], "full run": []}
+    figures: dict[str, list[tuple[float, float]]] = {"baseline": [], "first run": [], "second run": []}
+    growth = []
     for _ in range(args.repeat):
-        figures["baseline"].append(measure([sys.executable, str(HERE / "baseline_tiering.py"), str(book), AS_OF]))
-        figures["clientbook"].append(measure([*clientbook, "run", "--as-of", AS_OF],
-                                             env={"CLIENTBOOK_LOAD_PLUGINS": "retail_tiering"}))
-        figures["full run"].append(measure([*clientbook, "run", "--as-of", AS_OF]))
+        copy = workdir / "copy.db"
+        copy_book(book, copy, clear=False)
+        figures["baseline"].append(measure([sys.executable, str(HERE / "baseline_run.py"), str(copy), AS_OF]))
+        copy_book(book, copy, clear=True)
+        clientbook = [sys.executable, "-m", "clientbook", "--db", str(copy), "--quiet", "run", "--as-of", AS_OF]
+        figures["first run"].append(measure(clientbook))
+        before = file_bytes(copy)
+        figures["second run"].append(measure(clientbook))
+        conn = sqlite3.connect(copy)
+        pages = conn.execute("SELECT book_bytes_after - book_bytes_before FROM runs ORDER BY run_id DESC LIMIT 1"
+                             ).fetchone()[0]
+        conn.close()
+        growth.append((pages, file_bytes(copy) - before))
 
     print(f"\n{'':12} {'best s':>8} {'all s':>20} {'peak MiB':>9}")
     for name, runs in figures.items():
         times = ", ".join(f"{seconds:.2f}" for seconds, _ in runs)
         print(f"{name:12} {min(s for s, _ in runs):8.2f} {times:>20} {max(p for _, p in runs):9,.0f}")
     base = min(s for s, _ in figures["baseline"])
-    ours = min(s for s, _ in figures["clientbook"])
-    full = min(s for s, _ in figures["full run"])
-    print(f"\nratio clientbook / baseline: {ours / base:.2f} (target <= 1.5)")
-    print(f"ratio full run / baseline:   {full / base:.2f} (three plugins against one)")
-    print(f"peak memory: {max(p for _, p in figures['full run']):,.0f} MiB (target < 2048)")
+    first = min(s for s, _ in figures["first run"])
+    second = min(s for s, _ in figures["second run"])
+    print(f"\nratio first run / baseline:   {first / base:.2f} (target <= 1.3; under 10 s: {first:.1f} s)")
+    print(f"ratio second run / first run: {second / first:.2f} (target < 0.5)")
+    print(f"peak memory of a run: {max(p for name in ('first run', 'second run') for _, p in figures[name]):,.0f} MiB "
+          f"(target < 1536)")
+    for pages, on_disk in growth:
+        print(f"second run's growth: {pages / 2**20:.2f} MiB of pages in use, {on_disk / 2**20:.2f} MiB on disk "
+              f"(file and WAL; target < 5 MiB)")
     if not args.workdir:
         shutil.rmtree(workdir)
 

@@ -28,7 +28,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .columnar import query_frame, table_rows
+from .columnar import query_frame, query_table, table_rows
 from .declarations import REASON_SUFFIXES
 from .errors import BadInput
 
@@ -86,21 +86,32 @@ def rebuild_views(db) -> None:
 # --- rules -------------------------------------------------------------------------------------
 
 
-def rule_ids(db, rules: pa.Array, params: pa.Array) -> pa.Array:
-    """The ``rule_id`` of each (rule, params) pair, adding the pairs the book has not seen."""
-    params = pc.fill_null(params, NO_PARAMS)
-    key = pc.binary_join_element_wise(pc.cast(rules, pa.large_string()), pc.cast(params, pa.large_string()),
-                                      pa.scalar("\x1f", pa.large_string()))
-    encoded = pc.dictionary_encode(key).combine_chunks() if isinstance(key, pa.ChunkedArray) else pc.dictionary_encode(key)
-    pairs = [item.split("\x1f", 1) for item in encoded.dictionary.to_pylist()]
-    known = {(rule, stored): rule_id for rule_id, rule, stored in db.execute("SELECT rule_id, rule, params FROM decision_rules")}
-    ids = []
-    for rule, stored in pairs:
-        if (rule, stored) not in known:
-            known[(rule, stored)] = db.execute("INSERT INTO decision_rules (rule, params) VALUES (?, ?)",
-                                               [rule, stored]).lastrowid
-        ids.append(known[(rule, stored)])
-    return pa.array(ids, type=pa.int64()).take(encoded.indices)
+class RuleNumbers:
+    """The ``rule_id`` of each (rule, params) pair of a run. Pairs the book has not seen get the
+    numbers after its last one, kept in :attr:`new` to be written with the run, in its transaction."""
+
+    def __init__(self, db) -> None:
+        self.known = {(rule, stored): rule_id
+                      for rule_id, rule, stored in db.execute("SELECT rule_id, rule, params FROM decision_rules")}
+        self.following = max(self.known.values(), default=0)
+        self.new: list[tuple[int, str, str]] = []
+
+    def ids(self, rules: pa.Array, params: pa.Array) -> pa.Array:
+        params = pc.fill_null(params, NO_PARAMS)
+        key = pc.binary_join_element_wise(pc.cast(rules, pa.large_string()), pc.cast(params, pa.large_string()),
+                                          pa.scalar("\x1f", pa.large_string()))
+        encoded = pc.dictionary_encode(key)
+        if isinstance(encoded, pa.ChunkedArray):
+            encoded = encoded.combine_chunks()
+        ids = []
+        for item in encoded.dictionary.to_pylist():  # one per distinct rule: a handful
+            rule, stored = item.split("\x1f", 1)
+            if (rule, stored) not in self.known:
+                self.following += 1
+                self.known[(rule, stored)] = self.following
+                self.new.append((self.following, rule, stored))
+            ids.append(self.known[(rule, stored)])
+        return pa.array(ids, type=pa.int64()).take(encoded.indices)
 
 
 def rules_by_id(db, ids) -> dict[int, tuple[str, str]]:
@@ -117,125 +128,188 @@ def rules_by_id(db, ids) -> dict[int, tuple[str, str]]:
 
 @dataclass
 class Changes:
-    """What one run changes in the stored decisions, ready to write."""
+    """What one run changes in the stored decisions, ready to write; run ids are filled in then."""
 
-    rows: pd.DataFrame  # the new state of every customer whose row is new or changes (all decision columns)
-    new_rows: np.ndarray  # bool per row of ``rows``: the customer has no row yet
-    history: pd.DataFrame  # ended decisions: decision, customer_id, value, rule_id, facts, from_run
+    rows: pa.Table  # the new state of each customer whose row is new or changes: is_new, then every column's parts
+    history: pa.Table  # ended decisions: decision, customer_id, value, rule_id, facts, from_run
+    migrations: pa.Table  # decision, from_value, to_value, customers: this run against the stored state
+    arrived: pa.Table  # decision, value, customer_id: customers whose value is new in this run
     counts: dict  # per column: started, changed, facts_updated, ended
-    migrations: list[dict]  # per text column: from_value, to_value, customers (this run against the previous)
-    arrived: pd.DataFrame  # customer_id, decision, value: customers whose value is new in this run
+    columns: list[str]  # every column written (declared now, or stored and now ended)
 
 
-def _as_text(series: pd.Series) -> pd.Series:
-    """Values compared as text, whatever their type (a date, an integer)."""
-    return series.astype("string")
+def _nulls(table: pa.Table, name: str, kind: pa.DataType) -> pa.Array:
+    return table[name] if name in table.column_names else pa.nulls(table.num_rows, kind)
 
 
-def diff(db, results: pd.DataFrame, owned: dict, run_id: int) -> Changes:
-    """Compare a run's results (``customer_id``, then per column ``X``, ``X_rule_id``, ``X_facts``)
-    with the stored current decisions."""
-    columns = [name for name in results.columns if name in owned and owned[name][1].name == name]
-    stored_columns = decision_columns(db)
-    # A column stored before whose plugin no longer runs: its decisions end with this run.
-    gone = [name for name in stored_columns if name not in columns]
-    results = results.assign(**{name: pd.Series(pd.NA, index=results.index, dtype="string") for name in gone},
-                             **{f"{name}_rule_id": pd.Series(pd.NA, index=results.index, dtype="Int64") for name in gone},
-                             **{f"{name}_facts": pd.Series(pd.NA, index=results.index, dtype="string") for name in gone})
-    columns = columns + gone
-    kinds = {name: owned[name][1].dtype if name in owned else "text" for name in columns}
+def _text(values) -> pa.Array:
+    return pc.cast(values, pa.large_string())
+
+
+def diff(db, new: pa.Table, kinds: dict[str, str]) -> Changes:
+    """Compare a run's results (``customer_id``, then per column ``X``: ``X``, ``X_rule_id``,
+    ``X_facts``; ``kinds`` their dtypes) with the stored current decisions, in Arrow kernels."""
+    stored = decision_columns(db)
+    columns = list(kinds) + [name for name in stored if name not in kinds]  # stored ones no plugin made now: ended
     types = {"customer_id": "TEXT"}
-    for name in stored_columns:
-        types.update({name: SQL_TYPES[kinds[name]], f"{name}_rule": "INTEGER", f"{name}_facts": "TEXT",
+    for name in stored:
+        types.update({name: SQL_TYPES[kinds.get(name, "text")], f"{name}_rule": "INTEGER", f"{name}_facts": "TEXT",
                       f"{name}_since": "INTEGER"})
     select = ", ".join(f"[{name}]" for name in types)
-    current = query_frame(db, f"SELECT {select} FROM decisions", types,
-                          rows=table_rows(db, "decisions")).set_index("customer_id")
-    new = results.set_index("customer_id")
-    everyone = new.index.union(current.index, sort=False)
-    old = current.reindex(everyone)
-    now = new.reindex(everyone)
-    changed_row = np.zeros(len(everyone), dtype=bool)
-    state = pd.DataFrame(index=everyone)
-    history, counts, migrations, arrived = [], {}, [], []
+    current = query_table(db, f"SELECT {select} FROM decisions", types, rows=table_rows(db, "decisions"))
+    ids = _text(new["customer_id"])
+    current_ids = _text(current["customer_id"])
+    position = pc.index_in(ids, value_set=current_ids)
+    gone = pc.invert(pc.is_in(current_ids, value_set=ids))
+    extra = current.filter(gone)
+    everyone = pa.concat_arrays([ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids,
+                                 _text(extra["customer_id"]).combine_chunks()])
+    is_new = pa.concat_arrays([pc.is_null(position).combine_chunks() if isinstance(position, pa.ChunkedArray)
+                               else pc.is_null(position), pa.array(np.zeros(extra.num_rows, dtype=bool))])
+    old = pa.concat_tables([current.take(position), extra], promote_options="permissive")
+    size = len(everyone)
+    rows = {"customer_id": everyone, "is_new": is_new}
+    changed = np.zeros(size, dtype=bool)
+    history, migrations, arrived, counts = [], [], [], {}
     for name in columns:
-        value, rule, facts = now[name], now[f"{name}_rule_id"].astype("Int64"), now[f"{name}_facts"].astype("string")
-        if name in stored_columns:
-            old_value, old_rule = old[name], old[f"{name}_rule"].astype("Int64")
-            old_facts, old_since = old[f"{name}_facts"].astype("string"), old[f"{name}_since"].astype("Int64")
+        if name in kinds:
+            pad = extra.num_rows
+            value = pa.concat_arrays([_text(new[name]).combine_chunks(), pa.nulls(pad, pa.large_string())])
+            rule = pa.concat_arrays([pc.cast(new[f"{name}_rule_id"], pa.int64()).combine_chunks(),
+                                     pa.nulls(pad, pa.int64())])
+            facts = pa.concat_arrays([_text(new[f"{name}_facts"]).combine_chunks(), pa.nulls(pad, pa.large_string())])
         else:
-            old_value = pd.Series(pd.NA, index=everyone, dtype=value.dtype)
-            old_rule = old_since = pd.Series(pd.NA, index=everyone, dtype="Int64")
-            old_facts = pd.Series(pd.NA, index=everyone, dtype="string")
-        had, has = old_value.notna().to_numpy(), value.notna().to_numpy()
-        same_value = (_as_text(old_value) == _as_text(value)).fillna(False).to_numpy(dtype=bool)
-        same_rule = (old_rule == rule).fillna(False).to_numpy(dtype=bool)
-        same_facts = ((old_facts == facts).fillna(False) | (old_facts.isna() & facts.isna())).to_numpy(dtype=bool)
+            value, rule, facts = pa.nulls(size, pa.large_string()), pa.nulls(size, pa.int64()), pa.nulls(
+                size, pa.large_string())
+        old_value = _text(_nulls(old, name, pa.large_string()))
+        old_rule = pc.cast(_nulls(old, f"{name}_rule", pa.int64()), pa.int64())
+        old_facts = _text(_nulls(old, f"{name}_facts", pa.large_string()))
+        old_since = pc.cast(_nulls(old, f"{name}_since", pa.int64()), pa.int64())
+
+        def mask(values) -> np.ndarray:
+            return pc.fill_null(values, False).to_numpy(zero_copy_only=False)
+
+        had, has = mask(pc.is_valid(old_value)), mask(pc.is_valid(value))
+        same_value = mask(pc.equal(old_value, value))
+        same_rule = mask(pc.equal(old_rule, rule))
+        same_facts = mask(pc.or_kleene(pc.equal(old_facts, facts), pc.and_(pc.is_null(old_facts), pc.is_null(facts))))
         kept = had & has & same_value & same_rule
-        started = has & ~had
-        replaced = had & has & ~kept
-        ended = had & ~has
+        started, replaced, ended = has & ~had, had & has & ~kept, had & ~has
         refreshed = kept & ~same_facts
-        changed_row |= started | replaced | ended | refreshed
-        since = old_since.where(kept, pd.NA)  # NA: this run (filled in when written)
-        state[name] = value.where(has, None)
-        state[f"{name}_rule"] = rule.where(has, pd.NA)
-        state[f"{name}_facts"] = facts.where(has, pd.NA)
-        state[f"{name}_since"] = since.where(has, pd.NA)
-        closing = replaced | ended
-        if closing.any():
-            history.append(pd.DataFrame({
-                "decision": name, "customer_id": everyone[closing], "value": _as_text(old_value)[closing].to_numpy(),
-                "rule_id": old_rule[closing].to_numpy(), "facts": old_facts[closing].to_numpy(),
-                "from_run": old_since[closing].to_numpy()}))
+        changed |= started | replaced | ended | refreshed
+        rows[name], rows[f"{name}_rule"], rows[f"{name}_facts"] = value, rule, facts
+        rows[f"{name}_since"] = pc.if_else(pa.array(kept), old_since, pa.nulls(size, pa.int64()))  # null: this run
+        closing = pa.array(replaced | ended)
+        if pc.any(closing).as_py():
+            history.append(pa.table({
+                "decision": pa.array([name] * int(pc.sum(closing).as_py()), pa.large_string()),
+                "customer_id": everyone.filter(closing), "value": old_value.filter(closing),
+                "rule_id": old_rule.filter(closing), "facts": old_facts.filter(closing),
+                "from_run": old_since.filter(closing)}))
         counts[name] = {"started": int(started.sum()), "changed": int(replaced.sum()), "ended": int(ended.sum()),
                         "facts_updated": int(refreshed.sum())}
-        moved = (had | has) & ~(had & has & same_value)  # value new, gone or different
-        if kinds[name] == "text":
-            flow = pd.DataFrame({"from_value": old_value.where(had, None)[moved].astype(object),
-                                 "to_value": value.where(has, None)[moved].astype(object)})
-            if len(flow):
-                grouped = flow.fillna("\x00").groupby(["from_value", "to_value"]).size()
-                migrations.extend({"decision": name, "from_value": None if old_v == "\x00" else old_v,
-                                   "to_value": None if new_v == "\x00" else new_v, "customers": int(count)}
-                                  for (old_v, new_v), count in grouped.items())
-        came = has & ~(had & same_value)
-        if came.any():
-            arrived.append(pd.DataFrame({"customer_id": everyone[came], "decision": name,
-                                         "value": _as_text(value)[came].to_numpy()}))
-    rows = state[changed_row].reset_index(names="customer_id")
-    new_rows = ~np.isin(rows["customer_id"].to_numpy(dtype=object), current.index.to_numpy(dtype=object))
-    history_frame = (pd.concat(history, ignore_index=True) if history else
-                     pd.DataFrame(columns=["decision", "customer_id", "value", "rule_id", "facts", "from_run"]))
-    arrived_frame = (pd.concat(arrived, ignore_index=True) if arrived else
-                     pd.DataFrame(columns=["customer_id", "decision", "value"]))
-    return Changes(rows, new_rows, history_frame, counts, migrations, arrived_frame)
+        moved = pa.array((had | has) & ~(had & has & same_value))  # value new, gone or different
+        if kinds.get(name, "text") == "text" and pc.any(moved).as_py():
+            flow = pa.table({"from_value": old_value.filter(moved), "to_value": value.filter(moved)}).group_by(
+                ["from_value", "to_value"], use_threads=False).aggregate([([], "count_all")])
+            migrations.append(pa.table({"decision": pa.array([name] * flow.num_rows, pa.large_string()),
+                                        "from_value": flow["from_value"], "to_value": flow["to_value"],
+                                        "customers": flow["count_all"]}))
+        came = pa.array(has & ~(had & same_value))
+        if pc.any(came).as_py():
+            arrived.append(pa.table({"decision": pa.array([name] * int(pc.sum(came).as_py()), pa.large_string()),
+                                     "value": value.filter(came), "customer_id": everyone.filter(came)}))
+    keep = pa.array(changed)
+    empty = {
+        "history": {"decision": pa.large_string(), "customer_id": pa.large_string(), "value": pa.large_string(),
+                    "rule_id": pa.int64(), "facts": pa.large_string(), "from_run": pa.int64()},
+        "migrations": {"decision": pa.large_string(), "from_value": pa.large_string(), "to_value": pa.large_string(),
+                       "customers": pa.int64()},
+        "arrived": {"decision": pa.large_string(), "value": pa.large_string(), "customer_id": pa.large_string()},
+    }
+
+    def joined(parts, name):
+        return pa.concat_tables(parts) if parts else pa.schema(empty[name]).empty_table()
+
+    return Changes(pa.table(rows).filter(keep), joined(history, "history"), joined(migrations, "migrations"),
+                   joined(arrived, "arrived"), counts, columns)
 
 
-def write(db, changes: Changes, run_id: int, previous_run: int | None, columns: list[str]) -> None:
-    """Store a run's changes (inside the caller's transaction)."""
-    from .store import bulk_insert  # store imports this module for the migrations
+def _fields(columns: list[str]) -> list[str]:
+    return [f"{name}{suffix}" for name in columns for suffix in ("", "_rule", "_facts", "_since")]
 
-    rows = changes.rows
-    fields = ["customer_id"] + [f"{name}{suffix}" for name in columns for suffix in ("", "_rule", "_facts", "_since")]
-    for name in columns:
-        rows[f"{name}_since"] = rows[f"{name}_since"].astype("Int64").where(
-            rows[name].isna() | rows[f"{name}_since"].notna(), run_id)
-    inserted = rows[changes.new_rows]
-    updated = rows[~changes.new_rows]
-    if len(inserted):
-        bulk_insert(db, "decisions", inserted[fields])
-    if len(updated):
-        assignments = ", ".join(f"[{name}] = ?" for name in fields[1:])
-        values = [updated[name].astype(object).where(updated[name].notna(), None).tolist() for name in fields[1:]]
-        db.conn.executemany(f"UPDATE decisions SET {assignments} WHERE customer_id = ?",
-                            zip(*values, updated["customer_id"].tolist()))
-    if len(changes.history):
-        history = changes.history.assign(facts_run=previous_run, to_run=run_id)
-        bulk_insert(db, "decision_history", history[["decision", "customer_id", "value", "rule_id", "facts",
-                                                     "facts_run", "from_run", "to_run"]])
-    if changes.migrations:
-        bulk_insert(db, "run_migrations", pd.DataFrame(changes.migrations).assign(run_id=run_id))
+
+def write(db, changes: Changes, run_id: int, previous_run: int | None, new_rules: list, stage: str | None) -> None:
+    """Store a run's changes inside the caller's transaction: from ``stage`` (a file the book's
+    connection has attached as ``stage``, see :func:`clientbook.columnar.stage`) or row by row."""
+    from .store import bulk_insert  # store imports this module for its migrations
+
+    if new_rules:
+        db.conn.executemany("INSERT INTO decision_rules (rule_id, rule, params) VALUES (?, ?, ?)", new_rules)
+    fields = _fields(changes.columns)
+    ended = set(changes.columns)
+
+    def chosen(name: str, row: str = "") -> str:
+        """A column's value as written; a decision's first run (``_since`` left empty) is this one."""
+        base = name.removesuffix("_since")
+        if name.endswith("_since") and base in ended:
+            return (f"CASE WHEN {row}[{base}] IS NULL THEN NULL "
+                    f"ELSE COALESCE({row}[{name}], {int(run_id)}) END")
+        return f"{row}[{name}]"
+
+    names = ", ".join(f"[{name}]" for name in fields)
+    if stage is None:  # row by row: a small change, or no driver for the staged write
+        db.execute("DROP TABLE IF EXISTS temp.run_rows")
+        db.execute("CREATE TEMP TABLE run_rows (customer_id TEXT, is_new INTEGER, "
+                   + ", ".join(f"[{name}]" for name in fields) + ")")
+        if changes.rows.num_rows:
+            bulk_insert(db, "run_rows", changes.rows.select(["customer_id", "is_new", *fields]))
+        source_rows = "temp.run_rows"
+    else:
+        source_rows = "stage.run_rows"
+    # Into an empty table (a book's first run) the value indexes are built once, after the rows.
+    first = db.execute("SELECT 1 FROM decisions LIMIT 1").fetchone() is None
+    indexes = [row for row in db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+                                         "AND tbl_name = 'decisions' AND sql IS NOT NULL")] if first else []
+    for index, _ in indexes:
+        db.execute(f"DROP INDEX [{index}]")
+    db.execute(f"INSERT INTO decisions (customer_id, {names}) SELECT customer_id, "
+               f"{', '.join(chosen(name) for name in fields)} FROM {source_rows} WHERE is_new")
+    for _, sql in indexes:
+        db.execute(sql)
+    updates = ", ".join(f"[{name}] = {chosen(name, 's.')}" for name in fields)
+    db.execute(f"UPDATE decisions SET {updates} FROM {source_rows} s WHERE NOT s.is_new "
+               "AND decisions.customer_id = s.customer_id")
+    if stage is None:
+        db.execute("DROP TABLE temp.run_rows")
+        if changes.history.num_rows:
+            history = changes.history.append_column("facts_run", pa.array([previous_run] * changes.history.num_rows,
+                                                                          pa.int64()))
+            history = history.append_column("to_run", pa.array([run_id] * history.num_rows, pa.int64()))
+            bulk_insert(db, "decision_history", history)
+        if changes.migrations.num_rows:
+            bulk_insert(db, "run_migrations", changes.migrations.append_column(
+                "run_id", pa.array([run_id] * changes.migrations.num_rows, pa.int64())))
+    else:
+        db.execute("INSERT INTO decision_history (decision, customer_id, value, rule_id, facts, facts_run, from_run, "
+                   "to_run) SELECT decision, customer_id, value, rule_id, facts, ?, from_run, ? FROM stage.run_history",
+                   [previous_run, run_id])
+        db.execute("INSERT INTO run_migrations (run_id, decision, from_value, to_value, customers) "
+                   "SELECT ?, decision, from_value, to_value, customers FROM stage.run_migrations", [run_id])
+    db.execute("DELETE FROM run_arrivals")
+    if previous_run is not None and changes.arrived.num_rows:  # "became familiar since the run before"
+        if stage is None:
+            bulk_insert(db, "run_arrivals", changes.arrived.append_column(
+                "run_id", pa.array([run_id] * changes.arrived.num_rows, pa.int64())))
+        else:
+            db.execute("INSERT INTO run_arrivals (run_id, decision, value, customer_id) "
+                       "SELECT ?, decision, value, customer_id FROM stage.run_arrivals", [run_id])
+
+
+def staged_tables(changes: Changes) -> dict[str, pa.Table]:
+    """What :func:`write` reads from a staging file."""
+    return {"run_rows": changes.rows.select(["customer_id", "is_new", *_fields(changes.columns)]),
+            "run_history": changes.history, "run_migrations": changes.migrations, "run_arrivals": changes.arrived}
 
 
 def check_unchanged_since(db, run_id: int | None) -> None:

@@ -59,7 +59,7 @@ class Book:
         self.reads: list[tuple[str, ...]] = []  # what was read from the database, in order (tests count it)
         # A scoped view: which rows (positions in the book) and columns its plugin may see.
         self._rows: np.ndarray | None = None
-        self._allowed: set[str] | None = None
+        self._allowed: dict[str, None] | None = None
         self._frames_allowed: set[str] | None = None
         self._plugin: str | None = None
         self._parent: Book | None = None
@@ -135,7 +135,7 @@ class Book:
         """The book as plugin ``plugin`` declared it reads it: its customers, its columns, its frames."""
         view = Book(self.as_of, self._loaders)
         view._parent, view._plugin = self._root, plugin
-        view._allowed = {"customer_id", *reads.customers}
+        view._allowed = dict.fromkeys(["customer_id", *reads.customers])  # ordered: book.customers keeps it
         view._frames_allowed = set(reads.frames)
         if reads.kind != "any":
             kind = self._root._columns(["kind"])["kind"]

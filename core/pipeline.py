@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import date
@@ -21,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import __version__
-from . import decisions, summaries
+from . import columnar, decisions, summaries
 from .assignment import MOVE_COLUMNS, check_assignments, start_assignments
 from .declarations import REASON_SUFFIXES, OutputColumn
 from .errors import BadInput, PluginError, contract_error
@@ -82,28 +83,38 @@ def _reason_checks(fail, name: str, frame: pd.DataFrame, ids: pd.Series) -> None
     rule, params, facts = frame[f"{name}_rule"], frame[f"{name}_params"], frame[f"{name}_facts"]
     unexplained = (frame[name].notna() & rule.isna()).to_numpy(dtype=bool)
     if unexplained.any():
-        raise fail("unexplained", count=int(unexplained.sum()), name=name, example=ids[unexplained].iloc[0])
+        raise fail("unexplained", count=int(unexplained.sum()), name=name, example=ids.iloc[np.flatnonzero(unexplained)[0]])
     decided = frame[name].notna().to_numpy(dtype=bool)
-    pairs = pd.DataFrame({"rule": rule, "params": params.fillna("")})[decided]
-    for (key, given), rows in pairs.groupby(["rule", "params"], sort=False).groups.items():
-        example = ids.loc[rows[0]]
+    # One (rule, params) pair per case: a handful, whatever the number of customers.
+    rows_decided = np.flatnonzero(decided)
+    joined = pc.binary_join_element_wise(pa.array(rule.fillna(""), type=pa.large_string()),
+                                         pa.array(params.fillna(""), type=pa.large_string()),
+                                         pa.scalar("\x1f", pa.large_string())).take(pa.array(rows_decided))
+    encoded = pc.dictionary_encode(joined)
+    pair = encoded.indices.to_numpy(zero_copy_only=False)
+    for number, item in enumerate(encoded.dictionary.to_pylist()):
+        key, given = item.split("\x1f", 1)
+        rows = rows_decided[pair == number]
+        example = ids.iloc[rows[0]]
         fields = message_fields(key)
         if fields is None:
             raise fail("unknown_rule", name=name, rule=key, example=example)
         try:
             known = set(json.loads(given)) if given else set()
-            sample = facts.loc[rows[0]]
+            sample = facts.iloc[rows[0]]
             if pd.notna(sample) and not isinstance(json.loads(sample), dict):
                 raise ValueError(sample)
         except (ValueError, TypeError):
             raise fail("bad_facts", name=name, rule=key, example=example) from None
-        for field in sorted(set(fields) - known):
-            text = facts.loc[rows].astype("string").fillna("")
-            lacking = ~text.str.contains(f'"{field}":', regex=False) | text.str.contains(f'"{field}":null',
-                                                                                         regex=False)
+        needed = sorted(set(fields) - known)
+        if not needed:
+            continue
+        text = facts.iloc[rows].fillna("")
+        for field in needed:
+            lacking = (~text.str.contains(f'"{field}":', regex=False)
+                       | text.str.contains(f'"{field}":null', regex=False)).to_numpy(dtype=bool)
             if lacking.any():
-                raise fail("facts_missing", name=name, rule=key, field=field, example=ids.loc[lacking.index[lacking]
-                                                                                           [0]])
+                raise fail("facts_missing", name=name, rule=key, field=field, example=ids.iloc[rows[lacking][0]])
 
 
 def check_output(
@@ -180,10 +191,12 @@ def _check_coverage(fail, name: str, applies_to: str, values: pd.Series, positio
                    example=book_ids[int(np.flatnonzero(left_out)[0])].as_py())
 
 
-def align(outputs: list[Checked], book_size: int, book_ids: pa.Array) -> pa.Table:
+def align(outputs: list[Checked], book_size: int, book_ids: pa.Array, values: set[str] | None = None) -> pa.Table:
     """Checked outputs side by side, one row per book customer that any of them decided on.
 
     Each output is put in book order by its rows' positions in the book, never by a join.
+    ``values``: the decision columns among the outputs' columns (the others are their reasons'
+    parts); a customer is kept when any of them is set.
     """
     if len(outputs) == 1:  # nothing to line up: the output's own rows
         only = outputs[0]
@@ -197,14 +210,17 @@ def align(outputs: list[Checked], book_size: int, book_ids: pa.Array) -> pa.Tabl
             take = pa.array(rows, mask=rows < 0)
             table = pa.Table.from_pandas(output.frame, preserve_index=False)
             for name in table.column_names:
-                columns[name] = table.column(name).take(take).combine_chunks()
+                columns[name] = table.column(name).take(take)
         aligned = pa.table(columns)
-    decisions = aligned.column_names[1:]
-    if not decisions:
+    decided = [name for name in aligned.column_names[1:] if values is None or name in values]
+    if not decided:
         return aligned.slice(0, 0)
-    if all(aligned[name].null_count == 0 for name in decisions):
+    if all(aligned[name].null_count == 0 for name in decided):
         return aligned
-    return aligned.filter(functools.reduce(pc.or_, [pc.is_valid(aligned[name]) for name in decisions]))
+    kept = functools.reduce(pc.or_, [pc.is_valid(aligned[name]) for name in decided])
+    if pc.all(kept).as_py():  # every customer has some decision (the usual case): no copy
+        return aligned
+    return aligned.filter(kept)
 
 
 def _check_needs(plugin: str, output: object, book_ids: pa.Array) -> pd.DataFrame:
@@ -268,27 +284,26 @@ def _book_bytes(db) -> int:
     return page_size * (pages - free)
 
 
-def _results_for_store(db, results: pa.Table, owned) -> pd.DataFrame:
-    """The run's results as the decision store keeps them: each rule and its params as a ``rule_id``."""
-    frame = {"customer_id": results["customer_id"].combine_chunks() if isinstance(results["customer_id"],
-                                                                                   pa.ChunkedArray)
-             else results["customer_id"]}
-    columns = []
+def _results_for_store(db, results: pa.Table, owned) -> tuple[pa.Table, dict[str, str], list]:
+    """The run's results as the decision store keeps them: each rule and its params as a ``rule_id``.
+
+    Returns the table, each decision column's dtype, and the rules the book has not seen yet."""
+    frame = {"customer_id": results["customer_id"]}
+    kinds = {}
+    numbers = decisions.RuleNumbers(db)
     for name in results.column_names[1:]:
         column = owned[name][1]
         if name != column.name:
             continue
-        columns.append(name)
+        kinds[name] = column.dtype
         frame[name] = results[name]
         if column.explained:
-            frame[f"{name}_rule_id"] = decisions.rule_ids(db, results[f"{name}_rule"], results[f"{name}_params"])
+            frame[f"{name}_rule_id"] = numbers.ids(results[f"{name}_rule"], results[f"{name}_params"])
             frame[f"{name}_facts"] = results[f"{name}_facts"]
         else:
             frame[f"{name}_rule_id"] = pa.nulls(results.num_rows, pa.int64())
             frame[f"{name}_facts"] = pa.nulls(results.num_rows, pa.string())
-    table = pa.table({name: (value.combine_chunks() if isinstance(value, pa.ChunkedArray) else value)
-                      for name, value in frame.items()})
-    return table.to_pandas(types_mapper=_pandas_dtype), columns
+    return pa.table(frame), kinds, numbers.new
 
 
 def run(db, policy, manager, as_of: date, actor: str = "clientbook run") -> RunSummary:
@@ -306,7 +321,8 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run") -> RunS
     arguments = {"policy": policy, "as_of": as_of}
     checked = [check_output(plugin, "clientbook_classify", output, book_ids, owned, "classification", kinds)
                for plugin, output in _call_scoped(manager, "clientbook_classify", book, reads, **arguments)]
-    classified = align(checked, len(book_ids), book_ids)
+    values = {name for name, (_, column) in owned.items() if name == column.name}
+    classified = align(checked, len(book_ids), book_ids, values)
     classification = _as_frame(classified, owned)
 
     assignments = pd.DataFrame(columns=MOVE_COLUMNS)
@@ -337,7 +353,7 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run") -> RunS
                                            classification=classification.copy(deep=False),
                                            needs=needs.copy(deep=False), **arguments)
     ]
-    results = align(checked + plans, len(book_ids), book_ids) if plans else classified
+    results = align(checked + plans, len(book_ids), book_ids, values) if plans else classified
     del checked, plans, classified, classification
 
     # The book as the screens will see it after this run: owners include the newcomers just assigned.
@@ -354,53 +370,55 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run") -> RunS
     }
     if assign_note:
         counts["assign_note"] = assign_note
-    with writing(db, actor, f"run as of {as_of.isoformat()}"):
-        decisions.check_unchanged_since(db, previous_run)
-        bytes_before = _book_bytes(db)
-        ensure_decision_columns(db, owned)
-        stored, columns = _results_for_store(db, results, owned)
-        run_id = db["runs"].insert(
-            {
-                "started_at": started_at,
-                "as_of": as_of.isoformat(),
-                "status": "running",
-                "policy_hash": policy.hash,
-                "policy": json.dumps(policy.effective(), ensure_ascii=False, sort_keys=True),
-                "plugins": json.dumps(manager.versions(), sort_keys=True),
-                "language": current_language(),
-                "clientbook_version": __version__,
-            }
-        ).last_pk
-        changes = decisions.diff(db, stored, owned, run_id)
-        columns += [name for name in decisions.decision_columns(db) if name not in columns]  # ended with this run
-        for name in columns:
-            if name not in stored.columns:
-                stored[name] = pd.Series(pd.NA, index=stored.index, dtype="string")
-        decisions.write(db, changes, run_id, previous_run, columns)
-        counts["history_dropped"] = prune_history(db, as_of, policy.book.keep_history_days)
-        if previous_run is not None and len(changes.arrived):
-            db.execute("DELETE FROM run_arrivals")
-            bulk_insert(db, "run_arrivals", changes.arrived.assign(run_id=run_id))
-        else:
-            db.execute("DELETE FROM run_arrivals")
-        del results
-        state = pd.DataFrame({"customer_id": everyone["customer_id"], "owner_staff_id": owners,
-                              "assets_minor": everyone["total_assets_minor"]})
-        current_values = stored.set_index("customer_id")[columns].reindex(state["customer_id"])
-        for name in columns:
-            state[name] = current_values[name].to_numpy()
-        summaries.store(db, state, decisions.decision_columns(db))
-        if len(needs):
-            bulk_insert(db, "needs", needs.assign(run_id=run_id)[["run_id", "customer_id", "plugin", "need", "evidence"]])
-        if len(assignments):
-            start_assignments(db, assignments, as_of, actor, run_id, summarise=False)
-        counts["decisions"] = changes.counts
-        seconds = time.perf_counter() - started
-        db.execute(
-            "UPDATE runs SET status = 'ok', finished_at = ?, counts = ?, book_bytes_before = ?, book_bytes_after = ?"
-            " WHERE run_id = ?",
-            [now_iso(), json.dumps(counts, ensure_ascii=False), bytes_before, _book_bytes(db), run_id],
-        )
+    stored, kinds, new_rules = _results_for_store(db, results, owned)
+    changes = decisions.diff(db, stored, kinds)
+    # The book as the screens will see it after this run, one row per customer in book order.
+    where = pc.index_in(book_ids, value_set=arrow_ids(results["customer_id"]))
+    state = {"owner_staff_id": pa.array(owners, type=pa.large_string(), from_pandas=True),
+             "assets_minor": pa.array(everyone["total_assets_minor"], type=pa.int64(), from_pandas=True)}
+    for name in changes.columns:
+        state[name] = results[name].take(where) if name in kinds else pa.nulls(len(book_ids), pa.large_string())
+    del results
+    with tempfile.TemporaryDirectory(prefix="clientbook-run-") as folder:
+        staged = (columnar.stage(folder, decisions.staged_tables(changes))
+                  if changes.rows.num_rows + changes.history.num_rows >= columnar.CHILD_WRITE_ROWS else None)
+        if staged:
+            db.execute("ATTACH DATABASE ? AS stage", [staged])
+        try:
+            with writing(db, actor, f"run as of {as_of.isoformat()}"):
+                decisions.check_unchanged_since(db, previous_run)
+                bytes_before = _book_bytes(db)
+                ensure_decision_columns(db, owned)
+                run_id = db["runs"].insert(
+                    {
+                        "started_at": started_at,
+                        "as_of": as_of.isoformat(),
+                        "status": "running",
+                        "policy_hash": policy.hash,
+                        "policy": json.dumps(policy.effective(), ensure_ascii=False, sort_keys=True),
+                        "plugins": json.dumps(manager.versions(), sort_keys=True),
+                        "language": current_language(),
+                        "clientbook_version": __version__,
+                    }
+                ).last_pk
+                decisions.write(db, changes, run_id, previous_run, new_rules, staged)
+                counts["history_dropped"] = prune_history(db, as_of, policy.book.keep_history_days)
+                summaries.store(db, pa.table(state), decisions.decision_columns(db))
+                if len(needs):
+                    bulk_insert(db, "needs", needs.assign(run_id=run_id)[["run_id", "customer_id", "plugin", "need",
+                                                                          "evidence"]])
+                if len(assignments):
+                    start_assignments(db, assignments, as_of, actor, run_id, summarise=False)
+                counts["decisions"] = changes.counts
+                seconds = time.perf_counter() - started
+                db.execute(
+                    "UPDATE runs SET status = 'ok', finished_at = ?, counts = ?, book_bytes_before = ?, "
+                    "book_bytes_after = ? WHERE run_id = ?",
+                    [now_iso(), json.dumps(counts, ensure_ascii=False), bytes_before, _book_bytes(db), run_id],
+                )
+        finally:
+            if staged:
+                db.execute("DETACH DATABASE stage")
     return RunSummary(run_id, as_of, counts["customers"], policy.hash, manager.versions(), counts, seconds)
 
 

@@ -22,6 +22,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 REASON_PARTS = ("rule", "params", "facts")
 
@@ -100,12 +101,23 @@ def because_by_case(cases: list[tuple[str, dict]], case: np.ndarray, index: pd.I
 
 
 def combine(index: pd.Index, *parts: pd.DataFrame) -> pd.DataFrame:
-    """Reasons built for disjoint subsets of ``index`` (one :func:`because` per case), as one frame."""
-    frame = pd.DataFrame({name: pd.Series(pd.NA, index=index, dtype="string") for name in REASON_PARTS}, index=index)
+    """Reasons built for disjoint subsets of ``index`` (one :func:`because` per case), as one frame.
+
+    Put together with Arrow's take, never row by row: rows no part covers get missing reasons."""
+    parts = [part for part in parts if len(part)]
+    where = np.full(len(index), -1, dtype=np.int64)  # each row's place among the parts' rows, -1 for none
+    start = 0
     for part in parts:
-        if len(part):
-            frame.loc[part.index, list(REASON_PARTS)] = part[list(REASON_PARTS)].astype("string")
-    return frame
+        where[index.get_indexer(part.index)] = np.arange(start, start + len(part))
+        start += len(part)
+    take = pa.array(where, mask=where < 0)
+    columns = {}
+    for name in REASON_PARTS:
+        pieces = [pa.array(part[name], type=pa.large_string(), from_pandas=True) for part in parts]
+        joined = pa.chunked_array(pieces, type=pa.large_string()) if pieces else pa.chunked_array(
+            [pa.nulls(0, pa.large_string())])
+        columns[name] = pd.Series(pd.arrays.ArrowExtensionArray(joined.take(take)), index=index).astype("string")
+    return pd.DataFrame(columns, index=index)
 
 
 def explained(name: str, values: pd.Series, reasons: pd.DataFrame) -> pd.DataFrame:

@@ -15,6 +15,8 @@ read a few hundred rows instead of a million customers.
 from __future__ import annotations
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .decisions import decision_columns
 
@@ -29,24 +31,25 @@ def _write(db, rows: list[tuple]) -> None:
                         "VALUES (?, ?, ?, ?, ?)", rows)
 
 
-def summary_rows(frame: pd.DataFrame, columns: list[str]) -> list[tuple]:
-    """Summary rows from one row per customer: ``owner_staff_id``, ``assets_minor`` and the decision columns."""
+def summary_rows(table: pa.Table, columns: list[str]) -> list[tuple]:
+    """Summary rows from one row per customer: ``owner_staff_id``, ``assets_minor`` and the decision
+    columns (Arrow kernels: a million customers in a fraction of a second)."""
     rows = []
-    assets = frame["assets_minor"].fillna(0).astype("int64")
-    owner = frame["owner_staff_id"].astype(object)
+    assets = pc.fill_null(pc.cast(table["assets_minor"], pa.int64()), 0)
+    owner = pc.cast(table["owner_staff_id"], pa.large_string())
     for name in [BOOK, *columns]:
-        value = pd.Series(None, index=frame.index, dtype=object) if name == BOOK else frame[name].astype(object)
-        grouped = pd.DataFrame({"value": value, "owner": owner, "assets": assets}).groupby(
-            ["value", "owner"], dropna=False, sort=False)["assets"].agg(["size", "sum"])
-        rows.extend((name, None if pd.isna(group_value) else group_value, None if pd.isna(staff_id) else staff_id,
-                     int(count), int(total))
-                    for (group_value, staff_id), (count, total) in zip(grouped.index, grouped.to_numpy()))
+        value = pa.nulls(table.num_rows, pa.large_string()) if name == BOOK else pc.cast(table[name], pa.large_string())
+        grouped = pa.table({"value": value, "owner": owner, "assets": assets}).group_by(
+            ["value", "owner"], use_threads=False).aggregate([("assets", "count"), ("assets", "sum")])
+        rows.extend((name, group_value, staff_id, count, total) for group_value, staff_id, count, total in zip(
+            grouped["value"].to_pylist(), grouped["owner"].to_pylist(), grouped["assets_count"].to_pylist(),
+            grouped["assets_sum"].to_pylist()))
     return rows
 
 
-def store(db, frame: pd.DataFrame, columns: list[str]) -> None:
+def store(db, table: pa.Table, columns: list[str]) -> None:
     """Write the summary of a run (inside its transaction)."""
-    _write(db, summary_rows(frame, columns))
+    _write(db, summary_rows(table, columns))
 
 
 def compute(db) -> list[tuple]:
