@@ -27,7 +27,7 @@ def read(conn) -> tuple[pd.DataFrame, pd.DataFrame]:
     customers = pd.read_sql_query("""
         SELECT c.customer_id, r.tier, b.total_assets_minor AS assets, o.staff_id AS owner
         FROM customers c
-        LEFT JOIN results r ON r.customer_id = c.customer_id AND r.run_id = (SELECT MAX(run_id) FROM runs)
+        LEFT JOIN decisions r ON r.customer_id = c.customer_id
         LEFT JOIN balances b ON b.customer_id = c.customer_id
         LEFT JOIN assignments o ON o.customer_id = c.customer_id AND o.ended_on IS NULL""", conn)
     staff = pd.read_sql_query("SELECT staff_id, post, active FROM staff", conn)

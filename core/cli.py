@@ -275,7 +275,10 @@ def cmd_init(session: Session) -> int:
     return EXIT_OK
 
 
-def _print_run(summary, fmt: str) -> None:
+def _print_run(summary, fmt: str, session: Session | None = None) -> None:
+    """A run's counts: each decision column by its title, each value by its label (JSON keeps codes)."""
+    from .panels import decision_title
+
     if fmt == "json":
         emit_object(summary.as_dict())
         return
@@ -285,10 +288,12 @@ def _print_run(summary, fmt: str) -> None:
         print(t("run.assigned", assigned=summary.counts["assigned"]))
     if summary.counts.get("assign_note"):
         sys.stderr.write(t("run.assign_skipped", detail=summary.counts["assign_note"]) + "\n")
+    labels = session.manager.value_labels(session.policy, current_language()) if session else {}
     for column, counts in summary.counts.get("values", {}).items():
-        rows = [{"value": value, "customers": count} for value, count in counts.items()]
+        rows = [{"value": labels.get(column, {}).get(value, value), "customers": count} for value, count in counts.items()]
         print()
-        emit(rows, ["value", "customers"], "table", headers={"value": column, "customers": t("run.customers")})
+        emit(rows, ["value", "customers"], "table",
+             headers={"value": decision_title(column), "customers": t("run.customers")})
 
 
 def cmd_run(session: Session) -> int:
@@ -296,7 +301,7 @@ def cmd_run(session: Session) -> int:
 
     db = session.book()
     summary = run(db, session.policy, session.manager, session.as_of())
-    _print_run(summary, session.args.format)
+    _print_run(summary, session.args.format, session)
     return EXIT_OK
 
 
@@ -493,7 +498,7 @@ def cmd_demo(session: Session) -> int:
     summary = run(db, session.policy, manager, as_of)
     progress.done()
     print(t("demo.created", path=str(path), customers=args.customers, staff=staff))
-    _print_run(summary, "table")
+    _print_run(summary, "table", session)
     if not session.args.no_tui:
         if not (sys.stdin.isatty() and sys.stdout.isatty()):
             print(t("demo.no_terminal"))

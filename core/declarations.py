@@ -173,7 +173,7 @@ class EligiblePosts:
 class RebalancePlan:
     """A rebalancing proposed by a plugin: the moves, the balance they reach, and what falls short.
 
-    ``moves``: ``customer_id``, ``staff_id`` (the new owner), ``rule`` and ``reason``.
+    ``moves``: ``customer_id``, ``staff_id`` (the new owner), ``rule``, ``reason_rule`` and ``reason_facts``.
     ``balance``: one row per staff member the plan balances: ``staff_id``, ``post``,
     ``customers_before``, ``customers_after``, ``assets_before``, ``assets_after`` (minor
     units), ``customers_low``/``customers_high`` and ``assets_low``/``assets_high`` (the

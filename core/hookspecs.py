@@ -7,7 +7,10 @@ Principles (see DESIGN.md):
 * **Pure.** Hooks read their arguments and return results. The core does every read
   and write of the database, files and clock (``as_of`` is an argument).
 * **Owned columns.** A plugin returns only the result columns it declared in
-  :func:`clientbook_output_columns`; each decision column comes with ``<name>_reason``.
+  :func:`clientbook_output_columns`; each explained decision column ``X`` comes with its reason
+  as data: ``X_rule`` (a catalog key), ``X_params`` and ``X_facts`` (JSON), rendered when read
+  (see :mod:`clientbook.reasons`).
+* **Covered.** A column holds a value for every customer of the kind it ``applies_to``.
 * **No ordering.** pluggy calls implementations in LIFO order; a step that needs another
   step's output is a later hook, which receives it as an argument.
 
@@ -84,7 +87,8 @@ def clientbook_classify(book: Book, policy: Policy, as_of: date) -> pd.DataFrame
     :param policy: the validated policy; read your own table with ``policy["name"]``.
     :param as_of: the date the classification is for.
     :returns: a DataFrame with ``customer_id`` and the plugin's ``classification``
-        columns (each with its ``_reason``), for a subset of the book's customers,
+        columns (each with its ``_rule``, ``_params`` and ``_facts``), for every customer each
+        column applies to (``unknown`` with a reason where the facts are missing),
         or None when the plugin has nothing to classify.
     """
 
@@ -102,7 +106,8 @@ def clientbook_assign(
 
     :param classification: this run's classification results, indexed by ``customer_id``.
     :param unassigned: the rows of ``book.customers`` that have no current owner.
-    :returns: a DataFrame with ``customer_id``, ``staff_id``, ``rule`` and ``reason``.
+    :returns: a DataFrame with ``customer_id``, ``staff_id``, ``rule`` (a short code kept in the
+        history), ``reason_rule`` (a catalog key) and ``reason_facts`` (JSON).
     """
 
 
@@ -213,7 +218,8 @@ def clientbook_customer_panels(profile: dict, labels: dict[str, dict[str, str]],
     :param profile: what :func:`clientbook.queries.customer_profile` returns: the
         customer's row, owner, holdings, balances, transactions, assignment history,
         contacts, stakeholders, opportunities, receivables, and the latest run's
-        ``classification`` (``{column: {"value", "reason"}}``) and ``needs``.
+        current ``classification`` (``{column: {"value", "rule", "params", "facts", "since",
+        "reason"}}``, the reason rendered in the current language) and ``needs``.
     :param labels: every plugin's :func:`clientbook_value_labels` in the current language.
     :returns: :class:`~clientbook.declarations.Panel` objects (text and rows, no widgets),
         which front ends show in ``order``.

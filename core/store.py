@@ -287,9 +287,12 @@ CREATE VIEW current_owners AS
   WHERE ended_on IS NULL;
 """)
     from .decisions import migrate_results, rebuild_views
+    from .summaries import refresh
 
     migrate_results(db)
     rebuild_views(db)
+    if db.execute("SELECT 1 FROM decisions LIMIT 1").fetchone():  # the screens' figures, once, from the book
+        refresh(db)
 
 
 def open_book(path: str | Path, manager=None, create: bool = False) -> Database:

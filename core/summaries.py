@@ -6,7 +6,8 @@ whole book by owner. The dashboard, the staff screen and ``clientbook staff``/``
 read a few hundred rows instead of a million customers.
 
 * a run writes it from what it has in memory, in its own transaction (:func:`store`);
-* ``assign``, ``transfer`` and rebalancing move customers between owners (:func:`move`);
+* ``assign``, ``transfer`` and rebalancing move customers between owners (:func:`move`: one
+  grouped query over the customers moved);
 * an import changes customers and their assets: the summary is computed again (:func:`refresh`).
 
 :func:`compute` is the full recompute in SQL, which the tests compare it against.
@@ -73,30 +74,31 @@ def refresh(db) -> None:
 
 def move(db, customer_ids: list[str], old_owners: list, new_owners: list) -> None:
     """Customers changed owner: move their counts and assets in every decision's rows (inside the
-    caller's transaction). Cheap: a query per thousand customers moved, not per book."""
-    if not customer_ids:
+    caller's transaction). One grouped query over the customers moved, whatever their number."""
+    if not customer_ids or not has_summary(db):  # no summary yet: the screens count the book itself
         return
     columns = decision_columns(db)
-    moves = pd.DataFrame({"customer_id": customer_ids, "old": old_owners, "new": new_owners})
-    found = []
-    for start in range(0, len(moves), 900):
-        chunk = moves["customer_id"].iloc[start:start + 900].tolist()
-        values = "".join(f", d.[{name}]" for name in columns)
-        found.extend(db.execute(f"""
-            SELECT c.customer_id, {_LATEST_ASSETS}{values} FROM customers c
-            LEFT JOIN decisions d ON d.customer_id = c.customer_id
-            WHERE c.customer_id IN ({','.join('?' * len(chunk))})""", chunk).fetchall())
-    facts = pd.DataFrame(found, columns=["customer_id", "assets_minor", *columns])
-    moves = moves.merge(facts, on="customer_id", how="left")
-    moves["assets_minor"] = moves["assets_minor"].fillna(0).astype("int64")
+    db.execute("DROP TABLE IF EXISTS temp.moved_customers")
+    db.execute("CREATE TEMP TABLE moved_customers (customer_id TEXT PRIMARY KEY, old TEXT, new TEXT)")
+    db.conn.executemany("INSERT INTO temp.moved_customers VALUES (?, ?, ?)",
+                        zip(customer_ids, [None if pd.isna(old) else old for old in old_owners],
+                            [None if pd.isna(new) else new for new in new_owners]))
+    values = "".join(f", d.[{name}]" for name in columns)
+    grouped = db.execute(f"""
+        SELECT m.old, m.new{values}, COUNT(*), COALESCE(SUM({_LATEST_ASSETS}), 0)
+        FROM temp.moved_customers m
+        JOIN customers c ON c.customer_id = m.customer_id
+        LEFT JOIN decisions d ON d.customer_id = m.customer_id
+        GROUP BY m.old, m.new{values}""").fetchall()
+    db.execute("DROP TABLE temp.moved_customers")
     deltas: dict[tuple, list[int]] = {}
-    for name in [BOOK, *columns]:
-        values = [None] * len(moves) if name == BOOK else moves[name].astype(object).where(moves[name].notna(), None)
-        for value, old, new, assets in zip(values, moves["old"], moves["new"], moves["assets_minor"]):
-            for staff_id, sign in ((old if pd.notna(old) else None, -1), (new if pd.notna(new) else None, 1)):
+    for row in grouped:
+        old, new, decided, count, assets = row[0], row[1], row[2:2 + len(columns)], row[-2], row[-1]
+        for name, value in [(BOOK, None), *zip(columns, decided)]:
+            for staff_id, sign in ((old, -1), (new, 1)):
                 delta = deltas.setdefault((name, value, staff_id), [0, 0])
-                delta[0] += sign
-                delta[1] += sign * int(assets)
+                delta[0] += sign * count
+                delta[1] += sign * assets
     for (name, value, staff_id), (count, assets) in deltas.items():
         if count == 0 and assets == 0:
             continue

@@ -314,3 +314,20 @@ def test_a_book_made_by_the_previous_version_is_migrated_keeping_its_history(tmp
     assert tier["rule"].startswith("retail_tiering.tier.")
     shown = run_cli("--db", str(path), "show", some[1], check_code=0).stdout
     assert "threshold of" in shown
+
+
+def test_retention_drops_ended_decisions_older_than_the_policy_keeps(book, tmp_path):
+    db, policy, manager = book
+    pipeline.run(db, policy, manager, AS_OF)
+    db.execute("UPDATE balances SET total_assets_minor = 10 WHERE customer_id = 'C01'")
+    db.conn.commit()
+    pipeline.run(db, policy, manager, AS_OF)  # C01 drops to mass: its private banking tier ends
+    assert db.execute("SELECT COUNT(*) FROM decision_history WHERE decision = 'tier' AND customer_id = 'C01'"
+                      ).fetchone()[0] == 1
+    keep = tmp_path / "keep.toml"
+    keep.write_text("[book]\nkeep_history_days = 30\n", encoding="utf-8")
+    short, manager = load([keep])
+    summary = pipeline.run(db, short, manager, date(2027, 6, 30))  # that ending is months old by then
+    assert summary.counts["history_dropped"] >= 1
+    assert db.execute("SELECT COUNT(*) FROM decision_history WHERE decision = 'tier' AND customer_id = 'C01'"
+                      ).fetchone()[0] == 0
