@@ -50,12 +50,12 @@ def build_book(path: Path, customers: int) -> None:
 def baseline(path: Path, text: str) -> dict:
     """The same reads by hand: what the database itself costs."""
     connection = sqlite3.connect(path)
-    page = f"""SELECT c.customer_id, c.name, r.tier, r.life_stage, o.staff_id,
+    page = """SELECT c.customer_id, c.name, r.tier, r.life_stage, o.staff_id,
         (SELECT total_assets_minor FROM balances WHERE customer_id = c.customer_id ORDER BY as_of DESC LIMIT 1), c.phone
         FROM customers c
         LEFT JOIN decisions r ON r.customer_id = c.customer_id
         LEFT JOIN assignments o ON o.customer_id = c.customer_id AND o.ended_on IS NULL
-        {{where}} ORDER BY c.customer_id LIMIT 30 OFFSET ?"""
+        {where} ORDER BY c.customer_id LIMIT 30 OFFSET ?"""
     count = connection.execute("SELECT COUNT(*) FROM customers").fetchone()[0]
     timings = {}
 

@@ -16,16 +16,15 @@ from datetime import date
 import pandas as pd
 import pyarrow.compute as pc
 
-from .errors import BadInput, PluginError, contract_error
 from . import summaries
 from .columnar import query_frame, table_rows
 from .decisions import SQL_TYPES, decision_columns
 from .decisions import current as current_decisions
+from .errors import BadInput, PluginError, contract_error
 from .explain import ReasonContext, message_fields, render
 from .frames import arrow_ids, member, read_book
-from .i18n import current_language, t
+from .i18n import current_language
 from .money import format_minor
-from .panels import decision_title
 from .policy import did_you_mean
 from .queries import unknown_customer
 from .store import bulk_insert, writing

@@ -24,11 +24,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .columnar import query_frame, query_table, table_rows
+from .columnar import query_table, table_rows
 from .declarations import REASON_SUFFIXES
 from .errors import BadInput
 

@@ -22,14 +22,13 @@ import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
-from . import schema
+from . import schema, summaries
 from .errors import BadInput
+from .frames import arrow_ids, member
 from .i18n import t
 from .mapping import KindMapping
-from .frames import arrow_ids, member
 from .policy import did_you_mean
 from .sources import SourceTable, read_source
-from . import summaries
 from .store import SEARCH_REBUILD_ROWS, bulk_insert, now_iso, search_index_paused, writing
 
 MAX_SHOWN_PROBLEMS = 20

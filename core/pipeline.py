@@ -21,13 +21,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import __version__
-from . import columnar, decisions, summaries
+from . import __version__, columnar, decisions, summaries
 from .assignment import MOVE_COLUMNS, check_assignments, start_assignments
+from .decisions import ensure_decision_columns
 from .declarations import REASON_SUFFIXES, OutputColumn
 from .errors import BadInput, PluginError, contract_error
 from .explain import message_fields
-from .decisions import ensure_decision_columns
 from .frames import Book, arrow_ids, read_book
 from .i18n import current_language
 from .runs import prune_history
@@ -110,11 +109,11 @@ def _reason_checks(fail, name: str, frame: pd.DataFrame, ids: pd.Series) -> None
         if not needed:
             continue
         text = facts.iloc[rows].fillna("")
-        for field in needed:
-            lacking = (~text.str.contains(f'"{field}":', regex=False)
-                       | text.str.contains(f'"{field}":null', regex=False)).to_numpy(dtype=bool)
+        for fact in needed:
+            lacking = (~text.str.contains(f'"{fact}":', regex=False)
+                       | text.str.contains(f'"{fact}":null', regex=False)).to_numpy(dtype=bool)
             if lacking.any():
-                raise fail("facts_missing", name=name, rule=key, field=field, example=ids.iloc[rows[lacking][0]])
+                raise fail("facts_missing", name=name, rule=key, field=fact, example=ids.iloc[rows[lacking][0]])
 
 
 def check_output(

@@ -37,8 +37,11 @@ def cli(book, *args, **kwargs):
 def test_demo_prints_a_summary_of_the_branch(demo_book):
     _, result = demo_book
     assert "created a demo branch in" in result.stdout and "2000 customers" in result.stdout
-    for word in ("tier", "private_banking", "affluent", "mass", "life_stage", "retirement", "account_class"):
+    # Each decision by its title, each value by its label (JSON keeps the codes).
+    for word in ("Tier", "Private banking", "Affluent", "Mass (low-end potential)", "Life stage", "Retirement",
+                 "Account class"):
         assert word in result.stdout
+    assert "private_banking" not in result.stdout
 
 
 def test_demo_is_deterministic_and_refuses_a_full_book(demo_book, tmp_path):

@@ -8,11 +8,9 @@ import json
 import shutil
 import sqlite3
 from datetime import date
-from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from books import AS_OF, build_small_book, current_reasons
 from clientbook import assignment, decisions, hookimpl, i18n, pipeline, summaries
 from clientbook.declarations import OutputColumn
@@ -20,7 +18,6 @@ from clientbook.errors import PluginError
 from clientbook.explain import render
 from clientbook.frames import read_book
 from clientbook.policy import load
-from clientbook.reasons import because, explained
 from clientbook.reports import migration
 from clientbook.store import bulk_insert, open_book, writing
 from helpers import ROOT, run_cli

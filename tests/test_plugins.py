@@ -100,7 +100,7 @@ def test_a_plugin_that_fails_to_import_is_reported_and_the_others_work(tmp_path,
     demo(tmp_path)
     result = run_cli("--config", "bank.toml", "run", "--as-of", "2026-11-30", cwd=tmp_path, check_code=0)
     assert "warning: plugin 'broken_plugin' failed to load and is left out" in result.stderr
-    assert "private_banking" in result.stdout or "wealth" in result.stdout
+    assert "Private banking" in result.stdout or "Wealth" in result.stdout
 
 
 def test_entry_points_resolve_from_the_installed_distribution():

@@ -15,12 +15,11 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-
 from clientbook import hookimpl
 from clientbook.declarations import OutputColumn, PolicyTable, Reads, Refusal, SalesPipeline, Stage
 from clientbook.i18n import current_language, t
-from clientbook.reasons import because, explained, pick
 from clientbook.policy import Decimal, Field, Labels, PolicyModel, label_problems, pick_label, to_minor
+from clientbook.reasons import because, explained, pick
 
 __version__ = "0.1.0"
 

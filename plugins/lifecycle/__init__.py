@@ -11,12 +11,11 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
-
 from clientbook import hookimpl
 from clientbook.declarations import OutputColumn, PolicyTable, Reads
 from clientbook.i18n import t
-from clientbook.reasons import Raw, because, combine, explained
 from clientbook.policy import Field, Labels, PolicyModel, did_you_mean, label_problems, pick_label
+from clientbook.reasons import Raw, because, combine, explained
 
 __version__ = "0.1.0"
 

@@ -25,7 +25,6 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
-
 from clientbook import hookimpl
 from clientbook.declarations import EligiblePosts, OutputColumn, Panel, PolicyTable, Reads, RebalancePlan
 from clientbook.errors import BadInput

@@ -5,7 +5,6 @@ one is disabled), registers its own policy table and migration, and ships messag
 """
 
 import numpy as np
-import pandas as pd
 from sqlite_utils import Migrations
 
 from clientbook import hookimpl
