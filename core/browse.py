@@ -68,6 +68,8 @@ def _expression(field: str) -> str:
         return "o.staff_id"
     if field == "owner_name":
         return "s.name"
+    if field == "total_assets_minor":  # kept per customer, indexed: sorting a million is a walk of the index
+        return "la.total_assets_minor"
     if field in BALANCE_FIELDS:
         return _LATEST_BALANCE.format(column=f"[{field}]")
     return f"r.[{field}]"
@@ -80,6 +82,8 @@ def _joins(fields: set[str], run_id: int | None, owner_required: bool, results_r
         joins.append(f"{kind} assignments o ON o.customer_id = c.customer_id AND o.ended_on IS NULL")
     if "owner_name" in fields:
         joins.append("LEFT JOIN staff s ON s.staff_id = o.staff_id")
+    if "total_assets_minor" in fields:
+        joins.append("LEFT JOIN latest_assets la ON la.customer_id = c.customer_id")
     if results_required or fields - set(CUSTOMER_FIELDS) - set(OWNER_FIELDS) - set(BALANCE_FIELDS):
         kind = "JOIN" if results_required else "LEFT JOIN"  # the current decisions: one row per customer
         joins.append(f"{kind} decisions r ON r.customer_id = c.customer_id")
@@ -161,8 +165,9 @@ def breakdown(db, group_by: str | None) -> list[dict]:
     join = "LEFT JOIN decisions r ON r.customer_id = c.customer_id" if grouped else ""
     return list(db.query(f"""
         SELECT o.staff_id, {value} AS value, COUNT(*) AS customers,
-               COALESCE(SUM({_LATEST_BALANCE.format(column="total_assets_minor")}), 0) AS assets_minor
+               COALESCE(SUM(la.total_assets_minor), 0) AS assets_minor
         FROM customers c
+        LEFT JOIN latest_assets la ON la.customer_id = c.customer_id
         LEFT JOIN assignments o ON o.customer_id = c.customer_id AND o.ended_on IS NULL
         {join}
         GROUP BY o.staff_id, {value}"""))

@@ -29,7 +29,7 @@ from .i18n import t
 from .mapping import KindMapping
 from .policy import did_you_mean
 from .sources import SourceTable, read_source
-from .store import SEARCH_REBUILD_ROWS, bulk_insert, now_iso, search_index_paused, writing
+from .store import SEARCH_REBUILD_ROWS, bulk_insert, latest_assets_paused, now_iso, search_index_paused, writing
 
 MAX_SHOWN_PROBLEMS = 20
 HASH_ID_LENGTH = 16  # hex digits: a collision among a million customers is then about 1 in 70 million
@@ -477,8 +477,10 @@ def _upsert(db, kind: Kind, frame: pd.DataFrame, on_chunk=None) -> tuple[int, in
     unchanged = db.execute(f"SELECT COUNT(*) FROM [{staging}] s JOIN [{kind.table}] t ON {match} AND {same}").fetchone()[0]
     updates = [c for c in columns if c not in kind.key]
     # Many customers at once: rebuild the search index after, rather than row by row.
-    large = kind.table == "customers" and len(frame) >= SEARCH_REBUILD_ROWS
-    with search_index_paused(db) if large else contextlib.nullcontext():
+    large = len(frame) >= SEARCH_REBUILD_ROWS
+    pause = (search_index_paused(db) if large and kind.table == "customers" else
+             latest_assets_paused(db) if large and kind.table == "balances" else contextlib.nullcontext())
+    with pause:
         if updates and existing > unchanged:
             assignments = [f"[{c}] = s.[{c}]" for c in updates] + [f"[{c}] = :now" for c in stamps if c == "updated_at"]
             differs = " OR ".join(f"t.[{c}] IS NOT s.[{c}]" for c in updates)

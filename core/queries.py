@@ -75,7 +75,7 @@ def list_customers(db, *, tier: str | None = None, search: str | None = None, ki
         FROM customers c
         LEFT JOIN decisions r ON r.customer_id = c.customer_id
         LEFT JOIN current_owners o ON o.customer_id = c.customer_id
-        LEFT JOIN latest_balances b ON b.customer_id = c.customer_id
+        LEFT JOIN latest_assets b ON b.customer_id = c.customer_id
         {"WHERE " + " AND ".join(where) if where else ""}
         ORDER BY c.customer_id
         LIMIT ? OFFSET ?

@@ -287,12 +287,68 @@ CREATE VIEW current_owners AS
   WHERE ended_on IS NULL;
 """)
     from .decisions import migrate_results, rebuild_views
-    from .summaries import refresh
 
     migrate_results(db)
     rebuild_views(db)
-    if db.execute("SELECT 1 FROM decisions LIMIT 1").fetchone():  # the screens' figures, once, from the book
+
+
+LATEST_ASSETS_TRIGGERS = {
+    "balances_latest_insert": """CREATE TRIGGER balances_latest_insert AFTER INSERT ON balances
+WHEN NEW.as_of >= COALESCE((SELECT as_of FROM latest_assets WHERE customer_id = NEW.customer_id), '')
+BEGIN
+  INSERT OR REPLACE INTO latest_assets (customer_id, as_of, total_assets_minor)
+    VALUES (NEW.customer_id, NEW.as_of, NEW.total_assets_minor);
+END""",
+    "balances_latest_update": """CREATE TRIGGER balances_latest_update AFTER UPDATE ON balances BEGIN
+  DELETE FROM latest_assets WHERE customer_id IN (OLD.customer_id, NEW.customer_id);
+  INSERT INTO latest_assets (customer_id, as_of, total_assets_minor)
+    SELECT customer_id, MAX(as_of), total_assets_minor FROM balances
+    WHERE customer_id IN (OLD.customer_id, NEW.customer_id) GROUP BY customer_id;
+END""",
+    "balances_latest_delete": """CREATE TRIGGER balances_latest_delete AFTER DELETE ON balances BEGIN
+  DELETE FROM latest_assets WHERE customer_id = OLD.customer_id;
+  INSERT INTO latest_assets (customer_id, as_of, total_assets_minor)
+    SELECT customer_id, MAX(as_of), total_assets_minor FROM balances WHERE customer_id = OLD.customer_id
+    GROUP BY customer_id;
+END""",
+}
+# SQLite takes the bare column from the row holding MAX(as_of): each customer's latest snapshot.
+_REBUILD_LATEST_ASSETS = """INSERT INTO latest_assets (customer_id, as_of, total_assets_minor)
+  SELECT customer_id, MAX(as_of), total_assets_minor FROM balances GROUP BY customer_id"""
+
+
+@core_migrations()
+def m004_latest_assets(db: Database) -> None:
+    """Each customer's latest total assets, kept by triggers on ``balances``: the book view sorts a
+    million customers by assets through its index instead of looking up every customer's snapshot."""
+    db.executescript("""
+CREATE TABLE latest_assets (
+  customer_id TEXT PRIMARY KEY,
+  as_of TEXT NOT NULL,
+  total_assets_minor INTEGER
+);
+CREATE INDEX latest_assets_amount ON latest_assets(total_assets_minor);
+""")
+    db.execute(_REBUILD_LATEST_ASSETS)
+    for sql in LATEST_ASSETS_TRIGGERS.values():
+        db.execute(sql)
+    from .summaries import refresh
+
+    if db.execute("SELECT 1 FROM decisions LIMIT 1").fetchone():  # a migrated book: the screens' figures, once
         refresh(db)
+
+
+@contextmanager
+def latest_assets_paused(db: Database) -> Iterator[None]:
+    """Drop the latest-assets triggers for a large write to ``balances``, then put them back and
+    rebuild the table in one pass. Inside the caller's transaction, like :func:`search_index_paused`."""
+    for name in LATEST_ASSETS_TRIGGERS:
+        db.execute(f"DROP TRIGGER IF EXISTS [{name}]")
+    yield
+    for sql in LATEST_ASSETS_TRIGGERS.values():
+        db.execute(sql)
+    db.execute("DELETE FROM latest_assets")
+    db.execute(_REBUILD_LATEST_ASSETS)
 
 
 def open_book(path: str | Path, manager=None, create: bool = False) -> Database:
@@ -370,6 +426,9 @@ def bulk_insert(db: Database, table: str, frame: pd.DataFrame | pa.Table, replac
 
     if table == "customers" and len(frame) >= SEARCH_REBUILD_ROWS and not replace:
         with search_index_paused(db):
+            insert_all()
+    elif table == "balances" and len(frame) >= SEARCH_REBUILD_ROWS:
+        with latest_assets_paused(db):
             insert_all()
     else:
         insert_all()

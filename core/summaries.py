@@ -22,8 +22,7 @@ import pyarrow.compute as pc
 from .decisions import decision_columns
 
 BOOK = ""  # the decision name of the whole-book rows
-_LATEST_ASSETS = ("(SELECT total_assets_minor FROM balances b WHERE b.customer_id = c.customer_id "
-                  "ORDER BY as_of DESC LIMIT 1)")
+_LATEST_ASSETS = "(SELECT total_assets_minor FROM latest_assets la WHERE la.customer_id = c.customer_id)"
 
 
 def _write(db, rows: list[tuple]) -> None:

@@ -11,7 +11,7 @@ from clientbook import pipeline
 from clientbook.errors import BadInput
 from clientbook.policy import load
 from clientbook.queries import customer_profile, list_customers
-from clientbook.store import core_migrations, open_book, writing
+from clientbook.store import bulk_insert, core_migrations, open_book, writing
 
 
 def test_migrations_on_an_empty_book(tmp_path):
@@ -21,7 +21,7 @@ def test_migrations_on_an_empty_book(tmp_path):
             "opportunities", "stage_changes", "followups", "audit_log", "customers_fts"} <= set(db.table_names())
     assert {"current_owners", "latest_balances", "latest_run", "latest_results", "staff_books"} <= set(db.view_names())
     assert [m.name for m in core_migrations.applied(db)] == ["m001_book", "m002_contacts_and_key_accounts",
-                                                             "m003_decisions_as_history"]
+                                                             "m003_decisions_as_history", "m004_latest_assets"]
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
 
@@ -30,7 +30,7 @@ def test_migrations_on_an_existing_book_keep_its_data(tmp_path):
     build_small_book(tmp_path / "book.db")
     again = open_book(tmp_path / "book.db")
     assert again["customers"].count == 10
-    assert again["_sqlite_migrations"].count_where("migration_set = 'clientbook'") == 3
+    assert again["_sqlite_migrations"].count_where("migration_set = 'clientbook'") == 4
 
 
 def test_a_missing_book_is_not_created_by_accident(tmp_path):
@@ -136,3 +136,35 @@ def test_customer_columns_are_read_once_and_must_line_up(tmp_path):
     with pytest.raises(BadInput) as caught:
         fresh.customers_with("name")
     assert "the book changed while it was being read" in caught.value.render()
+
+
+def test_latest_assets_follow_every_write_to_the_balances(tmp_path):
+    """Kept by triggers row by row, and rebuilt in one pass after a large write: always each customer's
+    latest snapshot, as the book view sorts on it."""
+    db = build_small_book(tmp_path / "book.db")
+
+    def latest() -> dict:
+        return dict(db.execute("SELECT customer_id, total_assets_minor FROM latest_assets"))
+
+    def expected() -> dict:
+        return dict(db.execute("SELECT customer_id, total_assets_minor FROM balances b WHERE as_of = "
+                               "(SELECT MAX(as_of) FROM balances x WHERE x.customer_id = b.customer_id)"))
+
+    assert latest() == expected() and latest()["C01"] == 600_000_000
+    with writing(db, "tests", "snapshots"):
+        db.execute("INSERT INTO balances (customer_id, as_of, total_assets_minor) VALUES ('C01', '2026-12-31', 5)")
+        db.execute("INSERT INTO balances (customer_id, as_of, total_assets_minor) VALUES ('C02', '2020-01-31', 7)")
+        db.execute("UPDATE balances SET total_assets_minor = 9 WHERE customer_id = 'C03'")
+        db.execute("DELETE FROM balances WHERE customer_id = 'C04'")
+    assert latest() == expected()
+    assert latest()["C01"] == 5 and latest()["C02"] == 599_999_999 and latest()["C03"] == 9 and "C04" not in latest()
+    import pandas as pd
+
+    many = pd.DataFrame({"customer_id": "C05", "as_of": pd.date_range("2027-01-01", periods=12_000).strftime(
+        "%Y-%m-%d"), "total_assets_minor": range(12_000)})
+    with writing(db, "tests", "a large load"):
+        bulk_insert(db, "balances", many)  # the triggers pause and the table is rebuilt
+    assert latest() == expected() and latest()["C05"] == 11_999
+    assert {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND "
+                                         "name LIKE 'balances_latest_%'")} == {
+        "balances_latest_insert", "balances_latest_update", "balances_latest_delete"}
