@@ -177,6 +177,18 @@ def check_output(
     return Checked(plugin, frame, positions.to_numpy(zero_copy_only=False))
 
 
+def _check_unreturned(manager, hook: str, family: str, checked: list[Checked], owned, book_ids: pa.Array,
+                      kinds: pa.Array) -> None:
+    """A column its plugin did not return at all (the hook returned None, or left the column out)
+    covers nobody: a contract error when the book holds customers it applies to."""
+    returned = {name for output in checked for name in output.frame.columns}
+    implementers = {impl.plugin_name for impl in getattr(manager.hook, hook).get_hookimpls()}
+    for name, (plugin, column) in owned.items():
+        if name == column.name and column.family == family and plugin in implementers and name not in returned:
+            _check_coverage(lambda problem, **params: contract_error(plugin, hook, problem, **params), name,
+                            column.applies_to, pd.Series(dtype="string"), pa.array([], pa.int64()), book_ids, kinds)
+
+
 def _check_coverage(fail, name: str, applies_to: str, values: pd.Series, positions, book_ids: pa.Array,
                     kinds: pa.Array) -> None:
     """The column holds a value for every customer of the kind it applies to (``all``: every customer)."""
@@ -320,6 +332,7 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run") -> RunS
     arguments = {"policy": policy, "as_of": as_of}
     checked = [check_output(plugin, "clientbook_classify", output, book_ids, owned, "classification", kinds)
                for plugin, output in _call_scoped(manager, "clientbook_classify", book, reads, **arguments)]
+    _check_unreturned(manager, "clientbook_classify", "classification", checked, owned, book_ids, kinds)
     values = {name for name, (_, column) in owned.items() if name == column.name}
     classified = align(checked, len(book_ids), book_ids, values)
     classification = _as_frame(classified, owned)
@@ -352,6 +365,7 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run") -> RunS
                                            classification=classification.copy(deep=False),
                                            needs=needs.copy(deep=False), **arguments)
     ]
+    _check_unreturned(manager, "clientbook_plan", "planning", plans, owned, book_ids, kinds)
     results = align(checked + plans, len(book_ids), book_ids, values) if plans else classified
     del checked, plans, classified, classification
 

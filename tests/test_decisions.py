@@ -328,3 +328,15 @@ def test_retention_drops_ended_decisions_older_than_the_policy_keeps(book, tmp_p
     assert summary.counts["history_dropped"] >= 1
     assert db.execute("SELECT COUNT(*) FROM decision_history WHERE decision = 'tier' AND customer_id = 'C01'"
                       ).fetchone()[0] == 0
+
+
+def test_a_column_its_plugin_does_not_return_at_all_covers_nobody(book):
+    class Silent(Segment):
+        @hookimpl
+        def clientbook_classify(self, book):
+            return None  # nothing for anyone: the retail customers are left without a segment
+
+    assert refused(book, Silent()) == (
+        "plugin 'segment_plugin' broke the contract of clientbook_classify: its output left 8 customer(s) without a "
+        "value in 'segment', which covers every customer of kind 'retail', e.g. 'C01'; give them an explicit value "
+        "(such as 'unknown') with a reason")
