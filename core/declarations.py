@@ -65,6 +65,8 @@ class OutputColumn:
         found = []
         if not _IDENTIFIER.match(self.name):
             found.append(("column.bad_name", {"name": self.name}))
+        elif self.name.endswith((*REASON_SUFFIXES, "_since")):  # the book's own columns for a decision
+            found.append(("column.reserved_suffix", {"name": self.name}))
         if self.dtype not in DTYPES:
             found.append(("column.bad_dtype", {"name": self.name, "found": self.dtype, "expected": ", ".join(DTYPES)}))
         if self.family not in FAMILIES:

@@ -106,6 +106,16 @@ def test_clientbook_output_columns(tmp_path):
         manager.output_columns()
     assert "'Bad Name' is not a lower-case identifier" in caught.value.render()
 
+    class Clashing:
+        @hookimpl
+        def clientbook_output_columns(self):
+            return [OutputColumn("contact_since", "date", "planning")]
+
+    _, manager = policy_and_manager(Clashing())
+    with pytest.raises(PluginError) as caught:
+        manager.output_columns()
+    assert "column 'contact_since' ends like the columns the book keeps beside a decision" in caught.value.render()
+
 
 def test_clientbook_reads(tmp_path):
     """A plugin sees only the customers and columns it declared; reading anything else names it."""
