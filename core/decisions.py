@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -95,22 +96,29 @@ class RuleNumbers:
         self.following = max(self.known.values(), default=0)
         self.new: list[tuple[int, str, str]] = []
 
-    def ids(self, rules: pa.Array, params: pa.Array) -> pa.Array:
-        params = pc.fill_null(params, NO_PARAMS)
-        key = pc.binary_join_element_wise(pc.cast(rules, pa.large_string()), pc.cast(params, pa.large_string()),
-                                          pa.scalar("\x1f", pa.large_string()))
-        encoded = pc.dictionary_encode(key)
-        if isinstance(encoded, pa.ChunkedArray):
-            encoded = encoded.combine_chunks()
+    def ids(self, rules, params) -> pa.Array:
+        """The ``rule_id`` per row of Arrow columns (text or dictionary-encoded; missing where the rule is)."""
+        def series(values) -> pd.Series:
+            return pd.Series(values.to_pandas(types_mapper={pa.string(): pd.StringDtype(), pa.large_string():
+                                                            pd.StringDtype()}.get))
+
+        rule_codes, rule_values = pd.factorize(series(rules))
+        params_codes, params_values = pd.factorize(series(params))
+        width = len(params_values) + 1
+        pairs, inverse = np.unique(rule_codes.astype(np.int64) * width + (params_codes + 1), return_inverse=True)
         ids = []
-        for item in encoded.dictionary.to_pylist():  # one per distinct rule: a handful
-            rule, stored = item.split("\x1f", 1)
+        for code in pairs:  # one per distinct rule: a handful
+            if code < 0:
+                ids.append(None)
+                continue
+            rule = str(rule_values[code // width])
+            stored = NO_PARAMS if code % width == 0 else str(params_values[code % width - 1])
             if (rule, stored) not in self.known:
                 self.following += 1
                 self.known[(rule, stored)] = self.following
                 self.new.append((self.following, rule, stored))
             ids.append(self.known[(rule, stored)])
-        return pa.array(ids, type=pa.int64()).take(encoded.indices)
+        return pa.array(ids, type=pa.int64()).take(pa.array(inverse))
 
 
 def rules_by_id(db, ids) -> dict[int, tuple[str, str]]:
@@ -145,9 +153,21 @@ def _text(values) -> pa.Array:
     return pc.cast(values, pa.large_string())
 
 
-def diff(db, new: pa.Table, kinds: dict[str, str]) -> Changes:
+def _single(values) -> pa.Array:
+    """One array (a chunked column's chunks put together; no copy when there is one chunk)."""
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
+def _padded(values, pad: int, kind: pa.DataType) -> pa.Array:
+    values = _single(pc.cast(values, kind))
+    return values if pad == 0 else pa.concat_arrays([values, pa.nulls(pad, kind)])
+
+
+def diff(db, new: pa.Table, kinds: dict[str, str], arrivals: bool = True) -> Changes:
     """Compare a run's results (``customer_id``, then per column ``X``: ``X``, ``X_rule_id``,
-    ``X_facts``; ``kinds`` their dtypes) with the stored current decisions, in Arrow kernels."""
+    ``X_facts``; ``kinds`` their dtypes) with the stored current decisions, in Arrow kernels.
+
+    ``arrivals``: also list the customers whose value is new (only needed after an earlier run)."""
     stored = decision_columns(db)
     columns = list(kinds) + [name for name in stored if name not in kinds]  # stored ones no plugin made now: ended
     types = {"customer_id": "TEXT"}
@@ -161,22 +181,26 @@ def diff(db, new: pa.Table, kinds: dict[str, str]) -> Changes:
     position = pc.index_in(ids, value_set=current_ids)
     gone = pc.invert(pc.is_in(current_ids, value_set=ids))
     extra = current.filter(gone)
-    everyone = pa.concat_arrays([ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids,
-                                 _text(extra["customer_id"]).combine_chunks()])
-    is_new = pa.concat_arrays([pc.is_null(position).combine_chunks() if isinstance(position, pa.ChunkedArray)
-                               else pc.is_null(position), pa.array(np.zeros(extra.num_rows, dtype=bool))])
-    old = pa.concat_tables([current.take(position), extra], promote_options="permissive")
+    # Everyone: this run's customers, then those only the stored decisions hold (theirs end now).
+    pad = extra.num_rows
+    everyone = _single(ids) if pad == 0 else pa.concat_arrays([_single(ids), _single(_text(extra["customer_id"]))])
+    is_new = _padded(pc.is_null(position), 0, pa.bool_())
+    if pad:
+        is_new = pa.concat_arrays([is_new, pa.array(np.zeros(pad, dtype=bool))])
+    # The stored state lined up with everyone; nothing to look up in a book no run has decided yet.
+    old = (pa.table({name: pa.nulls(len(ids), pa.large_string()) for name in ["customer_id"]})
+           if current.num_rows == 0 else
+           current.take(position) if pad == 0 else
+           pa.concat_tables([current.take(position), extra], promote_options="permissive"))
     size = len(everyone)
     rows = {"customer_id": everyone, "is_new": is_new}
     changed = np.zeros(size, dtype=bool)
     history, migrations, arrived, counts = [], [], [], {}
     for name in columns:
         if name in kinds:
-            pad = extra.num_rows
-            value = pa.concat_arrays([_text(new[name]).combine_chunks(), pa.nulls(pad, pa.large_string())])
-            rule = pa.concat_arrays([pc.cast(new[f"{name}_rule_id"], pa.int64()).combine_chunks(),
-                                     pa.nulls(pad, pa.int64())])
-            facts = pa.concat_arrays([_text(new[f"{name}_facts"]).combine_chunks(), pa.nulls(pad, pa.large_string())])
+            value = _padded(new[name], pad, pa.large_string())
+            rule = _padded(new[f"{name}_rule_id"], pad, pa.int64())
+            facts = _padded(new[f"{name}_facts"], pad, pa.large_string())
         else:
             value, rule, facts = pa.nulls(size, pa.large_string()), pa.nulls(size, pa.int64()), pa.nulls(
                 size, pa.large_string())
@@ -215,7 +239,7 @@ def diff(db, new: pa.Table, kinds: dict[str, str]) -> Changes:
                                         "from_value": flow["from_value"], "to_value": flow["to_value"],
                                         "customers": flow["count_all"]}))
         came = pa.array(has & ~(had & same_value))
-        if pc.any(came).as_py():
+        if arrivals and pc.any(came).as_py():
             arrived.append(pa.table({"decision": pa.array([name] * int(pc.sum(came).as_py()), pa.large_string()),
                                      "value": value.filter(came), "customer_id": everyone.filter(came)}))
     keep = pa.array(changed)
@@ -230,8 +254,9 @@ def diff(db, new: pa.Table, kinds: dict[str, str]) -> Changes:
     def joined(parts, name):
         return pa.concat_tables(parts) if parts else pa.schema(empty[name]).empty_table()
 
-    return Changes(pa.table(rows).filter(keep), joined(history, "history"), joined(migrations, "migrations"),
-                   joined(arrived, "arrived"), counts, columns)
+    table = pa.table(rows)
+    return Changes(table if changed.all() else table.filter(keep), joined(history, "history"),
+                   joined(migrations, "migrations"), joined(arrived, "arrived"), counts, columns)
 
 
 def _fields(columns: list[str]) -> list[str]:

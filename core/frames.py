@@ -171,13 +171,10 @@ class Book:
         return sorted(root._cache) + (["customers"] if root._customer_columns else [])
 
 
-def age_at(birth_date: pd.Series, reported_age: pd.Series, as_of: date) -> pd.Series:
-    """Age on ``as_of`` from the birth date, else the reported age (vectorised)."""
-    born = pd.to_datetime(birth_date, errors="coerce", format="ISO8601")
-    years = as_of.year - born.dt.year
-    before_birthday = (born.dt.month > as_of.month) | ((born.dt.month == as_of.month) & (born.dt.day > as_of.day))
-    computed = (years - before_birthday.astype("Int64")).astype("Int64")
-    return computed.fillna(reported_age.astype("Int64"))
+# The age on the day from an ISO birth date (SQLite computes it while it reads), else the age as reported.
+_AGE = ("CASE WHEN c.birth_date GLOB '[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]*' "
+        "THEN CAST(substr(:day, 1, 4) AS INTEGER) - CAST(substr(c.birth_date, 1, 4) AS INTEGER) "
+        "- (substr(:day, 6, 5) < substr(c.birth_date, 6, 5)) ELSE c.age END")
 
 
 def _customer_select(names: list[str]) -> tuple[str, dict[str, str]]:
@@ -189,12 +186,12 @@ def _customer_select(names: list[str]) -> tuple[str, dict[str, str]]:
     unknown = [name for name in names if name not in CUSTOMER_FRAME_COLUMNS]
     if unknown:
         raise KeyError(f"book.customers has no columns {unknown}")
-    raw = [name for name in names if name != "age"]
-    if "age" in names:
-        raw += ["birth_date", "age"]
+    raw = list(names)
     select, types = [f"c.rowid AS {ROWID}"], {ROWID: "INTEGER"}
     for name in dict.fromkeys(raw):
-        if name in CUSTOMER_FIELDS:
+        if name == "age":
+            select.append(f"{_AGE} AS age")
+        elif name in CUSTOMER_FIELDS:
             select.append(f"c.[{name}] AS [{name}]")
         elif name == "balance_as_of":
             select.append("b.as_of AS balance_as_of")
@@ -225,8 +222,6 @@ def read_book(db, as_of: date) -> Book:
         rowids = frame[ROWID].to_numpy(dtype=np.int64)
         if len(rowids) > 1 and not (np.diff(rowids) > 0).all():
             frame = frame.iloc[np.argsort(rowids, kind="stable")].reset_index(drop=True)
-        if "age" in names:
-            frame["age"] = age_at(frame["birth_date"], frame["age"], as_of)
         return frame[[ROWID, *names]]
 
     def table(name: str, columns, where: str = "", order: str = "", params=()) -> Callable[[], pd.DataFrame]:

@@ -85,15 +85,15 @@ def _reason_checks(fail, name: str, frame: pd.DataFrame, ids: pd.Series) -> None
         raise fail("unexplained", count=int(unexplained.sum()), name=name, example=ids.iloc[np.flatnonzero(unexplained)[0]])
     decided = frame[name].notna().to_numpy(dtype=bool)
     # One (rule, params) pair per case: a handful, whatever the number of customers.
+    rule_codes, rules = pd.factorize(rule)
+    params_codes, given_params = pd.factorize(params)
+    pair = rule_codes.astype(np.int64) * (len(given_params) + 1) + (params_codes + 1)
     rows_decided = np.flatnonzero(decided)
-    joined = pc.binary_join_element_wise(pa.array(rule.fillna(""), type=pa.large_string()),
-                                         pa.array(params.fillna(""), type=pa.large_string()),
-                                         pa.scalar("\x1f", pa.large_string())).take(pa.array(rows_decided))
-    encoded = pc.dictionary_encode(joined)
-    pair = encoded.indices.to_numpy(zero_copy_only=False)
-    for number, item in enumerate(encoded.dictionary.to_pylist()):
-        key, given = item.split("\x1f", 1)
-        rows = rows_decided[pair == number]
+    pairs, pair_of_row = np.unique(pair[rows_decided], return_inverse=True)
+    for number, code in enumerate(pairs):
+        key = str(rules[code // (len(given_params) + 1)])
+        given = "" if code % (len(given_params) + 1) == 0 else str(given_params[code % (len(given_params) + 1) - 1])
+        rows = rows_decided[pair_of_row == number]
         example = ids.iloc[rows[0]]
         fields = message_fields(key)
         if fields is None:
@@ -167,7 +167,9 @@ def check_output(
                 raise fail("no_reason_column", name=name, reason=f"{name}_rule")
             for suffix in REASON_SUFFIXES:
                 part = output[name + suffix] if name + suffix in output.columns else pd.Series(pd.NA, index=output.index)
-                checked[name + suffix] = part.astype("string")
+                # A rule and its params repeat over many customers: a categorical keeps them shared.
+                shared = suffix != "_facts" and isinstance(part.dtype, pd.CategoricalDtype)
+                checked[name + suffix] = part.cat.rename_categories(str) if shared else part.astype("string")
             _reason_checks(fail, name, pd.DataFrame(checked, index=output.index)[[name, *column.reason_columns]],
                            customer_ids)
         if kinds is not None:
@@ -202,33 +204,32 @@ def _check_coverage(fail, name: str, applies_to: str, values: pd.Series, positio
                    example=book_ids[int(np.flatnonzero(left_out)[0])].as_py())
 
 
-def align(outputs: list[Checked], book_size: int, book_ids: pa.Array, values: set[str] | None = None) -> pa.Table:
-    """Checked outputs side by side, one row per book customer that any of them decided on.
+def align(outputs: list[Checked], book_size: int, book_ids: pa.Array) -> pa.Table:
+    """Checked outputs side by side, one row per book customer, in book order.
 
-    Each output is put in book order by its rows' positions in the book, never by a join.
-    ``values``: the decision columns among the outputs' columns (the others are their reasons'
-    parts); a customer is kept when any of them is set.
+    Each output is put in book order by its rows' positions in the book, never by a join;
+    :func:`decided` then keeps the customers any decision was made for.
     """
-    if len(outputs) == 1:  # nothing to line up: the output's own rows
-        only = outputs[0]
-        table = pa.Table.from_pandas(only.frame.reset_index(), preserve_index=False)
-        aligned = table.set_column(0, "customer_id", arrow_ids(only.frame.index))
-    else:
-        columns = {"customer_id": book_ids}
-        for output in outputs:
-            rows = np.full(book_size, -1, dtype=np.int64)
-            rows[output.positions] = np.arange(len(output.positions))
-            take = pa.array(rows, mask=rows < 0)
-            table = pa.Table.from_pandas(output.frame, preserve_index=False)
-            for name in table.column_names:
-                columns[name] = table.column(name).take(take)
-        aligned = pa.table(columns)
-    decided = [name for name in aligned.column_names[1:] if values is None or name in values]
-    if not decided:
+    columns = {"customer_id": book_ids}
+    for output in outputs:
+        rows = np.full(book_size, -1, dtype=np.int64)
+        rows[output.positions] = np.arange(len(output.positions))
+        take = pa.array(rows, mask=rows < 0)
+        table = pa.Table.from_pandas(output.frame, preserve_index=False)
+        for name in table.column_names:
+            columns[name] = table.column(name).take(take)
+    return pa.table(columns)
+
+
+def decided(aligned: pa.Table, values: set[str]) -> pa.Table:
+    """The rows of an aligned table where any of the decision columns ``values`` is set (the others
+    are their reasons' parts)."""
+    names = [name for name in aligned.column_names[1:] if name in values]
+    if not names:
         return aligned.slice(0, 0)
-    if all(aligned[name].null_count == 0 for name in decided):
+    if all(aligned[name].null_count == 0 for name in names):
         return aligned
-    kept = functools.reduce(pc.or_, [pc.is_valid(aligned[name]) for name in decided])
+    kept = functools.reduce(pc.or_, [pc.is_valid(aligned[name]) for name in names])
     if pc.all(kept).as_py():  # every customer has some decision (the usual case): no copy
         return aligned
     return aligned.filter(kept)
@@ -334,8 +335,9 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run") -> RunS
                for plugin, output in _call_scoped(manager, "clientbook_classify", book, reads, **arguments)]
     _check_unreturned(manager, "clientbook_classify", "classification", checked, owned, book_ids, kinds)
     values = {name for name, (_, column) in owned.items() if name == column.name}
-    classified = align(checked, len(book_ids), book_ids, values)
-    classification = _as_frame(classified, owned)
+    classified = align(checked, len(book_ids), book_ids)
+    del checked  # the plugins' own frames: a million customers' reasons, now in the aligned table
+    classification = _as_frame(decided(classified, values), owned)
 
     assignments = pd.DataFrame(columns=MOVE_COLUMNS)
     assign_note = None
@@ -366,8 +368,13 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run") -> RunS
                                            needs=needs.copy(deep=False), **arguments)
     ]
     _check_unreturned(manager, "clientbook_plan", "planning", plans, owned, book_ids, kinds)
-    results = align(checked + plans, len(book_ids), book_ids, values) if plans else classified
-    del checked, plans, classified, classification
+    if plans:  # the planning columns beside the classification, in the same book order
+        planned = align(plans, len(book_ids), book_ids)
+        for name in planned.column_names[1:]:
+            classified = classified.append_column(name, planned[name])
+        del planned
+    results = decided(classified, values)
+    del plans, classified, classification
 
     # The book as the screens will see it after this run: owners include the newcomers just assigned.
     owners = everyone["owner_staff_id"].astype(object)
@@ -384,7 +391,7 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run") -> RunS
     if assign_note:
         counts["assign_note"] = assign_note
     stored, kinds, new_rules = _results_for_store(db, results, owned)
-    changes = decisions.diff(db, stored, kinds)
+    changes = decisions.diff(db, stored, kinds, arrivals=previous_run is not None)
     # The book as the screens will see it after this run, one row per customer in book order.
     where = pc.index_in(book_ids, value_set=arrow_ids(results["customer_id"]))
     state = {"owner_staff_id": pa.array(owners, type=pa.large_string(), from_pandas=True),

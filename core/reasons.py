@@ -81,10 +81,19 @@ def because(rule: str, index: pd.Index, /, **facts) -> pd.DataFrame:
     params = {name: value for name, value in facts.items() if not isinstance(value, (pd.Series, Raw))}
     per_row = {name: value for name, value in facts.items() if isinstance(value, (pd.Series, Raw))}
     return pd.DataFrame({
-        "rule": pd.Series(rule, index=index, dtype="string"),
-        "params": pd.Series(_encode_scalar(params) if params else pd.NA, index=index, dtype="string"),
+        "rule": _shared([rule], np.zeros(len(index), dtype=np.int64), index),
+        "params": _shared([_encode_scalar(params) if params else None], np.zeros(len(index), dtype=np.int64), index),
         "facts": facts_json(index, per_row),
     }, index=index)
+
+
+def _shared(choices: list, positions, index: pd.Index) -> pd.Series:
+    """One of a few texts per row (a rule, its params), kept as a categorical: a million rows share
+    a handful of strings instead of holding a copy each."""
+    unique = list(dict.fromkeys(choice for choice in choices if choice is not None))
+    mapping = np.asarray([unique.index(choice) if choice is not None else -1 for choice in choices], dtype=np.int64)
+    codes = mapping[np.asarray(positions)] if len(choices) else np.zeros(0, dtype=np.int64)
+    return pd.Series(pd.Categorical.from_codes(codes, categories=pd.Index(unique, dtype=object)), index=index)
 
 
 def because_by_case(cases: list[tuple[str, dict]], case: np.ndarray, index: pd.Index, /, **per_row) -> pd.DataFrame:
@@ -95,28 +104,38 @@ def because_by_case(cases: list[tuple[str, dict]], case: np.ndarray, index: pd.I
     reason: one case per tier, the customer's amount per row).
     """
     case = np.asarray(case)
-    rules = pick([rule for rule, _ in cases], case, index)
-    params = pick([_encode_scalar(params) if params else None for _, params in cases], case, index)
+    rules = _shared([rule for rule, _ in cases], case, index)
+    params = _shared([_encode_scalar(params) if params else None for _, params in cases], case, index)
     return pd.DataFrame({"rule": rules, "params": params, "facts": facts_json(index, per_row)}, index=index)
 
 
 def combine(index: pd.Index, *parts: pd.DataFrame) -> pd.DataFrame:
     """Reasons built for disjoint subsets of ``index`` (one :func:`because` per case), as one frame.
 
-    Put together with Arrow's take, never row by row: rows no part covers get missing reasons."""
+    Put together by position, never row by row: rules and params stay categorical, facts go
+    through Arrow's take; rows no part covers get missing reasons."""
     parts = [part for part in parts if len(part)]
+    places = [index.get_indexer(part.index) for part in parts]
+    columns = {}
+    for name in ("rule", "params"):
+        categories: dict[str, int] = {}
+        codes = np.full(len(index), -1, dtype=np.int64)
+        for part, rows in zip(parts, places):
+            values = part[name].astype("category")
+            mapping = np.asarray([categories.setdefault(value, len(categories))
+                                  for value in values.cat.categories] + [-1], dtype=np.int64)
+            codes[rows] = mapping[values.cat.codes.to_numpy()]  # code -1 (missing) picks the -1 at the end
+        columns[name] = pd.Series(pd.Categorical.from_codes(codes, categories=pd.Index(list(categories),
+                                                                                       dtype=object)), index=index)
     where = np.full(len(index), -1, dtype=np.int64)  # each row's place among the parts' rows, -1 for none
     start = 0
-    for part in parts:
-        where[index.get_indexer(part.index)] = np.arange(start, start + len(part))
+    for part, rows in zip(parts, places):
+        where[rows] = np.arange(start, start + len(part))
         start += len(part)
-    take = pa.array(where, mask=where < 0)
-    columns = {}
-    for name in REASON_PARTS:
-        pieces = [pa.array(part[name], type=pa.large_string(), from_pandas=True) for part in parts]
-        joined = pa.chunked_array(pieces, type=pa.large_string()) if pieces else pa.chunked_array(
-            [pa.nulls(0, pa.large_string())])
-        columns[name] = pd.Series(pd.arrays.ArrowExtensionArray(joined.take(take)), index=index).astype("string")
+    pieces = [pa.array(part["facts"], type=pa.large_string(), from_pandas=True) for part in parts]
+    joined = pa.chunked_array(pieces or [pa.nulls(0, pa.large_string())], type=pa.large_string())
+    columns["facts"] = pd.Series(pd.arrays.ArrowExtensionArray(joined.take(pa.array(where, mask=where < 0))),
+                                 index=index).astype("string")
     return pd.DataFrame(columns, index=index)
 
 
