@@ -391,14 +391,18 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run") -> RunS
     if assign_note:
         counts["assign_note"] = assign_note
     stored, kinds, new_rules = _results_for_store(db, results, owned)
-    changes = decisions.diff(db, stored, kinds, arrivals=previous_run is not None)
     # The book as the screens will see it after this run, one row per customer in book order.
     where = pc.index_in(book_ids, value_set=arrow_ids(results["customer_id"]))
     state = {"owner_staff_id": pa.array(owners, type=pa.large_string(), from_pandas=True),
              "assets_minor": pa.array(everyone["total_assets_minor"], type=pa.int64(), from_pandas=True)}
+    for name in kinds:
+        state[name] = results[name].take(where)
+    # What the plugins read and returned is no longer needed: free it before the stored decisions are read.
+    del results, book, everyone, owners
+    changes = decisions.diff(db, stored, kinds, arrivals=previous_run is not None)
     for name in changes.columns:
-        state[name] = results[name].take(where) if name in kinds else pa.nulls(len(book_ids), pa.large_string())
-    del results
+        if name not in state:  # a column stored before, no plugin's now: its decisions end
+            state[name] = pa.nulls(len(book_ids), pa.large_string())
     with tempfile.TemporaryDirectory(prefix="clientbook-run-") as folder:
         staged = (columnar.stage(folder, decisions.staged_tables(changes))
                   if changes.rows.num_rows + changes.history.num_rows >= columnar.CHILD_WRITE_ROWS else None)

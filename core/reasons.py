@@ -76,7 +76,8 @@ def because(rule: str, index: pd.Index, /, **facts) -> pd.DataFrame:
 
     Scalar keyword arguments are the rule's params (the same for every row: a threshold,
     a label's value); Series are the customers' facts (one per row, aligned with ``index``).
-    Returns ``rule``, ``params`` and ``facts`` columns (JSON text; missing when empty).
+    Returns ``rule`` and ``params`` (categoricals: a few texts shared by every row) and ``facts``
+    (JSON text per row; missing when empty).
     """
     params = {name: value for name, value in facts.items() if not isinstance(value, (pd.Series, Raw))}
     per_row = {name: value for name, value in facts.items() if isinstance(value, (pd.Series, Raw))}
