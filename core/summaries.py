@@ -19,6 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .columnar import query_frame, table_rows
 from .decisions import decision_columns
 
 BOOK = ""  # the decision name of the whole-book rows
@@ -56,7 +57,7 @@ def compute(db) -> list[tuple]:
     """The summary computed from the book itself, in SQL."""
     rows = []
     for name in [BOOK, *decision_columns(db)]:
-        value = "NULL" if name == BOOK else f"d.[{name}]"
+        value = "NULL" if name == BOOK else f"CAST(d.[{name}] AS TEXT)"  # values kept as text, as a run writes them
         rows.extend(tuple(row) for row in db.execute(f"""
             SELECT ?, {value}, o.staff_id, COUNT(*), COALESCE(SUM({_LATEST_ASSETS}), 0)
             FROM customers c
@@ -71,33 +72,31 @@ def refresh(db) -> None:
     _write(db, compute(db))
 
 
+# From this many customers moved, their decisions and assets are read in bulk and grouped in pandas.
+BULK_MOVES = 50_000
+
+
 def move(db, customer_ids: list[str], old_owners: list, new_owners: list) -> None:
     """Customers changed owner: move their counts and assets in every decision's rows (inside the
-    caller's transaction). One grouped query over the customers moved, whatever their number."""
+    caller's transaction): one grouped query over the customers moved, or, for many, one read of
+    the decisions and assets grouped in pandas."""
     if not customer_ids or not has_summary(db):  # no summary yet: the screens count the book itself
         return
     columns = decision_columns(db)
-    db.execute("DROP TABLE IF EXISTS temp.moved_customers")
-    db.execute("CREATE TEMP TABLE moved_customers (customer_id TEXT PRIMARY KEY, old TEXT, new TEXT)")
-    db.conn.executemany("INSERT INTO temp.moved_customers VALUES (?, ?, ?)",
-                        zip(customer_ids, [None if pd.isna(old) else old for old in old_owners],
-                            [None if pd.isna(new) else new for new in new_owners]))
-    values = "".join(f", d.[{name}]" for name in columns)
-    grouped = db.execute(f"""
-        SELECT m.old, m.new{values}, COUNT(*), COALESCE(SUM({_LATEST_ASSETS}), 0)
-        FROM temp.moved_customers m
-        JOIN customers c ON c.customer_id = m.customer_id
-        LEFT JOIN decisions d ON d.customer_id = m.customer_id
-        GROUP BY m.old, m.new{values}""").fetchall()
-    db.execute("DROP TABLE temp.moved_customers")
+    olds = [None if pd.isna(old) else old for old in old_owners]
+    news = [None if pd.isna(new) else new for new in new_owners]
+    if len(customer_ids) >= BULK_MOVES:
+        grouped = _grouped_in_bulk(db, columns, customer_ids, olds, news)
+    else:
+        grouped = _grouped_in_sql(db, columns, customer_ids, olds, news)
     deltas: dict[tuple, list[int]] = {}
     for row in grouped:
         old, new, decided, count, assets = row[0], row[1], row[2:2 + len(columns)], row[-2], row[-1]
         for name, value in [(BOOK, None), *zip(columns, decided)]:
             for staff_id, sign in ((old, -1), (new, 1)):
                 delta = deltas.setdefault((name, value, staff_id), [0, 0])
-                delta[0] += sign * count
-                delta[1] += sign * assets
+                delta[0] += sign * int(count)
+                delta[1] += sign * int(assets)
     for (name, value, staff_id), (count, assets) in deltas.items():
         if count == 0 and assets == 0:
             continue
@@ -108,6 +107,37 @@ def move(db, customer_ids: list[str], old_owners: list, new_owners: list) -> Non
             db.execute("INSERT INTO book_summary (decision, value, staff_id, customers, assets_minor) VALUES (?, ?, ?, ?, ?)",
                        [name, value, staff_id, count, assets])
     db.execute("DELETE FROM book_summary WHERE customers = 0 AND assets_minor = 0")
+
+
+def _grouped_in_sql(db, columns, customer_ids, olds, news) -> list[tuple]:
+    db.execute("DROP TABLE IF EXISTS temp.moved_customers")
+    db.execute("CREATE TEMP TABLE moved_customers (customer_id TEXT PRIMARY KEY, old TEXT, new TEXT)")
+    db.conn.executemany("INSERT INTO temp.moved_customers VALUES (?, ?, ?)", zip(customer_ids, olds, news))
+    values = "".join(f", CAST(d.[{name}] AS TEXT)" for name in columns)
+    grouped = db.execute(f"""
+        SELECT m.old, m.new{values}, COUNT(*), COALESCE(SUM({_LATEST_ASSETS}), 0)
+        FROM temp.moved_customers m
+        JOIN customers c ON c.customer_id = m.customer_id
+        LEFT JOIN decisions d ON d.customer_id = m.customer_id
+        GROUP BY 1, 2{"".join(f", {number}" for number in range(3, 3 + len(columns)))}""").fetchall()
+    db.execute("DROP TABLE temp.moved_customers")
+    return grouped
+
+
+def _grouped_in_bulk(db, columns, customer_ids, olds, news) -> list[tuple]:
+    types = {"customer_id": "TEXT", **{name: "TEXT" for name in columns}}
+    select = ", ".join(f"CAST([{name}] AS TEXT)" if name != "customer_id" else name for name in types)
+    decided = query_frame(db, f"SELECT {select} FROM decisions", types, rows=table_rows(db, "decisions"))
+    assets = query_frame(db, "SELECT customer_id, total_assets_minor FROM latest_assets",
+                         {"customer_id": "TEXT", "total_assets_minor": "INTEGER"}, rows=table_rows(db, "latest_assets"))
+    moved = pd.DataFrame({"customer_id": pd.array(customer_ids, dtype="string"), "old": olds, "new": news})
+    moved = moved.merge(decided, on="customer_id", how="left").merge(assets, on="customer_id", how="left")
+    moved["total_assets_minor"] = moved["total_assets_minor"].fillna(0).astype("int64")
+    keys = ["old", "new", *columns]
+    grouped = moved.astype({name: object for name in keys}).groupby(keys, dropna=False, sort=False)[
+        "total_assets_minor"].agg(["size", "sum"]).reset_index()
+    return [tuple(None if pd.isna(value) else value for value in row[:len(keys)]) + (row[-2], row[-1])
+            for row in grouped.itertuples(index=False, name=None)]
 
 
 def has_summary(db) -> bool:

@@ -249,7 +249,9 @@ def _same_summary(db) -> bool:
     return ordered(db.execute("SELECT * FROM book_summary")) == ordered(summaries.compute(db))
 
 
-def test_summaries_equal_a_full_recompute_after_run_assign_transfer_and_import(book, tmp_path):
+@pytest.mark.parametrize("bulk", [False, True], ids=["moved-in-sql", "moved-in-bulk"])
+def test_summaries_equal_a_full_recompute_after_run_assign_transfer_and_import(book, tmp_path, monkeypatch, bulk):
+    monkeypatch.setattr(summaries, "BULK_MOVES", 1 if bulk else 10**9)
     db, policy, manager = book
     db.execute("DELETE FROM assignments WHERE customer_id IN ('C05', 'C06')")
     db.conn.commit()
@@ -340,3 +342,41 @@ def test_a_column_its_plugin_does_not_return_at_all_covers_nobody(book):
         "plugin 'segment_plugin' broke the contract of clientbook_classify: its output left 8 customer(s) without a "
         "value in 'segment', which covers every customer of kind 'retail', e.g. 'C01'; give them an explicit value "
         "(such as 'unknown') with a reason")
+
+
+def test_large_reads_and_writes_through_the_child_process_store_the_same_decisions(tmp_path, monkeypatch):
+    """A big book reads through the ADBC driver in a child process and stages its writes there;
+    forced on a small book, the decisions stored are the same as in process."""
+    from clientbook import columnar
+
+    used = {"read": 0, "staged": 0}
+    read, stage = columnar._adbc_table, columnar.stage
+
+    def reading(*args):
+        table = read(*args)
+        used["read"] += table is not None
+        return table
+
+    def staging(*args):
+        path = stage(*args)
+        used["staged"] += path is not None
+        return path
+
+    monkeypatch.setattr(columnar, "_adbc_table", reading)
+    monkeypatch.setattr(columnar, "stage", staging)
+    stored = {}
+    for name, threshold in (("in_process", 10**12), ("child", 0)):
+        monkeypatch.setattr(columnar, "CHILD_READ_ROWS", threshold)
+        monkeypatch.setattr(columnar, "CHILD_WRITE_ROWS", threshold)
+        policy, manager = load([])
+        db = build_small_book(tmp_path / f"{name}.db", manager)
+        pipeline.run(db, policy, manager, AS_OF)
+        db.execute("UPDATE balances SET total_assets_minor = 10 WHERE customer_id = 'C01'")
+        db.conn.commit()
+        pipeline.run(db, policy, manager, AS_OF)
+        stored[name] = sorted(tuple(row) for row in db.execute(
+            "SELECT decision, customer_id, value, rule, params, facts, facts_run, from_run, to_run FROM decision_log"))
+        assert _same_summary(db)
+    assert stored["child"] == stored["in_process"]
+    assert any(row[1] == "C01" and row[8] == 2 for row in stored["child"])  # the ended tier, written through the stage
+    assert used["read"] >= 4 and used["staged"] == 2  # the child did read and stage: no silent fallback

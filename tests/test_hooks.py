@@ -344,6 +344,10 @@ def test_clientbook_plan(tmp_path):
     pipeline.run(db, policy, manager, AS_OF)
     rows = list(db.query("SELECT customer_id, tier, next_due, priority FROM latest_results WHERE priority = 1 "
                          "ORDER BY customer_id"))
+    # The summary holds a date and an integer column as text, as the full recompute does.
+    from clientbook import summaries
+
+    assert sorted(map(repr, db.execute("SELECT * FROM book_summary"))) == sorted(map(repr, summaries.compute(db)))
     assert rows == [
         {"customer_id": "C01", "tier": "private_banking", "next_due": "2026-12-07", "priority": 1},
         {"customer_id": "C02", "tier": "wealth", "next_due": "2026-12-07", "priority": 1},
