@@ -157,7 +157,8 @@ def assign_unassigned(db, policy, manager, as_of: date, actor: str, dry_run: boo
     if len(assigned) and not dry_run:
         with writing(db, actor, f"assign as of {as_of.isoformat()}"):
             start_assignments(db, assigned, as_of, actor, run_id, summarise=False)
-            summaries.move(db, assigned["customer_id"].tolist(), [None] * len(assigned), assigned["staff_id"].tolist())
+            summaries.move(db, assigned["customer_id"].tolist(), [None] * len(assigned), assigned["staff_id"].tolist(),
+                           decided=classification)
     return Assignment(assigned.reset_index(drop=True), len(unassigned), unclassified, run_id, plugin, dry_run)
 
 

@@ -15,6 +15,7 @@ read a few hundred rows instead of a million customers.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -76,17 +77,18 @@ def refresh(db) -> None:
 BULK_MOVES = 50_000
 
 
-def move(db, customer_ids: list[str], old_owners: list, new_owners: list) -> None:
+def move(db, customer_ids: list[str], old_owners: list, new_owners: list, decided: pd.DataFrame | None = None) -> None:
     """Customers changed owner: move their counts and assets in every decision's rows (inside the
     caller's transaction): one grouped query over the customers moved, or, for many, one read of
-    the decisions and assets grouped in pandas."""
+    the assets (and of the decisions, unless the caller has them: ``decided``, indexed by
+    ``customer_id``) grouped with numpy."""
     if not customer_ids or not has_summary(db):  # no summary yet: the screens count the book itself
         return
     columns = decision_columns(db)
     olds = [None if pd.isna(old) else old for old in old_owners]
     news = [None if pd.isna(new) else new for new in new_owners]
     if len(customer_ids) >= BULK_MOVES:
-        grouped = _grouped_in_bulk(db, columns, customer_ids, olds, news)
+        grouped = _grouped_in_bulk(db, columns, customer_ids, olds, news, decided)
     else:
         grouped = _grouped_in_sql(db, columns, customer_ids, olds, news)
     deltas: dict[tuple, list[int]] = {}
@@ -124,20 +126,38 @@ def _grouped_in_sql(db, columns, customer_ids, olds, news) -> list[tuple]:
     return grouped
 
 
-def _grouped_in_bulk(db, columns, customer_ids, olds, news) -> list[tuple]:
-    types = {"customer_id": "TEXT", **{name: "TEXT" for name in columns}}
-    select = ", ".join(f"CAST([{name}] AS TEXT)" if name != "customer_id" else name for name in types)
-    decided = query_frame(db, f"SELECT {select} FROM decisions", types, rows=table_rows(db, "decisions"))
+def _grouped_in_bulk(db, columns, customer_ids, olds, news, decided: pd.DataFrame | None) -> list[tuple]:
+    ids = pd.Index(pd.array(customer_ids, dtype="string"))
+    if decided is None or any(name not in decided.columns for name in columns):
+        types = {"customer_id": "TEXT", **{name: "TEXT" for name in columns}}
+        select = ", ".join(f"CAST([{name}] AS TEXT)" if name != "customer_id" else name for name in types)
+        decided = query_frame(db, f"SELECT {select} FROM decisions", types,
+                              rows=table_rows(db, "decisions")).set_index("customer_id")
+    values = decided[columns].reindex(ids)
     assets = query_frame(db, "SELECT customer_id, total_assets_minor FROM latest_assets",
                          {"customer_id": "TEXT", "total_assets_minor": "INTEGER"}, rows=table_rows(db, "latest_assets"))
-    moved = pd.DataFrame({"customer_id": pd.array(customer_ids, dtype="string"), "old": olds, "new": news})
-    moved = moved.merge(decided, on="customer_id", how="left").merge(assets, on="customer_id", how="left")
-    moved["total_assets_minor"] = moved["total_assets_minor"].fillna(0).astype("int64")
-    keys = ["old", "new", *columns]
-    grouped = moved.astype({name: object for name in keys}).groupby(keys, dropna=False, sort=False)[
-        "total_assets_minor"].agg(["size", "sum"]).reset_index()
-    return [tuple(None if pd.isna(value) else value for value in row[:len(keys)]) + (row[-2], row[-1])
-            for row in grouped.itertuples(index=False, name=None)]
+    amounts = assets.set_index("customer_id")["total_assets_minor"].reindex(ids).fillna(0).to_numpy(dtype=np.int64)
+    # Group by (old owner, new owner, each decision's value) through their codes: a handful of groups.
+    keys = [pd.Series(olds, dtype=object), pd.Series(news, dtype=object),
+            *(values[name].astype("string").reset_index(drop=True) for name in columns)]
+    combined = np.zeros(len(ids), dtype=np.int64)
+    labels = []
+    for key in keys:
+        codes, uniques = pd.factorize(key, use_na_sentinel=True)
+        labels.append([None, *(str(value) for value in uniques)])
+        combined = combined * len(labels[-1]) + (codes + 1)
+    groups, inverse = np.unique(combined, return_inverse=True)
+    counts = np.bincount(inverse, minlength=len(groups))
+    sums = np.zeros(len(groups), dtype=np.int64)
+    np.add.at(sums, inverse, amounts)  # exact integers: float sums of a million amounts are not
+    rows = []
+    for group, count, total in zip(groups.tolist(), counts.tolist(), sums.tolist()):
+        parts = []
+        for options in reversed(labels):
+            group, code = divmod(group, len(options))
+            parts.append(options[code])
+        rows.append((*reversed(parts), count, total))
+    return rows
 
 
 def has_summary(db) -> bool:
