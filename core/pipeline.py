@@ -277,17 +277,12 @@ def _pandas_dtype(arrow_type):
 CORE_READS = ("kind", "owner_staff_id", "total_assets_minor")
 
 
-def _call_scoped(manager, hook: str, book: Book, reads: dict, **arguments) -> list[tuple[str, object]]:
-    """Call every implementation of ``hook``, each with the book as its plugin declared it reads it."""
-    caller = getattr(manager.hook, hook)
-    results = []
-    for impl in reversed(caller.get_hookimpls()):
-        given = {**arguments, "book": book.scoped(impl.plugin_name, reads[impl.plugin_name])
-                 if impl.plugin_name in reads else book}
-        result = impl.function(**{name: given[name] for name in impl.argnames})
-        if result is not None:
-            results.append((impl.plugin_name, result))
-    return results
+def _scoped(book: Book, reads: dict):
+    """The hooks' arguments for each plugin: the book as the plugin declared it reads it."""
+    def arguments_for(plugin: str, kwargs: dict) -> dict:
+        return {**kwargs, "book": book.scoped(plugin, reads[plugin]) if plugin in reads else book}
+
+    return arguments_for
 
 
 def _book_bytes(db) -> int:
@@ -331,8 +326,9 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run") -> RunS
     book_ids = arrow_ids(everyone["customer_id"])
     kinds = arrow_ids(everyone["kind"])
     arguments = {"policy": policy, "as_of": as_of}
+    scoped = _scoped(book, reads)
     checked = [check_output(plugin, "clientbook_classify", output, book_ids, owned, "classification", kinds)
-               for plugin, output in _call_scoped(manager, "clientbook_classify", book, reads, **arguments)]
+               for plugin, output in manager.call_each("clientbook_classify", scoped, **arguments)]
     _check_unreturned(manager, "clientbook_classify", "classification", checked, owned, book_ids, kinds)
     values = {name for name, (_, column) in owned.items() if name == column.name}
     classified = align(checked, len(book_ids), book_ids)
@@ -345,7 +341,7 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run") -> RunS
         unassigned = everyone[everyone["owner_staff_id"].isna()][["customer_id", "owner_staff_id"]].reset_index(drop=True)
         if len(unassigned):
             try:
-                assigner, proposed = _call_first_scoped(manager, "clientbook_assign", book, reads,
+                assigner, proposed = manager.call_first("clientbook_assign", scoped,
                                                         classification=classification.copy(deep=False),
                                                         unassigned=unassigned, **arguments)
             except BadInput as refused:  # e.g. no staff yet: the run still classifies; `assign` says why
@@ -355,17 +351,17 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run") -> RunS
 
     needs_frames = [
         _check_needs(plugin, output, book_ids)
-        for plugin, output in _call_scoped(manager, "clientbook_screen_needs", book, reads,
-                                           classification=classification.copy(deep=False), **arguments)
+        for plugin, output in manager.call_each("clientbook_screen_needs", scoped,
+                                                classification=classification.copy(deep=False), **arguments)
     ]
     needs = pd.concat(needs_frames, ignore_index=True) if needs_frames else pd.DataFrame(
         columns=["customer_id", "need", "evidence", "plugin"]
     )
     plans = [
         check_output(plugin, "clientbook_plan", output, book_ids, owned, "planning", kinds)
-        for plugin, output in _call_scoped(manager, "clientbook_plan", book, reads,
-                                           classification=classification.copy(deep=False),
-                                           needs=needs.copy(deep=False), **arguments)
+        for plugin, output in manager.call_each("clientbook_plan", scoped,
+                                                classification=classification.copy(deep=False),
+                                                needs=needs.copy(deep=False), **arguments)
     ]
     _check_unreturned(manager, "clientbook_plan", "planning", plans, owned, book_ids, kinds)
     if plans:  # the planning columns beside the classification, in the same book order
@@ -398,7 +394,7 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run") -> RunS
     for name in kinds:
         state[name] = results[name].take(where)
     # What the plugins read and returned is no longer needed: free it before the stored decisions are read.
-    del results, book, everyone, owners
+    del results, book, scoped, everyone, owners
     changes = decisions.diff(db, stored, kinds, arrivals=previous_run is not None)
     for name in changes.columns:
         if name not in state:  # a column stored before, no plugin's now: its decisions end
@@ -444,18 +440,6 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run") -> RunS
             if staged:
                 db.execute("DETACH DATABASE stage")
     return RunSummary(run_id, as_of, counts["customers"], policy.hash, manager.versions(), counts, seconds)
-
-
-def _call_first_scoped(manager, hook: str, book: Book, reads: dict, **arguments):
-    """A firstresult hook, each implementation with its declared book: the first result, and who."""
-    caller = getattr(manager.hook, hook)
-    for impl in reversed(caller.get_hookimpls()):
-        given = {**arguments, "book": book.scoped(impl.plugin_name, reads[impl.plugin_name])
-                 if impl.plugin_name in reads else book}
-        result = impl.function(**{name: given[name] for name in impl.argnames})
-        if result is not None:
-            return impl.plugin_name, result
-    return None, None
 
 
 __all__ = ["Checked", "RunSummary", "arrow_ids", "check_output", "contract_error", "run"]

@@ -141,29 +141,28 @@ class PluginManager:
     def versions(self) -> dict[str, str]:
         return {info.name: info.version for info in self.loaded()}
 
-    def call_each(self, hook_name: str, **kwargs) -> list[tuple[str, object]]:
+    def _calls(self, hook_name: str, kwargs: dict, arguments_for=None):
+        """Each implementation of a hook called in pluggy's order, lazily: ``(plugin, result)``.
+
+        ``arguments_for(plugin, kwargs)``, when given, returns the arguments for that plugin
+        (the pipeline gives each plugin the book as it declared it reads it)."""
+        for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
+            given = arguments_for(impl.plugin_name, kwargs) if arguments_for else kwargs
+            yield impl.plugin_name, impl.function(**{name: given[name] for name in impl.argnames})
+
+    def call_each(self, hook_name: str, arguments_for=None, **kwargs) -> list[tuple[str, object]]:
         """Call every implementation of a hook once, keeping who returned what.
 
         The core needs the plugin's name to check that it returned only what it owns.
         Implementations may accept a subset of the arguments, as with pluggy.
         """
-        caller = getattr(self.pm.hook, hook_name)
-        results = []
-        for impl in reversed(caller.get_hookimpls()):
-            arguments = {name: kwargs[name] for name in impl.argnames}
-            result = impl.function(**arguments)
-            if result is not None:
-                results.append((impl.plugin_name, result))
-        return results
+        return [(plugin, result) for plugin, result in self._calls(hook_name, kwargs, arguments_for)
+                if result is not None]
 
-    def call_first(self, hook_name: str, **kwargs) -> tuple[str, object] | tuple[None, None]:
+    def call_first(self, hook_name: str, arguments_for=None, **kwargs) -> tuple[str, object] | tuple[None, None]:
         """A firstresult hook: the first implementation (in pluggy's order) that returns something, and who."""
-        caller = getattr(self.pm.hook, hook_name)
-        for impl in reversed(caller.get_hookimpls()):
-            result = impl.function(**{name: kwargs[name] for name in impl.argnames})
-            if result is not None:
-                return impl.plugin_name, result
-        return None, None
+        return next(((plugin, result) for plugin, result in self._calls(hook_name, kwargs, arguments_for)
+                     if result is not None), (None, None))
 
     def policy_tables(self) -> dict[str, tuple[str, PolicyTable]]:
         tables: dict[str, tuple[str, PolicyTable]] = {}
