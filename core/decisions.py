@@ -264,76 +264,63 @@ def _fields(columns: list[str]) -> list[str]:
 
 
 def write(db, changes: Changes, run_id: int, previous_run: int | None, new_rules: list, stage: str | None) -> None:
-    """Store a run's changes inside the caller's transaction: from ``stage`` (a file the book's
-    connection has attached as ``stage``, see :func:`clientbook.columnar.stage`) or row by row."""
+    """Store a run's changes inside the caller's transaction, copying in SQL from the tables of
+    :func:`staged_tables`: in ``stage``, a file the book's connection has attached (see
+    :func:`clientbook.columnar.stage`), or else in temporary tables written here row by row."""
     from .store import bulk_insert  # store imports this module for its migrations
 
     if new_rules:
         db.conn.executemany("INSERT INTO decision_rules (rule_id, rule, params) VALUES (?, ?, ?)", new_rules)
+    tables = staged_tables(changes)
+    if stage is None:  # a small change, or no driver for the staged write
+        for name, table in tables.items():
+            db.execute(f"DROP TABLE IF EXISTS temp.[{name}]")
+            db.execute(f"CREATE TEMP TABLE [{name}] ({', '.join(f'[{column}]' for column in table.column_names)})")
+            if table.num_rows:
+                bulk_insert(db, name, table)
+    source = "stage" if stage else "temp"
     fields = _fields(changes.columns)
-    ended = set(changes.columns)
 
     def chosen(name: str, row: str = "") -> str:
         """A column's value as written; a decision's first run (``_since`` left empty) is this one."""
-        base = name.removesuffix("_since")
-        if name.endswith("_since") and base in ended:
-            return (f"CASE WHEN {row}[{base}] IS NULL THEN NULL "
-                    f"ELSE COALESCE({row}[{name}], {int(run_id)}) END")
+        if name.endswith("_since"):
+            value = name.removesuffix("_since")
+            return f"CASE WHEN {row}[{value}] IS NULL THEN NULL ELSE COALESCE({row}[{name}], {int(run_id)}) END"
         return f"{row}[{name}]"
 
-    names = ", ".join(f"[{name}]" for name in fields)
-    if stage is None:  # row by row: a small change, or no driver for the staged write
-        db.execute("DROP TABLE IF EXISTS temp.run_rows")
-        db.execute("CREATE TEMP TABLE run_rows (customer_id TEXT, is_new INTEGER, "
-                   + ", ".join(f"[{name}]" for name in fields) + ")")
-        if changes.rows.num_rows:
-            bulk_insert(db, "run_rows", changes.rows.select(["customer_id", "is_new", *fields]))
-        source_rows = "temp.run_rows"
-    else:
-        source_rows = "stage.run_rows"
     # Into an empty table (a book's first run) the value indexes are built once, after the rows.
     first = db.execute("SELECT 1 FROM decisions LIMIT 1").fetchone() is None
     indexes = [row for row in db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' "
                                          "AND tbl_name = 'decisions' AND sql IS NOT NULL")] if first else []
     for index, _ in indexes:
         db.execute(f"DROP INDEX [{index}]")
-    db.execute(f"INSERT INTO decisions (customer_id, {names}) SELECT customer_id, "
-               f"{', '.join(chosen(name) for name in fields)} FROM {source_rows} WHERE is_new")
+    names = ", ".join(f"[{name}]" for name in fields)
+    db.execute(f"INSERT INTO main.decisions (customer_id, {names}) SELECT customer_id, "
+               f"{', '.join(chosen(name) for name in fields)} FROM {source}.staged_rows WHERE is_new")
     for _, sql in indexes:
         db.execute(sql)
     updates = ", ".join(f"[{name}] = {chosen(name, 's.')}" for name in fields)
-    db.execute(f"UPDATE decisions SET {updates} FROM {source_rows} s WHERE NOT s.is_new "
+    db.execute(f"UPDATE decisions SET {updates} FROM {source}.staged_rows s WHERE NOT s.is_new "
                "AND decisions.customer_id = s.customer_id")
+    db.execute("INSERT INTO main.decision_history (decision, customer_id, value, rule_id, facts, facts_run, "
+               "from_run, to_run) SELECT decision, customer_id, value, rule_id, facts, ?, from_run, ? "
+               f"FROM {source}.staged_history", [previous_run, run_id])
+    db.execute("INSERT INTO main.run_migrations (run_id, decision, from_value, to_value, customers) "
+               f"SELECT ?, decision, from_value, to_value, customers FROM {source}.staged_migrations", [run_id])
+    db.execute("DELETE FROM main.run_arrivals")
+    if previous_run is not None:  # "became familiar since the run before"
+        db.execute("INSERT INTO main.run_arrivals (run_id, decision, value, customer_id) "
+                   f"SELECT ?, decision, value, customer_id FROM {source}.staged_arrivals", [run_id])
     if stage is None:
-        db.execute("DROP TABLE temp.run_rows")
-        if changes.history.num_rows:
-            history = changes.history.append_column("facts_run", pa.array([previous_run] * changes.history.num_rows,
-                                                                          pa.int64()))
-            history = history.append_column("to_run", pa.array([run_id] * history.num_rows, pa.int64()))
-            bulk_insert(db, "decision_history", history)
-        if changes.migrations.num_rows:
-            bulk_insert(db, "run_migrations", changes.migrations.append_column(
-                "run_id", pa.array([run_id] * changes.migrations.num_rows, pa.int64())))
-    else:
-        db.execute("INSERT INTO decision_history (decision, customer_id, value, rule_id, facts, facts_run, from_run, "
-                   "to_run) SELECT decision, customer_id, value, rule_id, facts, ?, from_run, ? FROM stage.run_history",
-                   [previous_run, run_id])
-        db.execute("INSERT INTO run_migrations (run_id, decision, from_value, to_value, customers) "
-                   "SELECT ?, decision, from_value, to_value, customers FROM stage.run_migrations", [run_id])
-    db.execute("DELETE FROM run_arrivals")
-    if previous_run is not None and changes.arrived.num_rows:  # "became familiar since the run before"
-        if stage is None:
-            bulk_insert(db, "run_arrivals", changes.arrived.append_column(
-                "run_id", pa.array([run_id] * changes.arrived.num_rows, pa.int64())))
-        else:
-            db.execute("INSERT INTO run_arrivals (run_id, decision, value, customer_id) "
-                       "SELECT ?, decision, value, customer_id FROM stage.run_arrivals", [run_id])
+        for name in tables:
+            db.execute(f"DROP TABLE temp.[{name}]")
 
 
 def staged_tables(changes: Changes) -> dict[str, pa.Table]:
     """What :func:`write` reads from a staging file."""
-    return {"run_rows": changes.rows.select(["customer_id", "is_new", *_fields(changes.columns)]),
-            "run_history": changes.history, "run_migrations": changes.migrations, "run_arrivals": changes.arrived}
+    return {"staged_rows": changes.rows.select(["customer_id", "is_new", *_fields(changes.columns)]),
+            "staged_history": changes.history, "staged_migrations": changes.migrations,
+            "staged_arrivals": changes.arrived}
 
 
 def check_unchanged_since(db, run_id: int | None) -> None:
@@ -424,7 +411,7 @@ def migrate_results(db) -> None:
                    (SELECT run_id FROM seq WHERE seq.n = p.last_n + 1) AS to_run,
                    json_object('text', d.reason) AS facts
             FROM spans p JOIN decided d ON d.customer_id = p.customer_id AND d.run_id = p.last_run""")
-        db.execute("""INSERT INTO decision_history (decision, customer_id, value, rule_id, facts, facts_run, from_run,
+        db.execute("""INSERT INTO main.decision_history (decision, customer_id, value, rule_id, facts, facts_run, from_run,
                       to_run) SELECT ?, customer_id, value, ?, facts, last_run, from_run, to_run
                       FROM legacy_intervals WHERE to_run IS NOT NULL""", [name, legacy])
         db.execute("INSERT OR IGNORE INTO decisions (customer_id) SELECT customer_id FROM legacy_intervals "
