@@ -82,15 +82,30 @@ def _adbc_table(path: str, sql: str, params: list) -> pa.Table | None:
     return pa.ipc.open_stream(child.stdout).read_all()
 
 
+def _child_table(db, select: str, types: dict[str, str], params, rows: int) -> pa.Table | None:
+    """A large read through the driver in a child process, or None (small, in memory, or refused)."""
+    path = book_file(db)
+    if not path or rows < CHILD_READ_ROWS:
+        return None
+    typed = ", ".join(f"{_TYPED_ROW[kind]} AS [{name}]" for name, kind in types.items())
+    table = _adbc_table(path, f"SELECT {typed} UNION ALL SELECT * FROM ({select})", list(params))
+    return None if table is None else table.slice(1).rename_columns(list(types))
+
+
+def _sqlite_frame(db, select: str, types: dict[str, str], params) -> pd.DataFrame:
+    frame = pd.read_sql_query(select, db.conn, params=list(params))
+    frame.columns = list(types)
+    for name, kind in types.items():
+        frame[name] = frame[name].astype({"INTEGER": "Int64", "REAL": "Float64", "TEXT": "string[pyarrow]"}[kind])
+    return frame
+
+
 def query_table(db, select: str, types: dict[str, str], params: list | tuple = (), rows: int = 0) -> pa.Table:
     """:func:`query_frame`, as an Arrow table (large strings, int64, float64)."""
-    path = book_file(db)
-    if path and rows >= CHILD_READ_ROWS:
-        typed = ", ".join(f"{_TYPED_ROW[kind]} AS [{name}]" for name, kind in types.items())
-        table = _adbc_table(path, f"SELECT {typed} UNION ALL SELECT * FROM ({select})", list(params))
-        if table is not None:
-            return table.slice(1).rename_columns(list(types))
-    frame = query_frame(db, select, types, params)
+    table = _child_table(db, select, types, params, rows)
+    if table is not None:
+        return table
+    frame = _sqlite_frame(db, select, types, params)
     arrow = {"TEXT": pa.large_string(), "INTEGER": pa.int64(), "REAL": pa.float64()}
     return pa.table({name: pa.array(frame[name], type=arrow[kind], from_pandas=True) for name, kind in types.items()})
 
@@ -102,23 +117,10 @@ def query_frame(db, select: str, types: dict[str, str], params: list | tuple = (
     The rows come in the order SQLite produces them; ``select`` is wrapped as a subquery, so
     an ``ORDER BY`` inside it holds. ``rows``: about how many rows to expect (a large read
     goes through the ADBC driver in a child process)."""
-    names = list(types)
-    path = book_file(db)
-    table = None
-    if path and rows >= CHILD_READ_ROWS:
-        typed = ", ".join(f"{_TYPED_ROW[kind]} AS [{name}]" for name, kind in types.items())
-        table = _adbc_table(path, f"SELECT {typed} UNION ALL SELECT * FROM ({select})", list(params))
-        if table is not None:
-            table = table.slice(1)
+    table = _child_table(db, select, types, params, rows)
     if table is None:
-        frame = pd.read_sql_query(select, db.conn, params=list(params))
-        frame.columns = names
-        for name, kind in types.items():
-            frame[name] = frame[name].astype({"INTEGER": "Int64", "REAL": "Float64", "TEXT": "string[pyarrow]"}[kind])
-        return frame
-    frame = table.to_pandas(types_mapper=_pandas_dtype)
-    frame.columns = names
-    return frame
+        return _sqlite_frame(db, select, types, params)
+    return table.to_pandas(types_mapper=_pandas_dtype)
 
 
 # --- staged writes -------------------------------------------------------------------------------

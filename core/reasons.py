@@ -24,7 +24,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-REASON_PARTS = ("rule", "params", "facts")
 
 
 def _encode_scalar(value) -> str:
