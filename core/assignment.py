@@ -24,6 +24,7 @@ from .errors import BadInput, PluginError, contract_error
 from .explain import ReasonContext, message_fields, render
 from .frames import arrow_ids, member, read_book
 from .i18n import current_language
+from .labels import staff_directory
 from .money import format_minor
 from .policy import did_you_mean
 from .queries import unknown_customer
@@ -278,7 +279,7 @@ class Transfer:
 
 def reason_context(db, policy, manager):
     """Rendering for assignment reasons and refusals: the policy's money and labels, staff names."""
-    names = dict(db.execute("SELECT staff_id, name FROM staff"))
+    names = {staff_id: member["name"] for staff_id, member in staff_directory(db).items()}
     return ReasonContext.for_policy(policy, manager, current_language(), names)
 
 

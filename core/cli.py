@@ -744,6 +744,7 @@ def cmd_runs(session: Session) -> int:
         return EXIT_OK
     for row in rows:
         row["bytes_added"] = _size(row["bytes_added"])
+        row["status"] = t(f"runs.status.{row['status']}")
     emit(rows, columns, "table", headers={name: t(f"runs.col.{name}") for name in columns})
     return EXIT_OK
 

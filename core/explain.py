@@ -87,16 +87,16 @@ class _ReasonFormatter(string.Formatter):
             text = t(key)
             return str(value) if text == key else text
         if kind == "terms":  # a list of values, each the catalog message PREFIX.<value>
-            return t("reason.list_joiner").join(self.format_field(item, f"term:{argument}") for item in value or [])
+            return t("labels.list_separator").join(self.format_field(item, f"term:{argument}") for item in value or [])
         if kind == "post":
             return context.post_labels.get(str(value), str(value))
         if kind == "posts":
-            return t("reason.list_joiner").join(context.post_labels.get(str(item), str(item)) for item in value or [])
-        if kind == "staff":
+            return t("labels.list_separator").join(context.post_labels.get(str(item), str(item)) for item in value or [])
+        if kind == "staff":  # as every table shows a member of staff (clientbook.labels.staff_label)
             name = context.staff_names.get(str(value))
-            return f"{value} {name}" if name else str(value)
+            return t("labels.staff", staff_id=value, name=name) if name else str(value)
         if kind in ("each", "list"):  # each item is rendered by its own "rule", or by the spec's
-            joiner = "" if kind == "each" else t("reason.list_joiner")
+            joiner = "" if kind == "each" else t("labels.list_separator")
             return joiner.join(render(item.get("rule") or argument, None, item, context)
                                for item in value or [] if isinstance(item, dict))
         return super().format_field(value, format_spec)

@@ -12,6 +12,7 @@ from .decisions import current as current_decisions
 from .decisions import decision_columns
 from .errors import BadInput
 from .explain import ReasonContext, render, with_reasons
+from .labels import staff_directory
 from .policy import did_you_mean
 
 # A trigram index answers substrings of three characters or more; shorter ones scan.
@@ -101,7 +102,8 @@ def customer_profile(db, customer_id: str, context: ReasonContext | None = None)
     rows = list(db["customers"].rows_where("customer_id = ?", [customer_id]))
     if not rows:
         raise unknown_customer(db, customer_id)
-    context = context or ReasonContext(staff_names=dict(db.execute("SELECT staff_id, name FROM staff")))
+    context = context or ReasonContext(staff_names={staff_id: member["name"]
+                                                    for staff_id, member in staff_directory(db).items()})
     profile = rows[0]
     profile["extra"] = json.loads(profile["extra"]) if profile.get("extra") else {}
     run = last_run(db)

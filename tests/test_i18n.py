@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import string
 import tomllib
 from pathlib import Path
 
 import pytest
 
+from clientbook.explain import SPEC_KINDS, fields_of
 from clientbook.i18n import LANGUAGES, _flatten, normalise_language, t_in
 from clientbook.output import display_width, render_table
 from helpers import run_cli
@@ -16,19 +16,20 @@ ROOT = Path(__file__).resolve().parent.parent
 CATALOG_FOLDERS = [ROOT / "core" / "locales", *sorted((ROOT / "plugins").glob("*/locales"))]
 
 
-def fields(template: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
-
-
 @pytest.mark.parametrize("folder", CATALOG_FOLDERS, ids=lambda folder: folder.parent.name)
 def test_every_language_has_every_key_with_the_same_placeholders(folder):
+    """The same fields with the same format specs (a reason's {amount:money} is money in every
+    language), and only specs the renderer knows."""
     catalogs = {language: _flatten(tomllib.loads((folder / f"{language}.toml").read_text(encoding="utf-8")))
                 for language in LANGUAGES}
     english = catalogs["en"]
     for language in ("zh-Hans", "zh-Hant"):
         assert set(catalogs[language]) == set(english), f"{folder}/{language}.toml keys differ from en.toml"
         for key, template in english.items():
-            assert fields(catalogs[language][key]) == fields(template), f"{language} {key}"
+            assert fields_of(catalogs[language][key]) == fields_of(template), f"{language} {key}"
+    for key, template in english.items():
+        kinds = {spec.partition(":")[0] for spec in fields_of(template).values() if spec}
+        assert kinds <= set(SPEC_KINDS), f"{key}: unknown format spec {sorted(kinds - set(SPEC_KINDS))}"
 
 
 def test_every_key_used_in_code_exists_in_english():

@@ -192,7 +192,7 @@ def clientbook_customer_panels(profile: dict, labels: dict, policy):
     if tier is None:
         return None
     language = current_language()
-    posts = ", ".join(policy["staff"].post_label(post, language) for post in tier.posts)
+    posts = t("labels.list_separator").join(policy["staff"].post_label(post, language) for post in tier.posts)
     rows = ((t("retail_tiering.panel.tier"), pick_label(tier.label, language, tier.name)),
             (t("retail_tiering.panel.strategy"), pick_label(tier.strategy, language, "")),
             (t("retail_tiering.panel.posts"), posts))
