@@ -16,6 +16,17 @@ PLUGIN_PACKAGES = Path(__file__).resolve().parent / "plugin_packages"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
+def shared_data(path: Path) -> Path:
+    """``path`` under ../shared/data, or the calling test skipped, saying why: the larger public
+    data sets live beside the clone, not in it (a fresh clone has none)."""
+    if not path.exists():
+        import pytest
+
+        pytest.skip(f"../{path.relative_to(SHARED_DATA.parent.parent)} is not beside this clone: "
+                    "the test needs the shared public data set")
+    return path
+
+
 def install_plugin_package(name: str, site: Path) -> Path:
     """Install a plugin package from tests/plugin_packages into ``site`` as a distribution.
 

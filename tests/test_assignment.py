@@ -23,7 +23,7 @@ from clientbook.explain import with_reasons
 from clientbook.policy import load
 from clientbook.reports import migration, staff_report
 from clientbook.store import bulk_insert, open_book, writing
-from helpers import SHARED_DATA, ROOT, file_digest, run_cli
+from helpers import ROOT, SHARED_DATA, file_digest, run_cli, shared_data
 
 AS_OF = date(2026, 11, 30)
 YUAN = 100
@@ -520,6 +520,7 @@ UCI_MAPPING = ROOT / "config" / "mappings" / "uci-bank-marketing.toml"
 
 
 def test_uci_customers_all_get_a_fitting_owner_with_even_books(tmp_path):
+    shared_data(UCI)
     path = tmp_path / "uci.db"
     book = ["--db", str(path)]
     run_cli(*book, "init", check_code=0)

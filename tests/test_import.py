@@ -20,7 +20,7 @@ from clientbook import schema
 from clientbook.importer import KINDS
 from clientbook.labels import core_value_labels
 from clientbook.mapping import KindMapping, load_mapping
-from helpers import ROOT, SHARED_DATA, file_digest, run_cli
+from helpers import ROOT, SHARED_DATA, file_digest, run_cli, shared_data
 
 UCI = SHARED_DATA / "uci-bank-marketing" / "bank-full.csv"
 UCI_MAPPING = ROOT / "config" / "mappings" / "uci-bank-marketing.toml"
@@ -60,13 +60,14 @@ def count(book: Path, table: str) -> int:
 
 @pytest.fixture(scope="module")
 def uci_rows():
-    with open(UCI, newline="", encoding="ascii") as handle:
+    with open(shared_data(UCI), newline="", encoding="ascii") as handle:
         return list(csv.DictReader(handle, delimiter=";"))
 
 
 @pytest.fixture(scope="module")
 def uci_book(tmp_path_factory):
     """One book with the UCI customers, balances and holdings, and the import results."""
+    shared_data(UCI)
     book = new_book(tmp_path_factory.mktemp("uci"))
     results = {kind: imported(book, kind, str(UCI), "--mapping", str(UCI_MAPPING))
                for kind in ("customers", "balances", "holdings")}
@@ -176,7 +177,7 @@ def test_uci_dry_run_counts_and_writes_nothing(uci_copy, tmp_path):
 
 @pytest.fixture(scope="module")
 def santander_rows():
-    with open(SANTANDER, newline="", encoding="utf-8") as handle:
+    with open(shared_data(SANTANDER), newline="", encoding="utf-8") as handle:
         reader = csv.reader(handle)
         header = next(reader)
         rows = [dict(zip(header, cells)) for cells in reader]
@@ -187,6 +188,7 @@ def santander_rows():
 
 @pytest.fixture(scope="module")
 def santander_book(tmp_path_factory):
+    shared_data(SANTANDER)
     book = new_book(tmp_path_factory.mktemp("santander"))
     results = {kind: imported(book, kind, str(SANTANDER), "--mapping", str(SANTANDER_MAPPING))
                for kind in ("customers", "holdings")}
