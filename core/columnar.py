@@ -9,7 +9,8 @@ file in one process: POSIX locks belong to the process, so the driver closing it
 would drop the locks of the process's other connections (SQLite's "how to corrupt a
 database", 2.2.1). So a large read runs in a child process of its own, which streams the
 Arrow table back over a pipe; a small one (most books, every screen) reads in process
-with ``sqlite3``, where starting a process would cost more than it saves.
+with ``sqlite3``, where starting a process would cost more than it saves. Several large
+reads (the parts of one table, or several tables) run in as many children at once.
 
 The driver infers each column's type from the first rows, so every query starts with one
 typed row of its own (an empty text, a zero) that is dropped after the read: a column
@@ -24,6 +25,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 
 import pandas as pd
 import pyarrow as pa
@@ -36,7 +38,7 @@ _CHILD = """
 import json, sys
 import adbc_driver_sqlite.dbapi as adbc
 import pyarrow as pa
-request = json.loads(sys.stdin.read())
+request = json.loads(sys.argv[1])
 with adbc.connect(request["path"], autocommit=True) as connection:
     with connection.cursor() as cursor:
         cursor.execute(request["sql"], request["params"])
@@ -54,6 +56,21 @@ def book_file(db) -> str | None:
     return None
 
 
+def _cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def in_parts(db, table: str, select: str, types: dict[str, str], params=(), rowid: str = "rowid") -> list[Query]:
+    """``select`` over ``table`` (without a WHERE of its own) split into rowid ranges, one per
+    core where each part is worth a child process: read together, they take the time of one."""
+    first, last = db.execute(f"SELECT COALESCE(MIN(rowid), 0), COALESCE(MAX(rowid), 0) FROM [{table}]").fetchone()
+    parts = max(1, min(_cores(), (last - first + 1) // max(CHILD_READ_ROWS, 1)))
+    bounds = [first + (last - first + 1) * number // parts for number in range(parts + 1)]
+    return [Query(f"{select} WHERE {rowid} BETWEEN ? AND ?", types, (*params, low, high - 1), high - low)
+            for low, high in zip(bounds[:-1], bounds[1:])]
+
+
 def table_rows(db, table: str) -> int:
     """About how many rows ``table`` holds, at once (its largest rowid)."""
     return db.execute(f"SELECT COALESCE(MAX(rowid), 0) FROM [{table}]").fetchone()[0]
@@ -69,58 +86,119 @@ def _pandas_dtype(arrow_type):
     return None
 
 
-def _adbc_table(path: str, sql: str, params: list) -> pa.Table | None:
-    try:
-        import adbc_driver_sqlite  # noqa: F401  (only to know the child can read)
-    except ImportError:  # the driver is optional: sqlite3 reads the same rows, slower
+@dataclass(frozen=True)
+class Query:
+    """One SELECT whose result columns are ``types``' keys, in order (``TEXT``, ``INTEGER``,
+    ``REAL``). ``rows``: about how many rows it returns; a large read goes through the driver
+    in a child process. The select is wrapped as a subquery, so an ``ORDER BY`` in it holds."""
+
+    select: str
+    types: dict[str, str]
+    params: tuple = ()
+    rows: int = 0
+
+
+def _start_child(path: str, query: Query) -> subprocess.Popen:
+    """A child process reading one query through the driver; it works while the caller does."""
+    typed = ", ".join(f"{_TYPED_ROW[kind]} AS [{name}]" for name, kind in query.types.items())
+    request = json.dumps({"path": path, "sql": f"SELECT {typed} UNION ALL SELECT * FROM ({query.select})",
+                          "params": list(query.params)})
+    return subprocess.Popen([sys.executable, "-c", _CHILD, request], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+
+
+def _child_table(child: subprocess.Popen, query: Query) -> pa.Table | None:
+    """What a child read, or None when it refused the book (a value of an unexpected type, an
+    old driver ...: the slower path reads it then)."""
+    out, _ = child.communicate()
+    if child.returncode != 0:
         return None
-    request = json.dumps({"path": path, "sql": sql, "params": params})
-    child = subprocess.run([sys.executable, "-c", _CHILD], input=request.encode(), capture_output=True,
-                           env={**os.environ, "PYTHONWARNINGS": "ignore"})
-    if child.returncode != 0:  # a value of an unexpected type, an old driver ...: the slower path reads it
-        return None
-    return pa.ipc.open_stream(child.stdout).read_all()
+    return pa.ipc.open_stream(out).read_all().slice(1).rename_columns(list(query.types))
 
 
-def _child_table(db, select: str, types: dict[str, str], params, rows: int) -> pa.Table | None:
-    """A large read through the driver in a child process, or None (small, in memory, or refused)."""
-    path = book_file(db)
-    if not path or rows < CHILD_READ_ROWS:
-        return None
-    typed = ", ".join(f"{_TYPED_ROW[kind]} AS [{name}]" for name, kind in types.items())
-    table = _adbc_table(path, f"SELECT {typed} UNION ALL SELECT * FROM ({select})", list(params))
-    return None if table is None else table.slice(1).rename_columns(list(types))
+class PendingReads:
+    """Reads begun by :func:`begin_reads`: each large query in a child process of its own, all
+    at once, working while the caller does. SQLite reads on one core, so a table read in parts
+    (or several tables) takes the time of the slowest part, not their sum."""
+
+    def __init__(self, db, queries: list[Query]):
+        self._db, self._queries = db, queries
+        path = book_file(db)
+        large = [number for number, query in enumerate(queries) if path and query.rows >= CHILD_READ_ROWS]
+        try:
+            import adbc_driver_sqlite  # noqa: F401  (only to know the child can read)
+        except ImportError:  # the driver is optional: sqlite3 reads the same rows, slower
+            large = []
+        self._children = {number: _start_child(path, queries[number]) for number in large}
+
+    def __enter__(self) -> PendingReads:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        """Children whose rows nobody collected (the caller failed first) are stopped."""
+        for child in self._children.values():
+            child.kill()
+            child.communicate()
+        self._children.clear()
+
+    def tables(self) -> list[pa.Table]:
+        """Each query's rows as an Arrow table (large strings, int64, float64), in order."""
+        return self._collect(lambda table: table, lambda query: _arrow(_sqlite_frame(self._db, query), query))
+
+    def frames(self) -> list[pd.DataFrame]:
+        """Each query's rows as a frame with nullable pandas dtypes (``Int64``, ``Float64``,
+        Arrow strings), in order."""
+        return self._collect(lambda table: table.to_pandas(types_mapper=_pandas_dtype),
+                             lambda query: _sqlite_frame(self._db, query))
+
+    def _collect(self, from_child, in_process) -> list:
+        results = []
+        for number, query in enumerate(self._queries):
+            child = self._children.pop(number, None)
+            table = _child_table(child, query) if child else None
+            # In process: small, an in-memory book, no driver, or refused by the child.
+            results.append(in_process(query) if table is None else from_child(table))
+        return results
 
 
-def _sqlite_frame(db, select: str, types: dict[str, str], params) -> pd.DataFrame:
-    frame = pd.read_sql_query(select, db.conn, params=list(params))
-    frame.columns = list(types)
-    for name, kind in types.items():
+def begin_reads(db, queries: list[Query]) -> PendingReads:
+    """Start reading ``queries``; :meth:`PendingReads.tables` waits for their rows. Use it as a
+    context manager where anything may fail before the rows are collected."""
+    return PendingReads(db, queries)
+
+
+def _sqlite_frame(db, query: Query) -> pd.DataFrame:
+    frame = pd.read_sql_query(query.select, db.conn, params=list(query.params))
+    frame.columns = list(query.types)
+    for name, kind in query.types.items():
         frame[name] = frame[name].astype({"INTEGER": "Int64", "REAL": "Float64", "TEXT": "string[pyarrow]"}[kind])
     return frame
 
 
-def query_table(db, select: str, types: dict[str, str], params: list | tuple = (), rows: int = 0) -> pa.Table:
-    """:func:`query_frame`, as an Arrow table (large strings, int64, float64)."""
-    table = _child_table(db, select, types, params, rows)
-    if table is not None:
-        return table
-    frame = _sqlite_frame(db, select, types, params)
+def _arrow(frame: pd.DataFrame, query: Query) -> pa.Table:
     arrow = {"TEXT": pa.large_string(), "INTEGER": pa.int64(), "REAL": pa.float64()}
-    return pa.table({name: pa.array(frame[name], type=arrow[kind], from_pandas=True) for name, kind in types.items()})
+    return pa.table({name: pa.array(frame[name], type=arrow[kind], from_pandas=True)
+                     for name, kind in query.types.items()})
+
+
+def read_tables(db, queries: list[Query]) -> list[pa.Table]:
+    """Each query's rows as an Arrow table, the large ones read at once (see :class:`PendingReads`)."""
+    return begin_reads(db, queries).tables()
+
+
+def read_frames(db, queries: list[Query]) -> list[pd.DataFrame]:
+    """Each query's rows as a frame, the large ones read at once (see :class:`PendingReads`)."""
+    return begin_reads(db, queries).frames()
 
 
 def query_frame(db, select: str, types: dict[str, str], params: list | tuple = (), rows: int = 0) -> pd.DataFrame:
-    """Run ``select`` (a SELECT whose result columns are ``types``' keys, in order) and return
-    a frame with nullable pandas dtypes: ``Int64``, ``Float64`` and Arrow strings.
+    """One query's rows as a frame (see :class:`Query` and :func:`read_frames`)."""
+    return read_frames(db, [Query(select, types, tuple(params), rows)])[0]
 
-    The rows come in the order SQLite produces them; ``select`` is wrapped as a subquery, so
-    an ``ORDER BY`` inside it holds. ``rows``: about how many rows to expect (a large read
-    goes through the ADBC driver in a child process)."""
-    table = _child_table(db, select, types, params, rows)
-    if table is None:
-        return _sqlite_frame(db, select, types, params)
-    return table.to_pandas(types_mapper=_pandas_dtype)
+
+def query_table(db, select: str, types: dict[str, str], params: list | tuple = (), rows: int = 0) -> pa.Table:
+    """:func:`query_frame`, as an Arrow table (see :func:`read_tables`)."""
+    return read_tables(db, [Query(select, types, tuple(params), rows)])[0]
 
 
 # --- staged writes -------------------------------------------------------------------------------
@@ -136,7 +214,7 @@ with adbc.connect(path) as connection:
     with connection.cursor() as cursor:
         for source in sources:  # one Arrow file per table, named for it
             name = source.rsplit("/", 1)[-1].removesuffix(".arrow")
-            cursor.adbc_ingest(name, feather.read_table(source), mode="create")
+            cursor.adbc_ingest(name, feather.read_table(source, memory_map=True), mode="create")
     connection.commit()
 """
 

@@ -28,7 +28,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .columnar import query_table, table_rows
+from .columnar import PendingReads, begin_reads, in_parts
 from .declarations import REASON_SUFFIXES
 from .errors import BadInput
 
@@ -163,33 +163,49 @@ def _padded(values, pad: int, kind: pa.DataType) -> pa.Array:
     return values if pad == 0 else pa.concat_arrays([values, pa.nulls(pad, kind)])
 
 
-def diff(db, new: pa.Table, kinds: dict[str, str], arrivals: bool = True) -> Changes:
-    """Compare a run's results (``customer_id``, then per column ``X``: ``X``, ``X_rule_id``,
-    ``X_facts``; ``kinds`` their dtypes) with the stored current decisions, in Arrow kernels.
+def _same_ids(ids, current_ids) -> bool:
+    """The same customers in the same order (ids are unique in both)."""
+    return len(ids) == len(current_ids) > 0 and pc.all(pc.equal(ids, current_ids)).as_py() is True
 
-    ``arrivals``: also list the customers whose value is new (only needed after an earlier run)."""
-    stored = decision_columns(db)
-    columns = list(kinds) + [name for name in stored if name not in kinds]  # stored ones no plugin made now: ended
+
+def read_stored(db, kinds: dict[str, str]) -> PendingReads:
+    """Begin reading the stored current decisions (``kinds``: the declared columns' dtypes), for
+    :func:`diff`: the children read while the run's plugins work."""
     types = {"customer_id": "TEXT"}
-    for name in stored:
+    for name in decision_columns(db):
         types.update({name: SQL_TYPES[kinds.get(name, "text")], f"{name}_rule": "INTEGER", f"{name}_facts": "TEXT",
                       f"{name}_since": "INTEGER"})
     select = ", ".join(f"[{name}]" for name in types)
-    current = query_table(db, f"SELECT {select} FROM decisions", types, rows=table_rows(db, "decisions"))
+    return begin_reads(db, in_parts(db, "decisions", f"SELECT {select} FROM decisions", types))
+
+
+def diff(db, new: pa.Table, kinds: dict[str, str], arrivals: bool = True, stored: PendingReads | None = None
+         ) -> Changes:
+    """Compare a run's results (``customer_id``, then per column ``X``: ``X``, ``X_rule_id``,
+    ``X_facts``; ``kinds`` their dtypes) with the stored current decisions (``stored``, begun by
+    :func:`read_stored`, or read now), in Arrow kernels.
+
+    ``arrivals``: also list the customers whose value is new (only needed after an earlier run)."""
+    stored_names = decision_columns(db)
+    columns = list(kinds) + [name for name in stored_names if name not in kinds]  # stored, no plugin's now: ended
+    current = pa.concat_tables((stored or read_stored(db, kinds)).tables())
     ids = _text(new["customer_id"])
     current_ids = _text(current["customer_id"])
-    position = pc.index_in(ids, value_set=current_ids)
-    gone = pc.invert(pc.is_in(current_ids, value_set=ids))
-    extra = current.filter(gone)
+    if _same_ids(ids, current_ids):  # the book's customers as the last run left them: nothing to look up
+        position, extra = None, current.slice(0, 0)
+    else:
+        position = pc.index_in(ids, value_set=current_ids)
+        extra = current.filter(pc.invert(pc.is_in(current_ids, value_set=ids)))
     # Everyone: this run's customers, then those only the stored decisions hold (theirs end now).
     pad = extra.num_rows
     everyone = _single(ids) if pad == 0 else pa.concat_arrays([_single(ids), _single(_text(extra["customer_id"]))])
-    is_new = _padded(pc.is_null(position), 0, pa.bool_())
+    is_new = pa.array(np.zeros(len(ids), dtype=bool)) if position is None else _padded(pc.is_null(position), 0,
+                                                                                        pa.bool_())
     if pad:
         is_new = pa.concat_arrays([is_new, pa.array(np.zeros(pad, dtype=bool))])
     # The stored state lined up with everyone; nothing to look up in a book no run has decided yet.
     old = (pa.table({name: pa.nulls(len(ids), pa.large_string()) for name in ["customer_id"]})
-           if current.num_rows == 0 else
+           if current.num_rows == 0 else current if position is None else
            current.take(position) if pad == 0 else
            pa.concat_tables([current.take(position), extra], promote_options="permissive"))
     size = len(everyone)

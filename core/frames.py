@@ -4,7 +4,8 @@
 asset-liability snapshot at ``as_of``, the age at ``as_of`` and the current owner. Reading
 all of it for a million customers costs seconds per column group, so a plugin that needs a
 few columns asks for just those with ``book.customers_with("kind", "total_assets_minor")``;
-columns are read once and shared. The other frames load on first use.
+columns are read once and shared. The other frames load on first use, or with the
+customers when declared (:meth:`Book.preload`), all in one batch of reads made at once.
 
 Every access returns a new frame over shared data: under pandas' copy-on-write a plugin
 that writes to its frame changes only its own copy, never what another plugin sees.
@@ -21,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import schema
-from .columnar import query_frame, table_rows
+from .columnar import Query, in_parts, read_frames, table_rows
 from .errors import BadInput, PluginError
 
 BALANCE_FIELDS = [name for name in schema.names(schema.BALANCE_COLUMNS) if name not in ("customer_id", "as_of")]
@@ -30,6 +31,8 @@ CUSTOMER_FIELDS = schema.names(schema.CUSTOMER_COLUMNS)
 CUSTOMER_FRAME_COLUMNS = CUSTOMER_FIELDS + ["balance_as_of", *BALANCE_FIELDS, "owner_staff_id"]
 INTEGER_COLUMNS = {name for name, kind, _ in schema.CUSTOMER_COLUMNS + schema.BALANCE_COLUMNS if kind == "INTEGER"}
 ROWID = "_rowid"
+# Reads customer columns and frames from a book at once: (the columns with ROWID, or None; the frames).
+Reader = Callable[[list[str], list[str]], tuple["pd.DataFrame | None", dict[str, pd.DataFrame]]]
 ASSIGNMENT_TABLE_COLUMNS = [
     ("assignment_id", "INTEGER", ""), ("customer_id", "TEXT", ""), ("staff_id", "TEXT", ""), ("started_on", "TEXT", ""),
     ("ended_on", "TEXT", ""), ("rule", "TEXT", ""), ("assigned_by", "TEXT", ""), ("run_id", "INTEGER", ""),
@@ -40,20 +43,18 @@ class Book:
     """Frames of one book at one date. Build from a database with :func:`read_book`,
     or from frames with :meth:`from_frames` (tests, other engines).
 
-    The pipeline reads every customer column the plugins declare in one columnar pass
-    (:meth:`preload`), then hands each plugin a :meth:`scoped` view: only the customers
+    The pipeline reads every customer column and frame the plugins declare in one columnar
+    pass (:meth:`preload`), then hands each plugin a :meth:`scoped` view: only the customers
     and columns its :class:`~clientbook.declarations.Reads` names. A plugin that declares
     nothing sees the whole book, read on first use and shared with the others.
     """
 
     FRAMES = ("customers", "staff", "holdings", "balances", "transactions", "assignments", "contacts")
 
-    def __init__(self, as_of: date, loaders: dict[str, Callable[[], pd.DataFrame]],
-                 customer_columns: Callable[[list[str]], pd.DataFrame] | None = None):
+    def __init__(self, as_of: date, reader: Reader | None = None):
         self.as_of = as_of
-        self._loaders = loaders
+        self._reader = reader
         self._cache: dict[str, pd.DataFrame] = {}
-        self._read_customer_columns = customer_columns
         self._customer_columns: dict[str, pd.Series] = {}
         self._rowids: np.ndarray | None = None
         self.reads: list[tuple[str, ...]] = []  # what was read from the database, in order (tests count it)
@@ -69,7 +70,7 @@ class Book:
         unknown = set(frames) - set(cls.FRAMES)
         if unknown:
             raise TypeError(f"unknown frames: {sorted(unknown)}")
-        book = cls(as_of, {name: (lambda: pd.DataFrame()) for name in cls.FRAMES})
+        book = cls(as_of)
         customers = frames.pop("customers", pd.DataFrame({"customer_id": pd.Series([], dtype="str")}))
         book._customer_columns.update({name: customers[name] for name in customers.columns})
         book._cache.update(frames)
@@ -85,28 +86,37 @@ class Book:
         if self._frames_allowed is not None and name not in self._frames_allowed:
             raise PluginError("plugins.undeclared_read", plugin=self._plugin, what=name)
         root = self._root
-        if name not in root._cache:
-            root.reads.append((name,))
-            root._cache[name] = root._loaders[name]()
+        root._read([], [name])
         return root._cache[name].copy(deep=False)
 
-    def preload(self, columns) -> None:
-        """Read these customer columns (those not read yet) in one pass."""
-        self._root._columns([name for name in dict.fromkeys(["customer_id", *columns])])
+    def preload(self, columns, frames=()) -> None:
+        """Read these customer columns and frames (those not read yet) in one pass, at once."""
+        self._root._read(list(dict.fromkeys(["customer_id", *columns])), list(frames))
 
-    def _columns(self, wanted: list[str]) -> dict[str, pd.Series]:
-        missing = [name for name in wanted if name not in self._customer_columns]
-        if missing:
-            if self._read_customer_columns is None:
-                raise KeyError(f"the book has no customer columns {missing}")
-            self.reads.append(tuple(missing))
-            read = self._read_customer_columns(missing)
+    def _read(self, columns: list[str], frames: list[str]) -> None:
+        columns = [name for name in columns if name not in self._customer_columns]
+        frames = [name for name in frames if name not in self._cache]
+        if not columns and not frames:
+            return
+        if self._reader is None:  # a book of frames: what it was not given is empty
+            if columns:
+                raise KeyError(f"the book has no customer columns {columns}")
+            self._cache.update({name: pd.DataFrame() for name in frames})
+            return
+        read, loaded = self._reader(columns, frames)
+        self.reads.extend([tuple(columns)] if columns else [])
+        self.reads.extend((name,) for name in frames)
+        self._cache.update(loaded)
+        if read is not None:
             rowids = read.pop(ROWID).to_numpy()
             if self._rowids is None:
                 self._rowids = rowids
             elif not np.array_equal(rowids, self._rowids):  # columns are read apart: they must line up
                 raise BadInput("book.changed_while_read")
             self._customer_columns.update({name: read[name] for name in read.columns})
+
+    def _columns(self, wanted: list[str]) -> dict[str, pd.Series]:
+        self._read(wanted, [])
         return {name: self._customer_columns[name] for name in wanted}
 
     def customers_with(self, *columns: str) -> pd.DataFrame:
@@ -126,14 +136,13 @@ class Book:
         if self._allowed is not None:
             return self.customers_with(*[name for name in self._allowed if name != "customer_id"])
         root = self._root
-        known = [name for name in CUSTOMER_FRAME_COLUMNS
-                 if name in root._customer_columns or root._read_customer_columns]
+        known = [name for name in CUSTOMER_FRAME_COLUMNS if name in root._customer_columns or root._reader]
         extra = [name for name in root._customer_columns if name not in CUSTOMER_FRAME_COLUMNS]
         return self.customers_with(*known, *extra)
 
     def scoped(self, plugin: str, reads) -> Book:
         """The book as plugin ``plugin`` declared it reads it: its customers, its columns, its frames."""
-        view = Book(self.as_of, self._loaders)
+        view = Book(self.as_of, self._reader)
         view._parent, view._plugin = self._root, plugin
         view._allowed = dict.fromkeys(["customer_id", *reads.customers])  # ordered: book.customers keeps it
         view._frames_allowed = set(reads.frames)
@@ -214,23 +223,18 @@ def _customer_select(names: list[str]) -> tuple[str, dict[str, str]]:
 def read_book(db, as_of: date) -> Book:
     day = as_of.isoformat()
 
-    def customer_columns(names: list[str]) -> pd.DataFrame:
-        """Some columns of book.customers, in the book's (rowid) order, in one query."""
+    def customer_parts(names: list[str]) -> list[Query]:
+        """Some columns of book.customers in one query, in rowid ranges read at once."""
         sql, types = _customer_select(names)
-        frame = query_frame(db, sql.replace(":day", "?"), types, [day] * sql.count(":day"),
-                            rows=table_rows(db, "customers"))
-        rowids = frame[ROWID].to_numpy(dtype=np.int64)
-        if len(rowids) > 1 and not (np.diff(rowids) > 0).all():
-            frame = frame.iloc[np.argsort(rowids, kind="stable")].reset_index(drop=True)
-        return frame[[ROWID, *names]]
+        return in_parts(db, "customers", sql.replace(":day", "?"), types, (day,) * sql.count(":day"), rowid="c.rowid")
 
-    def table(name: str, columns, where: str = "", order: str = "", params=()) -> Callable[[], pd.DataFrame]:
+    def table(name: str, columns, where: str = "", order: str = "", params=()) -> Callable[[], Query]:
         types = {column: kind for column, kind, _ in columns}
         sql = (f"SELECT {', '.join(f'[{column}]' for column in types)} FROM {name}"
                + (f" WHERE {where}" if where else "") + (f" ORDER BY {order}" if order else ""))
-        return lambda: query_frame(db, sql, types, list(params), rows=table_rows(db, name))
+        return lambda: Query(sql, types, tuple(params), table_rows(db, name))
 
-    loaders = {
+    tables = {
         "staff": table("staff", schema.STAFF_COLUMNS, order="staff_id"),
         "holdings": table("holdings", schema.HOLDING_COLUMNS, order="customer_id"),
         "balances": table("balances", schema.BALANCE_COLUMNS, "as_of <= ?", "customer_id, as_of", [day]),
@@ -241,7 +245,20 @@ def read_book(db, as_of: date) -> Book:
         "contacts": table("contacts", schema.CONTACT_COLUMNS, "contacted_on <= ?", "customer_id, contacted_on",
                           [day]),
     }
-    return Book(as_of, loaders, customer_columns)
+
+    def read(columns: list[str], frames: list[str]) -> tuple[pd.DataFrame | None, dict[str, pd.DataFrame]]:
+        parts = customer_parts(columns) if columns else []
+        read = read_frames(db, [*parts, *(tables[name]() for name in frames)])
+        customers = None
+        if parts:
+            customers = pd.concat(read[:len(parts)], ignore_index=True) if len(parts) > 1 else read[0]
+            rowids = customers[ROWID].to_numpy(dtype=np.int64)
+            if len(rowids) > 1 and not (np.diff(rowids) > 0).all():
+                customers = customers.iloc[np.argsort(rowids, kind="stable")].reset_index(drop=True)
+            customers = customers[[ROWID, *columns]]
+        return customers, dict(zip(frames, read[len(parts):]))
+
+    return Book(as_of, read)
 
 
 def arrow_ids(values) -> pa.Array:

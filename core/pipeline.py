@@ -41,7 +41,7 @@ class Checked:
     """A plugin's output that passed the contract, and where each of its rows sits in the book."""
 
     plugin: str
-    frame: pd.DataFrame  # indexed by customer_id
+    frame: pd.DataFrame  # the checked columns, in the plugin's row order
     positions: np.ndarray  # row number in the book of each row of frame
 
 
@@ -139,12 +139,15 @@ def check_output(
     if "customer_id" not in output.columns:
         raise fail("no_customer_id")
     ids = arrow_ids(output["customer_id"])
-    if ids.null_count or pc.count_distinct(ids).as_py() != len(ids):
-        raise fail("repeated_ids")
-    positions = pc.index_in(ids, value_set=book_ids)
-    unknown = pc.is_null(positions)
-    if pc.any(unknown).as_py():
-        raise fail("unknown_customers", count=pc.sum(unknown).as_py(), example=ids.filter(unknown)[0].as_py())
+    applies = {column.applies_to for name, (owner, column) in owned.items() if owner == plugin and name in output}
+    positions = _rows_in_book(ids, book_ids, kinds, applies)
+    if positions is None:
+        if ids.null_count or pc.count_distinct(ids).as_py() != len(ids):
+            raise fail("repeated_ids")
+        positions = pc.index_in(ids, value_set=book_ids)
+        unknown = pc.is_null(positions)
+        if pc.any(unknown).as_py():
+            raise fail("unknown_customers", count=pc.sum(unknown).as_py(), example=ids.filter(unknown)[0].as_py())
     customer_ids = output["customer_id"].astype("str")
     checked = {}
     for name in output.columns:
@@ -174,9 +177,25 @@ def check_output(
                            customer_ids)
         if kinds is not None:
             _check_coverage(fail, name, column.applies_to, checked[name], positions, book_ids, kinds)
-    frame = pd.DataFrame(checked, index=output.index)
-    frame.index = pd.Index(customer_ids, name="customer_id")
+    # A range index: a million-id index would cost Arrow's conversion a second of metadata.
+    frame = pd.DataFrame(checked, index=output.index).reset_index(drop=True)
     return Checked(plugin, frame, positions.to_numpy(zero_copy_only=False))
+
+
+def _rows_in_book(ids: pa.Array, book_ids: pa.Array, kinds: pa.Array | None, applies: set[str]) -> pa.Array | None:
+    """Where each of ``ids`` sits in the book, when they are exactly the customers a column
+    applies to, in book order (what plugins return, nearly always); else None (then a hash lookup
+    finds them). Book ids are unique, so such ids are too."""
+    for applies_to in sorted(applies):
+        if applies_to == "all":
+            rows = np.arange(len(book_ids))
+        elif kinds is None:
+            continue
+        else:
+            rows = np.flatnonzero(pc.equal(kinds, applies_to).fill_null(False).to_numpy(zero_copy_only=False))
+        if len(rows) == len(ids) > 0 and not ids.null_count and pc.all(pc.equal(ids, book_ids.take(rows))).as_py():
+            return pa.array(rows, type=pa.int64())
+    return None
 
 
 def _check_unreturned(manager, hook: str, family: str, checked: list[Checked], owned, book_ids: pa.Array,
@@ -321,125 +340,131 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run") -> RunS
     reads = manager.reads(policy)
     previous_run = db.execute("SELECT MAX(run_id) FROM runs WHERE status = 'ok'").fetchone()[0]
     book = read_book(db, as_of)
-    book.preload([*CORE_READS, *(name for declared in reads.values() for name in declared.customers)])
-    everyone = book.customers_with(*CORE_READS)
-    book_ids = arrow_ids(everyone["customer_id"])
-    kinds = arrow_ids(everyone["kind"])
-    arguments = {"policy": policy, "as_of": as_of}
-    scoped = _scoped(book, reads)
-    checked = [check_output(plugin, "clientbook_classify", output, book_ids, owned, "classification", kinds)
-               for plugin, output in manager.call_each("clientbook_classify", scoped, **arguments)]
-    _check_unreturned(manager, "clientbook_classify", "classification", checked, owned, book_ids, kinds)
-    values = {name for name, (_, column) in owned.items() if name == column.name}
-    classified = align(checked, len(book_ids), book_ids)
-    del checked  # the plugins' own frames: a million customers' reasons, now in the aligned table
-    classification = _as_frame(decided(classified, values), owned)
+    book.preload([*CORE_READS, *(name for declared in reads.values() for name in declared.customers)],
+                 [name for declared in reads.values() for name in declared.frames])
+    # The stored decisions are read by children while the plugins work (in a book no run has
+    # decided yet there is nothing to read).
+    dtypes = {name: column.dtype for name, (_, column) in owned.items() if name == column.name}
+    with decisions.read_stored(db, dtypes) as stored_decisions:
+        everyone = book.customers_with(*CORE_READS)
+        book_ids = arrow_ids(everyone["customer_id"])
+        kinds = arrow_ids(everyone["kind"])
+        arguments = {"policy": policy, "as_of": as_of}
+        scoped = _scoped(book, reads)
+        checked = [check_output(plugin, "clientbook_classify", output, book_ids, owned, "classification", kinds)
+                   for plugin, output in manager.call_each("clientbook_classify", scoped, **arguments)]
+        _check_unreturned(manager, "clientbook_classify", "classification", checked, owned, book_ids, kinds)
+        values = {name for name, (_, column) in owned.items() if name == column.name}
+        classified = align(checked, len(book_ids), book_ids)
+        del checked  # the plugins' own frames: a million customers' reasons, now in the aligned table
+        classification = _as_frame(decided(classified, values), owned)
 
-    assignments = pd.DataFrame(columns=MOVE_COLUMNS)
-    assign_note = None
-    if manager.hook.clientbook_assign.get_hookimpls():
-        unassigned = everyone[everyone["owner_staff_id"].isna()][["customer_id", "owner_staff_id"]].reset_index(drop=True)
-        if len(unassigned):
-            try:
-                assigner, proposed = manager.call_first("clientbook_assign", scoped,
-                                                        classification=classification.copy(deep=False),
-                                                        unassigned=unassigned, **arguments)
-            except BadInput as refused:  # e.g. no staff yet: the run still classifies; `assign` says why
-                assigner, proposed, assign_note = None, None, refused.render()
-            if proposed is not None:
-                assignments = check_assignments(assigner, proposed, unassigned, pd.Index(book.staff["staff_id"]))
+        assignments = pd.DataFrame(columns=MOVE_COLUMNS)
+        assign_note = None
+        if manager.hook.clientbook_assign.get_hookimpls():
+            unassigned = everyone[everyone["owner_staff_id"].isna()][["customer_id", "owner_staff_id"]].reset_index(drop=True)
+            if len(unassigned):
+                try:
+                    assigner, proposed = manager.call_first("clientbook_assign", scoped,
+                                                            classification=classification.copy(deep=False),
+                                                            unassigned=unassigned, **arguments)
+                except BadInput as refused:  # e.g. no staff yet: the run still classifies; `assign` says why
+                    assigner, proposed, assign_note = None, None, refused.render()
+                if proposed is not None:
+                    assignments = check_assignments(assigner, proposed, unassigned, pd.Index(book.staff["staff_id"]))
 
-    needs_frames = [
-        _check_needs(plugin, output, book_ids)
-        for plugin, output in manager.call_each("clientbook_screen_needs", scoped,
-                                                classification=classification.copy(deep=False), **arguments)
-    ]
-    needs = pd.concat(needs_frames, ignore_index=True) if needs_frames else pd.DataFrame(
-        columns=["customer_id", "need", "evidence", "plugin"]
-    )
-    plans = [
-        check_output(plugin, "clientbook_plan", output, book_ids, owned, "planning", kinds)
-        for plugin, output in manager.call_each("clientbook_plan", scoped,
-                                                classification=classification.copy(deep=False),
-                                                needs=needs.copy(deep=False), **arguments)
-    ]
-    _check_unreturned(manager, "clientbook_plan", "planning", plans, owned, book_ids, kinds)
-    if plans:  # the planning columns beside the classification, in the same book order
-        planned = align(plans, len(book_ids), book_ids)
-        for name in planned.column_names[1:]:
-            classified = classified.append_column(name, planned[name])
-        del planned
-    results = decided(classified, values)
-    del plans, classified, classification
+        needs_frames = [
+            _check_needs(plugin, output, book_ids)
+            for plugin, output in manager.call_each("clientbook_screen_needs", scoped,
+                                                    classification=classification.copy(deep=False), **arguments)
+        ]
+        needs = pd.concat(needs_frames, ignore_index=True) if needs_frames else pd.DataFrame(
+            columns=["customer_id", "need", "evidence", "plugin"]
+        )
+        plans = [
+            check_output(plugin, "clientbook_plan", output, book_ids, owned, "planning", kinds)
+            for plugin, output in manager.call_each("clientbook_plan", scoped,
+                                                    classification=classification.copy(deep=False),
+                                                    needs=needs.copy(deep=False), **arguments)
+        ]
+        _check_unreturned(manager, "clientbook_plan", "planning", plans, owned, book_ids, kinds)
+        if plans:  # the planning columns beside the classification, in the same book order
+            planned = align(plans, len(book_ids), book_ids)
+            for name in planned.column_names[1:]:
+                classified = classified.append_column(name, planned[name])
+            del planned
+        results = decided(classified, values)
+        del plans, classified, classification
 
-    # The book as the screens will see it after this run: owners include the newcomers just assigned.
-    owners = everyone["owner_staff_id"].astype(object)
-    if len(assignments):
-        owners = owners.where(owners.notna(), everyone["customer_id"].map(
-            assignments.set_index("customer_id")["staff_id"]).astype(object))
-    counts = {
-        "customers": len(book_ids),
-        "classified": results.num_rows,
-        "assigned": int(len(assignments)),
-        "needs": int(len(needs)),
-        "values": _value_counts(results, owned),
-    }
-    if assign_note:
-        counts["assign_note"] = assign_note
-    stored, kinds, new_rules = _results_for_store(db, results, owned)
-    # The book as the screens will see it after this run, one row per customer in book order.
-    where = pc.index_in(book_ids, value_set=arrow_ids(results["customer_id"]))
-    state = {"owner_staff_id": pa.array(owners, type=pa.large_string(), from_pandas=True),
-             "assets_minor": pa.array(everyone["total_assets_minor"], type=pa.int64(), from_pandas=True)}
-    for name in kinds:
-        state[name] = results[name].take(where)
-    # What the plugins read and returned is no longer needed: free it before the stored decisions are read.
-    del results, book, scoped, everyone, owners
-    changes = decisions.diff(db, stored, kinds, arrivals=previous_run is not None)
-    for name in changes.columns:
-        if name not in state:  # a column stored before, no plugin's now: its decisions end
-            state[name] = pa.nulls(len(book_ids), pa.large_string())
-    with tempfile.TemporaryDirectory(prefix="clientbook-run-") as folder:
-        staged = (columnar.stage(folder, decisions.staged_tables(changes))
-                  if changes.rows.num_rows + changes.history.num_rows >= columnar.CHILD_WRITE_ROWS else None)
-        if staged:
-            db.execute("ATTACH DATABASE ? AS stage", [staged])
-        try:
-            with writing(db, actor, f"run as of {as_of.isoformat()}"):
-                decisions.check_unchanged_since(db, previous_run)
-                bytes_before = _book_bytes(db)
-                ensure_decision_columns(db, owned)
-                run_id = db["runs"].insert(
-                    {
-                        "started_at": started_at,
-                        "as_of": as_of.isoformat(),
-                        "status": "running",
-                        "policy_hash": policy.hash,
-                        "policy": json.dumps(policy.effective(), ensure_ascii=False, sort_keys=True),
-                        "plugins": json.dumps(manager.versions(), sort_keys=True),
-                        "language": current_language(),
-                        "clientbook_version": __version__,
-                    }
-                ).last_pk
-                decisions.write(db, changes, run_id, previous_run, new_rules, staged)
-                counts["history_dropped"] = prune_history(db, as_of, policy.book.keep_history_days)
-                summaries.store(db, pa.table(state), decisions.decision_columns(db))
-                if len(needs):
-                    bulk_insert(db, "needs", needs.assign(run_id=run_id)[["run_id", "customer_id", "plugin", "need",
-                                                                          "evidence"]])
-                if len(assignments):
-                    start_assignments(db, assignments, as_of, actor, run_id, summarise=False)
-                counts["decisions"] = changes.counts
-                seconds = time.perf_counter() - started
-                db.execute(
-                    "UPDATE runs SET status = 'ok', finished_at = ?, counts = ?, book_bytes_before = ?, "
-                    "book_bytes_after = ? WHERE run_id = ?",
-                    [now_iso(), json.dumps(counts, ensure_ascii=False), bytes_before, _book_bytes(db), run_id],
-                )
-        finally:
+        # The book as the screens will see it after this run: owners include the newcomers just assigned.
+        owners = everyone["owner_staff_id"].astype(object)
+        if len(assignments):
+            owners = owners.where(owners.notna(), everyone["customer_id"].map(
+                assignments.set_index("customer_id")["staff_id"]).astype(object))
+        counts = {
+            "customers": len(book_ids),
+            "classified": results.num_rows,
+            "assigned": int(len(assignments)),
+            "needs": int(len(needs)),
+            "values": _value_counts(results, owned),
+        }
+        if assign_note:
+            counts["assign_note"] = assign_note
+        stored, kinds, new_rules = _results_for_store(db, results, owned)
+        # The book as the screens will see it after this run, one row per customer in book order.
+        # Results keep the book's order (see align): when every customer has one, they line up as they are.
+        where = None if results.num_rows == len(book_ids) else pc.index_in(book_ids, value_set=results["customer_id"].combine_chunks())
+        state = {"owner_staff_id": pa.array(owners, type=pa.large_string(), from_pandas=True),
+                 "assets_minor": pa.array(everyone["total_assets_minor"], type=pa.int64(), from_pandas=True)}
+        for name in kinds:
+            state[name] = results[name] if where is None else results[name].take(where)
+        # What the plugins read and returned is no longer needed: free it before the stored decisions are read.
+        del results, book, scoped, everyone, owners
+        changes = decisions.diff(db, stored, kinds, arrivals=previous_run is not None, stored=stored_decisions)
+        for name in changes.columns:
+            if name not in state:  # a column stored before, no plugin's now: its decisions end
+                state[name] = pa.nulls(len(book_ids), pa.large_string())
+        with tempfile.TemporaryDirectory(prefix="clientbook-run-") as folder:
+            staged = (columnar.stage(folder, decisions.staged_tables(changes))
+                      if changes.rows.num_rows + changes.history.num_rows >= columnar.CHILD_WRITE_ROWS else None)
             if staged:
-                db.execute("DETACH DATABASE stage")
-    return RunSummary(run_id, as_of, counts["customers"], policy.hash, manager.versions(), counts, seconds)
+                db.execute("ATTACH DATABASE ? AS stage", [staged])
+            try:
+                with writing(db, actor, f"run as of {as_of.isoformat()}"):
+                    decisions.check_unchanged_since(db, previous_run)
+                    bytes_before = _book_bytes(db)
+                    ensure_decision_columns(db, owned)
+                    run_id = db["runs"].insert(
+                        {
+                            "started_at": started_at,
+                            "as_of": as_of.isoformat(),
+                            "status": "running",
+                            "policy_hash": policy.hash,
+                            "policy": json.dumps(policy.effective(), ensure_ascii=False, sort_keys=True),
+                            "plugins": json.dumps(manager.versions(), sort_keys=True),
+                            "language": current_language(),
+                            "clientbook_version": __version__,
+                        }
+                    ).last_pk
+                    decisions.write(db, changes, run_id, previous_run, new_rules, staged)
+                    counts["history_dropped"] = prune_history(db, as_of, policy.book.keep_history_days)
+                    summaries.store(db, pa.table(state), decisions.decision_columns(db))
+                    if len(needs):
+                        bulk_insert(db, "needs", needs.assign(run_id=run_id)[["run_id", "customer_id", "plugin", "need",
+                                                                              "evidence"]])
+                    if len(assignments):
+                        start_assignments(db, assignments, as_of, actor, run_id, summarise=False)
+                    counts["decisions"] = changes.counts
+                    seconds = time.perf_counter() - started
+                    db.execute(
+                        "UPDATE runs SET status = 'ok', finished_at = ?, counts = ?, book_bytes_before = ?, "
+                        "book_bytes_after = ? WHERE run_id = ?",
+                        [now_iso(), json.dumps(counts, ensure_ascii=False), bytes_before, _book_bytes(db), run_id],
+                    )
+            finally:
+                if staged:
+                    db.execute("DETACH DATABASE stage")
+        return RunSummary(run_id, as_of, counts["customers"], policy.hash, manager.versions(), counts, seconds)
 
 
 __all__ = ["Checked", "RunSummary", "arrow_ids", "check_output", "contract_error", "run"]

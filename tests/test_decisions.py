@@ -350,7 +350,7 @@ def test_large_reads_and_writes_through_the_child_process_store_the_same_decisio
     from clientbook import columnar
 
     used = {"read": 0, "staged": 0}
-    read, stage = columnar._adbc_table, columnar.stage
+    read, stage = columnar._child_table, columnar.stage
 
     def reading(*args):
         table = read(*args)
@@ -362,8 +362,9 @@ def test_large_reads_and_writes_through_the_child_process_store_the_same_decisio
         used["staged"] += path is not None
         return path
 
-    monkeypatch.setattr(columnar, "_adbc_table", reading)
+    monkeypatch.setattr(columnar, "_child_table", reading)
     monkeypatch.setattr(columnar, "stage", staging)
+    monkeypatch.setattr(columnar, "_cores", lambda: 3)  # customers and decisions read in three parts at once
     stored = {}
     for name, threshold in (("in_process", 10**12), ("child", 0)):
         monkeypatch.setattr(columnar, "CHILD_READ_ROWS", threshold)
@@ -379,4 +380,36 @@ def test_large_reads_and_writes_through_the_child_process_store_the_same_decisio
         assert _same_summary(db)
     assert stored["child"] == stored["in_process"]
     assert any(row[1] == "C01" and row[8] == 2 for row in stored["child"])  # the ended tier, written through the stage
-    assert used["read"] >= 4 and used["staged"] == 2  # the child did read and stage: no silent fallback
+    assert used["read"] >= 8 and used["staged"] == 2  # the children did read and stage: no silent fallback
+
+
+def test_a_failing_run_stops_the_children_reading_its_book(tmp_path, monkeypatch):
+    """The stored decisions are read by children while the plugins work; a run that fails
+    first stops them (a child left waiting on its pipe would keep a read of the book open)."""
+    from clientbook import columnar
+
+    children = []
+    start = columnar._start_child
+
+    def starting(*args):
+        children.append(start(*args))
+        return children[-1]
+
+    monkeypatch.setattr(columnar, "_start_child", starting)
+    monkeypatch.setattr(columnar, "CHILD_READ_ROWS", 0)
+    policy, manager = load([])
+    db = build_small_book(tmp_path / "book.db", manager)
+    pipeline.run(db, policy, manager, AS_OF)  # decisions stored: the next run reads them back in a child
+
+    class Broken:
+        @hookimpl
+        def clientbook_classify(self, book):
+            return "not a frame"
+
+    manager.register(Broken(), name="broken")
+    children.clear()
+    with pytest.raises(PluginError):
+        pipeline.run(db, policy, manager, AS_OF)
+    # Collected: a child nobody waited for keeps no returncode (and, with a full pipe, waits for ever).
+    assert children and all(child.returncode is not None for child in children)
+    assert db["runs"].count == 1

@@ -242,9 +242,9 @@ def test_contract_over_every_registered_plugin(book, monkeypatch):
     assert calls == {"retail_tiering": 1, "lifecycle": 1, "key_account": 1}
     for plugin, output in outputs:
         checked = pipeline.check_output(plugin, "clientbook_classify", output, pipeline.arrow_ids(customers["customer_id"]),
-                                        owned, "classification", pipeline.arrow_ids(customers["kind"])).frame
-        assert set(checked.index) <= set(customers["customer_id"])
-        assert all(owned[column][0] == plugin for column in checked.columns)
+                                        owned, "classification", pipeline.arrow_ids(customers["kind"]))
+        assert list(customers["customer_id"].iloc[checked.positions]) == list(output["customer_id"])
+        assert all(owned[column][0] == plugin for column in checked.frame.columns)
     pd.testing.assert_frame_equal(frame_book.customers[list(pristine.columns)], pristine)
 
 
