@@ -10,7 +10,7 @@ Traditional Chinese with the same figures.
 Params and facts are JSON objects. A book may hold a million customers, so they are
 built with vectorised string concatenation, never a Python loop over rows: a per-row
 value is encoded once per distinct value (``pd.factorize``) and the pieces are joined
-column by column.
+in one pass of Arrow's element-wise join.
 
 The catalog message names each fact with a format spec saying how to show it
 (``{amount:money}``, ``{tier:label:tier}``); see :mod:`clientbook.explain`.
@@ -23,7 +23,14 @@ import json
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
+_TEXT = pa.large_string()  # the Arrow type of pandas' "string" columns
+
+
+def _texts(array: pa.Array | pa.ChunkedArray, index: pd.Index, name=None) -> pd.Series:
+    """Arrow text as the ``string`` Series it is, without a copy through Python objects."""
+    return pd.Series(pd.arrays.ArrowStringArray(array), index=index, name=name)
 
 
 def _encode_scalar(value) -> str:
@@ -40,10 +47,12 @@ def encode(values: pd.Series) -> pd.Series:
         return pd.Series(np.where(values.fillna(False).to_numpy(dtype=bool), "true", "false"), index=values.index,
                          dtype="string").where(values.notna(), "null")
     if pd.api.types.is_integer_dtype(values.dtype):
-        return values.astype("Int64").astype("string").fillna("null")
+        # Arrow writes the digits; pandas' astype("string") makes a Python str of each number first.
+        numbers = pa.array(values.astype("Int64"), type=pa.int64(), from_pandas=True)
+        return _texts(pc.cast(numbers, _TEXT).fill_null("null"), values.index, values.name)
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    texts = np.asarray([_encode_scalar(value) for value in uniques] + ["null"], dtype=object)
-    return pd.Series(texts[codes], index=values.index, dtype="string")
+    texts = pa.array([_encode_scalar(value) for value in uniques] + ["null"], type=_TEXT)
+    return _texts(texts.take(np.where(codes < 0, len(uniques), codes)), values.index)  # missing: the last, null
 
 
 class Raw:
@@ -57,17 +66,30 @@ def facts_json(index: pd.Index, facts: dict[str, pd.Series | Raw | object]) -> p
     """One JSON object per row of ``index``: scalars are the same in every row, Series one per row."""
     if not facts:
         return pd.Series(pd.NA, index=index, dtype="string")
-    text = None
+    pieces = []  # keys and values in turn
     for number, (name, value) in enumerate(sorted(facts.items())):
-        key = ("{" if number == 0 else ",") + json.dumps(name) + ":"
+        pieces.append(("{" if number == 0 else ",") + json.dumps(name) + ":")
         if isinstance(value, Raw):
-            part = key + value.series.astype("string")
+            pieces.append(_aligned(value.series.astype("string"), index))
         elif isinstance(value, pd.Series):
-            part = key + encode(value.reindex(index) if not value.index.equals(index) else value)
+            pieces.append(encode(_aligned(value, index)))
         else:
-            part = pd.Series(key + _encode_scalar(value), index=index, dtype="string")
-        text = part if text is None else text + part
-    return text + "}"
+            pieces.append(_encode_scalar(value))
+    return _joined([*pieces, "}"], index)
+
+
+def _aligned(values: pd.Series, index: pd.Index) -> pd.Series:
+    return values if values.index.equals(index) else values.reindex(index)
+
+
+def _joined(pieces: list[str | pd.Series], index: pd.Index) -> pd.Series:
+    """Texts and string Series joined row by row, in one pass over the rows instead of one per piece;
+    a row missing in any Series is missing."""
+    if all(isinstance(piece, str) for piece in pieces):
+        return pd.Series("".join(pieces), index=index, dtype="string")
+    arrays = [pa.scalar(piece, _TEXT) if isinstance(piece, str) else pa.array(piece, type=_TEXT, from_pandas=True)
+              for piece in pieces]
+    return _texts(pc.binary_join_element_wise(*arrays, pa.scalar("", _TEXT)), index)
 
 
 def because(rule: str, index: pd.Index, /, **facts) -> pd.DataFrame:
@@ -148,4 +170,4 @@ def explained(name: str, values: pd.Series, reasons: pd.DataFrame) -> pd.DataFra
 
 def pick(choices: list, positions, index: pd.Index) -> pd.Series:
     """``choices[position]`` for each row: a label per tier, a threshold per class ..."""
-    return pd.Series(np.asarray(choices, dtype=object)[np.asarray(positions)], index=index, dtype="string")
+    return pd.Series(pd.array(choices, dtype="string").take(np.asarray(positions)), index=index)

@@ -15,7 +15,7 @@ from clientbook import hookimpl
 from clientbook.declarations import OutputColumn, PolicyTable, Reads
 from clientbook.i18n import t
 from clientbook.policy import Field, Labels, PolicyModel, did_you_mean, label_problems, pick_label
-from clientbook.reasons import Raw, because, combine, explained
+from clientbook.reasons import Raw, because, combine, explained, pick
 
 __version__ = "0.1.0"
 
@@ -104,10 +104,13 @@ def place_customers(customers: pd.DataFrame, policy: LifecyclePolicy) -> pd.Data
     marital = retail["marital_status"].astype("string").str.lower()
     children = retail["children"].astype("Int64")
     has_children = children.fillna(0) > 0
-    stage = pd.Series(pd.NA, index=retail.index, dtype="string")
+    # Each row's place in ``stages`` (the rules' stages, then unknown), -1 while no rule has placed it:
+    # numbers, because masking a million texts once per rule costs more than the rules' tests.
+    stages = [rule.stage for rule in policy.rules] + [UNKNOWN]
+    stage = np.full(len(retail), -1, dtype=np.int64)
     parts = []
     for number, rule in enumerate(policy.rules, start=1):
-        matches = stage.isna()
+        matches = pd.Series(stage < 0, index=retail.index)
         if rule.min_age is not None or rule.max_age is not None:
             matches &= age.notna()
         if rule.min_age is not None:
@@ -120,10 +123,11 @@ def place_customers(customers: pd.DataFrame, policy: LifecyclePolicy) -> pd.Data
             matches &= has_children if rule.has_children else ~has_children
         if not matches.any():
             continue
-        stage = stage.mask(matches, rule.stage)
-        parts.append(because("lifecycle.rule", retail.index[matches.to_numpy(dtype=bool)], number=number,
+        placed = matches.to_numpy(dtype=bool)
+        stage[placed] = number - 1
+        parts.append(because("lifecycle.rule", retail.index[placed], number=number,
                              conditions=_conditions(rule), stage=rule.stage))
-    left = stage.isna().to_numpy(dtype=bool)
+    left = stage < 0
     if left.any():
         missing = {"age": age.isna(), "marital_status": marital.isna(), "children": children.isna()}
         # The missing facts as a JSON list per row, e.g. ["marital_status","children"]: few combinations.
@@ -137,9 +141,9 @@ def place_customers(customers: pd.DataFrame, policy: LifecyclePolicy) -> pd.Data
                              missing=Raw("[" + listed[lacking] + "]")))
         parts.append(because("lifecycle.unknown.no_rule", index[gap], age=age[gap], marital_status=marital[gap],
                              children=children[gap]))
-        stage = stage.mask(pd.Series(left, index=retail.index), UNKNOWN)
+        stage[left] = len(stages) - 1
     reasons = combine(retail.index, *parts)
-    return explained("life_stage", stage, reasons).assign(customer_id=retail["customer_id"])
+    return explained("life_stage", pick(stages, stage, retail.index), reasons).assign(customer_id=retail["customer_id"])
 
 
 def collect_list(customers: pd.DataFrame) -> pd.DataFrame:
