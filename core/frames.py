@@ -211,8 +211,10 @@ def _customer_select(names: list[str]) -> tuple[str, dict[str, str]]:
         types[name] = "INTEGER" if name in INTEGER_COLUMNS else "TEXT"
     joins = ""
     if any(name == "balance_as_of" or name in BALANCE_FIELDS for name in raw):
-        joins += (" LEFT JOIN balances b ON b.customer_id = c.customer_id AND b.as_of = "
-                  "(SELECT MAX(as_of) FROM balances x WHERE x.customer_id = c.customer_id AND x.as_of <= :day)")
+        # One probe of the (customer_id, as_of) key finds the row itself, where MAX(as_of) and a join
+        # on it would probe twice.
+        joins += (" LEFT JOIN balances b ON b.rowid = (SELECT x.rowid FROM balances x WHERE x.customer_id = "
+                  "c.customer_id AND x.as_of <= :day ORDER BY x.as_of DESC LIMIT 1)")
     if "owner_staff_id" in raw:
         joins += (" LEFT JOIN assignments o ON o.customer_id = c.customer_id AND o.ended_on IS NULL"
                   " AND o.started_on <= :day")

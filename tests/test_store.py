@@ -168,3 +168,25 @@ def test_latest_assets_follow_every_write_to_the_balances(tmp_path):
     assert {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND "
                                          "name LIKE 'balances_latest_%'")} == {
         "balances_latest_insert", "balances_latest_update", "balances_latest_delete"}
+
+
+def test_the_customers_frame_holds_the_latest_snapshot_on_or_before_its_date(tmp_path):
+    from datetime import date
+
+    from clientbook.frames import read_book
+
+    db = build_small_book(tmp_path / "book.db")
+    db["balances"].insert_all([{"customer_id": "C01", "as_of": "2026-10-31", "total_assets_minor": 100},
+                               {"customer_id": "C01", "as_of": "2027-01-31", "total_assets_minor": 300}])
+    db.conn.commit()
+
+    def snapshot(day: date) -> tuple:
+        frame = read_book(db, day).customers_with("balance_as_of", "total_assets_minor")
+        row = frame[frame["customer_id"] == "C01"].iloc[0]
+        return row["balance_as_of"], row["total_assets_minor"]
+
+    assert snapshot(AS_OF) == (AS_OF.isoformat(), 600_000_000)
+    assert snapshot(date(2026, 11, 29)) == ("2026-10-31", 100)
+    assert snapshot(date(2027, 2, 1)) == ("2027-01-31", 300)
+    none = read_book(db, date(2026, 1, 1)).customers_with("balance_as_of")
+    assert none["balance_as_of"].isna().all()
