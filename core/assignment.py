@@ -10,13 +10,19 @@ Every write is one transaction: a refusal leaves the book as it was.
 from __future__ import annotations
 
 import json
+import tempfile
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import summaries
+from . import columnar, summaries
 from .columnar import query_frame, table_rows
 from .decisions import SQL_TYPES, decision_columns
 from .decisions import current as current_decisions
@@ -33,6 +39,9 @@ from .store import bulk_insert, writing
 # A proposed owner: the rule's short code (first_served, spread, transfer ...) and the reason as
 # data, rendered when read: ``reason_rule`` (a catalog key) and ``reason_facts`` (JSON).
 MOVE_COLUMNS = ["customer_id", "staff_id", "rule", "reason_rule", "reason_facts"]
+REASON_COLUMNS = ["rule", "reason_rule", "reason_facts"]
+# The schema a staged write of assignments is attached as (a run attaches its own as "stage").
+STAGE = "assignment_stage"
 
 
 # --- what the latest run decided ------------------------------------------------------------------
@@ -76,8 +85,9 @@ def check_assignments(plugin: str, output: object, unassigned: pd.DataFrame, sta
 
     if not isinstance(output, pd.DataFrame) or not set(MOVE_COLUMNS) <= set(output.columns):
         raise fail("assign_shape")
-    ids = arrow_ids(output["customer_id"])
-    if pc.count_distinct(ids).as_py() != len(ids) or not member(output["customer_id"], unassigned["customer_id"]).all():
+    # Each customer's row among the unassigned: none (not waiting for an owner), or one row twice.
+    rows = pc.index_in(arrow_ids(output["customer_id"]), value_set=arrow_ids(unassigned["customer_id"]))
+    if rows.null_count or np.bincount(rows.to_numpy(), minlength=1).max() > 1:
         raise fail("assign_twice")
     if not member(output["staff_id"], staff_ids).all():
         raise fail("assign_staff")
@@ -156,25 +166,89 @@ def assign_unassigned(db, policy, manager, as_of: date, actor: str, dry_run: boo
     assigned = (check_assignments(plugin, proposed, unassigned, pd.Index(book.staff["staff_id"]))
                 if proposed is not None else pd.DataFrame(columns=MOVE_COLUMNS))
     if len(assigned) and not dry_run:
-        with writing(db, actor, f"assign as of {as_of.isoformat()}"):
-            start_assignments(db, assigned, as_of, actor, run_id, summarise=False)
-            summaries.move(db, assigned["customer_id"].tolist(), [None] * len(assigned), assigned["staff_id"].tolist(),
-                           decided=classification)
+        new = new_assignments(assigned)
+        with staged(db, new) as attach, writing(db, actor, f"assign as of {as_of.isoformat()}"):
+            # The summary first: it reads the book's assets while the staging file is being written.
+            summaries.move(db, assigned["customer_id"], None, assigned["staff_id"], decided=classification)
+            insert_assignments(db, new, attach(), as_of, actor, run_id)
     return Assignment(assigned.reset_index(drop=True), len(unassigned), unclassified, run_id, plugin, dry_run)
 
 
 def start_assignments(db, frame: pd.DataFrame, as_of: date, actor: str, run_id: int | None,
-                      summarise: bool = True, old_owners: list | None = None) -> None:
-    """New open assignments, in customer order: the indexes on customer_id then grow at their end.
+                      summarise: bool = True, old_owners: pd.Series | list | None = None) -> None:
+    """New open assignments (``MOVE_COLUMNS``), inside the caller's transaction, written row by row.
 
     ``summarise``: move the customers in the book summary too (from ``old_owners``, or from
     no owner); a run writes its own summary instead."""
-    frame = frame.sort_values("customer_id", kind="stable")
-    bulk_insert(db, "assignments", frame.assign(started_on=as_of.isoformat(), assigned_by=actor, run_id=run_id)[
-        ["customer_id", "staff_id", "started_on", "rule", "reason_rule", "reason_facts", "assigned_by", "run_id"]])
+    insert_assignments(db, new_assignments(frame), None, as_of, actor, run_id)
     if summarise:
-        olds = old_owners if old_owners is not None else [None] * len(frame)
-        summaries.move(db, frame["customer_id"].tolist(), olds, frame["staff_id"].tolist())
+        summaries.move(db, frame["customer_id"], old_owners, frame["staff_id"])
+
+
+def new_assignments(frame: pd.DataFrame) -> dict[str, pa.Table]:
+    """New owners (``MOVE_COLUMNS``) as the tables :func:`insert_assignments` copies from:
+    ``new_owners``, each customer's new owner and reason number, in customer order (the indexes
+    on customer_id then grow at their end), and ``new_reasons``, each distinct reason once. A
+    million assignments share a few hundred reasons: once per row they would be 150 MB to stage."""
+    reason = frame.groupby(REASON_COLUMNS, sort=False, dropna=False, observed=True).ngroup().to_numpy()
+    _, first = np.unique(reason, return_index=True)  # a row of each reason
+    ids = arrow_ids(frame["customer_id"])
+    order = pc.sort_indices(ids)
+    return {"new_owners": pa.table({"customer_id": ids.take(order),
+                                    "staff_id": arrow_ids(frame["staff_id"]).take(order),
+                                    "reason": pa.array(reason).take(order)}),
+            "new_reasons": pa.table({"reason": pa.array(np.arange(len(first))),
+                                     **{name: arrow_ids(frame[name].iloc[first]) for name in REASON_COLUMNS}})}
+
+
+@contextmanager
+def staged(db, tables: dict[str, pa.Table]) -> Iterator[Callable[[], str | None]]:
+    """Stage ``tables`` for :func:`insert_assignments`: the driver writes them into a file in a
+    child process (:func:`clientbook.columnar.stage`), in the background while the block runs.
+    Yields ``attach``, which waits for the file, attaches it to the book and returns its schema's
+    name; or None when the tables are too few to be worth a child process or the driver is
+    missing (they are then written row by row). The file is detached when the block ends, so the
+    block holds the whole write's transaction: a database cannot be detached inside one."""
+    if sum(table.num_rows for table in tables.values()) < columnar.CHILD_WRITE_ROWS:
+        yield lambda: None
+        return
+    with tempfile.TemporaryDirectory(prefix="clientbook-assign-") as folder, ThreadPoolExecutor(max_workers=1) as pool:
+        staging = pool.submit(columnar.stage, folder, tables)  # the thread only waits on the child
+        attached = []
+
+        def attach() -> str | None:
+            path = staging.result()
+            if path is None:
+                return None
+            db.execute(f"ATTACH DATABASE ? AS {STAGE}", [path])
+            attached.append(path)
+            return STAGE
+
+        try:
+            yield attach
+        finally:
+            if attached:
+                db.execute(f"DETACH DATABASE {STAGE}")
+
+
+def insert_assignments(db, new: dict[str, pa.Table], source: str | None, as_of: date, actor: str,
+                       run_id: int | None) -> None:
+    """Start the assignments of :func:`new_assignments` inside the caller's transaction, copied in
+    SQL from the schema ``source`` they are staged in (:func:`staged`), or else from temporary
+    tables written here row by row."""
+    if source is None:
+        for name, table in new.items():
+            db.execute(f"DROP TABLE IF EXISTS temp.[{name}]")
+            db.execute(f"CREATE TEMP TABLE [{name}] ({', '.join(f'[{column}]' for column in table.column_names)})")
+            bulk_insert(db, name, table)
+    schema = source or "temp"
+    db.execute("INSERT INTO main.assignments (customer_id, staff_id, started_on, rule, reason_rule, reason_facts, "
+               "assigned_by, run_id) SELECT o.customer_id, o.staff_id, ?, r.rule, r.reason_rule, r.reason_facts, ?, ? "
+               f"FROM {schema}.new_owners o JOIN {schema}.new_reasons r ON r.reason = o.reason ORDER BY o.rowid",
+               [as_of.isoformat(), actor, run_id])
+    if source is None:
+        for name in new:
+            db.execute(f"DROP TABLE temp.[{name}]")
 
 
 def _end(db, customer_ids, as_of: date) -> None:
@@ -220,7 +294,7 @@ def rebalance(db, policy, manager, as_of: date, actor: str, dry_run: bool = Fals
         return result
     with writing(db, actor, f"rebalance as of {as_of.isoformat()}"):
         _end(db, moves["customer_id"], as_of)
-        start_assignments(db, moves[MOVE_COLUMNS], as_of, actor, run_id, old_owners=moves["from_staff_id"].tolist())
+        start_assignments(db, moves[MOVE_COLUMNS], as_of, actor, run_id, old_owners=moves["from_staff_id"])
     result.written = True
     return result
 

@@ -6,8 +6,8 @@ whole book by owner. The dashboard, the staff screen and ``clientbook staff``/``
 read a few hundred rows instead of a million customers.
 
 * a run writes it from what it has in memory, in its own transaction (:func:`store`);
-* ``assign``, ``transfer`` and rebalancing move customers between owners (:func:`move`: one
-  grouped query over the customers moved);
+* ``assign``, ``transfer`` and rebalancing move customers between owners (:func:`move`: the
+  customers moved, grouped by their old and new owner and decisions);
 * an import changes customers and their assets: the summary is computed again (:func:`refresh`).
 
 :func:`compute` is the full recompute in SQL, which the tests compare it against.
@@ -15,13 +15,13 @@ read a few hundred rows instead of a million customers.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .columnar import query_frame, table_rows
+from .columnar import query_frame, query_table, table_rows
 from .decisions import decision_columns
+from .frames import arrow_ids
 
 BOOK = ""  # the decision name of the whole-book rows
 _LATEST_ASSETS = "(SELECT total_assets_minor FROM latest_assets la WHERE la.customer_id = c.customer_id)"
@@ -73,24 +73,28 @@ def refresh(db) -> None:
     _write(db, compute(db))
 
 
-# From this many customers moved, their decisions and assets are read in bulk and grouped in pandas.
+# From this many customers moved, their decisions and assets are read in bulk and grouped in Arrow.
 BULK_MOVES = 50_000
 
 
-def move(db, customer_ids: list[str], old_owners: list, new_owners: list, decided: pd.DataFrame | None = None) -> None:
+def move(db, customer_ids, old_owners, new_owners, decided: pd.DataFrame | None = None) -> None:
     """Customers changed owner: move their counts and assets in every decision's rows (inside the
-    caller's transaction): one grouped query over the customers moved, or, for many, one read of
-    the assets (and of the decisions, unless the caller has them: ``decided``, indexed by
-    ``customer_id``) grouped with numpy."""
-    if not customer_ids or not has_summary(db):  # no summary yet: the screens count the book itself
+    caller's transaction). ``customer_ids``, ``old_owners`` and ``new_owners`` line up (lists or
+    Series; a missing owner is none; ``old_owners`` None: none of them had one).
+
+    One grouped query over the customers moved, or, for many, one read of the assets (and of the
+    decisions, unless the caller has them: ``decided``, indexed by ``customer_id``) grouped in Arrow."""
+    if not len(customer_ids) or not has_summary(db):  # no summary yet: the screens count the book itself
         return
     columns = decision_columns(db)
-    olds = [None if pd.isna(old) else old for old in old_owners]
-    news = [None if pd.isna(new) else new for new in new_owners]
-    if len(customer_ids) >= BULK_MOVES:
-        grouped = _grouped_in_bulk(db, columns, customer_ids, olds, news, decided)
+    moved = pa.table({"customer_id": arrow_ids(customer_ids),
+                      "old": pa.nulls(len(customer_ids), pa.large_string()) if old_owners is None
+                      else arrow_ids(old_owners),
+                      "new": arrow_ids(new_owners)})
+    if moved.num_rows >= BULK_MOVES:
+        grouped = _grouped_in_bulk(db, columns, moved, decided)
     else:
-        grouped = _grouped_in_sql(db, columns, customer_ids, olds, news)
+        grouped = _grouped_in_sql(db, columns, moved)
     deltas: dict[tuple, list[int]] = {}
     for row in grouped:
         old, new, decided, count, assets = row[0], row[1], row[2:2 + len(columns)], row[-2], row[-1]
@@ -111,10 +115,11 @@ def move(db, customer_ids: list[str], old_owners: list, new_owners: list, decide
     db.execute("DELETE FROM book_summary WHERE customers = 0 AND assets_minor = 0")
 
 
-def _grouped_in_sql(db, columns, customer_ids, olds, news) -> list[tuple]:
+def _grouped_in_sql(db, columns, moved: pa.Table) -> list[tuple]:
     db.execute("DROP TABLE IF EXISTS temp.moved_customers")
     db.execute("CREATE TEMP TABLE moved_customers (customer_id TEXT PRIMARY KEY, old TEXT, new TEXT)")
-    db.conn.executemany("INSERT INTO temp.moved_customers VALUES (?, ?, ?)", zip(customer_ids, olds, news))
+    db.conn.executemany("INSERT INTO temp.moved_customers VALUES (?, ?, ?)",
+                        zip(*(moved[name].to_pylist() for name in ("customer_id", "old", "new"))))
     values = "".join(f", CAST(d.[{name}] AS TEXT)" for name in columns)
     grouped = db.execute(f"""
         SELECT m.old, m.new{values}, COUNT(*), COALESCE(SUM({_LATEST_ASSETS}), 0)
@@ -126,38 +131,25 @@ def _grouped_in_sql(db, columns, customer_ids, olds, news) -> list[tuple]:
     return grouped
 
 
-def _grouped_in_bulk(db, columns, customer_ids, olds, news, decided: pd.DataFrame | None) -> list[tuple]:
-    ids = pd.Index(pd.array(customer_ids, dtype="string"))
+def _grouped_in_bulk(db, columns, moved: pa.Table, decided: pd.DataFrame | None) -> list[tuple]:
+    ids = moved["customer_id"]
     if decided is None or any(name not in decided.columns for name in columns):
         types = {"customer_id": "TEXT", **{name: "TEXT" for name in columns}}
         select = ", ".join(f"CAST([{name}] AS TEXT)" if name != "customer_id" else name for name in types)
         decided = query_frame(db, f"SELECT {select} FROM decisions", types,
                               rows=table_rows(db, "decisions")).set_index("customer_id")
-    values = decided[columns].reindex(ids)
-    assets = query_frame(db, "SELECT customer_id, total_assets_minor FROM latest_assets",
+    decided_row = pc.index_in(ids, value_set=arrow_ids(decided.index))
+    assets = query_table(db, "SELECT customer_id, total_assets_minor FROM latest_assets",
                          {"customer_id": "TEXT", "total_assets_minor": "INTEGER"}, rows=table_rows(db, "latest_assets"))
-    amounts = assets.set_index("customer_id")["total_assets_minor"].reindex(ids).fillna(0).to_numpy(dtype=np.int64)
-    # Group by (old owner, new owner, each decision's value) through their codes: a handful of groups.
-    keys = [pd.Series(olds, dtype=object), pd.Series(news, dtype=object),
-            *(values[name].astype("string").reset_index(drop=True) for name in columns)]
-    combined = np.zeros(len(ids), dtype=np.int64)
-    labels = []
-    for key in keys:
-        codes, uniques = pd.factorize(key, use_na_sentinel=True)
-        labels.append([None, *(str(value) for value in uniques)])
-        combined = combined * len(labels[-1]) + (codes + 1)
-    groups, inverse = np.unique(combined, return_inverse=True)
-    counts = np.bincount(inverse, minlength=len(groups))
-    sums = np.zeros(len(groups), dtype=np.int64)
-    np.add.at(sums, inverse, amounts)  # exact integers: float sums of a million amounts are not
-    rows = []
-    for group, count, total in zip(groups.tolist(), counts.tolist(), sums.tolist()):
-        parts = []
-        for options in reversed(labels):
-            group, code = divmod(group, len(options))
-            parts.append(options[code])
-        rows.append((*reversed(parts), count, total))
-    return rows
+    assets_row = pc.index_in(ids, value_set=assets["customer_id"].combine_chunks())
+    # Grouped by old owner, new owner and each decision's value (as text, as the full recompute
+    # keeps them): a handful of groups. Sums of integers in Arrow are exact.
+    keys = {"old": moved["old"], "new": moved["new"],
+            **{f"value_{number}": arrow_ids(decided[name].astype("string")).take(decided_row)
+               for number, name in enumerate(columns)}}
+    table = pa.table({**keys, "assets": pc.fill_null(assets["total_assets_minor"].take(assets_row), 0)})
+    grouped = table.group_by(list(keys), use_threads=False).aggregate([("assets", "count"), ("assets", "sum")])
+    return list(zip(*(grouped[name].to_pylist() for name in [*keys, "assets_count", "assets_sum"])))
 
 
 def has_summary(db) -> bool:

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from books import current_reasons, owner_history
-from clientbook import assignment, pipeline
+from clientbook import assignment, columnar, pipeline, summaries
 from clientbook.explain import with_reasons
 from clientbook.policy import load
 from clientbook.reports import migration, staff_report
@@ -237,6 +237,69 @@ def test_assign_command_assigns_and_dry_run_writes_nothing(tmp_path):
         "SELECT started_on, assigned_by LIKE 'clientbook assign%' FROM assignments WHERE customer_id = 'E2' "
         "AND ended_on IS NULL"
     ).fetchone() == ("2026-12-01", 1)
+
+
+def unassigned_again(path: Path, policy, manager):
+    """The small book after a run, with the run's new customers released again (and the summary
+    recomputed): seven customers wait for an owner, one of them for the owner of its referrer."""
+    db = small_book(path, manager)
+    pipeline.run(db, policy, manager, AS_OF)
+    with writing(db, "tests", "release the new customers"):
+        db.execute("UPDATE assignments SET ended_on = ? WHERE customer_id LIKE 'N%' AND ended_on IS NULL",
+                   [AS_OF.isoformat()])
+        summaries.refresh(db)
+    return db
+
+
+def assignments_and_summary(db) -> tuple[list, list]:
+    rows = [tuple(row) for row in db.execute(
+        "SELECT customer_id, staff_id, started_on, ended_on, rule, reason, reason_rule, reason_facts, assigned_by, "
+        "run_id FROM assignments ORDER BY assignment_id")]
+    return rows, sorted((tuple(row) for row in db.execute("SELECT * FROM book_summary")), key=repr)
+
+
+def test_a_large_assign_is_staged_and_writes_what_the_row_by_row_path_writes(tmp_path, monkeypatch):
+    pytest.importorskip("adbc_driver_sqlite")
+    policy, manager = load([])
+    stage, staged = columnar.stage, []
+
+    def staging(folder, tables):  # the staging files made, as the real one makes them
+        staged.append(stage(folder, tables))
+        return staged[-1]
+
+    monkeypatch.setattr(columnar, "stage", staging)
+    written = {}
+    for way, threshold in (("row by row", 10**9), ("staged", 1)):  # the staged one also moves the summary in bulk
+        db = unassigned_again(tmp_path / f"{way}.db", policy, manager)
+        monkeypatch.setattr(columnar, "CHILD_WRITE_ROWS", threshold)
+        monkeypatch.setattr(summaries, "BULK_MOVES", threshold)
+        assert len(assignment.assign_unassigned(db, policy, manager, AS_OF, "tests").assigned) == 7
+        written[way] = assignments_and_summary(db)
+        assert written[way][1] == sorted((tuple(row) for row in summaries.compute(db)), key=repr)
+        assert assignment.STAGE not in [row[1] for row in db.execute("PRAGMA database_list")]
+        assert owners(db)["N5"] == ("WM2", "referred_by_customer")
+        db.close()
+    assert len(staged) == 1 and staged[0] is not None
+    assert written["staged"] == written["row by row"]
+
+
+@pytest.mark.parametrize("threshold", [10**9, 1], ids=["row-by-row", "staged"])
+def test_an_assign_that_fails_leaves_the_book_as_it_was(tmp_path, monkeypatch, threshold):
+    policy, manager = load([])
+    db = unassigned_again(tmp_path / "book.db", policy, manager)
+    monkeypatch.setattr(columnar, "CHILD_WRITE_ROWS", threshold)
+    before = assignments_and_summary(db)
+    insert = assignment.insert_assignments
+
+    def fail(*args, **kwargs):  # once the summary is moved and the assignments written, in the one transaction
+        insert(*args, **kwargs)
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(assignment, "insert_assignments", fail)
+    with pytest.raises(RuntimeError, match="the disk is full"):
+        assignment.assign_unassigned(db, policy, manager, AS_OF, "tests")
+    assert assignments_and_summary(db) == before
+    assert assignment.STAGE not in [row[1] for row in db.execute("PRAGMA database_list")]
 
 
 # --- transfers and history -------------------------------------------------------------------------

@@ -25,9 +25,12 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from clientbook import hookimpl
 from clientbook.declarations import EligiblePosts, OutputColumn, Panel, PolicyTable, Reads, RebalancePlan
 from clientbook.errors import BadInput
+from clientbook.frames import arrow_ids
 from clientbook.i18n import current_language, t
 from clientbook.money import format_minor
 from clientbook.policy import pick_label, to_minor
@@ -65,15 +68,20 @@ def clientbook_output_columns():
 def _snapshot_notes(retail: pd.DataFrame, figure: pd.Series, as_of: date, stale_days: int) -> pd.Series:
     """What the reason must say about the asset-liability snapshot behind the figure, as JSON notes:
     none on record, one that records no such figure, or one older than the policy allows."""
-    on = retail["balance_as_of"].astype("string")
+    # Nearly every customer shares one of a few snapshot dates: each date is parsed and its notes are
+    # written once, and every row picks its note by position.
+    date_of_row, dates = pd.factorize(retail["balance_as_of"].astype("string"))  # -1: no snapshot
+    on = pd.Series(dates, dtype="string")
     days = (pd.Timestamp(as_of) - pd.to_datetime(on, format="ISO8601", errors="coerce")).dt.days.astype("Int64")
-    notes = pd.Series("[]", index=retail.index, dtype="string")
-    none, empty = on.isna(), on.notna() & figure.isna()
-    stale = on.notna() & figure.notna() & (days > stale_days).fillna(False)
-    notes = notes.mask(none, '[{"rule":"retail_tiering.snapshot.none"}]')
-    notes = notes.mask(empty, '[{"on":' + encode(on) + ',"rule":"retail_tiering.snapshot.empty"}]')
-    return notes.mask(stale, '[{"days":' + encode(days) + ',"on":' + encode(on)
-                      + ',"rule":"retail_tiering.snapshot.stale"}]')
+    empty_notes = '[{"on":' + encode(on) + ',"rule":"retail_tiering.snapshot.empty"}]'
+    stale_notes = '[{"days":' + encode(days) + ',"on":' + encode(on) + ',"rule":"retail_tiering.snapshot.stale"}]'
+    # No note, none on record, then an empty and a stale note for each date.
+    notes = ["[]", '[{"rule":"retail_tiering.snapshot.none"}]', *empty_notes, *stale_notes]
+    stale_date = np.append((days > stale_days).fillna(False).to_numpy(dtype=bool), False)  # the last: no date
+    has_figure = figure.notna().to_numpy(dtype=bool)
+    note = np.select([date_of_row < 0, ~has_figure, stale_date[date_of_row]],
+                     [1, 2 + date_of_row, 2 + len(dates) + date_of_row], default=0)
+    return pick(notes, note, retail.index)
 
 
 def tier_customers(customers: pd.DataFrame, policy: TieringPolicy, digits: int, as_of: date) -> pd.DataFrame:
@@ -117,6 +125,36 @@ def tier_customers(customers: pd.DataFrame, policy: TieringPolicy, digits: int, 
 # --- familiarity ---------------------------------------------------------------------------------
 
 
+def _text_at(values: pd.Series, rows: np.ndarray, index: pd.Index) -> pd.Series:
+    """``values`` at ``rows`` as text, missing where the row is -1."""
+    taken = arrow_ids(values).take(pa.array(rows, mask=rows < 0))
+    return pd.Series(pd.arrays.ArrowStringArray(taken), index=index)
+
+
+def _last_contacts(retail: pd.DataFrame, contacts: pd.DataFrame, counted: np.ndarray, by_owner: bool) -> np.ndarray:
+    """The row of ``contacts`` that is each retail customer's last counted contact, -1 for none: the
+    latest date and, of several that day, the later in the log; only the owner's when ``by_owner``.
+
+    By positions rather than a merge with the owners and a sort of the log, which take a second on a
+    million customers."""
+    customer = pc.index_in(arrow_ids(contacts["customer_id"]), value_set=arrow_ids(retail["customer_id"]))
+    customer = customer.fill_null(-1).to_numpy()
+    counted = counted & (customer >= 0)
+    if by_owner:
+        owner = arrow_ids(retail["owner_staff_id"]).take(pa.array(customer, mask=customer < 0))
+        counted &= pc.equal(arrow_ids(contacts["staff_id"]), owner).fill_null(False).to_numpy(zero_copy_only=False)
+    rows = np.flatnonzero(counted)
+    whose = customer[rows]
+    # ISO dates order as text: their places among the distinct dates order them as numbers.
+    day = pd.factorize(contacts["contacted_on"], sort=True)[0][rows]
+    latest_day = np.full(len(retail), -1, dtype=np.int64)
+    np.maximum.at(latest_day, whose, day)
+    latest = day == latest_day[whose]
+    last = np.full(len(retail), -1, dtype=np.int64)
+    np.maximum.at(last, whose[latest], rows[latest])
+    return last
+
+
 def familiarity(customers: pd.DataFrame, contacts: pd.DataFrame, policy, as_of: date) -> pd.DataFrame:
     """Familiar or unfamiliar to the owner, for every retail customer (nobody knows one without an owner).
 
@@ -127,22 +165,16 @@ def familiarity(customers: pd.DataFrame, contacts: pd.DataFrame, policy, as_of: 
         contacts = pd.DataFrame({name: pd.Series(dtype="str") for name in ("customer_id", "staff_id", "contacted_on")}
                                 | {"meaningful": pd.Series(dtype="Int64")})
     retail = customers[customers["kind"] == "retail"]
-    owned = retail[retail["owner_staff_id"].notna()]
     since = (pd.Timestamp(as_of) - pd.DateOffset(months=settings.months)).date().isoformat()
-    meaningful = contacts[(contacts["meaningful"].fillna(0) == 1) & (contacts["contacted_on"] <= as_of.isoformat())]
-    meaningful = meaningful[["customer_id", "staff_id", "contacted_on"]]
-    if settings.by_owner:
-        owners = owned[["customer_id", "owner_staff_id"]]
-        meaningful = meaningful.merge(owners, on="customer_id")
-        meaningful = meaningful[meaningful["staff_id"] == meaningful["owner_staff_id"]]
-    last = meaningful.sort_values("contacted_on").drop_duplicates("customer_id", keep="last").set_index("customer_id")
-    on = retail["customer_id"].map(last["contacted_on"]).astype("string")
-    by = retail["customer_id"].map(last["staff_id"]).astype("string")
+    meaningful = (contacts["meaningful"].fillna(0) == 1) & (contacts["contacted_on"] <= as_of.isoformat())
+    last = _last_contacts(retail, contacts, meaningful.fillna(False).to_numpy(dtype=bool), settings.by_owner)
+    index = retail.index
+    on = _text_at(contacts["contacted_on"], last, index)
+    by = _text_at(contacts["staff_id"], last, index)
     has_owner = retail["owner_staff_id"].notna().to_numpy()
     familiar = (on >= since).fillna(False).to_numpy(dtype=bool) & has_owner
     never = on.isna().to_numpy() & has_owner
     stale = has_owner & ~familiar & ~never
-    index = retail.index
     reasons = combine(
         index,
         because("retail_tiering.familiarity.recent", index[familiar], months=settings.months, on=on[familiar],
@@ -173,7 +205,9 @@ def clientbook_classify(book, policy, as_of: date):
     customers = book.customers_with("kind", "balance_as_of", *sorted(figures), "owner_staff_id")
     tiers = tier_customers(customers, settings, policy.minor_digits, as_of)
     known = familiarity(customers, book.contacts, settings, as_of)
-    return tiers.merge(known, on="customer_id", how="left")
+    # Both have a row for each retail customer, on the same index: side by side, where a merge on a
+    # million ids takes a sixth of a second.
+    return pd.concat([tiers, known.drop(columns="customer_id")], axis=1).reset_index(drop=True)
 
 
 @hookimpl
@@ -208,6 +242,17 @@ def clientbook_eligible_posts(policy):
 # --- assignment and rebalancing ----------------------------------------------------------------
 
 
+def _positions(values, among) -> np.ndarray:
+    """Where each of ``values`` is in ``among`` (unique ids or names), -1 where it is not: Arrow's
+    hash kernel, where pandas' ``get_indexer`` turns a million ids into Python objects first. The
+    same ids in the same order (the unassigned, the latest run's customers: nearly always the
+    whole book, in book order) need no hash table of a million ids."""
+    values, among = arrow_ids(values), arrow_ids(among)
+    if len(values) == len(among) and not values.null_count and pc.all(pc.equal(values, among)).as_py():
+        return np.arange(len(values), dtype=np.int64)
+    return pc.index_in(values, value_set=among).fill_null(-1).to_numpy().astype(np.int64)
+
+
 class _Codes:
     """The book as the codes :mod:`.assignment` works on."""
 
@@ -227,7 +272,8 @@ class _Codes:
         self.assets = self.customers[ASSETS].fillna(0).astype("int64").to_numpy()
         tiers = settings.tier_names()
         named = classification["tier"] if "tier" in classification.columns else pd.Series(dtype="str")
-        self.tier = pd.Index(tiers).get_indexer(self.customers["customer_id"].map(named))
+        # Each decided tier's code, then each customer's (-1, not decided, picks the -1 put at the end).
+        self.tier = np.append(_positions(named, tiers), -1)[_positions(self.ids, named.index)]
         size = len(staff)
         self.branch = assignment.Branch(
             post=post,
@@ -244,7 +290,10 @@ class _Codes:
             self.spread[number, pd.Index(self.posts).get_indexer(tier.spread_posts)] = True
 
     def staff_index(self, ids: pd.Series) -> np.ndarray:
-        return self.staff_ids.get_indexer(ids.astype("str").where(ids.notna(), None))
+        return _positions(ids, self.staff_ids)
+
+    def customer_index(self, ids: pd.Series) -> np.ndarray:
+        return _positions(ids, self.ids)
 
     def tier_label(self, number: int) -> str:
         tier = self.settings.tiers[number]
@@ -292,18 +341,19 @@ def clientbook_assign(book, classification: pd.DataFrame, unassigned: pd.DataFra
     settings: TieringPolicy = policy["retail_tiering"]
     rules = settings.assignment.rules
     tiers = classification["tier"] if "tier" in classification.columns else pd.Series(dtype="str")
-    if not tiers.reindex(unassigned["customer_id"]).notna().any():
+    decided = _positions(unassigned["customer_id"], tiers.index)
+    if not tiers.notna().to_numpy(dtype=bool)[decided[decided >= 0]].any():
         return None  # nobody here is tiered (corporate newcomers ...): no need to read the book
     codes = _Codes(book, classification, policy, tuple(PERSON_RULES.values()))
-    rows = codes.ids.get_indexer(unassigned["customer_id"])
-    customers = codes.customers.iloc[rows]
+    rows = codes.customer_index(unassigned["customer_id"])
+    # The person each rule names, looked up for the whole book, then taken at the unassigned rows:
+    # integers, where taking the unassigned rows of the book first would copy a million texts a column.
     candidates = {}
     for rule in rules:
         if rule == "first_served" or rule == "referred_by_staff":
-            candidates[rule] = codes.staff_index(customers[PERSON_RULES[rule]])
+            candidates[rule] = codes.staff_index(codes.customers[PERSON_RULES[rule]])[rows]
         elif rule == "referred_by_customer":
-            referrer = codes.ids.get_indexer(customers["referred_by_customer"].astype("str")
-                                             .where(customers["referred_by_customer"].notna(), None))
+            referrer = codes.customer_index(codes.customers["referred_by_customer"])[rows]
             candidates[rule] = np.where(referrer >= 0, codes.owner[np.maximum(referrer, 0)], -1)
     tier = codes.tier[rows]
     try:
@@ -313,27 +363,29 @@ def clientbook_assign(book, classification: pd.DataFrame, unassigned: pd.DataFra
         raise BadInput("retail_tiering.assign.cannot_place",
                        detail=codes.shortfall_text(short.kind, short.figures)) from None
     done = placed.owner >= 0
-    result = customers.loc[done, ["customer_id"]].copy()
-    staff = placed.owner[done]
-    result["staff_id"] = codes.staff_ids[staff]
-    result["rule"] = np.asarray(rules, dtype=object)[placed.rule[done]]
-    result["reason_rule"] = "retail_tiering.assign." + result["rule"]
-    result["reason_facts"] = _assign_facts(codes, result, tier[done], staff, customers.loc[done])
-    return result.reset_index(drop=True)
-
-
-def _assign_facts(codes: _Codes, result: pd.DataFrame, tier: np.ndarray, staff: np.ndarray,
-                  customers: pd.DataFrame) -> pd.Series:
-    """The facts of each assignment's reason (JSON). Rule, tier, post and staff member take few
-    values together, so each combination is encoded once and shared; only a referrer varies by row."""
+    staff, rule = placed.owner[done], placed.rule[done]
+    result = unassigned.loc[done, ["customer_id"]].reset_index(drop=True)
     index = result.index
-    rules = list(result["rule"].unique())
-    rule = pd.Index(rules).get_indexer(result["rule"])
+    result["staff_id"] = codes.staff_ids[staff]
+    result["rule"] = pick(rules, rule, index)
+    result["reason_rule"] = pick([f"retail_tiering.assign.{name}" for name in rules], rule, index)
+    result["reason_facts"] = _assign_facts(codes, rows[done], rules, rule, staff)
+    return result
+
+
+def _assign_facts(codes: _Codes, rows: np.ndarray, rules: list[str], rule: np.ndarray,
+                  staff: np.ndarray) -> pd.Series:
+    """The facts of each assignment's reason (JSON): the customers' ``rows`` in the book, each one's
+    rule (a position in ``rules``) and new owner. Rule, tier and staff member take few values
+    together, so each combination is encoded once and the rows share its text (a categorical
+    column: a million copies of the same few texts would be 150 MB); only a referrer varies by
+    row, and goes into the gap its combination's text leaves."""
+    tier = codes.tier[rows]
     combination = (rule.astype(np.int64) * len(codes.settings.tiers) + tier) * len(codes.staff_ids) + staff
     unique, position = np.unique(combination, return_inverse=True)
-    texts = []
-    for code in unique:
-        code, member = divmod(int(code), len(codes.staff_ids))
+    heads, tails = [], []  # the text of each combination before and after the referrer's gap ("" for none)
+    for code in unique.tolist():
+        code, member = divmod(code, len(codes.staff_ids))
         number, level = divmod(code, len(codes.settings.tiers))
         post = codes.branch.post[member]
         facts = {"staff": codes.staff_ids[member], "tier": codes.settings.tiers[level].name,
@@ -341,14 +393,24 @@ def _assign_facts(codes: _Codes, result: pd.DataFrame, tier: np.ndarray, staff: 
                  "posts": list(codes.settings.tiers[level].spread_posts)}
         if rules[number] == "referred_by_customer":
             facts["referrer"] = "\x00"  # a placeholder: the referrer differs by row
-        texts.append(json.dumps(facts, ensure_ascii=False, sort_keys=True))
-    facts = pick(texts, position, index)
-    referred = (result["rule"] == "referred_by_customer").to_numpy()
-    if referred.any():  # the referrer's id goes where the placeholder is
-        referrer = encode(customers.loc[referred, "referred_by_customer"].astype("string").set_axis(index[referred]))
-        parts = facts[referred].str.split('"\\u0000"', n=1, regex=False)
-        facts[referred] = parts.str[0] + referrer + parts.str[1]
-    return facts
+        head, _, tail = json.dumps(facts, ensure_ascii=False, sort_keys=True).partition('"\\u0000"')
+        heads.append(head)
+        tails.append(tail)
+    # Each distinct text once (combinations that differ only by their rule share their facts), then
+    # each row's text by number; the rows of a combination with a gap get texts of their own below.
+    texts = list(dict.fromkeys(head for head, tail in zip(heads, tails) if not tail))
+    number_of = {text: number for number, text in enumerate(texts)}
+    text = np.array([number_of[head] if not tail else -1 for head, tail in zip(heads, tails)], dtype=np.int64)[position]
+    referred = text < 0
+    if referred.any():  # the referrer's id goes into the gap
+        at = position[referred]
+        head, tail = pa.array(heads, pa.large_string()).take(at), pa.array(tails, pa.large_string()).take(at)
+        referrer = arrow_ids(encode(codes.customers["referred_by_customer"].iloc[rows[referred]].astype("string")))
+        joined = pc.binary_join_element_wise(head, referrer, tail, pa.scalar("", pa.large_string()))
+        referred_text, referred_texts = pd.factorize(pd.array(joined, dtype="string"))
+        text[referred] = len(texts) + referred_text
+        texts += list(referred_texts)
+    return pd.Series(pd.Categorical.from_codes(text, categories=pd.Index(texts, dtype="string")))
 
 
 @hookimpl
