@@ -31,6 +31,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import sqlite_utils
+from clientbook import summaries
+
 HERE = Path(__file__).resolve().parent
 AS_OF = "2026-11-30"
 STAFF = 60
@@ -77,6 +80,9 @@ def prepare_assign(path: Path) -> int:
                          "(SELECT MAX(capacity) FROM staff WHERE post = ?))",
                          [f"N{number:03d}", f"New {number}", post, post])
         waiting = conn.execute("SELECT COUNT(*) FROM customers").fetchone()[0]
+        # The owners went behind clientbook's back: its summary by owner is computed again, as
+        # after an import.
+        summaries.refresh(sqlite_utils.Database(conn))
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
     return waiting

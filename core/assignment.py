@@ -23,12 +23,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import columnar, summaries
-from .columnar import query_frame, table_rows
+from .columnar import PendingReads, begin_reads, in_parts
 from .decisions import SQL_TYPES, decision_columns
 from .decisions import current as current_decisions
 from .errors import BadInput, PluginError, contract_error
 from .explain import ReasonContext, message_fields, render
-from .frames import arrow_ids, member, read_book
+from .frames import Book, arrow_ids, member, read_book
 from .i18n import current_language
 from .labels import staff_directory
 from .money import format_minor
@@ -51,6 +51,12 @@ def latest_classification(db, manager) -> tuple[int, pd.DataFrame]:
     """The latest run's id and the current classification decisions, indexed by ``customer_id``.
 
     Values only, from the narrow current table: deciding owners needs the decisions, not the reasons."""
+    run_id, pending = _begin_classification(db, manager)
+    return run_id, _classification(pending)
+
+
+def _begin_classification(db, manager) -> tuple[int, PendingReads]:
+    """The latest run's id, and the read of its classification begun (:func:`latest_classification`)."""
     run = db.execute("SELECT run_id FROM latest_run").fetchone()
     if run is None:
         raise BadInput("assign.no_run")
@@ -59,9 +65,23 @@ def latest_classification(db, manager) -> tuple[int, pd.DataFrame]:
     columns = {name: SQL_TYPES[column.dtype] for name, (_, column) in owned.items()
                if column.family == "classification" and name == column.name and name in present}
     select = "".join(f", [{name}]" for name in columns)
-    frame = query_frame(db, f"SELECT customer_id{select} FROM decisions", {"customer_id": "TEXT", **columns},
-                        rows=table_rows(db, "decisions"))
-    return run[0], frame.set_index("customer_id")
+    return run[0], begin_reads(db, in_parts(db, "decisions", f"SELECT customer_id{select} FROM decisions",
+                                            {"customer_id": "TEXT", **columns}))
+
+
+def _classification(pending: PendingReads) -> pd.DataFrame:
+    return pd.concat(pending.frames(), ignore_index=True).set_index("customer_id")
+
+
+def _book_for(db, policy, manager, hook: str, as_of: date) -> Book:
+    """The book, with what the plugins implementing ``hook`` declare they read (and the owners and
+    staff the core checks their proposals against) read in one pass, at once."""
+    book = read_book(db, as_of)
+    implementers = {impl.plugin_name for impl in getattr(manager.hook, hook).get_hookimpls()}
+    reads = [declared for plugin, declared in manager.reads(policy).items() if plugin in implementers]
+    book.preload(["owner_staff_id", *(name for declared in reads for name in declared.customers)],
+                 ["staff", *(name for declared in reads for name in declared.frames)])
+    return book
 
 
 def eligible_posts(manager, policy) -> list:
@@ -152,8 +172,10 @@ class Assignment:
 
 def assign_unassigned(db, policy, manager, as_of: date, actor: str, dry_run: bool = False) -> Assignment:
     """Give every customer without an owner to a staff member, as the assignment plugin decides."""
-    run_id, classification = latest_classification(db, manager)
-    book = read_book(db, as_of)
+    run_id, pending = _begin_classification(db, manager)
+    with pending:  # the decisions are read while the book is
+        book = _book_for(db, policy, manager, "clientbook_assign", as_of)
+        classification = _classification(pending)
     customers = book.customers_with("owner_staff_id")
     unassigned = customers[customers["owner_staff_id"].isna()].reset_index(drop=True)
     unclassified = int((~member(unassigned["customer_id"], classification.index)).sum())
@@ -217,9 +239,10 @@ def staged(db, tables: dict[str, pa.Table]) -> Iterator[Callable[[], str | None]
         attached = []
 
         def attach() -> str | None:
-            path = staging.result()
-            if path is None:
+            paths = staging.result()
+            if paths is None:
                 return None
+            (path,) = paths  # one file: the copy keeps its rows' order by rowid
             db.execute(f"ATTACH DATABASE ? AS {STAGE}", [path])
             attached.append(path)
             return STAGE
@@ -272,10 +295,12 @@ def rebalance(db, policy, manager, as_of: date, actor: str, dry_run: bool = Fals
               accept_shortfalls: bool = False) -> Rebalance:
     """Even out the books as the rebalancing plugin plans; written unless a dry run, and only
     when the plan reaches the policy's tolerance or the user accepts its shortfalls."""
-    run_id, classification = latest_classification(db, manager)
-    if not manager.hook.clientbook_rebalance.get_hookimpls():
-        raise BadInput("assign.no_plugin")
-    book = read_book(db, as_of)
+    run_id, pending = _begin_classification(db, manager)
+    with pending:  # the decisions are read while the book is
+        if not manager.hook.clientbook_rebalance.get_hookimpls():
+            raise BadInput("assign.no_plugin")
+        book = _book_for(db, policy, manager, "clientbook_rebalance", as_of)
+        classification = _classification(pending)
     plugin, plan = manager.call_first("clientbook_rebalance", book=book, classification=classification,
                                       policy=policy, as_of=as_of)
     if plan is None:

@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 from .columnar import PendingReads, begin_reads, in_parts
 from .declarations import REASON_SUFFIXES
 from .errors import BadInput
+from .frames import same_ids
 
 SQL_TYPES = {"text": "TEXT", "integer": "INTEGER", "real": "REAL", "date": "TEXT"}
 SUFFIXES = ("_rule", "_facts", "_since")
@@ -163,11 +164,6 @@ def _padded(values, pad: int, kind: pa.DataType) -> pa.Array:
     return values if pad == 0 else pa.concat_arrays([values, pa.nulls(pad, kind)])
 
 
-def _same_ids(ids, current_ids) -> bool:
-    """The same customers in the same order (ids are unique in both)."""
-    return len(ids) == len(current_ids) > 0 and pc.all(pc.equal(ids, current_ids)).as_py() is True
-
-
 def read_stored(db, kinds: dict[str, str]) -> PendingReads:
     """Begin reading the stored current decisions (``kinds``: the declared columns' dtypes), for
     :func:`diff`: the children read while the run's plugins work."""
@@ -191,7 +187,7 @@ def diff(db, new: pa.Table, kinds: dict[str, str], arrivals: bool = True, stored
     current = pa.concat_tables((stored or read_stored(db, kinds)).tables())
     ids = _text(new["customer_id"])
     current_ids = _text(current["customer_id"])
-    if _same_ids(ids, current_ids):  # the book's customers as the last run left them: nothing to look up
+    if same_ids(ids, current_ids):  # the book's customers as the last run left them: nothing to look up
         position, extra = None, current.slice(0, 0)
     else:
         position = pc.index_in(ids, value_set=current_ids)
@@ -279,23 +275,29 @@ def _fields(columns: list[str]) -> list[str]:
     return [f"{name}{suffix}" for name in columns for suffix in ("", "_rule", "_facts", "_since")]
 
 
-def write(db, changes: Changes, run_id: int, previous_run: int | None, new_rules: list, stage: str | None) -> None:
+def write(db, changes: Changes, run_id: int, previous_run: int | None, new_rules: list,
+          stages: list[str] | None) -> None:
     """Store a run's changes inside the caller's transaction, copying in SQL from the tables of
-    :func:`staged_tables`: in ``stage``, a file the book's connection has attached (see
-    :func:`clientbook.columnar.stage`), or else in temporary tables written here row by row."""
+    :func:`staged_tables`: in ``stages``, the schemas of the files the book's connection has
+    attached, each with a share of every table's rows (see :func:`clientbook.columnar.stage`),
+    or else in temporary tables written here row by row."""
     from .store import bulk_insert  # store imports this module for its migrations
 
     if new_rules:
         db.conn.executemany("INSERT INTO decision_rules (rule_id, rule, params) VALUES (?, ?, ?)", new_rules)
     tables = staged_tables(changes)
-    if stage is None:  # a small change, or no driver for the staged write
+    if not stages:  # a small change, or no driver for the staged write
         for name, table in tables.items():
             db.execute(f"DROP TABLE IF EXISTS temp.[{name}]")
             db.execute(f"CREATE TEMP TABLE [{name}] ({', '.join(f'[{column}]' for column in table.column_names)})")
             if table.num_rows:
                 bulk_insert(db, name, table)
-    source = "stage" if stage else "temp"
     fields = _fields(changes.columns)
+
+    def source(table: str) -> str:
+        if not stages:
+            return f"temp.[{table}]"
+        return "(" + " UNION ALL ".join(f"SELECT * FROM {schema}.[{table}]" for schema in stages) + ")"
 
     def chosen(name: str, row: str = "") -> str:
         """A column's value as written; a decision's first run (``_since`` left empty) is this one."""
@@ -312,22 +314,22 @@ def write(db, changes: Changes, run_id: int, previous_run: int | None, new_rules
         db.execute(f"DROP INDEX [{index}]")
     names = ", ".join(f"[{name}]" for name in fields)
     db.execute(f"INSERT INTO main.decisions (customer_id, {names}) SELECT customer_id, "
-               f"{', '.join(chosen(name) for name in fields)} FROM {source}.staged_rows WHERE is_new")
+               f"{', '.join(chosen(name) for name in fields)} FROM {source('staged_rows')} WHERE is_new")
     for _, sql in indexes:
         db.execute(sql)
     updates = ", ".join(f"[{name}] = {chosen(name, 's.')}" for name in fields)
-    db.execute(f"UPDATE decisions SET {updates} FROM {source}.staged_rows s WHERE NOT s.is_new "
+    db.execute(f"UPDATE decisions SET {updates} FROM {source('staged_rows')} s WHERE NOT s.is_new "
                "AND decisions.customer_id = s.customer_id")
     db.execute("INSERT INTO main.decision_history (decision, customer_id, value, rule_id, facts, facts_run, "
                "from_run, to_run) SELECT decision, customer_id, value, rule_id, facts, ?, from_run, ? "
-               f"FROM {source}.staged_history", [previous_run, run_id])
+               f"FROM {source('staged_history')}", [previous_run, run_id])
     db.execute("INSERT INTO main.run_migrations (run_id, decision, from_value, to_value, customers) "
-               f"SELECT ?, decision, from_value, to_value, customers FROM {source}.staged_migrations", [run_id])
+               f"SELECT ?, decision, from_value, to_value, customers FROM {source('staged_migrations')}", [run_id])
     db.execute("DELETE FROM main.run_arrivals")
     if previous_run is not None:  # "became familiar since the run before"
         db.execute("INSERT INTO main.run_arrivals (run_id, decision, value, customer_id) "
-                   f"SELECT ?, decision, value, customer_id FROM {source}.staged_arrivals", [run_id])
-    if stage is None:
+                   f"SELECT ?, decision, value, customer_id FROM {source('staged_arrivals')}", [run_id])
+    if not stages:
         for name in tables:
             db.execute(f"DROP TABLE temp.[{name}]")
 

@@ -270,6 +270,22 @@ def arrow_ids(values) -> pa.Array:
     return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
 
+def same_ids(ids: pa.Array, others: pa.Array) -> bool:
+    """The same ids in the same order (text arrays, as :func:`arrow_ids` makes them): the usual case
+    of a book's customers as a plugin, a run or the last run saw them, which then needs no hash
+    table of a million ids to line them up."""
+    return len(ids) == len(others) > 0 and not ids.null_count and pc.all(pc.equal(ids, others)).as_py() is True
+
+
+def positions(values, among) -> np.ndarray:
+    """Where each of ``values`` is in ``among`` (unique ids or names), -1 where it is not: Arrow's
+    hash kernel, where pandas' ``get_indexer`` turns a million ids into Python objects first."""
+    values, among = arrow_ids(values), arrow_ids(among)
+    if same_ids(values, among):
+        return np.arange(len(values), dtype=np.int64)
+    return pc.index_in(values, value_set=among).fill_null(-1).to_numpy().astype(np.int64)
+
+
 def member(values, allowed) -> np.ndarray:
     """``values.isin(allowed)`` by Arrow's hash kernel (pandas' own on Arrow strings builds a
     Python list and takes seconds for a million)."""

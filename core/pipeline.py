@@ -13,6 +13,7 @@ import functools
 import json
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -27,7 +28,7 @@ from .decisions import ensure_decision_columns
 from .declarations import REASON_SUFFIXES, OutputColumn
 from .errors import BadInput, PluginError, contract_error
 from .explain import message_fields
-from .frames import Book, arrow_ids, read_book
+from .frames import Book, arrow_ids, read_book, same_ids
 from .i18n import current_language
 from .runs import prune_history
 from .store import bulk_insert, now_iso, writing
@@ -193,7 +194,7 @@ def _rows_in_book(ids: pa.Array, book_ids: pa.Array, kinds: pa.Array | None, app
             continue
         else:
             rows = np.flatnonzero(pc.equal(kinds, applies_to).fill_null(False).to_numpy(zero_copy_only=False))
-        if len(rows) == len(ids) > 0 and not ids.null_count and pc.all(pc.equal(ids, book_ids.take(rows))).as_py():
+        if len(rows) == len(ids) and same_ids(ids, book_ids.take(rows)):
             return pa.array(rows, type=pa.int64())
     return None
 
@@ -424,11 +425,17 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run") -> RunS
         for name in changes.columns:
             if name not in state:  # a column stored before, no plugin's now: its decisions end
                 state[name] = pa.nulls(len(book_ids), pa.large_string())
-        with tempfile.TemporaryDirectory(prefix="clientbook-run-") as folder:
-            staged = (columnar.stage(folder, decisions.staged_tables(changes))
-                      if changes.rows.num_rows + changes.history.num_rows >= columnar.CHILD_WRITE_ROWS else None)
-            if staged:
-                db.execute("ATTACH DATABASE ? AS stage", [staged])
+        with tempfile.TemporaryDirectory(prefix="clientbook-run-") as folder, ThreadPoolExecutor(1) as pool:
+            rows = changes.rows.num_rows + changes.history.num_rows
+            staging = (pool.submit(columnar.stage, folder, decisions.staged_tables(changes),
+                                   columnar.write_parts(rows))  # the thread only waits on the children
+                       if rows >= columnar.CHILD_WRITE_ROWS else None)
+            # The summary the screens read after this run, computed while the children stage the decisions.
+            summary = summaries.summary_rows(pa.table(state), changes.columns)
+            staged = staging.result() if staging else None
+            stages = [f"stage_{number}" for number in range(len(staged or []))]
+            for path, schema in zip(staged or [], stages):
+                db.execute(f"ATTACH DATABASE ? AS {schema}", [path])
             try:
                 with writing(db, actor, f"run as of {as_of.isoformat()}"):
                     decisions.check_unchanged_since(db, previous_run)
@@ -446,9 +453,9 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run") -> RunS
                             "clientbook_version": __version__,
                         }
                     ).last_pk
-                    decisions.write(db, changes, run_id, previous_run, new_rules, staged)
+                    decisions.write(db, changes, run_id, previous_run, new_rules, stages)
                     counts["history_dropped"] = prune_history(db, as_of, policy.book.keep_history_days)
-                    summaries.store(db, pa.table(state), decisions.decision_columns(db))
+                    summaries.store(db, summary)
                     if len(needs):
                         bulk_insert(db, "needs", needs.assign(run_id=run_id)[["run_id", "customer_id", "plugin", "need",
                                                                               "evidence"]])
@@ -462,8 +469,8 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run") -> RunS
                         [now_iso(), json.dumps(counts, ensure_ascii=False), bytes_before, _book_bytes(db), run_id],
                     )
             finally:
-                if staged:
-                    db.execute("DETACH DATABASE stage")
+                for schema in stages:
+                    db.execute(f"DETACH DATABASE {schema}")
         return RunSummary(run_id, as_of, counts["customers"], policy.hash, manager.versions(), counts, seconds)
 
 

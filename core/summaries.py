@@ -49,9 +49,9 @@ def summary_rows(table: pa.Table, columns: list[str]) -> list[tuple]:
     return rows
 
 
-def store(db, table: pa.Table, columns: list[str]) -> None:
-    """Write the summary of a run (inside its transaction)."""
-    _write(db, summary_rows(table, columns))
+def store(db, rows: list[tuple]) -> None:
+    """Write the summary of a run, its :func:`summary_rows` (inside its transaction)."""
+    _write(db, rows)
 
 
 def compute(db) -> list[tuple]:
