@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 from clientbook import hookimpl
 from clientbook.declarations import EligiblePosts, OutputColumn, Panel, PolicyTable, Reads, RebalancePlan
 from clientbook.errors import BadInput
-from clientbook.frames import arrow_ids
+from clientbook.frames import arrow_ids, positions
 from clientbook.i18n import current_language, t
 from clientbook.money import format_minor
 from clientbook.policy import pick_label, to_minor
@@ -242,17 +242,6 @@ def clientbook_eligible_posts(policy):
 # --- assignment and rebalancing ----------------------------------------------------------------
 
 
-def _positions(values, among) -> np.ndarray:
-    """Where each of ``values`` is in ``among`` (unique ids or names), -1 where it is not: Arrow's
-    hash kernel, where pandas' ``get_indexer`` turns a million ids into Python objects first. The
-    same ids in the same order (the unassigned, the latest run's customers: nearly always the
-    whole book, in book order) need no hash table of a million ids."""
-    values, among = arrow_ids(values), arrow_ids(among)
-    if len(values) == len(among) and not values.null_count and pc.all(pc.equal(values, among)).as_py():
-        return np.arange(len(values), dtype=np.int64)
-    return pc.index_in(values, value_set=among).fill_null(-1).to_numpy().astype(np.int64)
-
-
 class _Codes:
     """The book as the codes :mod:`.assignment` works on."""
 
@@ -273,7 +262,7 @@ class _Codes:
         tiers = settings.tier_names()
         named = classification["tier"] if "tier" in classification.columns else pd.Series(dtype="str")
         # Each decided tier's code, then each customer's (-1, not decided, picks the -1 put at the end).
-        self.tier = np.append(_positions(named, tiers), -1)[_positions(self.ids, named.index)]
+        self.tier = np.append(positions(named, tiers), -1)[positions(self.ids, named.index)]
         size = len(staff)
         self.branch = assignment.Branch(
             post=post,
@@ -290,10 +279,10 @@ class _Codes:
             self.spread[number, pd.Index(self.posts).get_indexer(tier.spread_posts)] = True
 
     def staff_index(self, ids: pd.Series) -> np.ndarray:
-        return _positions(ids, self.staff_ids)
+        return positions(ids, self.staff_ids)
 
     def customer_index(self, ids: pd.Series) -> np.ndarray:
-        return _positions(ids, self.ids)
+        return positions(ids, self.ids)
 
     def tier_label(self, number: int) -> str:
         tier = self.settings.tiers[number]
@@ -341,7 +330,7 @@ def clientbook_assign(book, classification: pd.DataFrame, unassigned: pd.DataFra
     settings: TieringPolicy = policy["retail_tiering"]
     rules = settings.assignment.rules
     tiers = classification["tier"] if "tier" in classification.columns else pd.Series(dtype="str")
-    decided = _positions(unassigned["customer_id"], tiers.index)
+    decided = positions(unassigned["customer_id"], tiers.index)
     if not tiers.notna().to_numpy(dtype=bool)[decided[decided >= 0]].any():
         return None  # nobody here is tiered (corporate newcomers ...): no need to read the book
     codes = _Codes(book, classification, policy, tuple(PERSON_RULES.values()))
