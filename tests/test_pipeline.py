@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import pandas as pd
 import pytest
@@ -269,3 +270,15 @@ def test_a_plugin_writing_to_its_frame_changes_nobody_elses(book):
     summary = pipeline.run(db, policy, manager, AS_OF)
     assert seen["kinds"] == {"retail", "corporate"}
     assert results_of(db, summary.run_id, policy, manager)["C01"]["tier"] == "private_banking"
+
+
+def test_a_run_as_of_a_day_before_the_owners_took_customers_on_assigns_nobody_again(book):
+    """On that day the customers had no owner yet, but they have one now: the run classifies them
+    as of that day and leaves their owners alone (it used to try to give them a second one)."""
+    db, policy, manager = book
+    owners_before = sorted(map(tuple, db.execute("SELECT customer_id, staff_id FROM assignments WHERE ended_on IS NULL")))
+    summary = pipeline.run(db, policy, manager, date(2025, 12, 1))  # the owners started on 2026-01-01
+    owners_after = sorted(map(tuple, db.execute("SELECT customer_id, staff_id FROM assignments WHERE ended_on IS NULL")))
+    assert set(owners_before) <= set(owners_after)  # nobody's owner changed
+    newcomers = {customer for customer, _ in owners_after} - {customer for customer, _ in owners_before}
+    assert newcomers == {"C07"} and summary.counts["assigned"] == 1  # only the one who had no owner at all
