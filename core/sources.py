@@ -8,7 +8,11 @@ the columns mean; that is the mapping's and the importer's job.
 from __future__ import annotations
 
 import csv
+import functools
 import io
+import itertools
+import re
+import stat
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +24,16 @@ import pyarrow.csv as pa_csv
 
 from .errors import BadInput
 
-ENCODINGS = ("auto", "utf-8", "gbk", "gb18030", "big5")
+ENCODINGS = ("auto", "utf-8", "gbk", "gb18030", "big5", "latin-1", "cp1252")
 SEPARATORS = (",", ";", "\t", "|")
 _CHINESE_CANDIDATES = ("gb18030", "big5")
+# How a doubtful line is shown: in each encoding --encoding offers that reads it differently (gbk reads
+# as gb18030 does, latin-1 as cp1252 does for text).
+_SHOWN_READINGS = ("gb18030", "big5", "cp1252")
+_DETECTOR_SAMPLE = 200_000  # bytes of non-ASCII lines the detector reads: plenty for its statistics
+# A customer export has tens of columns, a wide one a few hundred (one per product flag). Thousands
+# are a sheet turned on its side or not a table at all, and every later step would crawl over them.
+MAX_COLUMNS = 4_000
 
 
 @dataclass
@@ -78,8 +89,10 @@ def _mixed_with_utf8(data: bytes) -> bool:
 
 
 def decode(data: bytes, encoding: str, path: str, expected_headers: set[str] = frozenset()) -> tuple[str, str]:
-    """The file's text and the encoding used. ``auto`` never guesses silently wrong:
-    a file no candidate decodes cleanly is an error that names the line."""
+    """The file's text and the encoding used. ``auto`` never guesses: UTF-8 is certain when the
+    bytes are valid UTF-8; GB18030 or Big5 only when the text is plausible in it and the mapping's
+    header names, or its everyday characters with the detector's agreement, pick it. Anything
+    else is refused, naming a line and how it reads in each encoding."""
     if encoding != "auto":
         name = "utf-8-sig" if encoding == "utf-8" else encoding
         return _decode_strict(data, name, path, encoding), encoding
@@ -91,40 +104,164 @@ def decode(data: bytes, encoding: str, path: str, expected_headers: set[str] = f
         failure = utf8_error
     if _mixed_with_utf8(data):
         raise BadInput("import.undecodable", path=path, line=_line_of(data, failure.start))
-    decoded = {}
+    readings = {}
     for candidate in _CHINESE_CANDIDATES:
         try:
-            decoded[candidate] = data.decode(candidate)
+            readings[candidate] = data.decode(candidate)
         except UnicodeDecodeError:
             continue
-    if not decoded:
+    if not readings:
         raise BadInput("import.undecodable", path=path, line=_line_of(data, failure.start))
-    if len(decoded) == 1:
-        return next(iter(decoded.items()))[::-1]
-    # Both decode (GB and Big5 share their byte ranges): the header the mapping expects decides,
-    # else the statistics of the text.
-    for candidate, text in decoded.items():
-        header = text.splitlines()[0] if text else ""
-        if expected_headers and sum(name in header for name in expected_headers) >= max(1, len(expected_headers) // 2):
-            return text, candidate
+    doubts = {candidate: _implausible_at(candidate, text) for candidate, text in readings.items()}
+    plausible = [candidate for candidate, doubt in doubts.items() if doubt is None]
+    if not plausible:
+        candidate, doubt = next(iter(doubts.items()))
+        raise _uncertain(data, path, len(readings[candidate][:doubt].encode(candidate)))
+    chosen = _named_by_header(readings, plausible, expected_headers) or _most_likely(data, plausible)
+    if chosen is None:
+        raise _uncertain(data, path, _NON_ASCII.search(data).start())
+    return readings[chosen], chosen
+
+
+_IDEOGRAPHS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff"
+# The ideographs everyday text is written in: GB2312's 6,763 (rows 0xB0-0xF7) for GB18030, and
+# Big5's 5,401 frequently used ones (0xA440-0xC67E) for Big5.
+_EVERYDAY_IDEOGRAPHS = {
+    "gb18030": ("gb2312", [bytes((lead, trail)) for lead in range(0xB0, 0xF8) for trail in range(0xA1, 0xFF)]),
+    "big5": ("big5", [bytes((lead, trail)) for lead in range(0xA4, 0xC7)
+                      for trail in (*range(0x40, 0x7F), *range(0xA1, 0xFF)) if (lead << 8 | trail) <= 0xC67E]),
+}
+
+
+@functools.cache
+def _rare_ideograph(candidate: str) -> re.Pattern:
+    """One ideograph outside ``candidate``'s everyday ones."""
+    codec, pairs = _EVERYDAY_IDEOGRAPHS[candidate]
+    everyday = []
+    for pair in pairs:
+        try:
+            everyday.append(pair.decode(codec))
+        except UnicodeDecodeError:  # a gap in the table
+            continue
+    return re.compile(f"(?![{''.join(everyday)}])[{_IDEOGRAPHS}]")
+
+
+# Private-use characters, Japanese kana, box drawing: where GB18030 puts GBK's user-defined areas
+# and the GB2312 symbol rows that Big5's most common characters land in ('陳大文,沙田' reads
+# '朝\ue610ゅ,‵バ'); no Chinese export holds them.
+_ALIEN = re.compile("[\ue000-\uf8ff\u3040-\u30ff\u2500-\u257f]")
+
+
+@functools.cache
+def _glued_rare_ideograph(candidate: str) -> re.Pattern:
+    """A Latin letter with a rare ideograph just before or after it: an accented Latin-1 letter
+    and the letter after it read as one ideograph ('Sé' + 'b' as 'S閎'). Anchored on the letter,
+    which the regex engine finds fast."""
+    rare = _rare_ideograph(candidate).pattern
+    return re.compile(f"[A-Za-z](?:(?={rare})|(?<={rare}[A-Za-z]))")
+
+
+def _implausible_at(candidate: str, text: str) -> int | None:
+    """Where ``text``, read in ``candidate``, first holds what other bytes read in it give and a
+    Chinese export does not; None when nowhere."""
+    found = [match.start() for match in (_ALIEN.search(text), _glued_rare_ideograph(candidate).search(text)) if match]
+    return min(found, default=None)
+
+
+def _named_by_header(readings: dict[str, str], plausible: list[str], expected_headers: set[str]) -> str | None:
+    """The one plausible reading whose header holds the mapping's non-ASCII column names (ASCII
+    names read alike in every candidate, so they tell nothing)."""
+    names = [name for name in expected_headers if not name.isascii()]
+    if not names:
+        return None
+    named = [candidate for candidate in plausible
+             if sum(name in _first_line(readings[candidate]) for name in names) >= max(1, len(names) // 2)]
+    return named[0] if len(named) == 1 else None
+
+
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
+
+
+def _most_likely(data: bytes, plausible: list[str]) -> str | None:
+    """The candidate in which the lines with non-ASCII text hold the fewest rare ideographs (GBK
+    read as Big5, or Big5 as GB18030, is full of them), and that charset-normalizer finds clearly
+    least chaotic; None when it is not sure: it rejects them all (Western text read as Chinese
+    is full of oddities), or ranks two alike."""
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data[:200_000], cp_isolation=list(_CHINESE_CANDIDATES)).best()
-    chosen = "big5" if best is not None and best.encoding.replace("_", "").startswith("big5") else "gb18030"
-    return decoded[chosen], chosen
+    sample = _non_ascii_lines(data)
+    rare = {candidate: len(_rare_ideograph(candidate).findall(sample.decode(candidate))) for candidate in plausible}
+    fewest = [candidate for candidate in plausible if rare[candidate] == min(rare.values())]
+    chaos = {}
+    for match in from_bytes(sample, cp_isolation=fewest):
+        if match.encoding in fewest:
+            chaos.setdefault(match.encoding, match.chaos)
+    ranked = sorted(chaos, key=chaos.get)
+    if ranked and (len(ranked) == 1 or chaos[ranked[0]] < chaos[ranked[1]]):
+        return ranked[0]
+    return None
+
+
+def _non_ascii_lines(data: bytes) -> bytes:
+    """Up to about _DETECTOR_SAMPLE bytes of the lines that hold non-ASCII bytes, whole (no character
+    cut): ASCII reads alike in every candidate, so only these lines tell the candidates apart."""
+    lines, size, position = [], 0, 0
+    while size < _DETECTOR_SAMPLE and (found := _NON_ASCII.search(data, position)):
+        start = data.rfind(b"\n", 0, found.start()) + 1
+        position = data.find(b"\n", found.start()) + 1 or len(data)
+        lines.append(data[start:position])
+        size += position - start
+    return b"".join(lines)
+
+
+_EXCERPT = 60  # bytes shown either side of the doubtful spot of a long line
+_SAFE_CUT = re.compile(rb"[\t -/:-?]")  # ASCII blank or punctuation: inside no GB18030, GBK or Big5 character
+
+
+def _uncertain(data: bytes, path: str, offset: int) -> BadInput:
+    """The refusal of a guess: the line at ``offset`` as each encoding a user can give reads it,
+    so that the one that reads right is plain to see."""
+    start = data.rfind(b"\n", 0, offset) + 1
+    end = data.find(b"\n", offset)
+    line = data[start: len(data) if end < 0 else end].rstrip(b"\r")
+    spot = offset - start
+    if len(line) > 2 * _EXCERPT:  # the part around the spot, cut where no character can be split
+        cuts = [cut.start() for cut in _SAFE_CUT.finditer(line)]
+        first = max((cut + 1 for cut in cuts if cut < spot - _EXCERPT), default=0)
+        last = min((cut for cut in cuts if cut > spot + _EXCERPT), default=len(line))
+        line = (b"..." if first else b"") + line[first:last] + (b"..." if last < len(line) else b"")
+    readings = []
+    for encoding in _SHOWN_READINGS:
+        try:
+            readings.append(f"  {encoding}: {line.decode(encoding)}")
+        except UnicodeDecodeError:
+            continue
+    return BadInput("import.uncertain_encoding", path=path, line=_line_of(data, offset), readings="\n".join(readings))
+
+
+def _first_line(text: str) -> str:
+    end = text.find("\n")
+    return (text if end < 0 else text[:end]).rstrip("\r")
 
 
 def _sniff_separator(header: str) -> str:
-    counts = {separator: header.count(separator) for separator in SEPARATORS}
-    best = max(counts, key=counts.get)
-    return best if counts[best] else ","
+    """The candidate that reads the header line as the most fields, read as CSV: a separator inside
+    a quoted name ("a;b") splits nothing, and a candidate that leaves quotes inside names (it cut a
+    quoted name apart) loses to one that does not."""
+    scores = {}
+    for separator in SEPARATORS:
+        try:
+            names = next(csv.reader([header], delimiter=separator, strict=True), [])
+        except csv.Error:  # a closing quote not followed by this separator, or a quote left open
+            continue
+        scores[separator] = (not any('"' in name for name in names), len(names))
+    if not scores:
+        return ","
+    best = max(scores, key=scores.get)
+    return best if scores[best][1] > 1 else ","
 
 
-def _read_csv(path: str, text: str, separator: str | None) -> tuple[list[str], list[list[str]], list[int]]:
-    if "\x00" in text:
-        raise BadInput("import.binary", path=path)
-    first_line = text.split("\n", 1)[0]
-    separator = separator or (_sniff_separator(first_line))
+def _read_csv(path: str, text: str, separator: str) -> tuple[list[str], list[list[str]], list[int]]:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator, strict=True)
     line = 1  # the line the record being read starts on: where an unterminated quote opens
     try:
@@ -139,18 +276,18 @@ def _read_csv(path: str, text: str, separator: str | None) -> tuple[list[str], l
                 lines.append(line)
             line = reader.line_num + 1
     except csv.Error as error:
+        # The record starts on the last line, which has no line break and leaves a quote open.
+        if line == text.count("\n") + 1 and text.count('"', text.rfind("\n") + 1) % 2:
+            raise BadInput("import.truncated_quote", path=path, line=line) from None
         raise BadInput("import.csv_syntax", path=path, line=line, detail=str(error)) from None
     return header, rows, lines
 
 
-def _read_csv_fast(text: str, separator: str | None):
+def _read_csv_fast(text: str, separator: str, header: list[str]):
     """Arrow's CSV reader: seconds faster than Python's on a million rows, and no Python
     object per cell. Only when each record is one line, so that row ``i`` is line ``i + 2``;
     anything else (quoted newlines, blank lines, a malformed row) goes to the careful reader,
     which knows every line number."""
-    first = text.split("\n", 1)[0].rstrip("\r")
-    separator = separator or _sniff_separator(first)
-    header = next(csv.reader([first], delimiter=separator))
     names = [f"c{number}" for number in range(len(header))]
     records = text.count("\n") + (0 if text.endswith("\n") else 1) - 1
     try:
@@ -178,12 +315,21 @@ def _read_xlsx(path: str, data: bytes, sheet: str | None) -> tuple[list[str], li
     if sheet is not None and sheet not in workbook.sheetnames:
         raise BadInput("import.unknown_sheet", path=path, sheet=sheet, known=", ".join(workbook.sheetnames))
     worksheet = workbook[sheet] if sheet else workbook.worksheets[0]
+    formula_rows = _formula_rows(data, worksheet.title) if _holds_formulas(data) else itertools.repeat(())
     rows, lines, header = [], [], None
-    for number, values in enumerate(worksheet.iter_rows(values_only=True), start=1):
-        cells = ["" if value is None else _cell_text(value) for value in values]
+    for number, (row, formulas) in enumerate(zip(worksheet.iter_rows(), formula_rows), start=1):
+        for cell, formula in zip(row, formulas):  # no value, and not Excel's empty text ("str")
+            if formula is not None and cell.value is None and cell.data_type != "str":
+                raise BadInput("import.uncomputed_formula", path=path, line=number, sheet=worksheet.title,
+                               cell=cell.coordinate, formula=getattr(formula, "text", formula))
+        cells = ["" if cell.value is None else _cell_text(cell.value) for cell in row]
         if header is None:
             if any(cells):
                 header = cells
+                while not header[-1]:
+                    header.pop()
+                if len(header) > MAX_COLUMNS:
+                    raise BadInput("import.too_many_columns", path=path, found=len(header), limit=MAX_COLUMNS)
             continue
         if any(cells):
             rows.append(cells)
@@ -191,8 +337,6 @@ def _read_xlsx(path: str, data: bytes, sheet: str | None) -> tuple[list[str], li
     workbook.close()
     if header is None:
         raise BadInput("import.empty_file", path=path)
-    while header and not header[-1]:
-        header.pop()
     # A sheet has no separators: empty cells after the header's last column (a formatted but
     # empty column widens every row) are not extra fields, and a short row is padded.
     width = len(header)
@@ -203,6 +347,35 @@ def _read_xlsx(path: str, data: bytes, sheet: str | None) -> tuple[list[str], li
     return header, rows, lines
 
 
+_FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[\s/>]")  # a formula element, <f> or <x:f>, in any part of a workbook
+
+
+def _holds_formulas(data: bytes) -> bool:
+    """Whether the workbook has formulas at all: a quick look at its XML, so that only such a
+    workbook is read a second time, for its formulas (a chart's <c:f> counts too: a wasted read)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for name in archive.namelist():
+            if not name.endswith(".xml"):
+                continue
+            with archive.open(name) as part:
+                tail = b""
+                while chunk := part.read(1 << 20):
+                    if _FORMULA_TAG.search(tail + chunk):
+                        return True
+                    tail = chunk[-8:]
+    return False
+
+
+def _formula_rows(data: bytes, title: str):
+    """The sheet's rows with each formula cell as its formula: a cell whose computed value is
+    missing reads as empty in the values, so only this tells it from an empty cell."""
+    from openpyxl import load_workbook
+
+    workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+    yield from workbook[title].iter_rows(values_only=True)
+    workbook.close()
+
+
 def _cell_text(value) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
@@ -211,24 +384,29 @@ def _cell_text(value) -> str:
     return str(value)
 
 
+_NOT_REGULAR = {stat.S_IFDIR: "import.is_folder", stat.S_IFIFO: "import.is_pipe",
+                stat.S_IFCHR: "import.is_device", stat.S_IFBLK: "import.is_device"}
+
+
 def read_source(path: str | Path, encoding: str = "auto", sheet: str | None = None, separator: str | None = None,
                 expected_headers: set[str] = frozenset()) -> SourceTable:
     """Read a CSV/TSV/XLSX file into text cells; every malformed part is a BadInput naming where."""
     path = Path(path)
     shown = str(path)
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
         raise BadInput("import.file_missing", path=shown) from None
-    except IsADirectoryError:
-        raise BadInput("import.file_missing", path=shown) from None
+    if not stat.S_ISREG(mode):  # before opening: a pipe or a device would be read for ever
+        raise BadInput(_NOT_REGULAR.get(stat.S_IFMT(mode), "import.not_regular"), path=shown)
+    data = path.read_bytes()
     if not data.strip():
         raise BadInput("import.empty_file", path=shown)
     if data.startswith(b"PK\x03\x04"):
         if not zipfile.is_zipfile(io.BytesIO(data)):
             raise BadInput("import.bad_xlsx", path=shown, detail="damaged zip container")
         header, rows, lines = _read_xlsx(shown, data, sheet)
-        used, kind, table = "xlsx", "xlsx", None
+        used, kind, table, ends_mid_line = "xlsx", "xlsx", None, False
     else:
         if path.suffix.lower() in (".xlsx", ".xlsm"):
             raise BadInput("import.not_xlsx", path=shown)
@@ -237,12 +415,23 @@ def read_source(path: str | Path, encoding: str = "auto", sheet: str | None = No
         text, used = decode(data, encoding, shown, expected_headers)
         if not text.strip():  # a byte-order mark and blanks
             raise BadInput("import.empty_file", path=shown)
+        if "\x00" in text:
+            raise BadInput("import.binary", path=shown)
+        if "\r" in text and "\n" not in text:  # an old Mac file: a lone \r ends each line
+            text = text.replace("\r", "\n")
         if "\ufeff" in text:
             offset = text.index("\ufeff")
             raise BadInput("import.stray_bom", path=shown, line=text.count("\n", 0, offset) + 1)
-        if separator is None and path.suffix.lower() == ".tsv":
-            separator = "\t"
-        fast = None if "\x00" in text else _read_csv_fast(text, separator)
+        first_line = _first_line(text)
+        separator = separator or ("\t" if path.suffix.lower() == ".tsv" else _sniff_separator(first_line))
+        try:
+            first_names = next(csv.reader([first_line], delimiter=separator))
+        except csv.Error as error:  # a name longer than the csv module takes
+            raise BadInput("import.csv_syntax", path=shown, line=1, detail=str(error)) from None
+        if len(first_names) > MAX_COLUMNS:  # from the first line alone, before any row is read
+            raise BadInput("import.too_many_columns", path=shown, found=len(first_names), limit=MAX_COLUMNS)
+        ends_mid_line = not text.endswith(("\n", "\r"))  # a download or copy that stopped
+        fast = _read_csv_fast(text, separator, first_names)
         if fast is not None:
             header, table, lines = fast
             rows = None
@@ -259,7 +448,9 @@ def read_source(path: str | Path, encoding: str = "auto", sheet: str | None = No
         seen[name] = position
     for cells, line in zip(rows or (), lines):
         if len(cells) != len(header):
-            raise BadInput("import.wrong_field_count", path=shown, line=line, found=len(cells), expected=len(header))
+            cut = ends_mid_line and cells is rows[-1] and len(cells) < len(header)
+            raise BadInput("import.truncated_row" if cut else "import.wrong_field_count", path=shown, line=line,
+                           found=len(cells), expected=len(header))
     source = SourceTable(shown, header, rows, lines, used, kind, table if rows is None else None)
     if not len(source):
         raise BadInput("import.no_rows", path=shown)

@@ -10,8 +10,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import shutil
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -36,6 +38,16 @@ CASES = {
         "customers__semicolon_file.csv: required columns missing: customer_id, name "
         "(the file has: customer_id;name;kind;age)", ["--separator", ","]),
     "customers__unterminated_quote.csv": ("customers__unterminated_quote.csv:2: malformed CSV: ", []),
+    # a file cut off (no line break at its end): only its last line says so
+    "customers__cut_mid_row.csv": (
+        "customers__cut_mid_row.csv:3: 2 fields, expected 4 as in the header, and the file stops in this line "
+        "without a line break: it looks truncated", []),
+    "customers__cut_in_quotes.csv": (
+        "customers__cut_in_quotes.csv:3: the file stops inside a quoted field of this line, without a line break: "
+        "it looks truncated", []),
+    "customers__short_row_then_more.csv": (
+        "customers__short_row_then_more.csv:3: 2 fields, expected 4 as in the header (wrong separator or a truncated "
+        "row?)", []),
     "customers__duplicate_header.csv": (
         "customers__duplicate_header.csv:1: the column 'name' appears twice (columns 2 and 3)", []),
     "customers__blank_header.csv": ("customers__blank_header.csv:1: column 2 has no name", []),
@@ -53,6 +65,17 @@ CASES = {
     "customers__gbk_given_utf8.csv": (
         "customers__gbk_given_utf8.csv:2: not valid utf-8 text; give the right --encoding", ["--encoding", "utf-8"]),
     "customers__utf16.csv": ("customers__utf16.csv:1: the text is not UTF-8, GB18030/GBK or Big5", []),
+    # Latin-1 that GB18030 (and Big5) also decode: never guessed, each reading shown
+    "customers__latin1_accents.csv": (
+        "customers__latin1_accents.csv:2: cannot tell the file's encoding for certain; this line reads:\n"
+        "  gb18030: C9000001,S閎astien M黮ler,retail\n"
+        "  cp1252: C9000001,Sébastien Müller,retail\n"
+        "give --encoding with the one that reads right", []),
+    "customers__latin1_capitals.csv": (
+        "customers__latin1_capitals.csv:2: cannot tell the file's encoding for certain; this line reads:\n"
+        "  gb18030: C9000001,羖varo 羦ila,retail\n"
+        "  big5: C9000001,翼varo 臀ila,retail\n"
+        "  cp1252: C9000001,Álvaro Ávila,retail\n", []),
     "customers__bom_in_middle.csv": (
         "customers__bom_in_middle.csv:3: a byte-order mark inside the file (two files joined together?)", []),
     "customers__binary_junk.csv": ("customers__binary_junk.csv is not a text file (it holds binary data)", []),
@@ -63,6 +86,9 @@ CASES = {
     "customers__zip_not_workbook.xlsx": ("customers__zip_not_workbook.xlsx is not a readable XLSX workbook: ", []),
     "customers__unknown_sheet.xlsx": (
         "customers__unknown_sheet.xlsx has no sheet 'Customers' (sheets: Clients)", ["--sheet", "Customers"]),
+    "customers__uncomputed_formula.xlsx": (
+        "customers__uncomputed_formula.xlsx:7: sheet 'Clients', cell D7 holds a formula without a computed value "
+        "(=D6-18); open and save the workbook in a spreadsheet program, or export the values", []),
     "customers__xlsx_negative_age.xlsx": (
         "customers__xlsx_negative_age.xlsx:3:age: found '-4', expected a number of 0 or more", []),
     # values
@@ -214,8 +240,8 @@ def test_errors_out_writes_every_problem_as_csv(book):
     assert result.returncode == 2
     with open(report, newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
-    assert rows[0] == ["file", "line", "column", "found", "expected"]
-    assert rows[1:] == [[str(source), str(number + 1), "age", f"'-{number}'", "a number of 0 or more"]
+    assert rows[0] == ["file", "line", "column", "found", "expected", "made_from"]
+    assert rows[1:] == [[str(source), str(number + 1), "age", f"'-{number}'", "a number of 0 or more", ""]
                         for number in range(1, 26)]
     assert file_digest(book) == before
 
@@ -248,3 +274,157 @@ def test_a_workbook_with_formatted_empty_columns_imports(book):
     workbook.save(source)
     result = cli(book, "import", "customers", str(source), check_code=0)
     assert "1 rows, 1 inserted" in result.stdout
+
+
+# --- reading the file: encodings, separators, line ends, what is not a file --------------------
+
+def stored_names(book: Path) -> dict[str, str]:
+    with sqlite3.connect(book) as connection:
+        return dict(connection.execute("SELECT customer_id, name FROM customers WHERE customer_id LIKE 'C9%'"))
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "cp1252"])
+def test_latin1_is_read_when_its_encoding_is_given(book, encoding):
+    result = cli(book, "import", "customers", str(BAD / "customers__latin1_accents.csv"), "--encoding", encoding,
+                 check_code=0)
+    assert f"({encoding}): 1 rows, 1 inserted" in result.stdout
+    assert stored_names(book) == {"C9000001": "Sébastien Müller"}
+
+
+@pytest.mark.parametrize("encoding, name", [("gbk", "张伟"), ("big5", "張偉")])
+def test_a_short_chinese_file_without_a_mapping_is_read_in_its_own_encoding(book, encoding, name):
+    """Two characters, no mapping to name the header: both encodings decode the bytes, but only one
+    reads everyday characters (GBK's 张伟 reads 桲帡 in Big5, rare ones)."""
+    source = book.parent / "customers.csv"
+    source.write_bytes(f"customer_id,name,kind\nC9000001,{name},retail\n".encode(encoding))
+    result = cli(book, "import", "customers", str(source), check_code=0)
+    assert {"gbk": "(gb18030)", "big5": "(big5)"}[encoding] in result.stdout
+    assert stored_names(book) == {"C9000001": name}
+
+
+def patched_workbook(path: Path, cells: dict[bytes, bytes]) -> None:
+    """Replace XML cells of the first sheet as a spreadsheet program writes them (openpyxl writes
+    formulas without their computed values)."""
+    import zipfile
+
+    data = path.read_bytes()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(path, "w") as target:
+        for item in source.infolist():
+            part = source.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                for old, new in cells.items():
+                    assert old in part, old
+                    part = part.replace(old, new)
+            target.writestr(item, part)
+
+
+def test_a_formula_with_its_computed_value_imports_the_value(book):
+    """What Excel or LibreOffice saves: the computed value beside the formula; an empty text
+    result (t="str" with an empty value) is an empty cell, not a missing value."""
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["customer_id", "name", "kind", "age", "city"])
+    sheet.append(["C9000001", "Ann Lee", "retail", "=40+1", '=IF(1,"","x")'])
+    source = book.parent / "customers.xlsx"
+    workbook.save(source)
+    patched_workbook(source, {
+        b'<c r="D2"><f>40+1</f><v /></c>': b'<c r="D2"><f>40+1</f><v>41</v></c>',
+        b'<c r="E2"><f>IF(1,"","x")</f><v /></c>': b'<c r="E2" t="str"><f>IF(1,"","x")</f><v></v></c>'})
+    cli(book, "import", "customers", str(source), check_code=0)
+    with sqlite3.connect(book) as connection:
+        stored = connection.execute("SELECT age, city FROM customers WHERE customer_id = 'C9000001'").fetchone()
+    assert stored == (41, None)
+
+
+@pytest.mark.parametrize("header, row, extra", [
+    ('customer_id,name,"Remarks; notes; other; misc"', "C9000001,Ann Lee,none", "Remarks; notes; other; misc"),
+    ('customer_id;name;"Notes, remarks, other"', "C9000001;Ann Lee;none", "Notes, remarks, other"),
+])
+def test_a_separator_inside_a_quoted_header_name_is_not_counted(book, header, row, extra):
+    source = book.parent / "customers.csv"
+    source.write_text(f"{header}\n{row}\n", encoding="utf-8")
+    cli(book, "import", "customers", str(source), check_code=0)
+    with sqlite3.connect(book) as connection:
+        stored = connection.execute("SELECT name, extra FROM customers WHERE customer_id = 'C9000001'").fetchone()
+    assert stored[0] == "Ann Lee" and json.loads(stored[1]) == {extra: "none"}
+
+
+def test_old_mac_line_ends_are_read_with_their_line_numbers(book):
+    source = book.parent / "customers.csv"
+    source.write_bytes(b"customer_id,name,age\rC9000001,Ann Lee,41\rC9000002,Bo Chen,-4\r")
+    before = file_digest(book)
+    result = cli(book, "import", "customers", str(source), check_code=2)
+    assert f"{source}:3:age: found '-4', expected a number of 0 or more" in result.stderr
+    assert file_digest(book) == before
+    source.write_bytes(b"customer_id,name,age\rC9000001,Ann Lee,41\rC9000002,Bo Chen,35")
+    assert "2 rows, 2 inserted" in cli(book, "import", "customers", str(source), check_code=0).stdout
+    assert stored_names(book) == {"C9000001": "Ann Lee", "C9000002": "Bo Chen"}
+
+
+@pytest.mark.parametrize("what, message", [("folder", "{path} is a folder, not a file"),
+                                           ("device", "{path} is a device, not a regular file"),
+                                           ("path through a file", "no file at {path}")])
+def test_what_is_not_a_regular_file_is_refused(book, what, message):
+    path = {"folder": book.parent, "device": Path("/dev/null"), "path through a file": book / "customers.csv"}[what]
+    before = file_digest(book)
+    result = cli(book, "import", "customers", str(path), check_code=2)
+    assert message.format(path=path) in result.stderr
+    assert file_digest(book) == before
+
+
+def test_a_named_pipe_is_refused_without_being_opened(book):
+    pipe = book.parent / "customers.csv"
+    os.mkfifo(pipe)
+
+    def writer():  # were the import to open the pipe, this would feed it an empty file rather than hang
+        with open(pipe, "wb"):
+            pass
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    result = cli(book, "import", "customers", str(pipe))
+    os.close(os.open(pipe, os.O_RDONLY | os.O_NONBLOCK))  # lets the writer go
+    thread.join(timeout=10)
+    assert result.returncode == 2
+    assert f"{pipe} is a named pipe (FIFO), not a regular file" in result.stderr
+
+
+def test_a_very_wide_header_is_refused_from_its_first_line(book):
+    source = book.parent / "customers.csv"
+    columns = 100_000
+    source.write_text(",".join(["customer_id", "name"] + [f"c{number}" for number in range(columns - 2)]) + "\n"
+                      + ",".join(["C9000001", "Ann Lee"] + [""] * (columns - 2)) + "\n", encoding="utf-8")
+    result = cli(book, "import", "customers", str(source), check_code=2)
+    assert f"{source}: the header has 100000 columns, more than the 4000 an import reads" in result.stderr
+
+
+# --- --errors-out that cannot be written ------------------------------------------------------
+
+@pytest.mark.parametrize("good_file", [True, False], ids=["good file", "bad file"])
+def test_errors_out_into_a_missing_folder_is_refused_before_the_import(book, good_file):
+    source = many_bad_ages(book.parent, 3)
+    if good_file:
+        source.write_text("customer_id,name\nC9000001,Ann Lee\n", encoding="utf-8")
+    report = book.parent / "no such folder" / "problems.csv"
+    before = file_digest(book)
+    result = cli(book, "import", "customers", str(source), "--errors-out", str(report), check_code=2)
+    assert result.stderr == (f"--errors-out {report}: there is no folder {report.parent} to write it in "
+                             "(nothing was checked or imported)\n")
+    assert file_digest(book) == before
+
+
+def test_errors_out_that_is_a_folder_is_refused(book):
+    result = cli(book, "import", "customers", str(many_bad_ages(book.parent, 3)), "--errors-out", str(book.parent),
+                 check_code=2)
+    assert f"--errors-out {book.parent} is a folder; give the name of a file to write" in result.stderr
+
+
+def test_when_the_errors_file_cannot_be_written_the_problems_are_still_printed(book):
+    source = many_bad_ages(book.parent, 3)
+    result = cli(book, "import", "customers", str(source), "--errors-out", "/dev/full", check_code=2)
+    lines = result.stderr.splitlines()
+    assert lines[0] == "could not write --errors-out /dev/full: No space left on device; the problems follow"
+    assert lines[1] == f"{source}: 3 problem(s); nothing was imported:"
+    assert f"  {source}:4:age: found '-3', expected a number of 0 or more" in lines
