@@ -2,9 +2,11 @@
 
 Steps: read the file as text (:mod:`clientbook.sources`), apply the mapping (rename, map
 values, constants, derived ids, unpivot), convert each column with vectorised checks, check
-keys and references, then upsert by key in one transaction and count what was inserted,
-updated and unchanged. Every problem is ``file:line:column: found, expected``; one problem
-means nothing is written. Changes to customers and staff land in the audit trail.
+keys and references (strict lookups, no row moved to another customer unless allowed, an
+opportunity's pipeline and stage), then upsert by key in one transaction and count what was
+inserted, updated and unchanged. Every problem is ``file:line:column: found, expected``; one
+problem means nothing is written. Changes to every kind land in the audit trail (the book's
+triggers); an opportunity's new stage is a move, stored as :mod:`clientbook.sales` stores one.
 """
 
 from __future__ import annotations
@@ -16,17 +18,20 @@ import json
 import string
 import unicodedata
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import schema, summaries
+from . import sales, schema, summaries
+from .columnar import query_table, table_rows
 from .errors import BadInput
-from .frames import arrow_ids, member
+from .frames import arrow_ids, member, positions
 from .i18n import t
-from .mapping import KindMapping
+from .mapping import KindMapping, date_tokens, first_two_digit_year
 from .policy import did_you_mean
 from .sources import SourceTable, read_source
 from .store import SEARCH_REBUILD_ROWS, bulk_insert, latest_assets_paused, now_iso, search_index_paused, writing
@@ -40,6 +45,9 @@ TRUE_WORDS = {"1", "y", "yes", "true", "t", "是", "有"}
 FALSE_WORDS = {"0", "n", "no", "false", "f", "否", "无", "無"}
 DEFAULTS = {"customers": {"kind": "retail"}, "staff": {"active": 1}}
 NON_NEGATIVE = {"age", "children", "household_size", "capacity", "influence"}
+# A birth date giving an older customer is a misread date (a two-digit year in the wrong
+# century, day and year swapped), not a customer.
+OLDEST_AGE = 120
 
 
 @dataclass(frozen=True)
@@ -75,12 +83,8 @@ KINDS = {
              {"customer_id": ("customers", "customer_id"), "staff_id": ("staff", "staff_id")}),
         Kind("stakeholders", "stakeholders", schema.STAKEHOLDER_COLUMNS, ("stakeholder_id",),
              ("stakeholder_id", "customer_id", "name"), {"customer_id": ("customers", "customer_id")}),
-        Kind("opportunities", "opportunities",
-             [("opportunity_id", "INTEGER", "Opportunity number"), ("customer_id", "TEXT", "Customer number"),
-              ("pipeline", "TEXT", "Sales pipeline"), ("stage", "TEXT", "Current stage"), ("title", "TEXT", "Title"),
-              ("amount_minor", "INTEGER", "Expected amount, minor units"), ("owner_staff_id", "TEXT", "Owner"),
-              ("opened_on", "TEXT", "Opened (ISO)")],
-             ("opportunity_id",), ("opportunity_id", "customer_id", "pipeline", "stage", "opened_on"),
+        Kind("opportunities", "opportunities", schema.OPPORTUNITY_COLUMNS, ("opportunity_id",),
+             ("opportunity_id", "customer_id", "pipeline", "stage", "opened_on"),
              {"customer_id": ("customers", "customer_id"), "owner_staff_id": ("staff", "staff_id")}),
         Kind("receivables", "receivables", schema.RECEIVABLE_COLUMNS, ("receivable_id",),
              ("receivable_id", "customer_id", "amount_minor"), {"customer_id": ("customers", "customer_id")}),
@@ -110,8 +114,12 @@ class ImportProblem:
     column: str
     found: str
     expected: str
+    made_from: str = ""  # the other source rows of a row made from several (a recipe's join or total)
 
     def render(self) -> str:
+        if self.made_from:
+            return f"{self.path}:{self.line}:{self.column}: " + t(
+                "import.problem_made_from", found=self.found, expected=self.expected, rows=self.made_from)
         return f"{self.path}:{self.line}:{self.column}: " + t("import.problem", found=self.found, expected=self.expected)
 
 
@@ -136,8 +144,8 @@ class ImportInvalid(BadInput):
     def write_csv(self, path: str | Path) -> None:
         with open(path, "w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
-            writer.writerow(["file", "line", "column", "found", "expected"])
-            writer.writerows([p.path, p.line, p.column, p.found, p.expected] for p in self.problems)
+            writer.writerow(["file", "line", "column", "found", "expected", "made_from"])
+            writer.writerows([p.path, p.line, p.column, p.found, p.expected, p.made_from] for p in self.problems)
 
 
 @dataclass
@@ -167,6 +175,11 @@ class _Problems:
     def add(self, line: int, column: str, found: str, expected: str) -> None:
         self.found.append(ImportProblem(self.path, line, column, found, expected))
 
+    def flagged(self, lines: np.ndarray, column: str) -> np.ndarray:
+        """The rows whose cell in ``column`` already has a problem, so that a later check (required,
+        reference, move) passes over them: one bad cell, one problem."""
+        return np.isin(lines, [problem.line for problem in self.found if problem.column == column])
+
 
 def _show(value) -> str:
     text = repr(value) if isinstance(value, str) else str(value)
@@ -181,8 +194,9 @@ def _apply_mapping(source: SourceTable, kind: Kind, mapping: KindMapping, proble
     frame = source.frame()
     lines = np.asarray(source.lines)
     columns = dict(mapping.columns)
+    id_sources = set(mapping.id.source_columns()) if mapping.id is not None else set()
     if mapping.id is not None:  # from the file's own rows, before any unpivot
-        frame[DERIVED_ID] = _derive_ids(frame, mapping, source.path)
+        frame[DERIVED_ID] = _derive_ids(frame, lines, mapping, source.path, problems)
         columns[DERIVED_ID] = mapping.id.field
     if mapping.unpivot is not None:
         frame, lines = _unpivot(frame, lines, mapping.unpivot, columns, source)
@@ -207,7 +221,7 @@ def _apply_mapping(source: SourceTable, kind: Kind, mapping: KindMapping, proble
         if target is None:  # neither mapped nor one of clientbook's fields
             if kind.keeps_extra:
                 extra[column] = frame[column]  # unknown columns are kept, not lost
-            elif not mapping.ignore_other_columns:
+            elif not mapping.ignore_other_columns and column not in id_sources:  # the id's: used, not unknown
                 suggestion = did_you_mean(column, sorted(known))
                 problems.add(1, column, repr(column), t("import.expected_column", suggestion=suggestion) if suggestion
                              else t("import.expected_known_column", known=", ".join(sorted(map(file_name, kind.fields)))))
@@ -235,7 +249,30 @@ def _apply_mapping(source: SourceTable, kind: Kind, mapping: KindMapping, proble
         else:
             data[name] = str(value)
             origin[name] = where
+    _check_lookups(data, lines, kind, mapping, origin, problems)
     return data, lines, origin, extra
+
+
+def _check_lookups(data: pd.DataFrame, lines: np.ndarray, kind: Kind, mapping: KindMapping, origin: dict,
+                   problems: _Problems) -> None:
+    """A `values` lookup that feeds a key or a reference, or that `strict_values` names, refuses a
+    value it does not list. Passed through, an account number that the table lacks would land its
+    row on whichever customer happens to have that number."""
+    ids = set(kind.key) | set(kind.references)
+    for name in data.columns:
+        target = name if name in kind.fields or f"{name}_minor" not in kind.fields else f"{name}_minor"
+        table = mapping.values.get(target) or mapping.values.get(name)
+        if table is None:
+            continue
+        if target in ids:
+            expected = t("import.keys.expected.listed_for_id", field=name)
+        elif target in mapping.strict_values or name in mapping.strict_values:
+            expected = t("import.keys.expected.listed", field=name)
+        else:
+            continue
+        text = data[name].fillna("").astype("str").str.strip()  # as the lookup itself sees it (_convert)
+        unlisted = ~member(text, list(table)) & ~(text.isin(mapping.missing_values) | (text == "")).to_numpy()
+        problems.add_rows(unlisted, lines, origin.get(name, name), text, expected)
 
 
 UNPIVOT_PREFIX = "\x00unpivot "
@@ -278,23 +315,46 @@ def _unpivot(frame: pd.DataFrame, lines: np.ndarray, spec, columns: dict, source
     return result, result_lines[order]
 
 
-def _derive_ids(frame: pd.DataFrame, mapping: KindMapping, path: str) -> pd.Series:
+def _derive_ids(frame: pd.DataFrame, lines: np.ndarray, mapping: KindMapping, path: str,
+                problems: _Problems) -> pd.Series:
     spec = mapping.id
     if spec.source == "row":
         numbers = pd.Series(np.arange(1, len(frame) + 1), index=frame.index).astype(str).str.zfill(spec.width)
         return spec.prefix + numbers
-    missing = [column for column in spec.columns if column not in frame.columns]
+    missing = [column for column in spec.source_columns() if column not in frame.columns]
     if missing:
         raise BadInput("import.missing_columns", path=path, columns=", ".join(missing), found=", ".join(frame.columns[:30]))
+    if spec.source == "template":
+        return _template_ids(frame, lines, mapping, problems)
     cells = [frame[column].astype(str).str.strip() for column in spec.columns]  # padding is not identity
     joined = cells[0].str.cat(cells[1:], sep="\x1f") if len(cells) > 1 else cells[0]
     digests = [hashlib.sha1(value.encode("utf-8")).hexdigest()[:HASH_ID_LENGTH] for value in joined]
     return spec.prefix + pd.Series(digests, index=frame.index)
 
 
+def _template_ids(frame: pd.DataFrame, lines: np.ndarray, mapping: KindMapping, problems: _Problems) -> pd.Series:
+    """The prefix and the template filled with each row's cells, trimmed. A row with a missing cell
+    gets no id and one problem: "LOAN-" would be a key shared by every such row."""
+    spec = mapping.id
+    where = f"[id].{spec.field}"
+    identifier = pd.Series("", index=frame.index, dtype=object)
+    absent = np.zeros(len(frame), dtype=bool)
+    for literal, name in spec.template_parts():
+        identifier = identifier + literal
+        if name:
+            cell = frame[name].fillna("").astype(str).str.strip()
+            empty = (cell.isin(mapping.missing_values) | (cell == "")).to_numpy()
+            problems.add_rows(empty & ~absent, lines, where, cell,
+                              t("import.keys.expected.id_part", column=name, template=spec.template))
+            absent |= empty
+            identifier = identifier + cell
+    return (spec.prefix + identifier).mask(absent)
+
+
 def _convert(data: pd.DataFrame, lines: np.ndarray, kind: Kind, mapping: KindMapping, origin: dict,
-             problems: _Problems, minor_digits: int) -> pd.DataFrame:
-    """Every field to its type, vectorised; every bad cell a problem."""
+             problems: _Problems, minor_digits: int, today: date) -> pd.DataFrame:
+    """Every field to its type, vectorised; every bad cell a problem. ``today``: the import date,
+    which no birth date may be after."""
     types = {name: field_type(name, sql_type) for name, sql_type, _ in kind.columns}
     converted = {}
     missing_words = set(mapping.missing_values)
@@ -314,7 +374,9 @@ def _convert(data: pd.DataFrame, lines: np.ndarray, kind: Kind, mapping: KindMap
         elif kind_of == "integer":
             converted[target] = _integer(text, empty, lines, column, problems, target in NON_NEGATIVE, target)
         elif kind_of == "date":
-            converted[target] = _date(text, empty, lines, column, mapping.date_formats, problems)
+            converted[target] = _date(text, empty, lines, column, mapping, problems)
+            if target == "birth_date":
+                _check_birth_dates(converted[target], text, lines, column, today, problems)
         elif kind_of == "flag":
             lowered = text.str.lower()
             bad = ~empty & ~lowered.isin(TRUE_WORDS | FALSE_WORDS).to_numpy()
@@ -337,9 +399,12 @@ def _normalized(text: pd.Series) -> pd.Series:
 
 def _integer(text, empty, lines, column, problems, non_negative: bool, name: str) -> pd.Series:
     text = _normalized(text)
-    numbers = pd.to_numeric(text.mask(empty, None), errors="coerce")
-    bad = ~empty & (numbers.isna().to_numpy() | (numbers % 1 != 0).fillna(False).to_numpy())
+    # Digits with a sign, and a zero fraction ("42.0") as exports of floats write whole numbers; not
+    # an exponent ("1e3") or a fraction a float would round away ("1.00000000000000001").
+    plain = text.str.fullmatch(r"[-+]?[0-9]+(?:\.0*)?").to_numpy(dtype=bool, na_value=False) & ~empty
+    bad = ~empty & ~plain
     problems.add_rows(bad, lines, column, text, t("import.expected.integer"))
+    numbers = pd.to_numeric(text.where(plain, None), errors="coerce")
     huge = ~bad & ~empty & (numbers.abs() >= LARGEST_NUMBER).fillna(False).to_numpy()
     problems.add_rows(huge, lines, column, text, t("import.expected.not_huge"))
     values = numbers.where(~(bad | huge | empty)).astype("Int64")
@@ -354,30 +419,32 @@ def _integer(text, empty, lines, column, problems, non_negative: bool, name: str
 
 
 def _money(text, empty, lines, column, mapping: KindMapping, amounts_in: str, digits: int, problems) -> pd.Series:
+    """Amounts in exact minor units. A currency symbol stands before the number (on either side of
+    its sign) or after it, and thousands separators (the mapping's, or blanks) only between groups
+    of three digits: "1,2,3" is not 123, nor "1¥2" 12."""
     # Full-width digits and marks (１２３，４５６．００, ￥) and no-break spaces become their plain forms,
     # in the text and in the mapping alike.
     cleaned = _normalized(text)
-    symbols = {unicodedata.normalize("NFKC", symbol) for symbol in mapping.currency_symbols}
-    for symbol in sorted(symbols, key=len, reverse=True):
-        cleaned = cleaned.str.replace(symbol, "", regex=False)
     thousands = unicodedata.normalize("NFKC", mapping.thousands_separator)
-    if thousands:
-        cleaned = cleaned.str.replace(thousands, "", regex=False)
-    cleaned = cleaned.str.replace(" ", "", regex=False)
     decimal = unicodedata.normalize("NFKC", mapping.decimal_separator)
-    if decimal != ".":
-        cleaned = cleaned.str.replace(decimal, ".", regex=False)
     places = 0 if amounts_in == "minor" else digits
-    decimals = "[0-9]*" if mapping.round_amounts else f"[0-9]{{0,{places}}}"  # ASCII digits only
-    fraction_part = rf"(?:\.(?P<fraction>{decimals}))?" if places or mapping.round_amounts else "(?P<fraction>)"
-    parts = pc.extract_regex(arrow_ids(cleaned), pattern=rf"^(?P<sign>[-+]?)(?P<whole>[0-9]+){fraction_part}$")
-    valid = parts.is_valid().to_numpy(zero_copy_only=False)
+    pattern = _amount_pattern(mapping, thousands, decimal, places)
+    parts, valid = _amount_parts(cleaned, pattern)
     bad = ~empty & ~valid
-    problems.add_rows(bad, lines, column, text, t("import.expected.amount", digits=places))
+    if bad.any():  # separators out of place get their own message: the digits alone would be an amount
+        misgrouped = np.zeros(len(text), dtype=bool)
+        misgrouped[bad] = _amount_parts(_without_separators(cleaned[bad], thousands), pattern)[1]
+        example = f"1{thousands or ' '}234{thousands or ' '}567" + (f"{decimal}{'8901'[:places]}" if places else "")
+        problems.add_rows(misgrouped, lines, column, text, t("import.expected.amount_groups", example=example))
+        problems.add_rows(bad & ~misgrouped, lines, column, text, t("import.expected.amount", digits=places))
     ok = valid & ~empty
-    whole = pd.Series(pd.arrays.ArrowStringArray(parts.field("whole")), index=text.index).fillna("0")
-    fraction = pd.Series(pd.arrays.ArrowStringArray(parts.field("fraction")), index=text.index).fillna("")
-    negative = (pd.Series(pd.arrays.ArrowStringArray(parts.field("sign")), index=text.index) == "-").fillna(False).to_numpy()
+
+    def part(name: str) -> pd.Series:
+        return pd.Series(pd.arrays.ArrowStringArray(parts.field(name)), index=text.index).fillna("")
+
+    whole = _without_separators(part("whole"), thousands).where(ok, "0")
+    fraction = part("fraction")
+    negative = ((part("sign") == "-") | (part("sign_after") == "-")).to_numpy()
     too_long = ok & (whole.str.len().to_numpy() > 15)
     problems.add_rows(too_long, lines, column, text, t("import.expected.not_huge"))
     usable = ok & ~too_long
@@ -391,34 +458,103 @@ def _money(text, empty, lines, column, mapping: KindMapping, amounts_in: str, di
     return pd.Series(pd.array(amounts, dtype="Int64"), index=text.index).mask(~usable)
 
 
-def _date(text, empty, lines, column, formats: list[str], problems) -> pd.Series:
+def _amount_pattern(mapping: KindMapping, thousands: str, decimal: str, places: int) -> str:
+    """The whole cell as Arrow's RE2 reads an amount: blanks, a sign and a currency symbol around
+    the digits, the digits either plain or grouped in threes, then the decimal places allowed."""
+    symbols = sorted({unicodedata.normalize("NFKC", symbol) for symbol in mapping.currency_symbols},
+                     key=len, reverse=True)
+    symbol = f"(?:{'|'.join(map(_re2_literal, symbols))})?" if symbols else ""
+    groups = "|".join(rf"[1-9][0-9]{{0,2}}(?:{_re2_literal(separator)}[0-9]{{3}})+"
+                      for separator in dict.fromkeys([thousands, " "]) if separator)
+    decimals = "[0-9]*" if mapping.round_amounts else f"[0-9]{{0,{places}}}"  # ASCII digits only
+    fraction = (rf"(?:{_re2_literal(decimal)}(?P<fraction>{decimals}))?" if places or mapping.round_amounts
+                else "(?P<fraction>)")
+    return (rf"^\s*(?P<sign>[-+]?)\s*{symbol}\s*(?P<sign_after>[-+]?)\s*(?P<whole>{groups}|[0-9]+){fraction}"
+            rf"\s*{symbol}\s*$")
+
+
+def _amount_parts(values: pd.Series, pattern: str):
+    """The pattern's groups for each value, and which values are amounts: matched, with one sign at most."""
+    parts = pc.extract_regex(arrow_ids(values), pattern=pattern)
+    two_signs = pc.and_(pc.not_equal(parts.field("sign"), ""), pc.not_equal(parts.field("sign_after"), ""))
+    matched = parts.is_valid().to_numpy(zero_copy_only=False)
+    return parts, matched & ~two_signs.fill_null(False).to_numpy(zero_copy_only=False)
+
+
+def _without_separators(values: pd.Series, thousands: str) -> pd.Series:
+    values = values.str.replace(" ", "", regex=False)
+    return values.str.replace(thousands, "", regex=False) if thousands else values
+
+
+def _re2_literal(text: str) -> str:
+    """``text`` matched literally by RE2, whatever its characters (``.``, ``$``, blanks ...)."""
+    return "".join(f"\\x{{{ord(char):x}}}" for char in text)
+
+
+def _date(text, empty, lines, column, mapping: KindMapping, problems) -> pd.Series:
+    """Dates as ISO text, each cell read by the first of the mapping's formats that reads it whole.
+    A two-digit year falls in the mapping's hundred years. Where directives touch (%Y%m%d), every
+    part must have all its digits: the parser would read 2024111 (1 November or 11 January?) as
+    November, and 850312 as the year 8503."""
     # Microseconds, not nanoseconds: dates such as 9999-12-31 ("no maturity") fit.
     result = pd.Series(pd.NaT, index=text.index, dtype="datetime64[us]")
     pending = ~empty
-    for pattern in formats:
+    for pattern in mapping.date_formats:
         if not pending.any():
             break
-        parsed = pd.to_datetime(text.where(pending), format=pattern, errors="coerce").astype("datetime64[us]")
+        cells = text.where(pending)
+        parsed = pd.to_datetime(cells, format=pattern, errors="coerce").astype("datetime64[us]")
+        tokens = date_tokens(pattern)
+        directive = [token.startswith("%") and token != "%%" for token in tokens]
+        if any(first and second for first, second in zip(directive, directive[1:])):
+            parsed = parsed.where(parsed.dt.strftime(pattern).str.lower() == cells.str.lower())
+        if "%y" in tokens:
+            parsed = _in_hundred_years(parsed, first_two_digit_year(mapping.two_digit_years))
         hit = pending & parsed.notna().to_numpy()
         result = result.where(~hit, parsed)
         pending = pending & ~hit
-    problems.add_rows(pending, lines, column, text, t("import.expected.date", formats=" / ".join(formats)))
+    problems.add_rows(pending, lines, column, text, t("import.expected.date", formats=" / ".join(mapping.date_formats)))
     return result.dt.strftime("%Y-%m-%d").astype(object).where(result.notna(), None)
 
 
+def _in_hundred_years(parsed: pd.Series, first: int) -> pd.Series:
+    """Dates read with %y, moved into the hundred years from ``first``: the parser's own rule (69 to
+    99 in the 1900s, 00 to 68 in the 2000s) is a guess. A 29 February its century lacks is no date."""
+    year = first + (parsed.dt.year - first) % 100
+    moved = pd.DataFrame({"year": year, "month": parsed.dt.month, "day": parsed.dt.day})
+    return pd.to_datetime(moved, errors="coerce").astype("datetime64[us]")
+
+
+def _check_birth_dates(born: pd.Series, text: pd.Series, lines, column, today: date, problems) -> None:
+    """A birth date after the import date, or more than OLDEST_AGE years before it, is a problem; it
+    shows how the cell was read when that is not the cell itself (a two-digit year)."""
+    known = born.notna().to_numpy()
+    iso = born.where(known, "")  # ISO dates compare as text
+    earliest = (pd.Timestamp(today) - pd.DateOffset(years=OLDEST_AGE + 1)).date() + timedelta(days=1)
+    later = known & (iso > today.isoformat()).to_numpy()
+    older = known & (iso < earliest.isoformat()).to_numpy()
+    for wrong, expected in (
+            (later, t("import.expected.born_by", today=today.isoformat())),
+            (older, t("import.expected.born_since", age=OLDEST_AGE, today=today.isoformat(), earliest=earliest.isoformat()))):
+        for line, cell, reading in zip(lines[wrong], text[wrong], iso[wrong]):
+            found = _show(cell) if cell == reading else t("import.read_as", found=_show(cell), date=reading)
+            problems.add(int(line), column, found, expected)
+
+
 def _check_keys_and_references(db, frame: pd.DataFrame, lines: np.ndarray, kind: Kind, origin: dict,
-                               problems: _Problems, policy) -> None:
+                               problems: _Problems, policy, mapping: KindMapping, pipelines: dict) -> None:
     for name in kind.required:
         if name not in frame.columns:
             continue
-        missing = frame[name].isna().to_numpy()
+        missing = frame[name].isna().to_numpy() & ~problems.flagged(lines, origin.get(name, name))
         problems.add_rows(missing, lines, origin.get(name, name), [""] * len(frame), t("import.expected.required"))
     keys = frame[list(kind.key)].astype(str)
     repeated = keys.duplicated(keep=False).to_numpy() & frame[list(kind.key)].notna().all(axis=1).to_numpy()
     if repeated.any():
         first_line = {}
-        joined = keys.agg("|".join, axis=1) if len(kind.key) > 1 else keys[kind.key[0]]
-        for value, line in zip(joined[repeated], lines[repeated]):
+        # Only the repeated rows: every part of their key is there (a missing as_of cannot be joined).
+        joined = keys[repeated].agg("|".join, axis=1) if len(kind.key) > 1 else keys.loc[repeated, kind.key[0]]
+        for value, line in zip(joined, lines[repeated]):
             if value in first_line:
                 problems.add(int(line), origin.get(kind.key[0], kind.key[0]), repr(value),
                              t("import.expected.unique", line=first_line[value]))
@@ -426,10 +562,12 @@ def _check_keys_and_references(db, frame: pd.DataFrame, lines: np.ndarray, kind:
                 first_line[value] = int(line)
     if kind.name == "staff" and "post" in frame.columns:
         posts = policy["staff"].post_names()
-        bad = frame["post"].notna().to_numpy() & ~frame["post"].isin(posts).to_numpy()
+        bad = frame["post"].notna().to_numpy() & ~frame["post"].isin(posts).to_numpy() & ~problems.flagged(
+            lines, origin.get("post", "post"))
         problems.add_rows(bad, lines, origin.get("post", "post"), frame["post"], t("import.expected.one_of", values=", ".join(posts)))
     if kind.name == "customers" and "kind" in frame.columns:
-        bad = frame["kind"].notna().to_numpy() & ~frame["kind"].isin(["retail", "corporate"]).to_numpy()
+        bad = frame["kind"].notna().to_numpy() & ~frame["kind"].isin(["retail", "corporate"]).to_numpy() & ~problems.flagged(
+            lines, origin.get("kind", "kind"))
         problems.add_rows(bad, lines, origin.get("kind", "kind"), frame["kind"], t("import.expected.one_of", values="retail, corporate"))
     for name, (table, key) in kind.references.items():
         if name not in frame.columns:
@@ -441,8 +579,77 @@ def _check_keys_and_references(db, frame: pd.DataFrame, lines: np.ndarray, kind:
         allowed = pd.read_sql_query(f"SELECT [{key}] FROM [{table}]", db.conn)[key]
         if table == kind.table:  # a customer may refer to another in the same file
             allowed = pd.concat([allowed, frame[key].dropna()], ignore_index=True)
-        unknown = present & ~member(values.fillna(""), allowed)
+        unknown = present & ~member(values.fillna(""), allowed) & ~problems.flagged(lines, origin.get(name, name))
         problems.add_rows(unknown, lines, origin.get(name, name), values, t("import.expected.reference", table=table))
+    if not mapping.allow_moves:
+        _check_moves(db, frame, lines, kind, origin, problems)
+    if kind.name == "opportunities":
+        _check_opportunities(frame, lines, origin, problems, pipelines)
+
+
+def _in_book(db, kind: Kind, frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """For each row of the file, ``columns`` of the book's row with the same key (missing where the
+    key is new), read as Arrow and lined up by Arrow's hash kernel. Kinds with a one-column key."""
+    key = kind.key[0]
+    types = {key: "TEXT", **{name: "TEXT" for name in columns}}
+    book = query_table(db, f"SELECT {', '.join(f'[{name}]' for name in types)} FROM [{kind.table}]", types,
+                       rows=table_rows(db, kind.table))
+    at = positions(frame[key], book.column(key))
+    return book.select(columns).take(pa.array(at, mask=at < 0)).to_pandas().set_axis(frame.index)
+
+
+def _check_moves(db, frame: pd.DataFrame, lines: np.ndarray, kind: Kind, origin: dict, problems: _Problems) -> None:
+    """An update that gives a row another customer is refused, naming the row, the key and both
+    customers: a key that means something else in this file (loan numbers that are also account
+    numbers) would otherwise carry the book's rows off to unrelated customers as "updated"."""
+    if "customer_id" in kind.key or "customer_id" not in frame.columns or not table_rows(db, kind.table):
+        return
+    column = origin.get("customer_id", "customer_id")
+    before = _in_book(db, kind, frame, ["customer_id"])["customer_id"]
+    after = frame["customer_id"]
+    moved = (before.notna() & after.notna()).to_numpy() & (before.fillna("") != after.fillna("")).to_numpy()
+    moved &= ~problems.flagged(lines, column)
+    key = kind.key[0]
+    for line, identifier, old, new in zip(lines[moved], frame[key][moved], before[moved], after[moved]):
+        problems.add(int(line), column, _show(new), t("import.keys.expected.same_customer", customer=_show(old),
+                                                      key=file_name(key), id=_show(identifier)))
+
+
+def _check_opportunities(frame: pd.DataFrame, lines: np.ndarray, origin: dict, problems: _Problems,
+                         pipelines: dict) -> None:
+    """A pipeline the plugins declare, a stage of that pipeline (each with a "did you mean"), and
+    close dates on or after the opening."""
+    pipeline_column = origin.get("pipeline", "pipeline")
+    known = sorted(pipelines)
+    unknown = frame["pipeline"].notna().to_numpy() & ~frame["pipeline"].isin(known).to_numpy()
+    _add_with_suggestions(problems, unknown, lines, pipeline_column, frame["pipeline"], known,
+                          "import.keys.expected.pipeline", {})
+    stage_column = origin.get("stage", "stage")
+    for name in frame["pipeline"][~unknown].dropna().unique():
+        stages = pipelines[name][1].stage_names
+        rows = (frame["pipeline"] == name).fillna(False).to_numpy()
+        bad = rows & frame["stage"].notna().to_numpy() & ~frame["stage"].isin(stages).to_numpy()
+        _add_with_suggestions(problems, bad, lines, stage_column, frame["stage"], stages,
+                              "import.keys.expected.stage", {"pipeline": name})
+    if "opened_on" in frame.columns:
+        for name in ("expected_close_on", "closed_on"):
+            if name in frame.columns:  # ISO dates: text order is date order
+                early = (frame[name].notna() & frame["opened_on"].notna()).to_numpy() & (
+                    frame[name].fillna("") < frame["opened_on"].fillna("")).to_numpy()
+                problems.add_rows(early, lines, origin.get(name, name), frame[name],
+                                  t("import.keys.expected.not_before_opening"))
+
+
+def _add_with_suggestions(problems: _Problems, bad: np.ndarray, lines: np.ndarray, column: str, values: pd.Series,
+                          known: list[str], key: str, params: dict) -> None:
+    """One problem per bad row, with a "did you mean" worked out once per distinct value."""
+    expected = {}
+    for value in values[bad].unique():
+        suggestion = did_you_mean(value, known)
+        expected[value] = t(key + ("_suggest" if suggestion else ""), known=", ".join(known) or "-",
+                            suggestion=suggestion, **params)
+    for line, value in zip(lines[bad], values[bad]):
+        problems.add(int(line), column, _show(value), expected[value])
 
 
 def _extra_json(extra: dict, index, missing_values) -> pd.Series | None:
@@ -498,11 +705,23 @@ def _upsert(db, kind: Kind, frame: pd.DataFrame, on_chunk=None) -> tuple[int, in
 
 def import_file(db, policy, kind_name: str, path: str | Path, mapping: KindMapping | None = None,
                 encoding: str = "auto", sheet: str | None = None, separator: str | None = None,
-                dry_run: bool = False, actor: str = "clientbook import", progress=None) -> ImportResult:
-    kind = KINDS[kind_name]
+                dry_run: bool = False, actor: str = "clientbook import", progress=None, manager=None) -> ImportResult:
     mapping = mapping or KindMapping()
     expected_headers = set(mapping.columns) | set(mapping.unpivot.columns if mapping.unpivot else {})
     source = read_source(path, encoding=encoding, sheet=sheet, separator=separator, expected_headers=expected_headers)
+    return import_source(db, policy, kind_name, source, mapping, dry_run=dry_run, actor=actor, progress=progress,
+                         manager=manager)
+
+
+def import_source(db, policy, kind_name: str, source: SourceTable, mapping: KindMapping, dry_run: bool = False,
+                  actor: str = "clientbook import", progress=None, manager=None) -> ImportResult:
+    """Import one kind's rows, read from a file (:func:`import_file`) or made by a recipe
+    (:mod:`clientbook.recipes`): checked whole, then written in one transaction (a savepoint
+    inside the caller's, when there is one). ``manager``: the plugins, whose sales pipelines
+    opportunities must be in (built from the policy when not given)."""
+    kind = KINDS[kind_name]
+    if kind.name == "opportunities" and manager is None:
+        manager = _plugins_of(policy)
     if progress is not None and len(source) >= PROGRESS_ROWS:
         progress.step(t("import.checking", rows=len(source)))
     problems = _Problems(source.path)
@@ -514,8 +733,9 @@ def import_file(db, policy, kind_name: str, path: str | Path, mapping: KindMappi
         if problems.found:  # the header's problems too: a misspelt column ("did you mean") explains a missing one
             raise ImportInvalid(source.path, problems.found, also=("import.missing_columns", missing))
         raise BadInput("import.missing_columns", **missing)
-    frame = _convert(data, lines, kind, mapping, origin, problems, policy.minor_digits)
-    _check_keys_and_references(db, frame, lines, kind, origin, problems, policy)
+    frame = _convert(data, lines, kind, mapping, origin, problems, policy.minor_digits, date.today())
+    pipelines = manager.sales_pipelines(policy) if kind.name == "opportunities" else {}
+    _check_keys_and_references(db, frame, lines, kind, origin, problems, policy, mapping, pipelines)
     if problems.found:
         problems.found.sort(key=lambda problem: (problem.line, problem.column))
         raise ImportInvalid(source.path, problems.found)
@@ -528,18 +748,43 @@ def import_file(db, policy, kind_name: str, path: str | Path, mapping: KindMappi
     if progress is not None and len(frame) >= PROGRESS_ROWS:
         progress.step(t("import.writing", rows=len(frame)))
     label = f"import {kind.name} {Path(source.path).name}"
+    moves = _stage_moves(db, kind, frame) if kind.name == "opportunities" else None
+    # What the plugins make of the moves (a won deal's review ...), asked before the write as
+    # sales.move_stage asks: an imported move leaves what a move made in clientbook leaves.
+    followups = (sales.react(db, policy, manager, sales.stage_events(moves), date.today())
+                 if moves is not None and len(moves) else None)
     with writing(db, actor, label):
         def show_progress(done: int, total: int) -> None:
             if progress is not None and total >= PROGRESS_ROWS:
                 progress.bar(t("import.writing", rows=total), done, total)
 
         inserted, updated, unchanged = _upsert(db, kind, frame, show_progress)
+        if followups is not None:  # there are moves: their stage history, and what the plugins scheduled
+            sales.store_moves(db, moves, followups, actor, label)
         if kind.name in SUMMARISED_KINDS and (inserted or updated) and not dry_run:
             summaries.refresh(db)  # new customers, new assets: the screens' figures follow
         if dry_run:
             raise _DryRun(ImportResult(kind.name, source.path, len(frame), inserted, updated, unchanged,
                                        source.encoding, True))
     return ImportResult(kind.name, source.path, len(frame), inserted, updated, unchanged, source.encoding, False)
+
+
+def _plugins_of(policy):
+    """The plugins the policy loads, as :func:`clientbook.policy.load` loads them: for a caller that
+    holds the policy but not its plugin manager."""
+    from .plugin_manager import PluginManager
+
+    return PluginManager(enable=policy["plugins"].enable, disable=policy["plugins"].disable)
+
+
+def _stage_moves(db, kind: Kind, frame: pd.DataFrame) -> pd.DataFrame:
+    """The moves an opportunities import makes (as :func:`clientbook.sales.stage_events` takes them):
+    each opportunity new to the book, from no stage, and each whose stage the file changes."""
+    before = _in_book(db, kind, frame, ["stage"])["stage"]
+    moved = (before.isna() | (before.fillna("") != frame["stage"])).to_numpy()
+    return pd.DataFrame({"opportunity_id": frame["opportunity_id"], "customer_id": frame["customer_id"],
+                         "pipeline": frame["pipeline"], "from_stage": before.astype(object),
+                         "to_stage": frame["stage"]})[moved].reset_index(drop=True)
 
 
 # Imports that change what the book summary counts: customers and their latest assets.

@@ -36,7 +36,7 @@ def _check_stage(pipeline, stage: str) -> None:
 
 def open_opportunity(db, policy, manager, customer_id: str, pipeline_name: str, title: str = "",
                      amount_minor: int | None = None, owner: str | None = None, on: date | None = None,
-                     actor: str = "clientbook") -> int:
+                     actor: str = "clientbook") -> str:
     pipeline = _pipeline(manager, policy, pipeline_name)
     if not db["customers"].count_where("customer_id = ?", [customer_id]):
         raise BadInput("customers.unknown", customer_id=customer_id)
@@ -44,23 +44,33 @@ def open_opportunity(db, policy, manager, customer_id: str, pipeline_name: str, 
         raise BadInput("staff.unknown", staff_id=owner)
     first = pipeline.stages[0].name
     with writing(db, actor, "open opportunity"):
-        opportunity_id = db["opportunities"].insert({
-            "customer_id": customer_id, "pipeline": pipeline.name, "stage": first, "title": title,
-            "amount_minor": amount_minor, "owner_staff_id": owner,
+        opportunity_id = _next_opportunity_id(db)
+        db["opportunities"].insert({
+            "opportunity_id": opportunity_id, "customer_id": customer_id, "pipeline": pipeline.name, "stage": first,
+            "title": title, "amount_minor": amount_minor, "owner_staff_id": owner,
             "opened_on": (on or date.today()).isoformat(), "updated_at": now_iso(),
-        }).last_pk
+        })
         db["stage_changes"].insert({"opportunity_id": opportunity_id, "from_stage": None, "to_stage": first,
                                     "at": now_iso(), "by": actor, "note": None})
     return opportunity_id
 
 
-def move_stage(db, policy, manager, opportunity_id: int, to_stage: str, as_of: date,
+def _next_opportunity_id(db) -> str:
+    """The book's own numbering, as text: one more than the largest id that is a whole number, so
+    that it never takes an id imported from a CRM (1C1I7A6R, or a number)."""
+    largest = db.execute("SELECT MAX(CAST(opportunity_id AS INTEGER)) FROM opportunities "
+                         "WHERE opportunity_id NOT GLOB '*[^0-9]*'").fetchone()[0]
+    return str((largest or 0) + 1)
+
+
+def move_stage(db, policy, manager, opportunity_id: str, to_stage: str, as_of: date,
                by: str = "clientbook", note: str = "") -> list[dict]:
     """Move an opportunity; returns the follow-ups plugins scheduled. Refusals raise BadInput."""
     rows = list(db["opportunities"].rows_where("opportunity_id = ?", [opportunity_id]))
     if not rows:
         raise BadInput("sales.unknown_opportunity", opportunity_id=opportunity_id)
     opportunity = rows[0]
+    opportunity_id = opportunity["opportunity_id"]  # as the book spells it
     pipeline = _pipeline(manager, policy, opportunity["pipeline"])
     _check_stage(pipeline, to_stage)
     from_stage = opportunity["stage"]
@@ -72,20 +82,36 @@ def move_stage(db, policy, manager, opportunity_id: int, to_stage: str, as_of: d
     refusals = [refusal for refusal in refusals if refusal is not None]
     if refusals:
         raise BadInput("sales.refused", reasons="; ".join(t(r.message_key, **r.params) for r in refusals))
-    events = pd.DataFrame({
-        "event": ["stage_changed"],
-        "customer_id": [opportunity["customer_id"]],
-        "at": [now_iso()],
-        "detail": [{"opportunity_id": opportunity_id, "pipeline": pipeline.name, "from_stage": from_stage, "to_stage": to_stage}],
-    })
-    followups = react(db, policy, manager, events, as_of)
+    move = pd.DataFrame({"opportunity_id": [opportunity_id], "customer_id": [opportunity["customer_id"]],
+                         "pipeline": [pipeline.name], "from_stage": [from_stage], "to_stage": [to_stage]})
+    followups = react(db, policy, manager, stage_events(move), as_of)
     with writing(db, by, f"stage change of opportunity {opportunity_id}"):
         db["opportunities"].update(opportunity_id, {"stage": to_stage, "updated_at": now_iso()})
-        db["stage_changes"].insert({"opportunity_id": opportunity_id, "from_stage": from_stage, "to_stage": to_stage,
-                                    "at": now_iso(), "by": by, "note": note or None})
-        if len(followups):
-            bulk_insert(db, "followups", followups.assign(created_at=now_iso()))
+        store_moves(db, move, followups, by, note)
     return followups.to_dict("records")
+
+
+def stage_events(moves: pd.DataFrame) -> pd.DataFrame:
+    """The ``stage_changed`` events of some moves: one row each, with ``opportunity_id``,
+    ``customer_id``, ``pipeline``, ``from_stage`` (None for an opportunity new to the book) and
+    ``to_stage``. A move in clientbook and an import's moves (e.g. deals the CRM reports won) alike."""
+    details = moves[["opportunity_id", "pipeline", "from_stage", "to_stage"]].astype(object)
+    return pd.DataFrame({
+        "event": "stage_changed",
+        "customer_id": moves["customer_id"].to_numpy(dtype=object),
+        "at": now_iso(),
+        "detail": details.where(details.notna(), None).to_dict("records"),
+    })
+
+
+def store_moves(db, moves: pd.DataFrame, followups: pd.DataFrame, by: str, note: str = "") -> None:
+    """What a stored move leaves besides the opportunity's new stage: its row in the stage history
+    and the follow-ups the plugins scheduled (:func:`react`). Inside the caller's transaction."""
+    at = now_iso()
+    bulk_insert(db, "stage_changes", moves[["opportunity_id", "from_stage", "to_stage"]].assign(
+        at=at, by=by, note=note or None))
+    if len(followups):
+        bulk_insert(db, "followups", followups.assign(created_at=at))
 
 
 def react(db, policy, manager, events: pd.DataFrame, as_of: date) -> pd.DataFrame:

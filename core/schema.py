@@ -123,6 +123,20 @@ STAKEHOLDER_COLUMNS = [
     ("email", "TEXT", "E-mail"),
 ]
 
+# Ids are text: a CRM's (1C1I7A6R, 007) are kept as they are; those clientbook gives are numbers.
+OPPORTUNITY_COLUMNS = [
+    ("opportunity_id", "TEXT", "Opportunity number"),
+    ("customer_id", "TEXT", "Customer number"),
+    ("pipeline", "TEXT", "Sales pipeline, one the plugins declare"),
+    ("stage", "TEXT", "Current stage, one of its pipeline's"),
+    ("title", "TEXT", "Title"),
+    ("amount_minor", "INTEGER", "Expected amount, minor units"),
+    ("owner_staff_id", "TEXT", "Owner"),
+    ("opened_on", "TEXT", "Opened (ISO)"),
+    ("expected_close_on", "TEXT", "Expected close (ISO)"),
+    ("closed_on", "TEXT", "Closed, won or lost (ISO)"),
+]
+
 RECEIVABLE_COLUMNS = [
     ("receivable_id", "TEXT", "Receivable number"),
     ("customer_id", "TEXT", "The corporate customer"),

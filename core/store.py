@@ -35,29 +35,28 @@ def default_book_path(explicit: str | None = None) -> Path:
     return Path(explicit or os.environ.get(DB_VARIABLE) or DEFAULT_BOOK)
 
 
-def _audit_triggers(table: str, key: str, columns: list[str]) -> str:
-    """Triggers that copy every changed column of ``table`` into ``audit_log``.
+def _audit_triggers(table: str, key: tuple[str, ...], columns: list[str]) -> list[str]:
+    """Triggers that copy every changed column of ``table`` into ``audit_log`` (two statements).
 
     Who and why come from the one-row ``audit_context`` table, which the core sets in
-    the same transaction as the change (see :func:`writing`).
+    the same transaction as the change (see :func:`writing`). The row is named by its key,
+    a key of several columns by their values joined with ``|`` (``C0001|2026-03-31``).
     """
     context = "(SELECT actor FROM audit_context WHERE id = 1), (SELECT source FROM audit_context WHERE id = 1)"
+    new_key, old_key = (" || '|' || ".join(f"{row}.{name}" for name in key) for row in ("NEW", "OLD"))
     updates = "\n".join(
         f"  INSERT INTO audit_log (at, actor, source, table_name, row_id, column_name, old_value, new_value)\n"
-        f"    SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), {context}, '{table}', NEW.{key}, '{column}', OLD.{column}, NEW.{column}\n"
+        f"    SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), {context}, '{table}', {new_key}, '{column}', OLD.{column}, NEW.{column}\n"
         f"    WHERE OLD.{column} IS NOT NEW.{column};"
         for column in columns
-        if column != key
+        if column not in key
     )
-    return f"""
-CREATE TRIGGER {table}_audit_update AFTER UPDATE ON {table} BEGIN
+    return [f"""CREATE TRIGGER {table}_audit_update AFTER UPDATE ON {table} BEGIN
 {updates}
-END;
-CREATE TRIGGER {table}_audit_delete AFTER DELETE ON {table} BEGIN
+END""", f"""CREATE TRIGGER {table}_audit_delete AFTER DELETE ON {table} BEGIN
   INSERT INTO audit_log (at, actor, source, table_name, row_id, column_name, old_value, new_value)
-    VALUES (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), {context}, '{table}', OLD.{key}, NULL, 'deleted', NULL);
-END;
-"""
+    VALUES (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), {context}, '{table}', {old_key}, NULL, 'deleted', NULL);
+END"""]
 
 
 @core_migrations()
@@ -177,8 +176,8 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_row ON audit_log(table_name, row_id);
 CREATE TABLE audit_context (id INTEGER PRIMARY KEY CHECK (id = 1), actor TEXT, source TEXT);
 INSERT INTO audit_context (id, actor, source) VALUES (1, NULL, NULL);
-{_audit_triggers("customers", "customer_id", schema.names(schema.CUSTOMER_COLUMNS) + ["extra"])}
-{_audit_triggers("staff", "staff_id", schema.names(schema.STAFF_COLUMNS) + ["extra"])}
+{"; ".join(_audit_triggers("customers", ("customer_id",), schema.names(schema.CUSTOMER_COLUMNS) + ["extra"]))};
+{"; ".join(_audit_triggers("staff", ("staff_id",), schema.names(schema.STAFF_COLUMNS) + ["extra"]))};
 CREATE VIEW current_owners AS
   SELECT customer_id, staff_id, started_on, rule, reason FROM assignments WHERE ended_on IS NULL;
 CREATE VIEW latest_balances AS
@@ -336,6 +335,62 @@ CREATE INDEX latest_assets_amount ON latest_assets(total_assets_minor);
 
     if db.execute("SELECT 1 FROM decisions LIMIT 1").fetchone():  # a migrated book: the screens' figures, once
         refresh(db)
+
+
+# Every kind an import updates besides customers and staff (audited since m001): its key and columns.
+AUDITED_KINDS = {
+    "holdings": (("holding_id",), schema.HOLDING_COLUMNS),
+    "balances": (("customer_id", "as_of"), schema.BALANCE_COLUMNS),
+    "transactions": (("txn_id",), schema.TRANSACTION_COLUMNS),
+    "contacts": (("contact_id",), schema.CONTACT_COLUMNS),
+    "stakeholders": (("stakeholder_id",), schema.STAKEHOLDER_COLUMNS),
+    "opportunities": (("opportunity_id",), schema.OPPORTUNITY_COLUMNS),
+    "receivables": (("receivable_id",), schema.RECEIVABLE_COLUMNS),
+}
+
+
+@core_migrations()
+def m005_text_opportunity_ids_and_audited_kinds(db: Database) -> None:
+    """Opportunity ids become text (a CRM's ids: ``1C1I7A6R``, ``007``), opportunities get their
+    expected and actual close dates, and every kind an import updates keeps the audit trail that
+    customers and staff keep. SQLite cannot change a column's type, so the two sales tables are
+    made anew and their rows copied, the ids as text; statement by statement, not as a script,
+    which would commit half way."""
+    for table in ("opportunities", "stage_changes"):
+        db.execute(f"CREATE TEMP TABLE {table}_before AS SELECT * FROM main.{table}")
+    db.execute("DROP TABLE stage_changes")  # first: its rows refer to the opportunities
+    db.execute("DROP TABLE opportunities")
+    db.execute(f"""CREATE TABLE opportunities (
+  {schema.ddl(schema.OPPORTUNITY_COLUMNS, {
+      "opportunity_id": "TEXT NOT NULL PRIMARY KEY",
+      "customer_id": "TEXT NOT NULL REFERENCES customers(customer_id)",
+      "pipeline": "TEXT NOT NULL",
+      "stage": "TEXT NOT NULL",
+      "owner_staff_id": "TEXT REFERENCES staff(staff_id)",
+      "opened_on": "TEXT NOT NULL",
+  })},
+  updated_at TEXT NOT NULL
+)""")
+    db.execute("""CREATE TABLE stage_changes (
+  change_id INTEGER PRIMARY KEY,
+  opportunity_id TEXT NOT NULL REFERENCES opportunities(opportunity_id),
+  from_stage TEXT,
+  to_stage TEXT NOT NULL,
+  at TEXT NOT NULL,
+  by TEXT,
+  note TEXT
+)""")
+    db.execute("""INSERT INTO opportunities (opportunity_id, customer_id, pipeline, stage, title, amount_minor,
+                                             owner_staff_id, opened_on, updated_at)
+  SELECT CAST(opportunity_id AS TEXT), customer_id, pipeline, stage, title, amount_minor, owner_staff_id, opened_on,
+         updated_at FROM temp.opportunities_before""")
+    db.execute("""INSERT INTO stage_changes (change_id, opportunity_id, from_stage, to_stage, at, [by], note)
+  SELECT change_id, CAST(opportunity_id AS TEXT), from_stage, to_stage, at, [by], note FROM temp.stage_changes_before""")
+    for table in ("opportunities", "stage_changes"):
+        db.execute(f"DROP TABLE temp.{table}_before")
+    for table, (key, columns) in AUDITED_KINDS.items():
+        for statement in _audit_triggers(table, key, schema.names(columns)):
+            db.execute(statement)
 
 
 @contextmanager

@@ -587,8 +587,9 @@ def test_uci_customers_all_get_a_fitting_owner_with_even_books(tmp_path):
     path = tmp_path / "uci.db"
     book = ["--db", str(path)]
     run_cli(*book, "init", check_code=0)
-    for kind in ("customers", "balances"):
-        run_cli(*book, "import", kind, str(UCI), "--mapping", str(UCI_MAPPING), check_code=0)
+    run_cli(*book, "import", "customers", str(UCI), "--mapping", str(UCI_MAPPING), check_code=0)
+    run_cli(*book, "import", "balances", str(UCI), "--mapping", str(UCI_MAPPING), "--as-of", "2010-11-30",
+            check_code=0)
     staff = tmp_path / "staff.csv"
     rows = ["staff_id,name,post,capacity,active"]
     plan = {"branch_manager": 1, "senior_wealth_manager": 2, "wealth_manager": 6, "lobby_manager": 8,
