@@ -1,1 +1,2 @@
-"""Policy files shipped with clientbook: ``default.toml`` and example institution policies."""
+"""Files shipped with clientbook: ``default.toml`` (the default policy), example institution
+policies (``examples/``, ``--config NAME``) and example mappings (``mappings/``, ``--mapping NAME``)."""

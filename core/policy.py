@@ -16,13 +16,14 @@ import typing
 from dataclasses import dataclass
 from decimal import Decimal
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import BadInput, PluginError, PolicyError, Problem
-from .i18n import LANGUAGES
+from .i18n import LANGUAGES, t
 from .plugin_manager import PluginManager
 
 DEFAULT_SOURCE = "config/default.toml"
@@ -162,25 +163,65 @@ def default_policy_text() -> str:
     return (resources.files("clientbook.config") / "default.toml").read_text(encoding="utf-8")
 
 
+# The folders of examples shipped in the package clientbook.config: the option that takes one
+# by name, the command that lists them, and the message for a file that is not there.
+SHIPPED = {"examples": ("--config", "clientbook config examples", "policy.file_missing"),
+           "mappings": ("--mapping", "clientbook mappings", "mapping.file_missing")}
+
+
+def shipped_folder(folder: str) -> Traversable:
+    """Where the installed package keeps ``config/<folder>/``."""
+    return resources.files("clientbook.config") / folder
+
+
+def shipped_files(folder: str) -> dict[str, Traversable]:
+    """The examples clientbook ships in ``config/<folder>/`` (``examples``: policies,
+    ``mappings``: mapping files), by name: the file's name without ``.toml``."""
+    found = shipped_folder(folder).iterdir()
+    return {item.name.removesuffix(".toml"): item for item in sorted(found, key=lambda item: item.name)
+            if item.name.endswith(".toml")}
+
+
+def find_file(given: str | Path, folder: str) -> tuple[str, Path | Traversable]:
+    """The file a ``--config`` or ``--mapping`` names, and how messages name it.
+
+    A path wins: a file there is read (a missing one is reported by the reader). A bare name
+    with no file of that name here (``hong_kong_bank``, ``uci-bank-marketing.toml``) is the
+    example shipped in ``config/<folder>/``. A folder, or a name that is neither, is BadInput.
+    """
+    option, listing, missing = SHIPPED[folder]
+    path = Path(given)
+    if path.is_dir():
+        raise BadInput("examples.folder", option=option, path=str(path), listing=listing)
+    if path.exists() or path.name != str(given):  # a file, or a path to where one should be
+        return str(path), path
+    name = path.name.removesuffix(".toml")
+    shipped = shipped_files(folder)
+    if name in shipped:
+        return f"config/{folder}/{name}.toml", shipped[name]
+    suggestion = did_you_mean(name, shipped)
+    raise BadInput("examples.unknown_suggest" if suggestion else "examples.unknown", missing=t(missing, path=str(path)),
+                   suggestion=suggestion, known=", ".join(shipped), listing=listing)
+
+
 def read_layers(config_paths: list[str | Path]) -> list[Layer]:
-    """The default policy and each given file, parsed; syntax errors are reported together."""
+    """The default policy and each given file (a path, or a shipped example's name), parsed;
+    syntax errors are reported together."""
     problems: list[Problem] = []
     layers = [Layer(DEFAULT_SOURCE, tomllib.loads(default_policy_text()))]
     for raw_path in config_paths:
-        path = Path(raw_path)
+        source, file = find_file(raw_path, "examples")
         try:
-            text = path.read_bytes().decode("utf-8-sig")
+            text = file.read_bytes().decode("utf-8-sig")
         except FileNotFoundError:
-            raise BadInput("policy.file_missing", path=str(path)) from None
-        except IsADirectoryError:
-            raise BadInput("policy.file_missing", path=str(path)) from None
+            raise BadInput("policy.file_missing", path=source) from None
         except UnicodeDecodeError as error:
-            problems.append(Problem(str(path), "-", "policy.not_utf8", {"position": error.start}))
+            problems.append(Problem(source, "-", "policy.not_utf8", {"position": error.start}))
             continue
         try:
-            layers.append(Layer(str(path), tomllib.loads(text)))
+            layers.append(Layer(source, tomllib.loads(text)))
         except tomllib.TOMLDecodeError as error:
-            problems.append(Problem(str(path), "-", "policy.toml_syntax", {"detail": str(error)}))
+            problems.append(Problem(source, "-", "policy.toml_syntax", {"detail": str(error)}))
     if problems:
         raise PolicyError(problems)
     return layers
@@ -258,8 +299,8 @@ def _model_at(model: type, loc: tuple) -> type | None:
         if not (isinstance(current, type) and issubclass(current, BaseModel)):
             return None
         field = current.model_fields.get(part)
-        if field is None:
-            return None
+        if field is None:  # a key of a table of models (sources.loans): the model holds its values
+            continue
         current = _innermost_model(field.annotation)
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
 
