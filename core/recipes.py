@@ -1,0 +1,529 @@
+"""Import recipes: a bank's relational export, several files, into every kind at once.
+
+A core banking system exports tables keyed by account, card or contract, not by customer.
+A recipe names the export's files (``[sources.NAME]``) and defines each kind's rows
+(``[kinds.KIND]``) as one SQL ``SELECT`` over them: joins, totals and latest values per
+key, filters, derived fields. SQL is the one well-known language for exactly this; a few
+registered functions add what it lacks (resident id numbers, exact decimal arithmetic,
+dates in the export's own format). dbt's staging models are the pattern: the raw files are
+staged as they are, then each target is one SELECT.
+
+How a recipe is carried out:
+
+1. Every source file is read by the importer's own reader (encodings, separators and
+   malformed lines are refused as for ``clientbook import``) and staged, as text, into a
+   temporary SQLite database: one table per source, with ``_line`` (the file line) and
+   ``_row`` (``"loans.csv:17"``, for messages). The book is attached read-only as ``book``.
+2. Each kind's SELECT runs with only reads allowed. Its rows, named with clientbook's field
+   names, then go through the same conversion and checks as a file import, with the
+   kind's mapping settings (``date_formats``, ``thousands_separator`` ...). A problem names
+   the *source* row: the SELECT's ``_row`` column (a space-separated list of ``file:line``
+   for a row made from several, e.g. ``source_rows(t._row)`` in a total).
+3. Every kind is written in one transaction, in dependency order (staff, customers, then
+   the rest): one problem anywhere and nothing is written.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+import sqlite3
+import tempfile
+import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import ValidationError
+from sqlite_utils import Database
+
+from . import columnar
+from .errors import BadInput, MappingError, Problem
+from .i18n import t
+from .importer import KINDS, ImportInvalid, ImportProblem, ImportResult, import_source
+from .mapping import KindMapping, first_two_digit_year
+from .policy import PolicyModel, _problem_from_error, did_you_mean, find_file
+from .sources import ENCODINGS, SourceTable, read_source
+from .store import writing
+
+# A registered function that cannot make a value returns this marker, its reason and the value:
+# the rows are then refused with the row they came from, where an exception would name none.
+FAILED = "\x00"
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+# Reserved in the staging database: the attached book, SQLite's own tables.
+_RESERVED = {"book", "main", "temp"}
+# How many source rows a message lists for a row made from many.
+SHOWN_SOURCE_ROWS = 5
+
+
+class Source(PolicyModel):
+    """One file of the export, read as ``clientbook import`` reads a file."""
+
+    file: str
+    encoding: str = "auto"
+    separator: str | None = None
+    sheet: str | None = None
+
+
+class LeaveOut(PolicyModel):
+    """Rows of a kind left out on purpose (a SQL condition over the SELECT's columns), counted."""
+
+    where: str
+    why: str
+
+
+class RecipeKind(KindMapping):
+    """A kind's rows: one SELECT over the sources (and ``book``), then the mapping settings of
+    a file import applied to its columns."""
+
+    select: str
+    leave_out: list[LeaveOut] = []
+
+
+class Recipe(PolicyModel):
+    description: str = ""
+    sources: dict[str, Source]
+    kinds: dict[str, RecipeKind]
+
+
+@dataclass
+class RecipeResult:
+    recipe: str
+    kinds: list[ImportResult]
+    left_out: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # kind -> (why, rows)
+    dry_run: bool = False
+
+    def as_dict(self) -> dict:
+        return {"recipe": self.recipe, "dry_run": self.dry_run,
+                "kinds": [{**result.as_dict(), "left_out": [{"why": why, "rows": rows} for why, rows
+                                                            in self.left_out.get(result.kind, [])]}
+                          for result in self.kinds]}
+
+
+def load_recipe(given: str | Path) -> tuple[str, Recipe]:
+    """Read and check a recipe (a path, or the name of a shipped one); every problem names the
+    file and the dotted key. Returns how messages name the file, and the recipe."""
+    shown, file = find_file(given, "mappings")
+    try:
+        data = tomllib.loads(file.read_bytes().decode("utf-8-sig"))
+    except FileNotFoundError:
+        raise BadInput("recipe.file_missing", path=shown) from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise MappingError([Problem(shown, "-", "policy.toml_syntax", {"detail": str(error)})]) from None
+    problems = []
+    sources, kinds = data.get("sources"), data.get("kinds")
+    for name in sources if isinstance(sources, dict) else ():
+        if not _NAME.match(name) or name.lower() in _RESERVED:
+            problems.append(Problem(shown, f"sources.{name}", "recipe.bad_source_name", {}))
+    for kind in kinds if isinstance(kinds, dict) else ():
+        if kind not in KINDS:
+            suggestion = did_you_mean(kind, list(KINDS))
+            problems.append(Problem(shown, f"kinds.{kind}", "mapping.unknown_kind_suggest" if suggestion
+                                    else "mapping.unknown_kind", {"suggestion": suggestion, "known": ", ".join(KINDS)}))
+    for name, spec in sources.items() if isinstance(sources, dict) else ():
+        if isinstance(spec, dict) and spec.get("encoding", "auto") not in ENCODINGS:
+            problems.append(Problem(shown, f"sources.{name}.encoding", "recipe.bad_encoding",
+                                    {"found": spec["encoding"], "known": ", ".join(ENCODINGS)}))
+    if isinstance(kinds, dict) and not kinds:
+        problems.append(Problem(shown, "kinds", "recipe.no_kinds", {}))
+    try:
+        recipe = Recipe.model_validate(data)
+    except ValidationError as error:
+        problems += [_problem_from_error("", Recipe, item, {"": shown}) for item in error.errors()]
+    else:  # what a mapping's kind table checks (separators, date formats ...), for each kind
+        problems += [Problem(shown, f"kinds.{kind}.{key}", message, params) for kind, spec in recipe.kinds.items()
+                     for key, message, params in spec.check()]
+    for problem in problems:
+        problem.source = shown
+    if problems:
+        raise MappingError(problems)
+    return shown, recipe
+
+
+# --- registered functions ------------------------------------------------------------------------
+
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+
+
+def _resident_id(value) -> tuple[date, str] | None:
+    """Birth date and sex from a PRC resident identity card number: 18 characters (GB 11643,
+    ISO 7064 MOD 11-2 check character) or the old 15 digits (born 19YY); None when it is not one."""
+    text = str(value).strip().upper() if value is not None else ""
+    if re.fullmatch(r"\d{17}[\dX]", text):
+        if _ID_CHECK[sum(int(digit) * weight for digit, weight in zip(text, _ID_WEIGHTS)) % 11] != text[17]:
+            return None
+        born, sequence = text[6:14], text[16]
+    elif re.fullmatch(r"\d{15}", text):
+        born, sequence = "19" + text[6:12], text[14]
+    else:
+        return None
+    try:
+        birth = datetime.strptime(born, "%Y%m%d").date()
+    except ValueError:
+        return None
+    return birth, ("male" if int(sequence) % 2 else "female")
+
+
+def _failed(reason: str, value) -> str:
+    return f"{FAILED}{reason}{FAILED}{value}"
+
+
+def resident_id_birth_date(value):
+    if value is None:
+        return None
+    found = _resident_id(value)
+    return found[0].isoformat() if found else _failed("resident_id", value)
+
+
+def resident_id_sex(value):
+    if value is None:
+        return None
+    found = _resident_id(value)
+    return found[1] if found else _failed("resident_id", value)
+
+
+def parse_date(value, form, window=None):
+    """A date in the export's own format as ISO. A format with ``%y`` needs the hundred years its
+    two-digit years fall in, written as a mapping's ``two_digit_years`` (``"1910-2009"``)."""
+    if value is None or str(value).strip() == "":
+        return None
+    form = str(form)
+    first = first_two_digit_year(str(window)) if window is not None else None
+    if "%y" in form and first is None:
+        return _failed("two_digit_year", value)
+    try:
+        parsed = datetime.strptime(str(value).strip(), form).date()
+        if "%y" in form:  # the parser's own rule (69 to 99 in the 1900s) is a guess
+            parsed = parsed.replace(year=first + (parsed.year - first) % 100)
+    except ValueError:  # no such date (a 29 February its century lacks, too)
+        return _failed("date", value)
+    return parsed.isoformat()
+
+
+def add_months(value, months):
+    """An ISO date plus a number of months (the month's last day when the day does not exist)."""
+    if value is None or months is None:
+        return None
+    try:
+        start = date.fromisoformat(str(value))
+        count = int(months)
+    except (ValueError, TypeError):
+        return _failed("date", value)
+    month = start.month - 1 + count
+    year, month = start.year + month // 12, month % 12 + 1
+    return date(year, month, min(start.day, calendar.monthrange(year, month)[1])).isoformat()
+
+
+def _decimal(value) -> Decimal | None:
+    text = str(value).strip()
+    if not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)", text):
+        return None
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        return None
+
+
+def decimal_mul(value, factor):
+    """An amount times a factor (1000 for thousands, -1 for a debit), exactly, as text."""
+    if value is None or str(value).strip() == "":
+        return None
+    amount, times = _decimal(value), _decimal(factor)
+    if amount is None or times is None:
+        return _failed("decimal", value)
+    return format(amount * times, "f")
+
+
+class DecimalSum:
+    """Total of amounts given as text, exactly (SQL's SUM adds binary floats)."""
+
+    def __init__(self):
+        self.total, self.bad = None, None
+
+    def step(self, value):
+        if value is None or str(value).strip() == "" or self.bad is not None:
+            return
+        amount = _decimal(value)
+        if amount is None:
+            self.bad = value
+            return
+        self.total = amount if self.total is None else self.total + amount
+
+    def finalize(self):
+        if self.bad is not None:
+            return _failed("decimal", self.bad)
+        return None if self.total is None else format(self.total, "f")
+
+
+class SourceRows:
+    """The source rows a total was made from, for messages: the first few and how many more."""
+
+    def __init__(self):
+        self.rows, self.count = [], 0
+
+    def step(self, value):
+        if value is None:
+            return
+        for row in str(value).split():
+            self.count += 1
+            if len(self.rows) < SHOWN_SOURCE_ROWS and row not in self.rows:
+                self.rows.append(row)
+
+    def finalize(self):
+        more = self.count - len(self.rows)
+        return " ".join(self.rows) + (f" +{more}" if more > 0 else "")
+
+
+FUNCTIONS = {"resident_id_birth_date": (1, resident_id_birth_date), "resident_id_sex": (1, resident_id_sex),
+             "parse_date": (-1, parse_date), "add_months": (2, add_months), "decimal_mul": (2, decimal_mul)}
+AGGREGATES = {"decimal_sum": (1, DecimalSum), "source_rows": (1, SourceRows)}
+
+# What a recipe's SQL may do: read tables and call functions; nothing that writes or attaches.
+_ALLOWED = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
+
+
+# The table each kind's SELECT is run into, in the staging database.
+KIND_ROWS = "_kind_rows"
+
+
+def _read_only(action, *_):
+    return sqlite3.SQLITE_OK if action in _ALLOWED else sqlite3.SQLITE_DENY
+
+
+def _into_kind_rows(action, first, _second, schema, _trigger):
+    """Reads, and the one table the SELECT is run into: nothing else may be written."""
+    if action in _ALLOWED:
+        return sqlite3.SQLITE_OK
+    if action == sqlite3.SQLITE_CREATE_TABLE and first == KIND_ROWS and schema == "main":
+        return sqlite3.SQLITE_OK
+    if action == sqlite3.SQLITE_INSERT and first in (KIND_ROWS, "sqlite_master") and schema == "main":
+        return sqlite3.SQLITE_OK
+    if action == sqlite3.SQLITE_UPDATE and first == "sqlite_master" and schema == "main":  # the table's entry
+        return sqlite3.SQLITE_OK
+    return sqlite3.SQLITE_DENY
+
+
+@contextmanager
+def _authorized(connection: sqlite3.Connection, authorizer) -> Iterator[None]:
+    connection.set_authorizer(authorizer)
+    try:
+        yield
+    finally:
+        connection.set_authorizer(None)
+
+
+# --- staging ---------------------------------------------------------------------------------------
+
+
+def _text_table(source: SourceTable) -> pa.Table:
+    """The source's cells as Arrow text, with the file line of each row."""
+    if source.table is not None:
+        table = source.table.rename_columns(source.columns)
+    else:
+        columns = list(zip(*source.rows)) if source.rows else [[] for _ in source.columns]
+        table = pa.table({name: pa.array(list(cells), pa.large_string()) for name, cells in zip(source.columns,
+                                                                                                  columns)})
+    return table.append_column("_line", pa.array(np.asarray(source.lines, dtype=np.int64)))
+
+
+def _stage_sources(recipe: Recipe, folder: Path, files: Path) -> sqlite3.Connection:
+    """Each source read and staged as text into a new SQLite file; a connection to it."""
+    tables, labels = {}, {}
+    for name, spec in recipe.sources.items():
+        path = files / spec.file
+        source = read_source(path, encoding=spec.encoding, sheet=spec.sheet, separator=spec.separator)
+        reserved = [column for column in source.columns if column in ("_line", "_row")]
+        if reserved:
+            raise BadInput("recipe.reserved_column", path=source.path, column=reserved[0])
+        tables[name], labels[name] = _text_table(source), Path(source.path).name
+    staged = columnar.stage(folder, tables)
+    path = staged[0] if staged else folder / "stage.db"
+    connection = sqlite3.connect(Path(path).as_uri(), uri=True)
+    if not staged:  # no driver: the same tables, written here
+        for name, table in tables.items():
+            connection.execute(f"CREATE TABLE [{name}] ({', '.join(f'[{column}]' for column in table.column_names)})")
+            connection.executemany(f"INSERT INTO [{name}] VALUES ({', '.join('?' * table.num_columns)})",
+                                   zip(*(table[column].to_pylist() for column in table.column_names)))
+    for name, label in labels.items():  # "loans.csv:17", computed when read, never stored
+        connection.execute(f"ALTER TABLE [{name}] ADD COLUMN _row TEXT GENERATED ALWAYS AS "
+                           f"({_sql_text(label + ':')} || _line) VIRTUAL")
+    connection.commit()
+    return connection
+
+
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+# --- each kind -------------------------------------------------------------------------------------
+
+
+def _kind_rows(stage, shown: str, kind: str, spec: RecipeKind) -> tuple[pa.Table, list]:
+    """The kind's rows as text (and ``_row``), and the rows left out on purpose: (why, count).
+
+    The SELECT runs once, into a table of the staging database, which is then read column by
+    column (through the driver in a child process when large), never as Python rows."""
+    connection = stage.conn
+    select = spec.select.strip().rstrip(";")
+    try:
+        with _authorized(connection, _read_only):
+            columns = [column[0] for column in connection.execute(f"SELECT * FROM ({select}) LIMIT 0").description]
+        duplicated = [name for name in columns if columns.count(name) > 1]
+        if duplicated:
+            raise BadInput("recipe.duplicate_column", path=shown, kind=kind, column=duplicated[0])
+        connection.execute(f"DROP TABLE IF EXISTS {KIND_ROWS}")
+        with _authorized(connection, _into_kind_rows):
+            connection.execute(f"CREATE TABLE {KIND_ROWS} AS SELECT * FROM ({select})")
+        connection.commit()
+        total = connection.execute(f"SELECT COUNT(*) FROM {KIND_ROWS}").fetchone()[0]
+        left_out, kept = [], []
+        with _authorized(connection, _read_only):
+            for rule in spec.leave_out:
+                condition = f"COALESCE(({rule.where}), 0)"
+                count = connection.execute(f"SELECT COUNT(*) FROM {KIND_ROWS} WHERE {condition}"
+                                           + "".join(f" AND NOT {other}" for other in kept)).fetchone()[0]
+                left_out.append((rule.why, count))
+                kept.append(condition)
+    except sqlite3.Error as error:
+        raise BadInput("recipe.sql_error", path=shown, kind=kind, detail=str(error)) from None
+    if not total:
+        raise BadInput("recipe.no_rows", path=shown, kind=kind)
+    if total == sum(count for _, count in left_out):
+        raise BadInput("recipe.all_left_out", path=shown, kind=kind, count=total)
+    # Each value as the text a file would hold; a float with every digit it has, so that an amount
+    # computed in binary floating point shows its stray digits and is refused, not rounded.
+    texts = ", ".join(f"CASE typeof([{name}]) WHEN 'real' THEN printf('%!.17g', [{name}]) "
+                      f"ELSE CAST([{name}] AS TEXT) END AS [{name}]" for name in columns)
+    where = " WHERE " + " AND ".join(f"NOT {condition}" for condition in kept) if kept else ""
+    query = columnar.Query(f"SELECT {texts} FROM {KIND_ROWS}{where}", dict.fromkeys(columns, "TEXT"),
+                           rows=total - sum(count for _, count in left_out))
+    return columnar.read_tables(stage, [query])[0], left_out
+
+
+def _provenance(table: pa.Table, shown: str, kind: str) -> tuple[pa.Table, list[str]]:
+    """The table without ``_row``, and where each row came from (the SELECT's ``_row``, else the
+    recipe's kind and the row's number)."""
+    if "_row" in table.column_names:
+        made_from = table["_row"].to_pylist()
+        table = table.drop_columns(["_row"])
+    else:
+        made_from = [None] * table.num_rows
+    fallback = f"{shown}:kinds.{kind}"
+    return table, [row.strip() if row and row.strip() else f"{fallback}:{number}"
+                   for number, row in enumerate(made_from, start=1)]
+
+
+def _problem_at(made_from: str, column: str, found: str, expected: str) -> ImportProblem:
+    """A problem named by the first source row it came from; the others follow it."""
+    first, _, rest = made_from.partition(" ")
+    path, _, line = first.rpartition(":")
+    if not line.isdigit():
+        path, line = first, "0"
+    return ImportProblem(path, int(line), column, found, expected, made_from=rest)
+
+
+def _failures(table: pa.Table, made_from: list[str]) -> list[ImportProblem]:
+    """Cells a registered function could not make (its marker), as problems of their source rows."""
+    problems = []
+    for name in table.column_names:
+        marked = pc.fill_null(pc.starts_with(table[name], FAILED), False)
+        for row in np.flatnonzero(marked.to_numpy(zero_copy_only=False)):
+            _, reason, value = table[name][int(row)].as_py().split(FAILED, 2)
+            problems.append(_problem_at(made_from[row], name, repr(value), t(f"recipe.expected.{reason}")))
+    return problems
+
+
+def _repeated_keys(table: pa.Table, made_from: list[str], kind: str, shown: str) -> None:
+    """A key that comes out more than once: a join multiplied rows (an account with two owners)."""
+    key = list(KINDS[kind].key)
+    if not set(key) <= set(table.column_names):
+        return
+    counts = table.select(key).group_by(key).aggregate([([], "count_all")])
+    repeated = counts.filter(pc.greater(counts["count_all"], 1))
+    if not repeated.num_rows:
+        return
+    first = {name: repeated[name][0].as_py() for name in key}
+    rows = np.ones(table.num_rows, dtype=bool)
+    for name, value in first.items():
+        rows &= pc.fill_null(pc.equal(table[name], value), False).to_numpy(zero_copy_only=False)
+    sources = [made_from[row] for row in np.flatnonzero(rows)[:SHOWN_SOURCE_ROWS]]
+    raise BadInput("recipe.repeated_key", path=shown, kind=kind, count=repeated.num_rows,
+                   example=", ".join(f"{name} {value!r}" for name, value in first.items()),
+                   times=int(repeated["count_all"][0].as_py()), rows="; ".join(sources))
+
+
+def _import_kind(db, policy, stage, shown: str, kind: str, spec: RecipeKind, actor: str, manager
+                 ) -> tuple[ImportResult, list]:
+    table, left_out = _kind_rows(stage, shown, kind, spec)
+    table, made_from = _provenance(table, shown, kind)
+    failed = _failures(table, made_from)
+    if failed:
+        raise ImportInvalid(shown, failed)
+    _repeated_keys(table, made_from, kind, shown)
+    source = SourceTable(f"{shown}:kinds.{kind}", table.column_names, None, np.arange(1, table.num_rows + 1),
+                         "utf-8", "recipe", table)
+    mapping = KindMapping.model_validate(spec.model_dump(exclude={"select", "leave_out"}, exclude_unset=True))
+    try:
+        result = import_source(db, policy, kind, source, mapping, actor=actor, manager=manager)
+    except ImportInvalid as invalid:  # rows numbered as the SELECT made them: named by their source rows
+        problems = [_problem_at(made_from[problem.line - 1], problem.column, problem.found, problem.expected)
+                    if 0 < problem.line <= len(made_from) else problem for problem in invalid.problems]
+        raise ImportInvalid(shown, problems, also=invalid.also) from None
+    return result, left_out
+
+
+class _DryRun(Exception):
+    def __init__(self, result: RecipeResult):
+        self.result = result
+
+
+def run_recipe(db, policy, path: str | Path, files: str | Path | None = None, as_of: date | None = None,
+               dry_run: bool = False, actor: str = "clientbook import", manager=None) -> RecipeResult:
+    """Import every kind a recipe defines, from the files it names (in ``files``, else beside the
+    recipe), in one transaction; checked whole first, nothing written on any problem.
+
+    ``as_of``: the export's date, ``as_of()`` in the recipe's SQL (today when not given). A
+    shipped recipe, given by name, reads its files from ``files`` or the current folder."""
+    shown, recipe = load_recipe(path)
+    shipped = shown != str(Path(path))
+    folder = Path(files) if files is not None else Path.cwd() if shipped else Path(path).parent
+    order = [kind for kind in KINDS if kind in recipe.kinds]
+    book = columnar.book_file(db)
+    with tempfile.TemporaryDirectory(prefix="clientbook-recipe-") as staging:
+        connection = _stage_sources(recipe, Path(staging), folder)
+        stage = Database(connection)
+        try:
+            if book:
+                connection.execute("ATTACH DATABASE ? AS book", [Path(book).as_uri() + "?mode=ro"])
+            for name, (arguments, function) in FUNCTIONS.items():
+                connection.create_function(name, arguments, function, deterministic=True)
+            day = (as_of or date.today()).isoformat()
+            connection.create_function("as_of", 0, lambda: day, deterministic=True)
+            for name, (arguments, aggregate) in AGGREGATES.items():
+                connection.create_aggregate(name, arguments, aggregate)
+            try:
+                with writing(db, actor, f"import recipe {Path(shown).name}"):
+                    results, left_out = [], {}
+                    for kind in order:
+                        result, left_out[kind] = _import_kind(db, policy, stage, shown, kind,
+                                                              recipe.kinds[kind], actor, manager)
+                        results.append(result)
+                    outcome = RecipeResult(shown, results, {kind: rows for kind, rows in left_out.items() if rows},
+                                           dry_run)
+                    if dry_run:
+                        raise _DryRun(outcome)
+            except _DryRun as dry:
+                return dry.result
+        finally:
+            connection.close()
+    return outcome
+
+
+__all__ = ["FUNCTIONS", "Recipe", "RecipeResult", "load_recipe", "run_recipe"]

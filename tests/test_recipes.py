@@ -1,0 +1,262 @@
+"""Import recipes: a relational export (clients, accounts, dispositions, loans, transactions keyed
+by account; birth dates and sex encoded in resident id numbers) written by the test, imported by
+one recipe and checked cell by cell against values the test computes itself from what it wrote."""
+
+from __future__ import annotations
+
+import calendar
+import csv
+import random
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from books import AS_OF
+from clientbook.errors import MappingError
+from clientbook.importer import ImportInvalid
+from clientbook.policy import load
+from clientbook.recipes import add_months, parse_date, resident_id_birth_date, resident_id_sex, run_recipe
+from clientbook.store import open_book
+from helpers import ROOT, file_digest, run_cli
+
+WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def resident_id(born: date, female: bool, serial: int) -> str:
+    """An 18-character PRC resident id (GB 11643): area, birth date, sequence (odd: male), check."""
+    body = f"110105{born:%Y%m%d}{serial % 100:02d}{(2 * (serial % 5)) + (0 if female else 1)}"
+    return body + "10X98765432"[sum(int(digit) * weight for digit, weight in zip(body, WEIGHTS)) % 11]
+
+
+# The shipped example recipe: the tests prove it on an export they build.
+RECIPE = (ROOT / "config" / "mappings" / "relational-bank.toml").read_text(encoding="utf-8")
+
+
+def write_csv(path: Path, header: list[str], rows: list[list], separator: str = ",") -> None:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, delimiter=separator)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+@pytest.fixture
+def export(tmp_path):
+    """The export and the truth the test knows about it."""
+    rng = random.Random(7)
+    folder = tmp_path / "export"
+    folder.mkdir()
+    truth = {"customers": {}, "holdings": {}, "balances": {}, "transactions": {}}
+    clients, accounts, dispositions, loans, transactions = [], [], [], [], []
+    for number in range(1, 41):
+        born = date(1919, 1, 1) + timedelta(days=rng.randrange(0, 80 * 365))
+        female = rng.random() < 0.5
+        clients.append([number, resident_id(born, female, number), f"district {number % 4}"])
+        truth["customers"][f"C{number}"] = {"name": f"Client {number}", "birth_date": born.isoformat(),
+                                            "gender": "female" if female else "male"}
+    for number in range(1, 61):
+        owner = (number - 1) % 40 + 1
+        opened = date(1993, 1, 1) + timedelta(days=rng.randrange(0, 2000))
+        accounts.append([number, opened.strftime("%y%m%d"), "monthly"])
+        if number <= 57:  # three accounts nobody owns: left out, and counted
+            dispositions.append([len(dispositions) + 1, owner, number, "OWNER"])
+            truth["holdings"][f"ACC-{number}"] = {"customer_id": f"C{owner}", "product_type": "demand_deposit",
+                                                  "opened_on": opened.isoformat()}
+        if number % 3 == 0:  # a second person who may use the account but does not own it
+            dispositions.append([len(dispositions) + 1, number % 40 + 1, number, "DISPONENT"])
+    for number in range(1, 16):
+        account = number * 3
+        granted = date(1996, 1, 31) + timedelta(days=31 * rng.randrange(0, 24))
+        months, thousands = rng.choice([12, 24, 36, 60]), Decimal(rng.randrange(5_000, 900_000)) / 10
+        loans.append([number, account, granted.isoformat(), f"{thousands:.1f}", months])
+        end_month = granted.month - 1 + months
+        year, month = granted.year + end_month // 12, end_month % 12 + 1
+        matures = date(year, month, min(granted.day, calendar.monthrange(year, month)[1]))
+        truth["holdings"][f"LOAN-{number}"] = {"customer_id": f"C{(account - 1) % 40 + 1}", "product_type": "loan",
+                                               "opened_on": granted.isoformat(), "matures_on": matures.isoformat(),
+                                               "amount_minor": int(thousands * 1000 * 100)}
+    cards = []
+    for number, disposition in enumerate(dispositions[::4], start=1):  # the owner's or another's card
+        issued = date(1997, 1, 1) + timedelta(days=rng.randrange(0, 900))
+        cards.append([number, disposition[0], "classic", issued.isoformat()])
+        truth["holdings"][f"CARD-{number}"] = {"customer_id": f"C{disposition[1]}", "product_type": "credit_card",
+                                               "opened_on": issued.isoformat()}
+    latest = {}
+    for number in range(1, 301):
+        account = rng.randrange(1, 58)
+        day = date(2026, 1, 1) + timedelta(days=rng.randrange(0, 300))
+        amount = Decimal(rng.randrange(100, 99_999)) / 100
+        direction = rng.choice(["CREDIT", "DEBIT"])
+        balance = Decimal(rng.randrange(0, 10_000_000)) / 100
+        transactions.append([number, account, day.isoformat(), direction, f"{amount:.2f}", f"{balance:.2f}"])
+        owner = f"C{(account - 1) % 40 + 1}"
+        truth["transactions"][f"T{number}"] = {"customer_id": owner, "occurred_on": day.isoformat(),
+                                               "amount_minor": int(amount * 100) * (-1 if direction == "DEBIT" else 1)}
+        if account not in latest or day >= latest[account][0]:  # ties: the later row in the file
+            latest[account] = (day, balance)
+    for account, (_, balance) in latest.items():
+        owner = f"C{(account - 1) % 40 + 1}"
+        truth["balances"][owner] = truth["balances"].get(owner, 0) + int(balance * 100)
+    write_csv(folder / "clients.csv", ["client_id", "id_number", "district"], clients)
+    write_csv(folder / "accounts.csv", ["account_id", "opened", "frequency"], accounts, separator=";")
+    write_csv(folder / "dispositions.csv", ["disp_id", "client_id", "account_id", "type"], dispositions)
+    write_csv(folder / "loans.csv", ["loan_id", "account_id", "granted", "amount", "months"], loans)
+    write_csv(folder / "cards.csv", ["card_id", "disp_id", "type", "issued"], cards)
+    write_csv(folder / "transactions.csv", ["trans_id", "account_id", "day", "direction", "amount", "balance"],
+              transactions)
+    (folder / "bank.recipe.toml").write_text(RECIPE, encoding="utf-8")
+    return folder, truth
+
+
+def book(tmp_path):
+    policy, manager = load([])
+    return open_book(tmp_path / "book.db", manager, create=True), policy
+
+
+def test_a_relational_export_goes_in_by_one_recipe_cell_by_cell(tmp_path, export):
+    folder, truth = export
+    db, policy = book(tmp_path)
+    result = run_recipe(db, policy, folder / "bank.recipe.toml", as_of=AS_OF)
+    assert [(kind.kind, kind.inserted) for kind in result.kinds] == [
+        ("customers", 40), ("holdings", len(truth["holdings"])), ("balances", len(truth["balances"])),
+        ("transactions", 300)]
+    assert result.left_out == {"holdings": [("accounts nobody owns", 3)]}
+    customers = {row["customer_id"]: row for row in db.query("SELECT * FROM customers")}
+    for customer_id, expected in truth["customers"].items():
+        assert {key: customers[customer_id][key] for key in expected} == expected
+    holdings = {row["holding_id"]: row for row in db.query("SELECT * FROM holdings")}
+    assert set(holdings) == set(truth["holdings"])
+    for holding_id, expected in truth["holdings"].items():
+        assert {key: holdings[holding_id][key] for key in expected} == expected
+    balances = {row["customer_id"]: (row["as_of"], row["total_assets_minor"]) for row in db.query("SELECT * FROM balances")}
+    assert balances == {owner: (AS_OF.isoformat(), total) for owner, total in truth["balances"].items()}
+    transactions = {row["txn_id"]: row for row in db.query("SELECT * FROM transactions")}
+    for txn_id, expected in truth["transactions"].items():
+        assert {key: transactions[txn_id][key] for key in expected} == expected
+    again = run_recipe(db, policy, folder / "bank.recipe.toml", as_of=AS_OF)  # re-import: upserts by key
+    assert [(kind.inserted, kind.updated) for kind in again.kinds] == [(0, 0)] * 4
+    assert all(kind.unchanged == kind.rows for kind in again.kinds)
+
+
+def test_problems_name_the_source_rows_of_joined_and_totalled_rows(tmp_path, export):
+    folder, _ = export
+    rows = (folder / "transactions.csv").read_text(encoding="utf-8").splitlines()
+    rows[5] = rows[5].rsplit(",", 1)[0] + ",12x"  # a balance that is no number, line 6
+    (folder / "transactions.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    good = (folder / "clients.csv").read_text(encoding="utf-8")
+    clients = good.splitlines()
+    number = clients[3].split(",")[1]
+    wrong = number[:-1] + ("1" if number[-1] == "0" else "0")  # a wrong check character, line 4
+    clients[3] = clients[3].replace(number, wrong)
+    (folder / "clients.csv").write_text("\n".join(clients) + "\n", encoding="utf-8")
+    db, policy = book(tmp_path)
+    with pytest.raises(ImportInvalid) as caught:
+        run_recipe(db, policy, folder / "bank.recipe.toml", as_of=AS_OF)
+    shown = caught.value.render()
+    assert "clients.csv:4:birth_date: found" in shown and "resident id number" in shown
+    assert "clients.csv:4:gender:" in shown
+    assert db["customers"].count == 0  # nothing written
+    # The customers fixed, the total's problem names the transaction rows it was made from.
+    (folder / "clients.csv").write_text(good, encoding="utf-8")
+    with pytest.raises(ImportInvalid) as caught:
+        run_recipe(db, policy, folder / "bank.recipe.toml", as_of=AS_OF)
+    shown = caught.value.render()
+    assert "'12x'" in shown and "a plain decimal number" in shown, shown
+    assert "transactions.csv:" in shown and "total_assets" in shown, shown
+    assert db["customers"].count == 0 and db["holdings"].count == 0
+
+
+def test_the_recipe_functions():
+    assert resident_id_birth_date(resident_id(date(1919, 9, 22), False, 3)) == "1919-09-22"
+    assert resident_id_sex(resident_id(date(1985, 2, 4), True, 8)) == "female"
+    assert resident_id_sex(resident_id(date(1985, 2, 4), False, 8)) == "male"
+    assert resident_id_birth_date("110105450204123").startswith("1945-02-04")  # the old 15 digits: 19YY
+    assert resident_id_birth_date("11010519190922031X").startswith("\x00")  # a wrong check character
+    assert parse_date("450204", "%y%m%d", "1910-2009") == "1945-02-04"
+    assert parse_date("190922", "%y%m%d", "1910-2009") == "1919-09-22"
+    assert parse_date("04/02/45", "%d/%m/%y", "1910-2009") == "1945-02-04"
+    assert parse_date("450204", "%y%m%d").startswith("\x00")  # a two-digit year needs its century
+    assert add_months("2024-01-31", 1) == "2024-02-29" and add_months("2024-11-15", 14) == "2026-01-15"
+
+
+BAD = {
+    "sql_error": ('select = "SELECT nonsense FROM clients"', "kinds.customers: the select failed: no such column"),
+    "unknown_source": ('select = "SELECT * FROM branches"', "kinds.customers: the select failed: no such table: branches"),
+    "writes": ('select = "SELECT * FROM clients; DELETE FROM book.customers"', "the select failed"),
+    "no_rows": ('select = "SELECT client_id AS customer_id, \'x\' AS name FROM clients WHERE 0"', "gives no rows"),
+    "all_left_out": ('select = "SELECT \'C\' || client_id AS customer_id, \'x\' AS name FROM clients"\n'
+                     '[[kinds.customers.leave_out]]\nwhere = "1"\nwhy = "everyone"',
+                     "leave_out leaves out every one of its 40 rows"),
+    "multiplied": ('select = "SELECT \'C\' || d.client_id AS customer_id, \'x\' AS name, c._row || \' \' || d._row '
+                   'AS _row FROM dispositions d JOIN clients c ON c.client_id = d.client_id"',
+                   "come out more than once, e.g. customer_id 'C"),
+    "bad_derived": ('select = "SELECT \'C\' || client_id AS customer_id, \'x\' AS name, '
+                    'parse_date(district, \'%Y-%m-%d\') AS birth_date, _row FROM clients"',
+                    "clients.csv:2:birth_date: found 'district 1', expected a date in the given format"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_a_bad_recipe_is_refused_naming_it_and_leaves_the_book_as_it_was(tmp_path, export, case):
+    folder, _ = export
+    body, expected = BAD[case]
+    recipe = folder / f"{case}.recipe.toml"
+    recipe.write_text('[sources.clients]\nfile = "clients.csv"\n[sources.dispositions]\nfile = "dispositions.csv"\n'
+                      f'[kinds.customers]\n{body}\n', encoding="utf-8")
+    book_path = tmp_path / "book.db"
+    run_cli("--db", str(book_path), "init", check_code=0)
+    before = file_digest(book_path)
+    result = run_cli("--db", str(book_path), "import", "recipe", str(recipe), "--as-of", AS_OF.isoformat())
+    assert result.returncode == 2, result.stderr
+    assert expected in result.stderr, result.stderr
+    assert "internal error" not in result.stderr
+    assert file_digest(book_path) == before
+
+
+def test_a_recipe_with_bad_keys_names_the_file_and_key(tmp_path):
+    recipe = tmp_path / "r.toml"
+    recipe.write_text('[sources.clients]\nfile = "c.csv"\nfile_name = "x"\n[kinds.custmers]\nselect = "SELECT 1"\n',
+                      encoding="utf-8")
+    db, policy = book(tmp_path)
+    with pytest.raises(MappingError) as caught:
+        run_recipe(db, policy, recipe)
+    shown = caught.value.render()
+    assert "sources.clients.file_name" in shown and "kinds.custmers" in shown and "customers" in shown
+
+
+def test_a_recipe_kind_is_checked_as_a_mapping_kind_is(tmp_path):
+    """A kind's mapping settings get a mapping's checks: a two-digit year needs its hundred years,
+    a date directive must be one the importer reads."""
+    recipe = tmp_path / "r.toml"
+    recipe.write_text('[sources.clients]\nfile = "c.csv"\n[kinds.customers]\nselect = "SELECT 1"\n'
+                      'date_formats = ["%y%m%d", "%Q"]\n', encoding="utf-8")
+    db, policy = book(tmp_path)
+    with pytest.raises(MappingError) as caught:
+        run_recipe(db, policy, recipe)
+    shown = caught.value.render()
+    assert "kinds.customers.two_digit_years" in shown and "%Q" in shown, shown
+
+
+def test_the_shipped_recipe_by_name_from_the_cli(tmp_path, export):
+    """`clientbook import recipe relational-bank --from DIR`: the installed example, the export's
+    files from DIR; its problems also go to --errors-out, each with the rows it was made from."""
+    folder, truth = export
+    book_path = tmp_path / "book.db"
+    run_cli("--db", str(book_path), "init", check_code=0)
+    done = run_cli("--db", str(book_path), "import", "recipe", "relational-bank", "--from", str(folder),
+                   "--as-of", AS_OF.isoformat(), check_code=0)
+    assert "customers: 40 rows, 40 inserted" in done.stdout and "left out 3 rows: accounts nobody owns" in done.stdout
+    rows = (folder / "loans.csv").read_text(encoding="utf-8").splitlines()
+    rows[2] = rows[2].replace(rows[2].split(",")[3], "12,5")  # an amount that is no plain number (quoted: one cell)
+    (folder / "loans.csv").write_text("\n".join(rows[:2] + [rows[2].replace("12,5", '"12,5"')] + rows[3:]) + "\n",
+                                      encoding="utf-8")
+    before = file_digest(book_path)
+    report = tmp_path / "problems.csv"
+    refused = run_cli("--db", str(book_path), "import", "recipe", "relational-bank", "--from", str(folder),
+                      "--as-of", AS_OF.isoformat(), "--errors-out", str(report))
+    assert refused.returncode == 2 and "loans.csv:3:amount: found '12,5'" in refused.stderr, refused.stderr
+    with open(report, newline="", encoding="utf-8") as handle:
+        problem = list(csv.reader(handle))[1]
+    assert problem[:3] == ["loans.csv", "3", "amount"] and problem[5].startswith("dispositions.csv:")
+    assert file_digest(book_path) == before
