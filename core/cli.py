@@ -12,6 +12,7 @@ the command's session then reuses that one load.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -72,7 +73,7 @@ def non_negative_int(text: str) -> int:
 def _add_global_options(parser: argparse.ArgumentParser) -> None:
     """The options before the command; read twice: first for the policy, then by the full parser."""
     parser.add_argument("--db", metavar="PATH", help=t("cli.opt.db"))
-    parser.add_argument("--config", metavar="FILE", action="append", default=[], help=t("cli.opt.config"))
+    parser.add_argument("--config", metavar="FILE", action="append", default=[], help=t("examples.opt_config"))
     parser.add_argument("--lang", choices=LANGUAGES, help=t("cli.opt.lang"))
     parser.add_argument("--quiet", action="store_true", help=t("cli.opt.quiet"))
 
@@ -111,6 +112,11 @@ def build_parser(manager=None) -> Parser:
     show_config.set_defaults(handler=cmd_config_show)
     with_format(show_config, ("toml",) + FORMATS)
     show_config.set_defaults(format="toml")
+    examples = config_commands.add_parser("examples", help=t("examples.cmd_config_examples"),
+                                          description=t("examples.cmd_config_examples"))
+    examples.set_defaults(handler=cmd_config_examples)
+    with_format(examples)
+    with_format(command("mappings", cmd_mappings, help_key="examples.cmd_mappings"))
 
     sub = command("customers", cmd_customers)
     sub.add_argument("--tier", help=t("cli.opt.tier"))
@@ -124,15 +130,18 @@ def build_parser(manager=None) -> Parser:
     sub.add_argument("customer_id", metavar="CUSTOMER_ID", help=t("cli.opt.customer_id"))
     with_format(sub, ("table", "json"))
     sub = command("import", cmd_import)
-    sub.add_argument("kind", metavar="KIND", choices=IMPORT_KINDS, help=t("cli.opt.import_kind", kinds=", ".join(IMPORT_KINDS)))
+    sub.add_argument("kind", metavar="KIND", choices=[*IMPORT_KINDS, "recipe"],
+                     help=t("cli.opt.import_kind", kinds=", ".join(IMPORT_KINDS)))
     sub.add_argument("file", metavar="FILE", nargs="?", help=t("cli.opt.import_file"))
-    sub.add_argument("--mapping", metavar="MAP.toml", help=t("cli.opt.mapping"))
-    sub.add_argument("--encoding", choices=("auto", "utf-8", "gbk", "gb18030", "big5"), default="auto",
-                     help=t("cli.opt.encoding"))
+    sub.add_argument("--mapping", metavar="MAPPING", help=t("examples.opt_mapping"))
+    sub.add_argument("--encoding", choices=("auto", "utf-8", "gbk", "gb18030", "big5", "latin-1", "cp1252"),
+                     default="auto", help=t("cli.opt.encoding"))
     sub.add_argument("--sheet", metavar="NAME", help=t("cli.opt.sheet"))
     sub.add_argument("--separator", metavar="CHAR", help=t("cli.opt.separator"))
     sub.add_argument("--dry-run", action="store_true", help=t("cli.opt.dry_run"))
     sub.add_argument("--errors-out", metavar="FILE", help=t("cli.opt.errors_out"))
+    sub.add_argument("--from", dest="files", metavar="DIR", help=t("cli.opt.recipe_from"))
+    sub.add_argument("--as-of", type=iso_date, metavar="DATE", help=t("cli.opt.import_as_of"))
     sub.add_argument("--template", action="store_true", help=t("cli.opt.template"))
     sub.add_argument("--out", metavar="DIR", default=".", help=t("cli.opt.template_out"))
     with_format(sub, ("table", "json"))
@@ -425,11 +434,19 @@ def cmd_show(session: Session) -> int:
 
 
 def cmd_import(session: Session) -> int:
-    from .importer import ImportInvalid, ImportProblem, run_import, write_template
+    from .importer import run_import, write_template
     from .mapping import load_mapping
     from .progress import Progress
 
     args = session.args
+    if args.errors_out:  # before anything is read: where the problems go must be sure before they are found
+        errors_out = Path(args.errors_out)
+        if errors_out.is_dir():
+            raise BadInput("import.errors_out_is_folder", path=args.errors_out)
+        if not errors_out.parent.is_dir():
+            raise BadInput("import.errors_out_no_folder", path=args.errors_out, folder=str(errors_out.parent))
+    if args.kind == "recipe":
+        return _import_recipe(session)
     if args.template:
         data, sample = write_template(args.kind, args.out)
         print(t("import.template_written", data=str(data), mapping=str(sample)))
@@ -442,30 +459,142 @@ def cmd_import(session: Session) -> int:
     mapping = load_mapping(args.mapping, IMPORT_KINDS).get(args.kind) if args.mapping else None
     if args.mapping and mapping is None:
         raise BadInput("import.mapping_lacks_kind", path=args.mapping, kind=args.kind)
+    if args.as_of is not None:
+        mapping = _dated(mapping, args)
     db = session.book()
     progress = Progress(quiet=args.quiet)
-    try:
-        result = run_import(db, session.policy, args.kind, args.file, mapping=mapping, encoding=args.encoding,
-                            sheet=args.sheet, separator=separator,
-                            dry_run=args.dry_run, progress=progress)
-    except ImportInvalid as invalid:
-        progress.done()
-        if args.errors_out:
-            invalid.write_csv(args.errors_out)
-        raise
-    except BadInput as unreadable:  # the file as a whole: one row, so that no stale errors file misleads
-        progress.done()
-        if args.errors_out:
-            ImportInvalid(args.file, [ImportProblem(unreadable.params.get("path", args.file), unreadable.params.get("line", 0),
-                                                    "", "", unreadable.render())]).write_csv(args.errors_out)
-        raise
-    progress.done()
+    with _problems_written(args):
+        try:
+            result = run_import(db, session.policy, args.kind, args.file, mapping=mapping, encoding=args.encoding,
+                                sheet=args.sheet, separator=separator,
+                                dry_run=args.dry_run, progress=progress, manager=session.manager)
+        finally:  # the progress line goes before any message
+            progress.done()
     if args.format == "json":
         emit_object(result.as_dict())
     else:
         print(t("import.dry_run_done" if result.dry_run else "import.done", kind=result.kind, path=result.path,
                 encoding=result.encoding, rows=result.rows, inserted=result.inserted, updated=result.updated,
                 unchanged=result.unchanged))
+    return EXIT_OK
+
+
+@contextlib.contextmanager
+def _problems_written(args):
+    """An import's problems also go to --errors-out when given: every cell's, or the one row of a
+    file that cannot be read at all (so that no stale errors file misleads)."""
+    from .importer import ImportInvalid, ImportProblem
+
+    try:
+        yield
+    except ImportInvalid as invalid:
+        if args.errors_out:
+            _write_errors_out(invalid, args.errors_out)
+        raise
+    except BadInput as unreadable:
+        if args.errors_out:
+            _write_errors_out(ImportInvalid(args.file, [ImportProblem(unreadable.params.get("path", args.file),
+                                                                      unreadable.params.get("line", 0), "", "",
+                                                                      unreadable.render())]), args.errors_out)
+        raise
+
+
+def _write_errors_out(invalid, path: str) -> None:
+    """The problems to --errors-out; when that fails (a full disk, no permission), say so, and
+    the caller prints the problems all the same."""
+    try:
+        invalid.write_csv(path)
+    except OSError as error:
+        sys.stderr.write(t("import.errors_out_failed", path=path, detail=error.strerror or str(error)) + "\n")
+
+
+def _import_recipe(session: Session) -> int:
+    """``clientbook import recipe RECIPE.toml``: every kind the recipe defines, in one transaction."""
+    from .recipes import run_recipe
+
+    args = session.args
+    if not args.file:
+        raise BadInput("import.no_recipe")
+    with _problems_written(args):
+        result = run_recipe(session.book(), session.policy, args.file, files=args.files, as_of=args.as_of,
+                            dry_run=args.dry_run, manager=session.manager)
+    if args.format == "json":
+        emit_object(result.as_dict())
+        return EXIT_OK
+    print(t("recipe.dry_run_done" if result.dry_run else "recipe.done", path=result.recipe))
+    for kind in result.kinds:
+        print(t("recipe.kind_done", kind=kind.kind, rows=f"{kind.rows:,}", inserted=f"{kind.inserted:,}",
+                updated=f"{kind.updated:,}", unchanged=f"{kind.unchanged:,}"))
+        for why, rows in result.left_out.get(kind.kind, []):
+            print(t("recipe.left_out", rows=f"{rows:,}", why=why))
+    return EXIT_OK
+
+
+def _dated(mapping, args):
+    """The mapping with ``--as-of`` as every row's as_of: an export's snapshot date comes with
+    the export, it is not fixed in a mapping that serves every export."""
+    from .importer import KINDS
+    from .mapping import KindMapping
+
+    if "as_of" not in KINDS[args.kind].fields:
+        raise BadInput("import.as_of_not_dated", kind=args.kind)
+    mapping = mapping or KindMapping()
+    if "as_of" in mapping.constants:
+        raise BadInput("import.as_of_twice", path=args.mapping, kind=args.kind)
+    return mapping.model_copy(update={"constants": {**mapping.constants, "as_of": args.as_of.isoformat()}})
+
+
+def cmd_mappings(session: Session) -> int:
+    from .mapping import is_recipe
+
+    rows = []
+    for row, data in _shipped("mappings"):
+        recipe = is_recipe(data)
+        rows.append({**row, "type": "recipe" if recipe else "mapping", "kinds": list(data["kinds"] if recipe else data)})
+    return _print_shipped(session, "mappings", rows, ["name", "type", "kinds", "description"], "examples.mappings_hint")
+
+
+def cmd_config_examples(session: Session) -> int:
+    rows = [{**row, "tables": list(data)} for row, data in _shipped("examples")]
+    return _print_shipped(session, "examples", rows, ["name", "tables", "description"], "examples.policies_hint")
+
+
+def _shipped(folder: str) -> list[tuple[dict, dict]]:
+    """Each example shipped in ``config/<folder>/`` (a handful): its name, description and file,
+    and its TOML. The description is its ``description`` key (a recipe's), else its first line
+    when that is a comment."""
+    import tomllib
+
+    from .policy import shipped_files
+
+    found = []
+    for name, file in shipped_files(folder).items():
+        text = file.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
+        first_line = text.partition("\n")[0]
+        description = data.get("description") or (first_line.removeprefix("#").strip() if first_line.startswith("#") else "")
+        found.append(({"name": name, "description": description, "file": str(file)}, data))
+    return found
+
+
+def _print_shipped(session: Session, folder: str, rows: list[dict], columns: list[str], hint_key: str) -> int:
+    """The examples as a table (with where they are, to copy one) or, with their files, as CSV or JSON.
+    Needs neither a book nor a policy."""
+    from .policy import shipped_folder
+
+    fmt = session.args.format
+    if fmt != "json":  # lists as text
+        for row in rows:
+            row.update({key: ", ".join(value) for key, value in row.items() if isinstance(value, list)})
+    if fmt != "table":
+        emit(rows, [*columns, "file"], fmt)
+        return EXIT_OK
+    for row in rows:
+        if "type" in row:
+            row["type"] = t(f"examples.type.{row['type']}")
+    emit(rows, columns, fmt, headers={column: t(f"examples.col.{column}") for column in columns})
+    print()
+    print(t(hint_key, folder=str(shipped_folder(folder))))
     return EXIT_OK
 
 

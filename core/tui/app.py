@@ -356,7 +356,7 @@ class ClientbookApp(App[None]):
             with context.connection() as db:
                 result = run_import(db, context.policy, choice["kind"], choice["path"], mapping=mapping,
                                     dry_run=choice["dry_run"], progress=ScreenProgress(self, screen),
-                                    actor=TUI_ACTOR)
+                                    actor=TUI_ACTOR, manager=context.manager)
         except ImportInvalid as invalid:
             self.call_from_thread(self._finish_work, screen, t("tui.import.rejected"), "error", invalid.render())
         except ClientbookError as error:
