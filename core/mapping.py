@@ -186,16 +186,22 @@ def is_recipe(data: dict) -> bool:
     return "sources" in data
 
 
-def load_mapping(given: str | Path, kinds: list[str]) -> dict[str, KindMapping]:
-    """Read and validate a mapping file, given by its path or by the name of a shipped mapping
-    (``clientbook mappings`` lists them); problems name the file and the dotted key."""
-    path, file = find_file(given, "mappings")  # path: the file as messages name it
+def read_mapping_file(given: str | Path, missing: str = "mapping.file_missing") -> tuple[str, dict]:
+    """A mapping file or recipe, given by its path or by the name of a shipped one (``clientbook
+    mappings`` lists them), parsed: how messages name it, and its tables."""
+    path, file = find_file(given, "mappings")
     try:
-        data = tomllib.loads(file.read_bytes().decode("utf-8-sig"))
+        return path, tomllib.loads(file.read_bytes().decode("utf-8-sig"))
     except FileNotFoundError:
-        raise BadInput("mapping.file_missing", path=path) from None
+        raise BadInput(missing, path=path) from None
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise MappingError([Problem(path, "-", "policy.toml_syntax", {"detail": str(error)})]) from None
+
+
+def load_mapping(given: str | Path, kinds: list[str]) -> dict[str, KindMapping]:
+    """Read and validate a mapping file (see :func:`read_mapping_file`); problems name the file
+    and the dotted key."""
+    path, data = read_mapping_file(given)
     if is_recipe(data):
         raise BadInput("mapping.is_recipe", path=path, given=str(given))
     problems, mappings = [], {}

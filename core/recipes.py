@@ -29,7 +29,6 @@ import calendar
 import re
 import sqlite3
 import tempfile
-import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -47,8 +46,8 @@ from . import columnar
 from .errors import BadInput, MappingError, Problem
 from .i18n import t
 from .importer import KINDS, ImportInvalid, ImportProblem, ImportResult, import_source
-from .mapping import KindMapping, first_two_digit_year
-from .policy import PolicyModel, _problem_from_error, did_you_mean, find_file
+from .mapping import KindMapping, first_two_digit_year, read_mapping_file
+from .policy import PolicyModel, _problem_from_error, did_you_mean
 from .sources import ENCODINGS, SourceTable, read_source
 from .store import writing
 
@@ -109,13 +108,7 @@ class RecipeResult:
 def load_recipe(given: str | Path) -> tuple[str, Recipe]:
     """Read and check a recipe (a path, or the name of a shipped one); every problem names the
     file and the dotted key. Returns how messages name the file, and the recipe."""
-    shown, file = find_file(given, "mappings")
-    try:
-        data = tomllib.loads(file.read_bytes().decode("utf-8-sig"))
-    except FileNotFoundError:
-        raise BadInput("recipe.file_missing", path=shown) from None
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise MappingError([Problem(shown, "-", "policy.toml_syntax", {"detail": str(error)})]) from None
+    shown, data = read_mapping_file(given, missing="recipe.file_missing")
     problems = []
     sources, kinds = data.get("sources"), data.get("kinds")
     for name in sources if isinstance(sources, dict) else ():
