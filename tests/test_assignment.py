@@ -172,19 +172,22 @@ posts = []
 
 
 def test_assign_without_staff_for_a_post_exits_2_and_changes_nothing(tmp_path):
+    """Every tier nobody can take is named at once (it used to be the first one only)."""
     policy, manager = load([])
     path = tmp_path / "book.db"
     db = small_book(path, manager)
-    db.execute("UPDATE staff SET active = 0 WHERE post IN ('lobby_manager', 'high_counter_teller')")
+    db.execute("UPDATE staff SET active = 0 WHERE post IN ('lobby_manager', 'high_counter_teller', 'wealth_manager')")
     db.conn.commit()
     summary = pipeline.run(db, policy, manager, AS_OF)  # the run stores its results and warns
-    assert summary.counts["assign_note"].startswith("cannot assign: tier 'Mass (low-end potential)'")
+    note = summary.counts["assign_note"]
+    assert note.startswith("cannot assign: tier 'Affluent': 2 customers") and "; tier 'Mass (low-end potential)'" in note
     db.close()
     before = file_digest(path)
     result = run_cli("--db", str(path), "assign", "--as-of", AS_OF.isoformat())
     assert result.returncode == 2
     assert ("tier 'Mass (low-end potential)': 3 customers need an owner, but no active staff member holds one of "
             "its posts (Lobby manager, High-counter teller)") in result.stderr
+    assert "tier 'Affluent" in result.stderr, result.stderr  # the second tier without staff, in the same message
     assert file_digest(path) == before
 
 

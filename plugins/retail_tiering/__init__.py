@@ -349,8 +349,10 @@ def clientbook_assign(book, classification: pd.DataFrame, unassigned: pd.DataFra
         placed = assignment.assign(tier, codes.assets[rows], candidates, rules, codes.allowed, codes.spread,
                                    codes.branch)
     except assignment.Shortfall as short:
-        raise BadInput("retail_tiering.assign.cannot_place",
-                       detail=codes.shortfall_text(short.kind, short.figures)) from None
+        parts = ([("no_staff", {"tier": level, "customers": count}) for level, count in short.figures["lacking"]]
+                 if short.kind == "no_staff" else [(short.kind, short.figures)])
+        raise BadInput("retail_tiering.assign.cannot_place", detail=t("retail_tiering.assign.joined").join(
+            codes.shortfall_text(kind, figures) for kind, figures in parts)) from None
     done = placed.owner >= 0
     staff, rule = placed.owner[done], placed.rule[done]
     result = unassigned.loc[done, ["customer_id"]].reset_index(drop=True)

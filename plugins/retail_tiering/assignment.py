@@ -162,13 +162,17 @@ def assign(
         if not waiting.any():
             break
         if rule == "spread":
+            # Every tier nobody can take, at once: adding staff for one should not reveal the next.
+            lacking = [(level, count) for level in range(allowed.shape[0])
+                       if (count := int(np.count_nonzero(waiting & (tier == level))))
+                       and not len(branch.pool(spread[level]))]
+            if lacking:
+                raise Shortfall("no_staff", lacking=lacking)
             for level in range(allowed.shape[0]):
                 rows = np.flatnonzero(waiting & (tier == level))
                 if not len(rows):
                     continue
                 pool = branch.pool(spread[level])
-                if not len(pool):
-                    raise Shortfall("no_staff", tier=level, customers=len(rows))
                 try:
                     quota = waterfill(branch.load[pool], branch.capacity[pool] - branch.load[pool], len(rows),
                                       branch.assets[pool])
