@@ -462,7 +462,8 @@ def _import_kind(db, policy, stage, shown: str, kind: str, spec: RecipeKind, act
     _repeated_keys(table, made_from, kind, shown)
     source = SourceTable(f"{shown}:kinds.{kind}", table.column_names, None, np.arange(1, table.num_rows + 1),
                          "utf-8", "recipe", table)
-    mapping = KindMapping.model_validate(spec.model_dump(exclude={"select", "leave_out"}, exclude_unset=True))
+    mapping = KindMapping.model_validate(spec.model_dump(exclude={"select", "leave_out"}, exclude_unset=True,
+                                                         by_alias=True))  # "from", as a mapping spells it
     try:
         result = import_source(db, policy, kind, source, mapping, actor=actor, manager=manager)
     except ImportInvalid as invalid:  # rows numbered as the SELECT made them: named by their source rows

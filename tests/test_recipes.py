@@ -260,3 +260,18 @@ def test_the_shipped_recipe_by_name_from_the_cli(tmp_path, export):
         problem = list(csv.reader(handle))[1]
     assert problem[:3] == ["loans.csv", "3", "amount"] and problem[5].startswith("dispositions.csv:")
     assert file_digest(book_path) == before
+
+
+def test_a_recipe_kind_may_derive_its_ids_as_a_mapping_does(tmp_path):
+    """A kind's `id` table (spelt with `from`, as in a mapping) reaches the import as it is."""
+    folder = tmp_path / "export"
+    folder.mkdir()
+    write_csv(folder / "people.csv", ["name"], [["Ada"], ["Grace"]])
+    (folder / "r.toml").write_text('[sources.people]\nfile = "people.csv"\n[kinds.customers]\n'
+                                   'select = "SELECT name, _row FROM people"\n'
+                                   'id = { field = "customer_id", from = "row", prefix = "P" }\n', encoding="utf-8")
+    db, policy = book(tmp_path)
+    result = run_recipe(db, policy, folder / "r.toml")
+    assert result.kinds[0].inserted == 2
+    assert sorted(row["customer_id"] for row in db.query("SELECT customer_id FROM customers")) == ["P0000001",
+                                                                                                  "P0000002"]
