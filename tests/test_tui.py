@@ -73,12 +73,15 @@ async def settle(pilot):
     await pilot.pause()
 
 
-async def import_through_the_dialog(pilot, kind, path):
-    """Open the import dialog with `i`, choose the kind, type the path and press Enter."""
+async def import_through_the_dialog(pilot, kind, path, mapping=None):
+    """Open the import dialog with `i`, choose the kind, type the path (and the mapping) and press Enter."""
     await settle(pilot)
     await pilot.press("i")
     await pilot.pause()
     pilot.app.screen.query_one("#import-kind", Select).value = kind
+    if mapping:
+        await pilot.click("#import-mapping")
+        await pilot.press(*mapping)
     await pilot.click("#import-file")
     await pilot.press(*str(path), "enter")
     await settle(pilot)
@@ -339,6 +342,25 @@ async def test_import_from_the_ui_adds_customers(book, tmp_path):
         assert isinstance(app.screen, DashboardScreen)
         assert any("1 inserted" in str(note.message) or "inserted 1" in str(note.message) for note in app._notifications)
     assert query(book, "SELECT name FROM customers WHERE customer_id = 'NEW1'") == [("Newly Arrived",)]
+
+
+async def test_import_from_the_ui_takes_a_shipped_mapping_by_name(book, tmp_path):
+    """As `--mapping` does: `uci-bank-marketing` is the mapping shipped with clientbook; a name
+    nothing is shipped by is refused in the dialog, with the known names."""
+    export = tmp_path / "bank.csv"
+    export.write_text('"age";"job";"marital";"education";"default";"balance";"housing";"loan";"contact";"day";'
+                      '"month";"duration";"campaign";"pdays";"previous";"poutcome";"y"\n'
+                      '30;"unemployed";"married";"primary";"no";1787;"no";"no";"cellular";19;"oct";79;1;-1;0;'
+                      '"unknown";"no"\n', encoding="utf-8")
+    app = make_app(book)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await import_through_the_dialog(pilot, "customers", export, mapping="uci-bank-marketng")
+        problems = str(app.screen.query_one("#import-problems").render())
+        assert "uci-bank-marketing" in problems  # did you mean
+        await pilot.press("escape")
+        await import_through_the_dialog(pilot, "customers", export, mapping="uci-bank-marketing")
+        assert any("1 inserted" in str(note.message) for note in app._notifications), app._notifications
+    assert query(book, "SELECT COUNT(*) FROM customers WHERE customer_id = 'UCI0000001'")[0][0] == 1
 
 
 async def test_opens_as_a_staff_member_on_their_book(book):

@@ -18,6 +18,7 @@ from ..assignment import Transfer, eligible_posts, refusals, transfer
 from ..browse import breakdown, staff_books
 from ..errors import BadInput, ClientbookError
 from ..i18n import t
+from ..policy import find_file
 from .base import field_title, translate_bindings
 
 TUI_ACTOR = "clientbook tui"
@@ -82,13 +83,18 @@ class ImportScreen(ModalScreen[dict | None]):
         elif not Path(path).expanduser().is_file():
             problems.append(t("import.file_missing", path=path))
         mapping = self.query_one("#import-mapping", Input).value.strip()
-        if mapping and not Path(mapping).expanduser().is_file():
-            problems.append(t("tui.import.mapping_missing", path=mapping))
+        if mapping:  # a path, or the name of a shipped mapping (as --mapping takes it)
+            try:
+                _, found = find_file(Path(mapping).expanduser(), "mappings")
+                if isinstance(found, Path) and not found.is_file():
+                    problems.append(t("tui.import.mapping_missing", path=mapping))
+            except BadInput as unknown:  # a folder, or a name nothing is shipped by (did you mean ...)
+                problems.append(unknown.render())
         if problems:
             self.query_one("#import-problems", Static).update("\n".join(problems))
             return
         self.dismiss({"kind": str(kind), "path": str(Path(path).expanduser()),
-                      "mapping": str(Path(mapping).expanduser()) if mapping else None,
+                      "mapping": str(Path(mapping).expanduser()) if mapping else None,  # a name stays a name
                       "dry_run": self.query_one("#import-dry-run", Checkbox).value})
 
 
