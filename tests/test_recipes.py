@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import calendar
 import csv
+import json
 import random
 from datetime import date, timedelta
 from decimal import Decimal
@@ -275,3 +276,16 @@ def test_a_recipe_kind_may_derive_its_ids_as_a_mapping_does(tmp_path):
     assert result.kinds[0].inserted == 2
     assert sorted(row["customer_id"] for row in db.query("SELECT customer_id FROM customers")) == ["P0000001",
                                                                                                   "P0000002"]
+
+
+def test_a_dry_run_counts_every_kind_and_writes_nothing(tmp_path, export):
+    folder, truth = export
+    book_path = tmp_path / "book.db"
+    run_cli("--db", str(book_path), "init", check_code=0)
+    before = file_digest(book_path)
+    done = run_cli("--db", str(book_path), "import", "recipe", str(folder / "bank.recipe.toml"), "--as-of",
+                   AS_OF.isoformat(), "--dry-run", "--format", "json", check_code=0)
+    counts = {kind["kind"]: kind["inserted"] for kind in json.loads(done.stdout)["kinds"]}
+    assert counts == {"customers": 40, "holdings": len(truth["holdings"]), "balances": len(truth["balances"]),
+                      "transactions": 300}
+    assert file_digest(book_path) == before
