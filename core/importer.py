@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import difflib
 import hashlib
 import json
 import string
@@ -58,7 +59,6 @@ class Kind:
     key: tuple[str, ...]
     required: tuple[str, ...]
     references: dict = field(default_factory=dict)  # field -> (table, key column)
-    keeps_extra: bool = False
 
     @property
     def fields(self) -> list[str]:
@@ -68,10 +68,10 @@ class Kind:
 KINDS = {
     kind.name: kind
     for kind in [
-        Kind("staff", "staff", schema.STAFF_COLUMNS, ("staff_id",), ("staff_id", "name", "post"), keeps_extra=True),
+        Kind("staff", "staff", schema.STAFF_COLUMNS, ("staff_id",), ("staff_id", "name", "post")),
         Kind("customers", "customers", schema.CUSTOMER_COLUMNS, ("customer_id",), ("customer_id", "name"),
              {"first_served_by": ("staff", "staff_id"), "referred_by_staff": ("staff", "staff_id"),
-              "referred_by_customer": ("customers", "customer_id")}, keeps_extra=True),
+              "referred_by_customer": ("customers", "customer_id")}),
         Kind("holdings", "holdings", schema.HOLDING_COLUMNS, ("holding_id",), ("holding_id", "customer_id", "product_type"),
              {"customer_id": ("customers", "customer_id")}),
         Kind("balances", "balances", schema.BALANCE_COLUMNS, ("customer_id", "as_of"), ("customer_id", "as_of"),
@@ -189,6 +189,11 @@ def _show(value) -> str:
 DERIVED_ID = "\x00derived id"  # the column a derived id travels in until it is named
 
 
+# A column this close to a field's name (one or two letters off: `prodct_name`) is a misspelt field,
+# not a column of the export's own; looser, real exports' names (`indresi`, `pais_residencia`) match.
+MISSPELT = 0.85
+
+
 def _apply_mapping(source: SourceTable, kind: Kind, mapping: KindMapping, problems: _Problems):
     """Text frame in clientbook field names, the file line of each row, and field -> source column."""
     frame = source.frame()
@@ -219,12 +224,13 @@ def _apply_mapping(source: SourceTable, kind: Kind, mapping: KindMapping, proble
             continue
         target = columns.get(column, column if column in known else None)
         if target is None:  # neither mapped nor one of clientbook's fields
-            if kind.keeps_extra:
-                extra[column] = frame[column]  # unknown columns are kept, not lost
-            elif not mapping.ignore_other_columns and column not in id_sources:  # the id's: used, not unknown
-                suggestion = did_you_mean(column, sorted(known))
-                problems.add(1, column, repr(column), t("import.expected_column", suggestion=suggestion) if suggestion
-                             else t("import.expected_known_column", known=", ".join(sorted(map(file_name, kind.fields)))))
+            if mapping.ignore_other_columns or column in id_sources:  # left out; or the id's: used, not unknown
+                continue
+            misspelt = difflib.get_close_matches(column, sorted(known), n=1, cutoff=MISSPELT)
+            if misspelt:  # kept aside, a field's values would be silently missing: refused instead
+                problems.add(1, column, repr(column), t("import.expected_column", suggestion=misspelt[0]))
+            else:
+                extra[column] = frame[column]  # any other column is kept in `extra`, not lost
             continue
         if target not in known:
             problems.add(1, column, repr(target), t("import.expected_known_column",
@@ -742,7 +748,7 @@ def import_source(db, policy, kind_name: str, source: SourceTable, mapping: Kind
     for name, value in DEFAULTS.get(kind.name, {}).items():  # the table's own default for an empty cell
         if name in frame.columns:
             frame[name] = frame[name].fillna(value)
-    extra_json = _extra_json(extra, frame.index, mapping.missing_values) if kind.keeps_extra else None
+    extra_json = _extra_json(extra, frame.index, mapping.missing_values)
     if extra_json is not None:
         frame["extra"] = extra_json
     if progress is not None and len(frame) >= PROGRESS_ROWS:

@@ -115,10 +115,10 @@ def customer_profile(db, customer_id: str, context: ReasonContext | None = None)
                           [run["run_id"], customer_id])) if run else []
     owner = next(iter(db.query("SELECT staff_id, started_on, rule, reason, reason_rule, reason_facts FROM assignments "
                                "WHERE customer_id = ? AND ended_on IS NULL", [customer_id])), None)
-    return {
+    tables = {
         "customer": profile,
         "owner": with_reasons([owner], context)[0] if owner else None,
-        "holdings": list(db.query(f"SELECT {', '.join(schema.names(schema.HOLDING_COLUMNS))} FROM holdings "
+        "holdings": list(db.query(f"SELECT {', '.join(schema.names(schema.HOLDING_COLUMNS))}, extra FROM holdings "
                                   "WHERE customer_id = ? ORDER BY product_type, holding_id", [customer_id])),
         "balances": list(db.query("SELECT * FROM balances WHERE customer_id = ? ORDER BY as_of DESC", [customer_id])),
         "transactions": list(db.query("SELECT * FROM transactions WHERE customer_id = ? ORDER BY occurred_on DESC, txn_id "
@@ -138,6 +138,10 @@ def customer_profile(db, customer_id: str, context: ReasonContext | None = None)
         "needs": needs,
         "run": {"run_id": run["run_id"], "as_of": run["as_of"], "policy_hash": run["policy_hash"]} if run else None,
     }
+    for name in ("holdings", "balances", "transactions", "contacts", "stakeholders", "opportunities", "receivables"):
+        for row in tables[name]:  # the export's other columns, as the customer's own (a few rows each)
+            row["extra"] = json.loads(row["extra"]) if row.get("extra") else {}
+    return tables
 
 
 def book_counts(db) -> dict:

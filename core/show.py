@@ -64,6 +64,10 @@ def render_profile(profile: dict, policy, panels=(), labels: dict | None = None,
         lines.append(_section(t(f"show.{key}")))
         if rows:
             rows = [_shown(key, row, labels, staff) for row in rows]  # one customer's rows: a short loop
+            if any(row.get("extra") for row in rows):  # the export's other columns, under their own names
+                columns = [*columns, "extra"]
+                rows = [{**row, "extra": "; ".join(f"{name}: {value}" for name, value in (row.get("extra") or {}).items())}
+                        for row in rows]
             body = render_table(rows, columns, {c: t(f"field.{c}") for c in columns}, digits)
             lines.extend("  " + line for line in body.splitlines())
         else:

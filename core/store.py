@@ -393,6 +393,18 @@ def m005_text_opportunity_ids_and_audited_kinds(db: Database) -> None:
             db.execute(statement)
 
 
+@core_migrations()
+def m006_extra_for_every_kind(db: Database) -> None:
+    """Every kind keeps the columns of an export clientbook has no field for (``extra``, JSON), as
+    customers and staff always did, and its audit trail follows them."""
+    for table, (key, columns) in AUDITED_KINDS.items():
+        db.execute(f"ALTER TABLE {table} ADD COLUMN extra TEXT")
+        db.execute(f"DROP TRIGGER IF EXISTS {table}_audit_update")
+        db.execute(f"DROP TRIGGER IF EXISTS {table}_audit_delete")
+        for statement in _audit_triggers(table, key, [*schema.names(columns), "extra"]):
+            db.execute(statement)
+
+
 @contextmanager
 def latest_assets_paused(db: Database) -> Iterator[None]:
     """Drop the latest-assets triggers for a large write to ``balances``, then put them back and

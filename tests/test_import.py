@@ -527,3 +527,34 @@ def test_empty_cells_take_the_tables_defaults_and_required_cells_stay_required(t
     (tmp_path / "nameless.csv").write_text("customer_id,name\nC3,\n", encoding="utf-8")
     result = run_cli("import", "customers", "nameless.csv", "--mapping", "map.toml", cwd=tmp_path)
     assert result.returncode == 2 and "nameless.csv:2:name" in result.stderr
+
+
+def test_every_kind_keeps_the_columns_it_has_no_field_for_and_show_lists_them(tmp_path):
+    """Holdings (and every other kind) keep an export's other columns in `extra`, as customers do, and
+    `show` lists them; a column one or two letters from a field's name is refused as misspelt."""
+    book = new_book(tmp_path)
+    customers = tmp_path / "customers.csv"
+    customers.write_text("customer_id,name\nC1,Li Wei\n", encoding="utf-8")
+    imported(book, "customers", str(customers))
+    holdings = tmp_path / "holdings.csv"
+    holdings.write_text("holding_id,customer_id,product_type,branch_code,sales_channel\n"
+                        "H1,C1,time_deposit,BJ01,mobile\n", encoding="utf-8")
+    result = imported(book, "holdings", str(holdings))
+    assert result["inserted"] == 1
+    conn = sqlite3.connect(book)
+    assert json.loads(conn.execute("SELECT extra FROM holdings WHERE holding_id = 'H1'").fetchone()[0]) == {
+        "branch_code": "BJ01", "sales_channel": "mobile"}
+    shown = cli(book, "show", "C1", check_code=0).stdout
+    assert "branch_code: BJ01; sales_channel: mobile" in shown
+    profile = json.loads(cli(book, "show", "C1", "--format", "json", check_code=0).stdout)
+    assert profile["holdings"][0]["extra"] == {"branch_code": "BJ01", "sales_channel": "mobile"}
+    holdings.write_text("holding_id,customer_id,product_type,prodct_name\nH2,C1,fund,Growth fund\n", encoding="utf-8")
+    refused = cli(book, "import", "holdings", str(holdings))
+    assert refused.returncode == 2 and "did you mean 'product_name'?" in refused.stderr
+    before = conn.execute("SELECT COUNT(*) FROM audit_log WHERE table_name = 'holdings'").fetchone()[0]
+    holdings.write_text("holding_id,customer_id,product_type,branch_code,sales_channel\n"
+                        "H1,C1,time_deposit,SH02,mobile\n", encoding="utf-8")
+    assert imported(book, "holdings", str(holdings))["updated"] == 1
+    changes = conn.execute("SELECT column_name, old_value, new_value FROM audit_log WHERE table_name = 'holdings' "
+                           "ORDER BY audit_id").fetchall()[before:]
+    assert [change[0] for change in changes] == ["extra"]  # the audit trail follows the other columns too
