@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import columnar, summaries
-from .columnar import PendingReads, begin_reads, in_parts
+from .columnar import PendingReads, begin_reads, in_parts, query_table
 from .decisions import SQL_TYPES, decision_columns
 from .decisions import current as current_decisions
 from .errors import BadInput, PluginError, contract_error
@@ -170,14 +170,29 @@ class Assignment:
         return self.unassigned - len(self.assigned)
 
 
+def waiting_for_owner(db, customers: pd.DataFrame, as_of: date) -> pd.DataFrame:
+    """``customer_id`` and ``owner_staff_id`` of the customers without an owner on ``as_of`` (as
+    ``book.customers`` reads them) who have none now either: one whose owner took them on after that
+    date (a run or an assign as of a past day) keeps that owner rather than getting a second one."""
+    waiting = customers[customers["owner_staff_id"].isna()][["customer_id", "owner_staff_id"]]
+    if not len(waiting):
+        return waiting.reset_index(drop=True)
+    # Looked up by the waiting customers' ids (few, nearly always), through the one-owner index.
+    later = query_table(db, "SELECT customer_id FROM assignments WHERE ended_on IS NULL AND started_on > ? "
+                        "AND customer_id IN (SELECT value FROM json_each(?))", {"customer_id": "TEXT"},
+                        [as_of.isoformat(), json.dumps(waiting["customer_id"].tolist(), ensure_ascii=False)])
+    if later.num_rows:
+        waiting = waiting[~member(waiting["customer_id"], later["customer_id"].to_pandas())]
+    return waiting.reset_index(drop=True)
+
+
 def assign_unassigned(db, policy, manager, as_of: date, actor: str, dry_run: bool = False) -> Assignment:
     """Give every customer without an owner to a staff member, as the assignment plugin decides."""
     run_id, pending = _begin_classification(db, manager)
     with pending:  # the decisions are read while the book is
         book = _book_for(db, policy, manager, "clientbook_assign", as_of)
         classification = _classification(pending)
-    customers = book.customers_with("owner_staff_id")
-    unassigned = customers[customers["owner_staff_id"].isna()].reset_index(drop=True)
+    unassigned = waiting_for_owner(db, book.customers_with("owner_staff_id"), as_of)
     unclassified = int((~member(unassigned["customer_id"], classification.index)).sum())
     plugin, proposed = None, None
     if len(unassigned):

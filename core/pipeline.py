@@ -23,12 +23,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import __version__, columnar, decisions, summaries
-from .assignment import MOVE_COLUMNS, check_assignments, start_assignments
+from .assignment import MOVE_COLUMNS, check_assignments, start_assignments, waiting_for_owner
 from .decisions import ensure_decision_columns
 from .declarations import REASON_SUFFIXES, OutputColumn
 from .errors import BadInput, PluginError, contract_error
 from .explain import message_fields
-from .frames import Book, arrow_ids, member, read_book, same_ids
+from .frames import Book, arrow_ids, read_book, same_ids
 from .i18n import current_language
 from .runs import prune_history
 from .store import bulk_insert, now_iso, writing
@@ -305,22 +305,6 @@ def _scoped(book: Book, reads: dict):
     return arguments_for
 
 
-def _unassigned(db, everyone: pd.DataFrame, as_of: date) -> pd.DataFrame:
-    """The customers without an owner on the run's date who have none now either: one whose owner
-    took them on after that date (a run as of a past day) keeps that owner."""
-    waiting = everyone[everyone["owner_staff_id"].isna()][["customer_id", "owner_staff_id"]]
-    if not len(waiting):
-        return waiting.reset_index(drop=True)
-    # Looked up by the waiting customers' ids (few, nearly always), through the one-owner index.
-    later = columnar.query_table(
-        db, "SELECT customer_id FROM assignments WHERE ended_on IS NULL AND started_on > ? "
-        "AND customer_id IN (SELECT value FROM json_each(?))", {"customer_id": "TEXT"},
-        [as_of.isoformat(), json.dumps(waiting["customer_id"].tolist(), ensure_ascii=False)])  # few rows: in process
-    if later.num_rows:
-        waiting = waiting[~member(waiting["customer_id"], later["customer_id"].to_pandas())]
-    return waiting.reset_index(drop=True)
-
-
 def _book_bytes(db) -> int:
     page_size, pages, free = (db.execute(f"PRAGMA {name}").fetchone()[0]
                               for name in ("page_size", "page_count", "freelist_count"))
@@ -379,7 +363,7 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run") -> RunS
         assignments = pd.DataFrame(columns=MOVE_COLUMNS)
         assign_note = None
         if manager.hook.clientbook_assign.get_hookimpls():
-            unassigned = _unassigned(db, everyone, as_of)
+            unassigned = waiting_for_owner(db, everyone, as_of)
             if len(unassigned):
                 try:
                     assigner, proposed = manager.call_first("clientbook_assign", scoped,

@@ -657,3 +657,18 @@ def test_staff_report_before_any_run_lists_the_staff_with_their_posts_capacity(t
     for command in (["tiers"], ["staff", "--by", "tier"]):
         result = run_cli("--db", str(path), *command)
         assert result.returncode == 2 and "no run yet" in result.stderr
+
+
+def test_assign_as_of_a_day_before_the_owners_took_customers_on_gives_nobody_a_second_owner(tmp_path):
+    """As a run does: on that day the customers had no owner yet, but they have one now (assign
+    used to try to give them another, an internal IntegrityError)."""
+    from books import build_small_book
+
+    policy, manager = load([])
+    db = build_small_book(tmp_path / "book.db", manager)
+    pipeline.run(db, policy, manager, date(2026, 11, 30))
+    owners = dict(db.execute("SELECT customer_id, staff_id FROM assignments WHERE ended_on IS NULL").fetchall())
+    result = assignment.assign_unassigned(db, policy, manager, date(2025, 12, 1), "tests")  # owners since 2026-01-01
+    assert not set(result.assigned["customer_id"]) & set(owners)
+    after = dict(db.execute("SELECT customer_id, staff_id FROM assignments WHERE ended_on IS NULL").fetchall())
+    assert {customer: after[customer] for customer in owners} == owners
