@@ -12,8 +12,7 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -249,12 +248,12 @@ def staged(db, tables: dict[str, pa.Table]) -> Iterator[Callable[[], str | None]
     if sum(table.num_rows for table in tables.values()) < columnar.CHILD_WRITE_ROWS:
         yield lambda: None
         return
-    with tempfile.TemporaryDirectory(prefix="clientbook-assign-") as folder, ThreadPoolExecutor(max_workers=1) as pool:
-        staging = pool.submit(columnar.stage, folder, tables)  # the thread only waits on the child
+    with tempfile.TemporaryDirectory(prefix="clientbook-assign-") as folder, (
+            columnar.stage(folder, tables) or nullcontext()) as staging:
         attached = []
 
         def attach() -> str | None:
-            paths = staging.result()
+            paths = staging.paths() if staging else None
             if paths is None:
                 return None
             (path,) = paths  # one file: the copy keeps its rows' order by rowid

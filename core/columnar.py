@@ -228,15 +228,39 @@ def write_parts(rows: int) -> int:
     return max(1, min(_cores(), MAX_WRITE_PARTS, rows // max(CHILD_WRITE_ROWS, 1)))
 
 
-def stage(folder, tables: dict[str, pa.Table], parts: int = 1) -> list[str] | None:
-    """Write ``tables`` into new SQLite files in ``folder`` with the ADBC driver, in child
+class PendingStage:
+    """Staging files begun by :func:`stage`: the children write them while the caller works;
+    :meth:`paths` waits for them."""
+
+    def __init__(self, paths: list[str], children: list[subprocess.Popen]):
+        self._paths, self._children = paths, children
+
+    def paths(self) -> list[str] | None:
+        """The files, in order, or None when a child could not write them (the caller writes row by row)."""
+        failed = [child.wait() for child in self._children]
+        return None if any(failed) else self._paths
+
+    def __enter__(self) -> PendingStage:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        """Children still writing when the caller failed first are stopped before their folder goes."""
+        for child in self._children:
+            if child.poll() is None:
+                child.kill()
+            child.wait()
+
+
+def stage(folder, tables: dict[str, pa.Table], parts: int = 1) -> PendingStage | None:
+    """Begin writing ``tables`` into new SQLite files in ``folder`` with the ADBC driver, in child
     processes (see the module's docstring), for the book's connection to ATTACH and copy from in
     C: a million rows go in in about a second, where binding them from Python takes five.
 
     ``parts`` files, written at once, each with a share of every table's rows, in order (the
     first file the first rows): the copy reads them one after the other.
 
-    Returns the files, or None when the driver is not there (the caller writes row by row)."""
+    Returns the files being written, or None when the driver is not there (the caller writes row
+    by row)."""
     try:
         import adbc_driver_sqlite  # noqa: F401
     except ImportError:
@@ -254,5 +278,4 @@ def stage(folder, tables: dict[str, pa.Table], parts: int = 1) -> list[str] | No
         paths.append(os.path.join(folder, f"stage{part}.db"))
         children.append(subprocess.Popen([sys.executable, "-c", _STAGE_CHILD, paths[-1], *sources],
                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    failed = [child.wait() for child in children]
-    return None if any(failed) else paths
+    return PendingStage(paths, children)

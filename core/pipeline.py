@@ -9,11 +9,11 @@ in one transaction.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -425,14 +425,13 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run") -> RunS
         for name in changes.columns:
             if name not in state:  # a column stored before, no plugin's now: its decisions end
                 state[name] = pa.nulls(len(book_ids), pa.large_string())
-        with tempfile.TemporaryDirectory(prefix="clientbook-run-") as folder, ThreadPoolExecutor(1) as pool:
-            rows = changes.rows.num_rows + changes.history.num_rows
-            staging = (pool.submit(columnar.stage, folder, decisions.staged_tables(changes),
-                                   columnar.write_parts(rows))  # the thread only waits on the children
-                       if rows >= columnar.CHILD_WRITE_ROWS else None)
+        rows = changes.rows.num_rows + changes.history.num_rows
+        with tempfile.TemporaryDirectory(prefix="clientbook-run-") as folder, (
+                (columnar.stage(folder, decisions.staged_tables(changes), columnar.write_parts(rows))
+                 if rows >= columnar.CHILD_WRITE_ROWS else None) or contextlib.nullcontext()) as staging:
             # The summary the screens read after this run, computed while the children stage the decisions.
             summary = summaries.summary_rows(pa.table(state), changes.columns)
-            staged = staging.result() if staging else None
+            staged = staging.paths() if staging else None
             stages = [f"stage_{number}" for number in range(len(staged or []))]
             for path, schema in zip(staged or [], stages):
                 db.execute(f"ATTACH DATABASE ? AS {schema}", [path])

@@ -336,7 +336,8 @@ def _stage_sources(recipe: Recipe, folder: Path, files: Path) -> sqlite3.Connect
         if reserved:
             raise BadInput("recipe.reserved_column", path=source.path, column=reserved[0])
         tables[name], labels[name] = _text_table(source), Path(source.path).name
-    staged = columnar.stage(folder, tables)
+    staging = columnar.stage(folder, tables)
+    staged = staging.paths() if staging else None
     path = staged[0] if staged else folder / "stage.db"
     connection = sqlite3.connect(Path(path).as_uri(), uri=True)
     if not staged:  # no driver: the same tables, written here
