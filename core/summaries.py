@@ -27,12 +27,6 @@ BOOK = ""  # the decision name of the whole-book rows
 _LATEST_ASSETS = "(SELECT total_assets_minor FROM latest_assets la WHERE la.customer_id = c.customer_id)"
 
 
-def _write(db, rows: list[tuple]) -> None:
-    db.execute("DELETE FROM book_summary")
-    db.conn.executemany("INSERT INTO book_summary (decision, value, staff_id, customers, assets_minor) "
-                        "VALUES (?, ?, ?, ?, ?)", rows)
-
-
 def summary_rows(table: pa.Table, columns: list[str]) -> list[tuple]:
     """Summary rows from one row per customer: ``owner_staff_id``, ``assets_minor`` and the decision
     columns (Arrow kernels: a million customers in a fraction of a second)."""
@@ -50,8 +44,11 @@ def summary_rows(table: pa.Table, columns: list[str]) -> list[tuple]:
 
 
 def store(db, rows: list[tuple]) -> None:
-    """Write the summary of a run, its :func:`summary_rows` (inside its transaction)."""
-    _write(db, rows)
+    """Write a whole summary, a run's :func:`summary_rows` or :func:`compute`'s (inside the caller's
+    transaction)."""
+    db.execute("DELETE FROM book_summary")
+    db.conn.executemany("INSERT INTO book_summary (decision, value, staff_id, customers, assets_minor) "
+                        "VALUES (?, ?, ?, ?, ?)", rows)
 
 
 def compute(db) -> list[tuple]:
@@ -70,7 +67,7 @@ def compute(db) -> list[tuple]:
 
 def refresh(db) -> None:
     """Compute the summary again from the book (after an import)."""
-    _write(db, compute(db))
+    store(db, compute(db))
 
 
 # From this many customers moved, their decisions and assets are read in bulk and grouped in Arrow.
