@@ -14,6 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PLUGIN_PACKAGES = Path(__file__).resolve().parent / "plugin_packages"
 SHARED_DATA = ROOT.parent / "shared" / "data"
+PUBLIC_DATA = Path(__file__).resolve().parent / "data" / "public"
 
 
 def shared_data(path: Path) -> Path:

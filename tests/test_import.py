@@ -20,11 +20,13 @@ from clientbook import schema
 from clientbook.importer import KINDS
 from clientbook.labels import core_value_labels
 from clientbook.mapping import KindMapping, load_mapping
-from helpers import ROOT, SHARED_DATA, file_digest, run_cli, shared_data
+from helpers import PUBLIC_DATA, ROOT, file_digest, run_cli
 
-UCI = SHARED_DATA / "uci-bank-marketing" / "bank-full.csv"
+# Real public data kept in the repository (tests/data/public, each with its PROVENANCE.md).
+UCI = PUBLIC_DATA / "uci-bank-marketing" / "bank.csv"
+UCI_ROWS = 4_521
 UCI_MAPPING = ROOT / "config" / "mappings" / "uci-bank-marketing.toml"
-SANTANDER = SHARED_DATA / "santander-sample" / "train_ver2_sample.csv"
+SANTANDER = PUBLIC_DATA / "santander-sample" / "train_ver2_sample.csv"
 SANTANDER_MAPPING = ROOT / "config" / "mappings" / "santander-sample.toml"
 RESULT_FIELDS = {"kind", "path", "rows", "inserted", "updated", "unchanged", "encoding", "dry_run"}
 
@@ -55,19 +57,18 @@ def count(book: Path, table: str) -> int:
     return query(book, f"SELECT COUNT(*) FROM [{table}]")[0][0]
 
 
-# --- UCI Bank Marketing: 45,211 real customers ---------------------------------------------
+# --- UCI Bank Marketing: 4,521 real customers (the data set's 10% sample) ---------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def uci_rows():
-    with open(shared_data(UCI), newline="", encoding="ascii") as handle:
+    with open(UCI, newline="", encoding="ascii") as handle:
         return list(csv.DictReader(handle, delimiter=";"))
 
 
 @pytest.fixture(scope="module")
 def uci_book(tmp_path_factory):
     """One book with the UCI customers, balances and holdings, and the import results."""
-    shared_data(UCI)
     book = new_book(tmp_path_factory.mktemp("uci"))
     # The export has no snapshot date: the balances import is told it (the campaign's end, 2010).
     results = {kind: imported(book, kind, str(UCI), "--mapping", str(UCI_MAPPING),
@@ -86,10 +87,10 @@ def uci_copy(uci_book, tmp_path):
 
 def test_uci_import_counts(uci_book, uci_rows):
     book, results = uci_book
-    assert len(uci_rows) == 45_211
+    assert len(uci_rows) == UCI_ROWS
     housing = sum(row["housing"] == "yes" for row in uci_rows)
     loans = sum(row["loan"] == "yes" for row in uci_rows)
-    expected = {"customers": 45_211, "balances": 45_211, "holdings": housing + loans}
+    expected = {"customers": UCI_ROWS, "balances": UCI_ROWS, "holdings": housing + loans}
     for kind, rows in expected.items():
         assert results[kind]["rows"] == results[kind]["inserted"] == rows, kind
         assert results[kind]["updated"] == results[kind]["unchanged"] == 0
@@ -101,8 +102,9 @@ def test_uci_import_counts(uci_book, uci_rows):
     assert query(book, "SELECT SUM(total_assets_minor) FROM balances")[0][0] == 100 * sum(
         int(row["balance"]) for row in uci_rows)
     first = uci_rows[0]
+    occupations = load_mapping(UCI_MAPPING, list(KINDS))["customers"].values["occupation"]
     assert query(book, "SELECT age, occupation, marital_status, education FROM customers WHERE customer_id = 'UCI0000001'"
-                 ) == [(int(first["age"]), "manager", first["marital"], first["education"])]
+                 ) == [(int(first["age"]), occupations.get(first["job"], first["job"]), first["marital"], first["education"])]
 
 
 def test_uci_tiers_in_euros_match_the_file(uci_copy, uci_rows, tmp_path):
@@ -130,10 +132,10 @@ posts = ["lobby_manager", "high_counter_teller"]
     expected = {"wealth": sum(b >= 50_000 for b in balances),
                 "affluent": sum(10_000 <= b < 50_000 for b in balances),
                 "mass": sum(b < 10_000 for b in balances)}  # negative balances fall in the lowest tier
-    assert sum(expected.values()) == 45_211 and all(expected.values())
+    assert sum(expected.values()) == UCI_ROWS and all(expected.values())
     run = json.loads(cli(uci_copy, "--config", str(policy), "run", "--as-of", "2010-11-30", "--format", "json",
                          check_code=0).stdout)
-    assert run["customers"] == 45_211
+    assert run["customers"] == UCI_ROWS
     assert run["counts"]["values"]["tier"] == expected
     stored = dict(query(uci_copy, "SELECT tier, COUNT(*) FROM latest_results GROUP BY tier"))
     assert stored == expected
@@ -141,11 +143,11 @@ posts = ["lobby_manager", "high_counter_teller"]
 
 def test_uci_reimport_is_unchanged_and_one_change_is_updated_and_audited(uci_copy, uci_rows, tmp_path):
     again = imported(uci_copy, "customers", str(UCI), "--mapping", str(UCI_MAPPING))
-    assert (again["inserted"], again["updated"], again["unchanged"]) == (0, 0, 45_211)
-    assert count(uci_copy, "customers") == 45_211
+    assert (again["inserted"], again["updated"], again["unchanged"]) == (0, 0, UCI_ROWS)
+    assert count(uci_copy, "customers") == UCI_ROWS
 
     # One person changes job: row 100 (UCI0000100), kept in its place so its derived id stays.
-    changed = tmp_path / "bank-full-changed.csv"
+    changed = tmp_path / "bank-changed.csv"
     lines = UCI.read_text(encoding="ascii").splitlines(keepends=True)
     old_job = uci_rows[99]["job"]
     new_job = "student" if old_job != "student" else "retired"
@@ -155,22 +157,22 @@ def test_uci_reimport_is_unchanged_and_one_change_is_updated_and_audited(uci_cop
     occupations = load_mapping(UCI_MAPPING, list(KINDS))["customers"].values["occupation"]
 
     result = imported(uci_copy, "customers", str(changed), "--mapping", str(UCI_MAPPING))
-    assert (result["inserted"], result["updated"], result["unchanged"]) == (0, 1, 45_210)
+    assert (result["inserted"], result["updated"], result["unchanged"]) == (0, 1, UCI_ROWS - 1)
     assert query(uci_copy, "SELECT occupation FROM customers WHERE customer_id = 'UCI0000100'") == [
         (occupations.get(new_job, new_job),)]
     audit = query(uci_copy, "SELECT table_name, row_id, column_name, old_value, new_value, source, actor FROM audit_log")
     assert audit == [("customers", "UCI0000100", "occupation", occupations.get(old_job, old_job),
-                      occupations.get(new_job, new_job), "import customers bank-full-changed.csv", "clientbook import")]
+                      occupations.get(new_job, new_job), "import customers bank-changed.csv", "clientbook import")]
 
 
 def test_uci_dry_run_counts_and_writes_nothing(uci_copy, tmp_path):
-    copy = tmp_path / "bank-full.csv"
+    copy = tmp_path / "bank.csv"
     shutil.copy(UCI, copy)
     digest = file_digest(uci_copy)
     result = imported(uci_copy, "customers", str(copy), "--mapping", str(UCI_MAPPING), "--dry-run")
-    assert result["dry_run"] is True and (result["inserted"], result["updated"], result["unchanged"]) == (0, 0, 45_211)
+    assert result["dry_run"] is True and (result["inserted"], result["updated"], result["unchanged"]) == (0, 0, UCI_ROWS)
     text = cli(uci_copy, "import", "customers", str(copy), "--mapping", str(UCI_MAPPING), "--dry-run", check_code=0)
-    assert "dry run, nothing written" in text.stdout and "45211 unchanged" in text.stdout
+    assert "dry run, nothing written" in text.stdout and f"{UCI_ROWS} unchanged" in text.stdout
     assert file_digest(uci_copy) == digest
 
 
@@ -179,7 +181,7 @@ def test_uci_dry_run_counts_and_writes_nothing(uci_copy, tmp_path):
 
 @pytest.fixture(scope="module")
 def santander_rows():
-    with open(shared_data(SANTANDER), newline="", encoding="utf-8") as handle:
+    with open(SANTANDER, newline="", encoding="utf-8") as handle:
         reader = csv.reader(handle)
         header = next(reader)
         rows = [dict(zip(header, cells)) for cells in reader]
@@ -190,7 +192,6 @@ def santander_rows():
 
 @pytest.fixture(scope="module")
 def santander_book(tmp_path_factory):
-    shared_data(SANTANDER)
     book = new_book(tmp_path_factory.mktemp("santander"))
     results = {kind: imported(book, kind, str(SANTANDER), "--mapping", str(SANTANDER_MAPPING))
                for kind in ("customers", "holdings")}
