@@ -101,6 +101,7 @@ def build_parser(manager=None) -> Parser:
     command("init", cmd_init)
     sub = command("run", cmd_run)
     sub.add_argument("--as-of", type=iso_date, metavar="DATE", help=t("cli.opt.as_of"))
+    sub.add_argument("--force", action="store_true", help=t("cli.opt.run_force"))
     with_format(sub, ("table", "json"))
     with_format(command("plugins", cmd_plugins))
     config = command("config", None)
@@ -291,11 +292,14 @@ def _print_run(summary, fmt: str, session: Session | None = None) -> None:
     if fmt == "json":
         emit_object(summary.as_dict())
         return
-    print(t("run.done", run_id=summary.run_id, as_of=summary.as_of.isoformat(), customers=summary.customers,
-            seconds=f"{summary.seconds:.1f}", policy_hash=summary.policy_hash))
-    if summary.counts.get("assigned"):
+    if summary.repeated:  # the counts below are that run's: it assigned nobody now
+        print(t("run.repeated", run_id=summary.run_id, as_of=summary.as_of.isoformat(), customers=summary.customers))
+    else:
+        print(t("run.done", run_id=summary.run_id, as_of=summary.as_of.isoformat(), customers=summary.customers,
+                seconds=f"{summary.seconds:.1f}", policy_hash=summary.policy_hash))
+    if summary.counts.get("assigned") and not summary.repeated:
         print(t("run.assigned", assigned=summary.counts["assigned"]))
-    if summary.counts.get("assign_note"):
+    if summary.counts.get("assign_note") and not summary.repeated:
         sys.stderr.write(t("run.assign_skipped", detail=summary.counts["assign_note"]) + "\n")
     labels = session.manager.value_labels(session.policy, current_language()) if session else {}
     for column, counts in summary.counts.get("values", {}).items():
@@ -309,7 +313,7 @@ def cmd_run(session: Session) -> int:
     from .pipeline import run
 
     db = session.book()
-    summary = run(db, session.policy, session.manager, session.as_of())
+    summary = run(db, session.policy, session.manager, session.as_of(), force=session.args.force)
     _print_run(summary, session.args.format, session)
     return EXIT_OK
 

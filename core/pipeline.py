@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import __version__, columnar, decisions, summaries
+from . import __version__, changes, columnar, decisions, summaries
 from .assignment import MOVE_COLUMNS, check_assignments, start_assignments, waiting_for_owner
 from .decisions import ensure_decision_columns
 from .declarations import REASON_SUFFIXES, OutputColumn
@@ -55,6 +55,7 @@ class RunSummary:
     plugins: dict[str, str]
     counts: dict = field(default_factory=dict)
     seconds: float = 0.0
+    repeated: bool = False  # nothing changed since this stored run: it was not made again
 
     def as_dict(self) -> dict:
         return {
@@ -65,6 +66,7 @@ class RunSummary:
             "plugins": self.plugins,
             "counts": self.counts,
             "seconds": round(self.seconds, 3),
+            "repeated": self.repeated,
         }
 
 
@@ -333,12 +335,31 @@ def _results_for_store(db, results: pa.Table, owned) -> tuple[pa.Table, dict[str
     return pa.table(frame), kinds, numbers.new
 
 
-def run(db, policy, manager, as_of: date, actor: str = "clientbook run") -> RunSummary:
-    """One pipeline run over the whole book, stored with its run record."""
+def repeated(db, run_id: int) -> RunSummary:
+    """The summary of a stored run, for a run that found it has nothing new to decide."""
+    row = db.execute("SELECT as_of, policy_hash, plugins, counts FROM runs WHERE run_id = ?", [run_id]).fetchone()
+    counts = json.loads(row[3] or "{}")
+    return RunSummary(run_id, date.fromisoformat(row[0]), counts.get("customers", 0), row[1], json.loads(row[2]),
+                      counts, repeated=True)
+
+
+def run(db, policy, manager, as_of: date, actor: str = "clientbook run", force: bool = False) -> RunSummary:
+    """One pipeline run over the whole book, stored with its run record.
+
+    When the latest run decided as of the same day, with the same policy, plugins and clientbook,
+    and no watched table changed since it read the book (clientbook.changes), its decisions
+    stand: nothing is read or written, and its summary comes back marked ``repeated``.
+    ``force`` decides again all the same (e.g. after changing a plugin's code in place)."""
     started = time.perf_counter()
     started_at = now_iso()
     owned = manager.output_columns()  # a column conflict stops the run before any work
     reads = manager.reads(policy)
+    # Read before the book is: a change made while the run reads then makes the next run decide again.
+    seen = changes.counters(db)
+    if not force:
+        standing = changes.repeated_run(db, as_of, policy.hash, manager.versions(), __version__, seen)
+        if standing is not None:
+            return repeated(db, standing)
     previous_run = db.execute("SELECT MAX(run_id) FROM runs WHERE status = 'ok'").fetchone()[0]
     book = read_book(db, as_of)
     book.preload([*CORE_READS, *(name for declared in reads.values() for name in declared.customers)],
@@ -421,16 +442,16 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run") -> RunS
             state[name] = results[name] if where is None else results[name].take(where)
         # What the plugins read and returned is no longer needed: free it before the stored decisions are read.
         del results, book, scoped, everyone, owners
-        changes = decisions.diff(db, stored, kinds, arrivals=previous_run is not None, stored=stored_decisions)
-        for name in changes.columns:
+        delta = decisions.diff(db, stored, kinds, arrivals=previous_run is not None, stored=stored_decisions)
+        for name in delta.columns:
             if name not in state:  # a column stored before, no plugin's now: its decisions end
                 state[name] = pa.nulls(len(book_ids), pa.large_string())
-        rows = changes.rows.num_rows + changes.history.num_rows
+        rows = delta.rows.num_rows + delta.history.num_rows
         with tempfile.TemporaryDirectory(prefix="clientbook-run-") as folder, (
-                (columnar.stage(folder, decisions.staged_tables(changes), columnar.write_parts(rows))
+                (columnar.stage(folder, decisions.staged_tables(delta), columnar.write_parts(rows))
                  if rows >= columnar.CHILD_WRITE_ROWS else None) or contextlib.nullcontext()) as staging:
             # The summary the screens read after this run, computed while the children stage the decisions.
-            summary = summaries.summary_rows(pa.table(state), changes.columns)
+            summary = summaries.summary_rows(pa.table(state), delta.columns)
             staged = staging.paths() if staging else None
             stages = [f"stage_{number}" for number in range(len(staged or []))]
             for path, schema in zip(staged or [], stages):
@@ -450,9 +471,10 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run") -> RunS
                             "plugins": json.dumps(manager.versions(), sort_keys=True),
                             "language": current_language(),
                             "clientbook_version": __version__,
+                            "input_changes": json.dumps(seen, sort_keys=True),
                         }
                     ).last_pk
-                    decisions.write(db, changes, run_id, previous_run, new_rules, stages)
+                    decisions.write(db, delta, run_id, previous_run, new_rules, stages)
                     counts["history_dropped"] = prune_history(db, as_of, policy.book.keep_history_days)
                     summaries.store(db, summary)
                     if len(needs):
@@ -460,7 +482,7 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run") -> RunS
                                                                               "evidence"]])
                     if len(assignments):
                         start_assignments(db, assignments, as_of, actor, run_id, summarise=False)
-                    counts["decisions"] = changes.counts
+                    counts["decisions"] = delta.counts
                     seconds = time.perf_counter() - started
                     db.execute(
                         "UPDATE runs SET status = 'ok', finished_at = ?, counts = ?, book_bytes_before = ?, "

@@ -7,6 +7,7 @@ write path (``executemany``) for large frames.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 from sqlite_utils import Database, Migrations
 
-from . import schema
+from . import changes, schema
 from .errors import BadInput
 
 DEFAULT_BOOK = "clientbook.db"
@@ -405,6 +406,20 @@ def m006_extra_for_every_kind(db: Database) -> None:
             db.execute(statement)
 
 
+@core_migrations()
+def m007_change_counters(db: Database) -> None:
+    """Each watched table gets a counter that grows with every change to it (clientbook.changes keeps
+    the triggers), and a run records the counters it read the book at: a run that would decide again
+    on the same book, as of the same day, is not made."""
+    db.executescript("""
+CREATE TABLE book_changes (
+  table_name TEXT PRIMARY KEY,
+  changes INTEGER NOT NULL
+);
+ALTER TABLE runs ADD COLUMN input_changes TEXT;
+""")
+
+
 @contextmanager
 def latest_assets_paused(db: Database) -> Iterator[None]:
     """Drop the latest-assets triggers for a large write to ``balances``, then put them back and
@@ -437,6 +452,7 @@ def open_book(path: str | Path, manager=None, create: bool = False) -> Database:
     if manager is not None:
         for _plugin, migrations in manager.migrations():
             migrations.apply(db)
+    changes.watch(db)  # after every migration: the tables they made are watched too
     return db
 
 
@@ -491,13 +507,14 @@ def bulk_insert(db: Database, table: str, frame: pd.DataFrame | pa.Table, replac
             if on_chunk is not None:  # e.g. a progress bar: rows written so far, rows in all
                 on_chunk(min(start + CHUNK_ROWS, len(frame)), len(frame))
 
-    if table == "customers" and len(frame) >= SEARCH_REBUILD_ROWS and not replace:
-        with search_index_paused(db):
-            insert_all()
-    elif table == "balances" and len(frame) >= SEARCH_REBUILD_ROWS:
-        with latest_assets_paused(db):
-            insert_all()
-    else:
+    large = len(frame) >= SEARCH_REBUILD_ROWS
+    with contextlib.ExitStack() as paused:
+        if large:
+            paused.enter_context(changes.counted_once(db, table))
+        if large and table == "customers" and not replace:
+            paused.enter_context(search_index_paused(db))
+        elif large and table == "balances":
+            paused.enter_context(latest_assets_paused(db))
         insert_all()
     return len(frame)
 

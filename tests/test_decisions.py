@@ -198,7 +198,8 @@ def test_a_second_run_on_an_unchanged_book_adds_almost_nothing(tmp_path):
     policy, manager = load([])
     db = open_book(path, manager)
     rows = {name: db[name].count for name in ("decisions", "decision_history", "decision_rules")}
-    summary = pipeline.run(db, policy, manager, date.today())
+    summary = pipeline.run(db, policy, manager, date.today(), force=True)  # decided again, stored as a diff
+    assert not summary.repeated
     assert {name: db[name].count for name in rows} == rows
     assert all(not any(change.values()) for change in summary.counts["decisions"].values())
     before, after = db.execute("SELECT book_bytes_before, book_bytes_after FROM runs WHERE run_id = ?",
