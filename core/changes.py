@@ -75,15 +75,11 @@ def counted_once(db, table: str) -> Iterator[None]:
     """A large write to ``table`` counted as one change rather than row by row (the triggers cost
     about a microsecond a row: 15 s on a 15-million-row export). Inside the caller's transaction,
     like ``store.search_index_paused``: a failed write leaves the triggers as they were."""
-    names = [_trigger_name(table, verb) for verb in VERBS]
-    triggers = db.execute(f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN "
-                          f"({', '.join('?' for _ in names)})", names).fetchall()
-    for name, _ in triggers:
-        db.execute(f"DROP TRIGGER [{name}]")
-    yield
-    for _, sql in triggers:
-        db.execute(sql)
-    if triggers:
+    from .store import triggers_paused  # store imports this module to open the book
+
+    with triggers_paused(db, [_trigger_name(table, verb) for verb in VERBS]) as paused:
+        yield
+    if paused:
         _count(db, table)
 
 

@@ -523,19 +523,26 @@ SEARCH_TRIGGERS = ("customers_ai", "customers_ad", "customers_au")
 
 
 @contextmanager
-def search_index_paused(db: Database) -> Iterator[None]:
-    """Drop the search index's triggers for a large write, then put them back and rebuild the index.
+def triggers_paused(db: Database, names: list[str] | tuple[str, ...]) -> Iterator[bool]:
+    """Drop the named triggers for a large write, then put them back; yields whether any existed.
 
-    Inside the caller's transaction, so a failed write leaves triggers and index as they were.
+    Inside the caller's transaction, so a failed write leaves the triggers as they were.
     """
-    names = ", ".join(f"'{name}'" for name in SEARCH_TRIGGERS)
-    triggers = db.execute(f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN ({names})").fetchall()
+    triggers = db.execute(f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN "
+                          f"({', '.join('?' for _ in names)})", list(names)).fetchall()
     for name, _ in triggers:
         db.execute(f"DROP TRIGGER [{name}]")
-    yield
+    yield bool(triggers)
     for _, sql in triggers:
         db.execute(sql)
-    if triggers:
+
+
+@contextmanager
+def search_index_paused(db: Database) -> Iterator[None]:
+    """Drop the search index's triggers for a large write, then put them back and rebuild the index."""
+    with triggers_paused(db, SEARCH_TRIGGERS) as paused:
+        yield
+    if paused:
         db.execute("INSERT INTO customers_fts (customers_fts) VALUES ('rebuild')")
 
 
