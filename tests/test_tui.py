@@ -13,6 +13,7 @@ import pytest
 from rich.console import Console
 
 from clientbook import hookimpl, i18n
+from clientbook.i18n import t
 from clientbook.declarations import Panel
 from clientbook import assignment
 from clientbook.explain import with_reasons
@@ -25,16 +26,16 @@ from tui_books import TODAY, build_demo_book, build_second_run_book, copy_book
 
 pytest.importorskip("textual")
 
-from textual.widgets import Checkbox, DataTable, Input, Select, TabbedContent  # noqa: E402
+from textual.widgets import Checkbox, DataTable, Input, OptionList, Select, TabbedContent  # noqa: E402
 
 from clientbook.tui.app import ClientbookApp  # noqa: E402
 from clientbook.tui.base import BookContext  # noqa: E402
-from clientbook.tui.book import BookScreen  # noqa: E402
+from clientbook.tui.book import BookScreen, BookTable  # noqa: E402
 from clientbook.tui.customer import CustomerScreen  # noqa: E402
 from clientbook.tui.dashboard import DashboardScreen  # noqa: E402
-from clientbook.tui.dialogs import HelpScreen, MessageScreen, PlanScreen, ReassignScreen  # noqa: E402
+from clientbook.tui.dialogs import HelpScreen, ImportScreen, MessageScreen, PlanScreen, ReassignScreen  # noqa: E402
 from clientbook.tui.staff import StaffScreen  # noqa: E402
-from clientbook.tui.widgets import MigrationView, WorkloadChart  # noqa: E402
+from clientbook.tui.widgets import MigrationView, TickBox, WholeColumnsTable, WorkloadChart  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -189,10 +190,8 @@ async def test_book_pages_sort_and_edges(book):
         await pilot.pause()
         assert status(app).startswith("1–")
 
-        # Sort by total assets, then reverse: largest first.
+        # Sort by total assets: an amount starts with the largest; d reverses it.
         screen.query_one("#book-sort", Select).value = "total_assets_minor"
-        await settle(pilot)
-        await pilot.press("d")
         await settle(pilot)
         assert "sorted by Total assets ▼" in status(app)
         shown = [float(row[5].replace(",", "") or "nan") for row in rows_of(table)]
@@ -201,6 +200,9 @@ async def test_book_pages_sort_and_edges(book):
                         [size])
         assert shown == [value / 100 for (value,) in largest]
         assert str(table.columns["total_assets_minor"].label) == "Total assets ▼"
+        await pilot.press("d")
+        await settle(pilot)
+        assert "sorted by Total assets ▲" in status(app)
 
 
 async def test_book_filters_by_text_and_tier(book):
@@ -428,14 +430,14 @@ async def test_staff_screen_shows_workload_tiers_and_familiarity(second_run_book
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("s")
         await settle(pilot)
-        table = app.screen.query_one("#staff-list", DataTable)
+        table = app.screen.query_one("#staff-list", WholeColumnsTable)
         tiers = list(app.context.labels["tier"])  # the policy's order, from the highest down
         assert tiers[0] == "private_banking" and tiers[-1] == "mass"
-        headers = [str(column.label) for column in table.columns.values()]
+        headers = [label for _key, label in table.headers]  # every column, shown or not
         assert headers[-len(tiers):] == [app.context.labels["tier"][tier] for tier in tiers]
         assert {"Capacity used", "Unfamiliar", "Became familiar"} <= set(headers)
-        column = {str(column.label): index for index, column in enumerate(table.columns.values())}
-        rows = rows_of(table)
+        column = {label: index for index, label in enumerate(headers)}
+        rows = [[str(cell) for cell in cells] for _key, cells in table.body]
         assert [row[0] for row in rows] == [member["staff_id"] for member in expected]
         for row, member in zip(rows, expected):
             for tier in tiers:
@@ -737,7 +739,8 @@ async def test_a_plugins_screen_opens_from_the_palette_and_the_dashboard_key(boo
         assert type(app.screen).__name__ == "DeskScreen"
         await app.set_ui_language("zh-Hant")
         await settle(pilot)
-        entries = {command.title: command.help for command in app.get_system_commands(app.screen)}
+        assert type(app.screen).__name__ == "DeskScreen"  # still open, composed again in Chinese
+        entries = {command.text: command.help for command in app.palette_commands(app.screen)}
         assert entries["ACME 工作台"] == "客戶名冊中各類客戶的人數，來自 ACME 外掛程式"
 
 
@@ -772,3 +775,340 @@ def test_a_plugin_screen_may_not_take_a_key_the_dashboard_binds(book):
     with pytest.raises(PluginError) as caught:
         make_app(book, TakesStaffKey())
     assert "dashboard key 's' is taken by both 'clientbook' and 'test_panel_0'" in caught.value.render()
+
+
+# --- issue 12: empty choices, whole columns, counts, and the friction of daily use -----------------------------
+
+def screen_lines(app) -> list[str]:
+    """What the terminal shows, line by line, as plain text (the screen's compositor renders it)."""
+    return [strip.text for strip in app.screen._compositor.render_strips()]
+
+
+def footer_texts(app) -> list[str]:
+    """Each footer key as the footer draws it ("s Staff"), one per action, as Textual's Footer picks them."""
+    shown = {}
+    for _node, binding, _enabled, _tooltip in app.screen.active_bindings.values():
+        if binding.show:
+            shown.setdefault(binding.action, f"{app.get_key_display(binding)} {binding.description}")
+    return list(shown.values())
+
+
+async def test_all_tiers_after_a_tier_shows_the_whole_book(book):
+    """The tier's empty choice, "All tiers", used to filter on the tier 'Select.NULL' (0 of 0);
+    the sort, the book's other Select, has no empty choice."""
+    app = make_app(book)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("b")
+        await settle(pilot)
+        screen = app.screen
+        tier = screen.query_one("#book-tier", Select)
+        tier.focus()
+        await pilot.press("enter", "down", "enter")  # the first tier
+        await settle(pilot)
+        first = next(iter(app.context.labels["tier"].values()))
+        assert f"tier: {first}" in status(app)
+        tier.focus()
+        await pilot.press("enter", "up", "enter")  # "All tiers", the empty choice
+        await settle(pilot)
+        assert screen.view.tier is None and tier.is_blank()
+        assert status(app).startswith(f"1–{screen.page_size} of 300") and "tier:" not in status(app)
+        sort = screen.query_one("#book-sort", Select)
+        assert sort.query_one(OptionList).option_count == len(app.book_fields)  # every option a column
+
+
+async def test_the_import_dialog_without_a_kind_says_to_choose_one(book, tmp_path):
+    """The kind's empty choice used to go through as the kind 'Select.NULL': an internal error."""
+    export = tmp_path / "customers.csv"
+    export.write_text("customer_id,name,kind\nNEW1,Newly Arrived,retail\n", encoding="utf-8")
+    before = file_digest(book)
+    app = make_app(book)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("i")
+        await pilot.pause()
+        await pilot.click("#import-file")
+        await pilot.press(*str(export), "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ImportScreen)  # still open, saying what is missing
+        assert str(app.screen.query_one("#import-problems").render()) == "Choose what the file holds."
+        assert not [note for note in app._notifications if "internal error" in str(note.message)]
+    assert file_digest(book) == before
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_the_staff_table_never_cuts_a_column(second_run_book, size):
+    """A figure cut at the table's edge reads as another (12,040,253.87 as 12,040,253): the table
+    shows whole columns, and left and right bring in the others."""
+    app = make_app(second_run_book)
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("s")
+        await settle(pilot)
+        table = app.screen.query_one("#staff-list", DataTable)
+        everything = {t(f"tui.col.{name}") for name in ("staff_id", "name", "post", "customers", "assets", "capacity_use",
+                                                      "unfamiliar_share", "became_familiar")}
+        everything |= set(app.context.labels["tier"].values())
+        seen = set()
+        for move in range(len(everything)):
+            shown = [str(column.label) for column in table.columns.values()]
+            assert table.max_scroll_x == 0 and shown[:2] == ["Staff id", "Name"]  # nothing past the edge
+            seen.update(shown)
+            lines = screen_lines(app)
+            for row in range(min(table.row_count, 3)):
+                line = next(line for line in lines if line.lstrip().startswith(table.get_row_at(row)[0] + " "))
+                for cell in table.get_row_at(row):
+                    assert str(cell) in line, (move, str(cell), line)  # whole, to the last digit
+            if seen == everything:
+                break
+            await pilot.press("right")
+            await pilot.pause()
+        assert seen == everything  # the last column came into view
+        if size == (80, 24):
+            assert "columns" in str(app.screen.query_one("#staff-status").render())
+        await pilot.press("home")
+        await pilot.pause()
+        assert [str(column.label) for column in table.columns.values()][2] == "Post"
+
+
+async def test_counts_have_thousands_separators(book, tmp_path):
+    with sqlite3.connect(book) as connection:  # a thousand more lobby managers
+        connection.executemany("INSERT INTO staff (staff_id, name, post) VALUES (?, ?, 'lobby_manager')",
+                               [(f"X{number:04d}", f"Extra {number}") for number in range(1000)])
+    staff = query(book, "SELECT COUNT(*) FROM staff")[0][0]
+    lobby = query(book, "SELECT COUNT(*) FROM staff WHERE post = 'lobby_manager'")[0][0]
+    export = tmp_path / "customers.csv"
+    export.write_text("customer_id,name,kind\n" + "".join(f"N{number:05d},New {number},retail\n"
+                                                           for number in range(1200)), encoding="utf-8")
+    app = make_app(book)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert f"{staff:,} staff" in str(app.screen.query_one("#summary").render())
+        posts = {row[0]: row for row in rows_of(app.screen.query_one("#posts", DataTable))}
+        assert posts["Lobby manager"][1] == f"{lobby:,}"
+        await pilot.press("i")
+        await pilot.pause()
+        app.screen.query_one("#import-kind", Select).value = "customers"
+        app.screen.query_one("#import-dry-run", TickBox).value = True
+        await pilot.click("#import-file")
+        await pilot.press(*str(export), "enter")
+        await settle(pilot)
+        assert any("1,200 rows would give 1,200 inserted" in str(note.message) for note in app._notifications)
+        await pilot.press("s")
+        await settle(pilot)
+        assert str(app.screen.query_one("#staff-status").render()).startswith(f"{staff:,} staff")
+
+
+async def test_escape_clears_the_text_filter_before_it_goes_back(book):
+    app = make_app(book)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("b")
+        await settle(pilot)
+        screen = app.screen
+        await pilot.press("slash", *"Wood")
+        await pilot.pause(0.4)
+        await settle(pilot)
+        assert 'text: "Wood"' in status(app)
+        await pilot.press("escape")  # in the filter: clears it, at once
+        await settle(pilot)
+        assert app.screen is screen and screen.query_one("#book-filter", Input).value == ""
+        assert "of 300" in status(app) and "text:" not in status(app)
+        await pilot.press(*"Wood", "enter")
+        await settle(pilot)
+        screen.query_one(BookTable).focus()
+        await pilot.pause()
+        assert 'text: "Wood"' in status(app) and app.focused is screen.query_one(BookTable)
+        await pilot.press("escape")  # from the table too: the filter goes first
+        await settle(pilot)
+        assert app.screen is screen and "text:" not in status(app)
+        await pilot.press("escape")  # no filter: back
+        await settle(pilot)
+        assert isinstance(app.screen, DashboardScreen)
+
+
+async def test_a_language_switch_keeps_the_screens_open(book):
+    staff = [post for (post,) in query(book, "SELECT post FROM staff ORDER BY staff_id")]
+    lobby = staff.index("lobby_manager")  # a book of more than a page
+    app = make_app(book)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("s")
+        await settle(pilot)
+        await pilot.press(*["down"] * lobby, "enter")
+        await settle(pilot)
+        book_screen = app.screen
+        owner = book_screen.view.owner
+        app.screen.query_one("#book-sort", Select).value = "name"
+        await settle(pilot)
+        await pilot.press("pagedown", "down")
+        await settle(pilot)
+        table = book_screen.query_one(BookTable)
+        top, row = book_screen.top, table.cursor_row
+        customer_id = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        assert top > 0 and row == 1
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("]")  # the holdings tab
+        await app.set_ui_language("zh-Hant")
+        await settle(pilot)
+        try:
+            stack = [type(screen) for screen in app.screen_stack[1:]]
+            assert stack == [DashboardScreen, StaffScreen, BookScreen, CustomerScreen]
+            customer = app.screen  # in Chinese, on the same tab
+            assert customer.customer_id == customer_id and customer.title.startswith("客戶：")
+            assert customer.query_one(TabbedContent).active == "tab-holdings"
+            assert "持有產品" in [str(tab.label) for tab in customer.query("Tab")]
+            assert "a 轉移負責人" in footer_texts(app)
+
+            await pilot.press("escape")
+            await settle(pilot)
+            assert app.screen is book_screen and book_screen.view.owner == owner and book_screen.view.sort == "name"
+            assert book_screen.top == top and book_screen.query_one(BookTable).cursor_row == row
+            assert "依名稱▲排序" in status(app) and book_screen.title.endswith("的客戶簿")
+            assert str(book_screen.query_one(BookTable).columns["name"].label) == "名稱 ▲"
+
+            await pilot.press("escape")
+            await settle(pilot)
+            staff_table = app.screen.query_one("#staff-list", WholeColumnsTable)
+            assert isinstance(app.screen, StaffScreen) and staff_table.cursor_row == lobby
+            assert str(staff_table.columns["staff_id"].label) == "員工編號"
+
+            await pilot.press("escape")
+            await settle(pilot)
+            assert isinstance(app.screen, DashboardScreen)
+            assert "位客戶" in str(app.screen.query_one("#summary").render())
+        finally:
+            i18n.set_language("en")
+
+
+async def test_the_palette_finds_language_and_theme_by_their_name_in_any_language(book):
+    from textual.command import Command as PaletteHit, CommandList
+
+    async def hits(pilot, text) -> list[str]:
+        await pilot.press("ctrl+p", *text)
+        await pilot.pause(0.6)
+        found = pilot.app.screen.query_one(CommandList)
+        options = [found.get_option_at_index(index) for index in range(found.option_count)]
+        return [option.hit.text for option in options if isinstance(option, PaletteHit)]  # not "No matches"
+
+    app = make_app(book)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        try:
+            assert {"Language: 简体中文", "Language: 繁體中文"} <= set(await hits(pilot, "language"))
+            await pilot.press("escape")
+            assert "Language: 繁體中文" in await hits(pilot, "語言")  # the Chinese word, in the English UI
+            await pilot.press("escape")
+            assert "Light or dark theme" in await hits(pilot, "主題")
+            await pilot.press("escape")
+            await app.set_ui_language("zh-Hant")
+            await settle(pilot)
+            assert {"語言：English", "語言：简体中文"} <= set(await hits(pilot, "language"))
+            await pilot.press("escape")
+            found = await hits(pilot, "theme")  # the English word, in the Chinese UI
+            assert found[0] == "淺色或深色主題"
+            await pilot.press("enter")
+            await settle(pilot)
+            assert app.theme == "textual-light"
+            # Inside a dialog the language stays: a dialog keeps its text until it closes.
+            await pilot.press("question_mark")
+            await pilot.pause()
+            assert not [command for command in app.palette_commands(app.screen) if command.title == "tui.cmd.language"]
+        finally:
+            i18n.set_language("en")
+
+
+async def open_reassign(pilot, book):
+    customer_id = query(book, "SELECT customer_id FROM current_owners ORDER BY customer_id LIMIT 1")[0][0]
+    pilot.app.open_customer(customer_id)
+    await settle(pilot)
+    await pilot.press("a")
+    await settle(pilot)
+    assert isinstance(pilot.app.screen, ReassignScreen)
+
+
+def line_with(app, text) -> str:
+    return next(line for line in screen_lines(app) if text in line)
+
+
+async def test_the_reassign_reason_is_a_field_before_anything_is_typed(book):
+    """A borderless field read as a line of text until it was typed in: it is framed now."""
+    app = make_app(book)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_reassign(pilot, book)
+        placeholder = t("tui.reassign.reason")
+        lines = screen_lines(app)
+        at = next(number for number, line in enumerate(lines) if placeholder in line)
+        assert "▊" in lines[at].split(placeholder)[0] and "▎" in lines[at].split(placeholder)[1]  # its sides
+        assert "▔▔▔▔" in lines[at - 1] and "▁▁▁▁" in lines[at + 1]  # its top and bottom
+
+
+async def test_checkboxes_read_without_colour(book, monkeypatch):
+    """NO_COLOR (and the ansi theme) take the colour away: the mark says whether a box is ticked."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app(book)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_reassign(pilot, book)
+        force = t("tui.reassign.force")
+        assert "▐ ▌ " + force in line_with(app, force)
+        app.screen.query_one("#reassign-force", TickBox).focus()
+        await pilot.press("space")
+        await pilot.pause()
+        assert "▐X▌ " + force in line_with(app, force)
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("i")
+        await pilot.pause()
+        dry_run = t("tui.import.dry_run")
+        assert "▐ ▌ " + dry_run in line_with(app, dry_run)
+        await pilot.click("#import-dry-run")
+        await pilot.pause()
+        assert "▐X▌ " + dry_run in line_with(app, dry_run)
+
+
+@pytest.mark.parametrize("language", ["en", "zh-Hant"])
+async def test_at_80x24_the_footers_are_whole_and_p_shows_the_staff_tables(book, language):
+    i18n.set_language(language)
+    customer_id = query(book, "SELECT customer_id FROM customers ORDER BY customer_id LIMIT 1")[0][0]
+    app = make_app(book)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for opened in ("dashboard", "staff", "book", "customer"):
+            if opened == "staff":
+                await pilot.press("s")
+            elif opened == "book":
+                await pilot.press("escape", "b")
+            elif opened == "customer":
+                app.open_customer(customer_id)
+            await settle(pilot)
+            footer = screen_lines(app)[-1]
+            for key in footer_texts(app):
+                assert key in footer, (opened, key, footer)  # whole, not cut at the palette's key
+            assert footer.rstrip().endswith(app.get_key_display(app.active_bindings["ctrl+p"].binding) + " "
+                                            + t("tui.key.palette"))
+
+        app.open_dashboard()
+        await settle(pilot)
+        staff_id = query(book, "SELECT staff_id FROM staff ORDER BY staff_id LIMIT 1")[0][0]
+        assert not any(line.strip("│ ").startswith(staff_id) for line in screen_lines(app))  # below the fold
+        await pilot.press("p")
+        await settle(pilot)
+        lines = screen_lines(app)
+        assert any(line.strip("│ ").startswith(staff_id) for line in lines)
+        assert any(t("tui.dash.by_post") in line for line in lines)
+        assert app.focused is app.screen.query_one("#staff-table")
+        await pilot.press("p")  # and back to the top
+        await settle(pilot)
+        assert str(app.screen.query_one("#summary").render())[:20] in screen_lines(app)[1]
+
+
+async def test_the_tier_list_opens_with_one_key(book):
+    app = make_app(book)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("b")
+        await settle(pilot)
+        await pilot.press("t")
+        await pilot.pause()
+        tier = app.screen.query_one("#book-tier", Select)
+        assert tier.expanded
+        await pilot.press("down", "enter")
+        await settle(pilot)
+        assert app.screen.view.tier == next(iter(app.context.labels["tier"]))

@@ -12,9 +12,9 @@ from importlib import import_module
 from typing import Iterable
 
 from textual import work
-from textual.app import App, SystemCommand
+from textual.app import App
 from textual.binding import Binding
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 
 from ..browse import check_fields
 from ..declarations import TuiScreen
@@ -23,7 +23,7 @@ from ..i18n import LANGUAGES, current_language, set_language, t
 from ..policy import did_you_mean
 from .base import BookContext, translate_bindings
 from .book import BookScreen
-from .commands import BookCommands
+from .commands import AppCommands, BookCommands, Command
 from .customer import CustomerScreen
 from .dashboard import DashboardScreen
 from .dialogs import PLAN_MOVES_SHOWN, TUI_ACTOR, HelpScreen, ImportScreen, MessageScreen, Plan, PlanScreen
@@ -59,7 +59,7 @@ class ClientbookApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "clientbook"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
-    COMMANDS = App.COMMANDS | {BookCommands}
+    COMMANDS = {AppCommands, BookCommands}
     BINDINGS = [
         Binding("ctrl+p", "command_palette", "tui.key.palette", priority=True, show=False),
         Binding("question_mark", "help", "tui.key.help", key_display="?"),
@@ -95,8 +95,11 @@ class ClientbookApp(App[None]):
         return found[0]
 
     def on_mount(self) -> None:
-        # The dashboard sits on Textual's blank default screen, so that it can be replaced whole.
-        self.push_screen(self._new_dashboard())
+        # The dashboard sits on Textual's blank default screen: together they are the stack's floor
+        # (BASE_SCREENS), where going back stops.
+        self.push_screen(DashboardScreen([(declared.key, name, declared.title)
+                                          for name, (_plugin, declared) in self.plugin_screens.items()
+                                          if declared.key is not None]))
         if self.start_staff:
             self.open_book(self.start_staff["staff_id"])
 
@@ -111,6 +114,10 @@ class ClientbookApp(App[None]):
     def action_back(self) -> None:
         if len(self.screen_stack) > BASE_SCREENS:
             self.pop_screen()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # On the dashboard there is nothing to go back to: Escape leaves its footer room for the other keys.
+        return action != "back" or len(self.screen_stack) > BASE_SCREENS
 
     def open_dashboard(self) -> None:
         while len(self.screen_stack) > BASE_SCREENS:
@@ -147,15 +154,6 @@ class ClientbookApp(App[None]):
         screen.plugin_screen = name  # which plugin screen this is, so that it is not stacked twice
         self.push_screen(screen)
 
-    def _new_dashboard(self) -> DashboardScreen:
-        """The dashboard, with the keys plugins' screens asked for. Textual binds keys per
-        class; these are known only once the plugins load, so they are bound on the instance."""
-        dashboard = DashboardScreen()
-        for name, (_plugin, declared) in self.plugin_screens.items():
-            if declared.key is not None:
-                dashboard._bindings.bind(declared.key, f"app.open_plugin_screen({name!r})", t(declared.title))
-        return dashboard
-
     def action_open_plugin_screen(self, name: str) -> None:
         self.open_plugin_screen(name)
 
@@ -179,13 +177,16 @@ class ClientbookApp(App[None]):
         self.theme = self.light_theme if self.theme == self.dark_theme else self.dark_theme
 
     async def set_ui_language(self, language: str) -> None:
-        """Speak another language: every screen is rebuilt from the dashboard."""
+        """Speak another language: every open screen stays open and is shown again in it (a
+        plugin's screen is composed again). The palette offers this only outside dialogs."""
         set_language(language)
         self.context.refresh_labels()
         translate_bindings(self)
-        while len(self.screen_stack) > BASE_SCREENS:
-            await self.pop_screen()
-        await self.switch_screen(self._new_dashboard())
+        for screen in self.screen_stack:
+            if hasattr(screen, "retranslate"):
+                await screen.retranslate()
+            elif getattr(screen, "plugin_screen", None):
+                await screen.recompose()
         self.notify(t("tui.language_changed"))
 
     def action_command_palette(self) -> None:
@@ -194,27 +195,30 @@ class ClientbookApp(App[None]):
         if self.use_command_palette and not CommandPalette.is_open(self):
             self.push_screen(CommandPalette(id="--command-palette", placeholder=t("tui.cmd.placeholder")))
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield SystemCommand(t("tui.cmd.dashboard"), t("tui.cmd.dashboard_help"), self.open_dashboard)
-        yield SystemCommand(t("tui.cmd.staff"), t("tui.cmd.staff_help"), self.open_staff)
-        yield SystemCommand(t("tui.cmd.branch_book"), t("tui.cmd.branch_book_help"), self.open_book)
-        yield SystemCommand(t("tui.cmd.run"), t("tui.cmd.run_help"), self.action_run_pipeline)
-        yield SystemCommand(t("tui.cmd.import"), t("tui.cmd.import_help"), self.action_import_file)
-        yield SystemCommand(t("tui.cmd.assign"), t("tui.cmd.assign_help"), self.action_assign_customers)
-        yield SystemCommand(t("tui.cmd.rebalance"), t("tui.cmd.rebalance_help"), self.action_rebalance)
+    def palette_commands(self, screen: Screen) -> Iterable[Command]:
+        """The palette's screens and actions, over ``screen``."""
+        yield Command("tui.cmd.dashboard", t("tui.cmd.dashboard_help"), self.open_dashboard)
+        yield Command("tui.cmd.staff", t("tui.cmd.staff_help"), self.open_staff)
+        yield Command("tui.cmd.branch_book", t("tui.cmd.branch_book_help"), self.open_book)
+        yield Command("tui.cmd.run", t("tui.cmd.run_help"), self.action_run_pipeline)
+        yield Command("tui.cmd.import", t("tui.cmd.import_help"), self.action_import_file)
+        yield Command("tui.cmd.assign", t("tui.cmd.assign_help"), self.action_assign_customers)
+        yield Command("tui.cmd.rebalance", t("tui.cmd.rebalance_help"), self.action_rebalance)
         for name, (_plugin, declared) in self.plugin_screens.items():
-            yield SystemCommand(t(declared.title), t(declared.help) if declared.help else "",
-                                partial(self.open_plugin_screen, name))
+            yield Command(declared.title, t(declared.help) if declared.help else "",
+                          partial(self.open_plugin_screen, name))
         if isinstance(screen, CustomerScreen) and screen.profile is not None:
             name = screen.profile["customer"]["name"]
-            yield SystemCommand(t("tui.cmd.reassign"), t("tui.cmd.reassign_help", name=name), screen.action_reassign)
-        yield SystemCommand(t("tui.cmd.theme"), t("tui.cmd.theme_help"), self.action_toggle_theme)
-        for language in LANGUAGES:
-            if language != current_language():
-                yield SystemCommand(t(f"tui.language.{language}"), t("tui.cmd.language_help"),
-                                    partial(self.run_worker, partial(self.set_ui_language, language)))
-        yield SystemCommand(t("tui.cmd.help"), t("tui.cmd.help_help"), self.action_help)
-        yield SystemCommand(t("tui.cmd.quit"), t("tui.cmd.quit_help"), self.exit)
+            yield Command("tui.cmd.reassign", t("tui.cmd.reassign_help", name=name), screen.action_reassign)
+        yield Command("tui.cmd.theme", t("tui.cmd.theme_help"), self.action_toggle_theme)
+        if not isinstance(screen, ModalScreen):  # a dialog keeps its text until it closes: switch outside one
+            for language in LANGUAGES:
+                if language != current_language():
+                    yield Command("tui.cmd.language", t("tui.cmd.language_help"),
+                                  partial(self.run_worker, partial(self.set_ui_language, language)),
+                                  {"language": t(f"tui.language_name.{language}")})
+        yield Command("tui.cmd.help", t("tui.cmd.help_help"), self.action_help)
+        yield Command("tui.cmd.quit", t("tui.cmd.quit_help"), self.exit)
 
     # -- long work ----------------------------------------------------------------------
 
@@ -366,8 +370,8 @@ class ClientbookApp(App[None]):
         else:
             key = "import.dry_run_done" if result.dry_run else "import.done"
             self.call_from_thread(self._finish_work, screen, t(
-                key, kind=result.kind, path=result.path, encoding=result.encoding, rows=result.rows,
-                inserted=result.inserted, updated=result.updated, unchanged=result.unchanged))
+                key, kind=result.kind, path=result.path, encoding=result.encoding, rows=f"{result.rows:,}",
+                inserted=f"{result.inserted:,}", updated=f"{result.updated:,}", unchanged=f"{result.unchanged:,}"))
 
 
 def _bound_keys() -> set[str]:
@@ -428,7 +432,8 @@ def _preview(db, context: BookContext, kind: str) -> Plan:
     columns = ("customer_id", "from_staff_id", "staff_id", "rule", "reason")
     return Plan(
         kind, t("tui.plan.rebalance_headline", moves=f"{len(result.moves):,}"),
-        tuple(headers[name] for name in summary), [tuple(str(row[name]) for name in summary) for row in balance],
+        tuple(headers[name] for name in summary),
+        [tuple(f"{row[name]:,}" if isinstance(row[name], int) else row[name] for name in summary) for row in balance],
         tuple(headers[name] for name in columns),
         [tuple(shown(row, name) for name in columns)
          for row in with_reasons(result.moves.head(PLAN_MOVES_SHOWN).to_dict("records"), reasons)],

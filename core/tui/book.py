@@ -24,7 +24,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Select, Static
 from ..browse import BookView, page_rows, view_ids
 from ..errors import ClientbookError
 from ..i18n import t
-from .base import cell, field_title, translate_bindings
+from .base import cell, field_title, is_amount, translate_bindings
 
 FILTER_DELAY = 0.25  # seconds of no typing before the text filter runs
 MIN_PAGE = 5
@@ -75,11 +75,11 @@ class BookScreen(Screen):
     AUTO_FOCUS = "#book-table"
     BINDINGS = [
         Binding("slash", "focus_filter", "tui.key.filter", key_display="/"),
-        Binding("t", "focus_tier", "tui.key.tier"),
+        Binding("t", "choose_tier", "tui.key.tier"),
         Binding("o", "focus_sort", "tui.key.sort"),
         Binding("d", "reverse", "tui.key.reverse"),
-        Binding("escape", "leave_filter", "tui.key.back", show=False),
-        Binding("f5", "reload", "tui.key.reload"),
+        Binding("escape", "clear_filter_or_back", "tui.key.back", show=False),
+        Binding("f5", "reload", "tui.key.reload", show=False),
     ]
 
     class Loaded(Message):
@@ -117,10 +117,10 @@ class BookScreen(Screen):
         self.fields = self.app.book_fields
         tiers = context.labels.get("tier", {})
         yield Header()
-        with Horizontal(id="book-filters"):
-            yield Input(placeholder=t("tui.book.filter_placeholder"), id="book-filter")
+        with Horizontal(id="book-filters"):  # the view's own filter and sort: the same after a language change
+            yield Input(self.view.text, placeholder=t("tui.book.filter_placeholder"), id="book-filter")
             yield Select([(label, name) for name, label in tiers.items()], prompt=t("tui.book.all_tiers"),
-                         id="book-tier", allow_blank=True)
+                         id="book-tier", allow_blank=True, value=self.view.tier or Select.NULL)
             yield Select([(field_title(name), name) for name in self.fields], value=self.view.sort,
                          id="book-sort", allow_blank=False)
         yield BookTable(id="book-table")
@@ -128,10 +128,23 @@ class BookScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.title = (t("tui.title.book_of", staff_id=self.view.owner, name=self.owner_name or "")
-                      if self.view.owner else t("tui.title.branch_book"))
+        self._show_title()
         self._set_columns()
         self.call_after_refresh(self.load, self.view)  # after layout, when the page size is known
+
+    async def retranslate(self) -> None:
+        """Show the screen again in the current language: the same view, page and row."""
+        row = self.query_one(BookTable).cursor_row
+        translate_bindings(self)
+        await self.recompose()
+        self._show_title()
+        self._set_columns()
+        if self.shown_view == self.view:  # else the load under way fills the table
+            self.call_after_refresh(self.show_page, self.top, row)
+
+    def _show_title(self) -> None:
+        self.title = (t("tui.title.book_of", staff_id=self.view.owner, name=self.owner_name or "")
+                      if self.view.owner else t("tui.title.branch_book"))
 
     def _set_columns(self) -> None:
         table = self.query_one(BookTable)
@@ -270,14 +283,15 @@ class BookScreen(Screen):
 
     @on(Select.Changed, "#book-tier")
     def _tier_changed(self, event: Select.Changed) -> None:
-        tier = None if event.value is Select.BLANK else str(event.value)
+        tier = None if event.select.is_blank() else str(event.value)  # blank: "All tiers"
         if tier != self.view.tier:
             self.load(self.view.with_(tier=tier))
 
     @on(Select.Changed, "#book-sort")
     def _sort_changed(self, event: Select.Changed) -> None:
         if event.value != self.view.sort:
-            self.load(self.view.with_(sort=str(event.value), descending=False))
+            # An amount is sorted from the largest: the customers who matter most come first.
+            self.load(self.view.with_(sort=str(event.value), descending=is_amount(str(event.value))))
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
         """A click on a header sorts by it; a second click reverses."""
@@ -296,15 +310,23 @@ class BookScreen(Screen):
     def action_focus_filter(self) -> None:
         self.query_one("#book-filter", Input).focus()
 
-    def action_focus_tier(self) -> None:
-        self.query_one("#book-tier", Select).focus()
+    def action_choose_tier(self) -> None:
+        """Open the tier list at once (one key, not one to focus it and another to open it)."""
+        tier = self.query_one("#book-tier", Select)
+        tier.focus()
+        tier.action_show_overlay()
 
-    def action_leave_filter(self) -> None:
-        """Escape in a filter returns to the table; in the table it goes back a screen."""
-        if self.focused is self.query_one(BookTable):
+    def action_clear_filter_or_back(self) -> None:
+        """Escape clears the text filter first (at once, not after the typing delay); with none,
+        it goes back a screen."""
+        text = self.query_one("#book-filter", Input)
+        if not text.value:
             self.app.action_back()
-        else:
-            self.query_one(BookTable).focus()
+            return
+        if self.filter_timer is not None:
+            self.filter_timer.stop()
+        text.clear()
+        self.apply_text("")
 
     def action_reload(self) -> None:
         self.load(self.view)

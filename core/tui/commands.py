@@ -1,20 +1,61 @@
-"""The command palette (Ctrl+P): jump to a staff member's book or to a customer by name or id.
+"""The command palette (Ctrl+P): screens and actions, and the people in the book.
 
-Screens and actions (dashboard, run, import, theme, language ...) come from
-:meth:`ClientbookApp.get_system_commands`; this provider adds the people in the book.
+:class:`AppCommands` offers the screens and actions (dashboard, run, import, theme, language ...)
+of :meth:`ClientbookApp.palette_commands`, each found by its name in any language, so that
+"theme" finds the theme in a Chinese UI and "语言" the languages in an English one.
+:class:`BookCommands` jumps to a staff member's book or to a customer by name or id.
 """
 
 from __future__ import annotations
 
-from functools import partial
+from dataclasses import dataclass, field
+from functools import cache, partial
+from typing import Callable
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from ..browse import find_customers
-from ..i18n import t
+from ..i18n import LANGUAGES, t, t_in
 
 MIN_CUSTOMER_QUERY = 2
 CUSTOMER_HITS = 10
+
+
+@dataclass(frozen=True)
+class Command:
+    """A palette entry: its title's catalog key (and placeholders), its help line and what it does."""
+
+    title: str
+    help: str
+    callback: Callable[[], object]
+    params: dict = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        """The title in the current language."""
+        return t(self.title, **self.params)
+
+    def names(self) -> tuple[str, ...]:
+        """The title in every language: what a search matches."""
+        return names_in_every_language(self.title, tuple(sorted(self.params.items())))
+
+
+@cache  # the catalogs do not change while the UI runs, and t_in switches the language for a moment
+def names_in_every_language(title: str, params: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
+    return tuple(t_in(language, title, **dict(params)) for language in LANGUAGES)
+
+
+class AppCommands(Provider):
+    async def discover(self) -> Hits:
+        for command in sorted(self.app.palette_commands(self.screen), key=lambda command: command.text):
+            yield DiscoveryHit(command.text, command.callback, help=command.help)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for command in self.app.palette_commands(self.screen):
+            score = max(matcher.match(name) for name in command.names())
+            if score > 0:  # shown in the current language, whichever language's name matched
+                yield Hit(score, matcher.highlight(command.text), command.callback, help=command.help)
 
 
 class BookCommands(Provider):

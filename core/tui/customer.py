@@ -34,7 +34,7 @@ class CustomerScreen(Screen):
         Binding("right_square_bracket", "tab(1)", "tui.key.next_tab", key_display="]"),
         Binding("left_square_bracket", "tab(-1)", "tui.key.previous_tab", key_display="["),
         Binding("a", "reassign", "tui.key.reassign"),
-        Binding("f5", "reload", "tui.key.reload"),
+        Binding("f5", "reload", "tui.key.reload", show=False),
     ]
 
     def __init__(self, customer_id: str) -> None:
@@ -91,11 +91,19 @@ class CustomerScreen(Screen):
             f"  ·  {decisions}" if decisions else "")
 
     def on_mount(self) -> None:
-        if self.profile is None:
-            self.title = self.customer_id
-            return
-        self.title = t("tui.title.customer", name=self.profile["customer"]["name"])
-        self._fill()
+        self._show_title()
+        if self.profile is not None:
+            self._fill()
+
+    def _show_title(self) -> None:
+        self.title = (t("tui.title.customer", name=self.profile["customer"]["name"]) if self.profile is not None
+                      else self.customer_id)
+
+    async def retranslate(self) -> None:
+        """Show the screen again in the current language, on the same tab."""
+        translate_bindings(self)
+        await self.reload()
+        self._show_title()
 
     def _fill(self) -> None:
         context = self.app.context

@@ -1,6 +1,7 @@
 """The branch dashboard: customers and assets by tier (a chart), how customers moved between
 tiers since the previous run (upgrades, downgrades and the flow matrix), by post and by staff
-member, the last run, and what is due today."""
+member, the last run, and what is due today. A short terminal shows the top of it: `p` jumps to
+the post and staff tables and back."""
 
 from __future__ import annotations
 
@@ -23,12 +24,15 @@ from .widgets import BarChart, MigrationView
 
 class DashboardScreen(Screen):
     AUTO_FOCUS = "#staff-table"
+    # A short terminal (80x24) keeps the post and staff tables short enough to show together.
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
     BINDINGS = [
         Binding("s", "app.open_staff", "tui.key.staff"),
         Binding("b", "app.open_book", "tui.key.book"),
         Binding("r", "app.run_pipeline", "tui.key.run"),
         Binding("i", "app.import_file", "tui.key.import"),
-        Binding("f5", "reload", "tui.key.reload"),
+        Binding("p", "toggle_tables", "tui.key.tables"),
+        Binding("f5", "reload", "tui.key.reload", show=False),
     ]
 
     class Loaded(Message):
@@ -38,11 +42,20 @@ class DashboardScreen(Screen):
             self.migration = migration  # None: fewer than two runs stored the dashboard's column
             self.error = error
 
-    def __init__(self) -> None:
+    def __init__(self, plugin_keys: list[tuple[str, str, str]] = ()) -> None:
+        """``plugin_keys``: the keys plugins' screens asked for, as (key, screen name, title key)."""
         super().__init__()
-        translate_bindings(self)
+        self.plugin_keys = list(plugin_keys)
+        self._bind_keys()
         self.summary: dict | None = None
         self.migration: dict | None = None
+
+    def _bind_keys(self) -> None:
+        """The screen's keys in the current language, and the plugins' screens' keys. Textual binds
+        keys per class; these are known only once the plugins load, so they are bound on the instance."""
+        translate_bindings(self)
+        for key, name, title in self.plugin_keys:
+            self._bindings.bind(key, f"app.open_plugin_screen({name!r})", t(title))
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -59,7 +72,7 @@ class DashboardScreen(Screen):
             with Vertical(classes="card", id="migration-card"):
                 yield Label("", id="migration-title", classes="card-title")
                 yield MigrationView(id="migration")
-            with Horizontal(classes="cards"):
+            with Horizontal(classes="cards", id="dashboard-tables"):
                 with Vertical(classes="card", id="post-card"):
                     yield Label(t("tui.dash.by_post"), classes="card-title")
                     yield DataTable(id="posts", cursor_type="none", zebra_stripes=True)
@@ -71,6 +84,25 @@ class DashboardScreen(Screen):
     def on_mount(self) -> None:
         self.title = t("tui.title.dashboard", book=self.app.context.policy.book.name)
         self.action_reload()
+
+    async def retranslate(self) -> None:
+        """Show the screen again in the current language (the figures are those already read)."""
+        self._bind_keys()
+        await self.recompose()
+        self.title = t("tui.title.dashboard", book=self.app.context.policy.book.name)
+        if self.summary is not None:
+            self._show()
+        else:
+            self.action_reload()
+
+    def action_toggle_tables(self) -> None:
+        """Jump to the post and staff tables (below the fold of a short terminal), or back to the top."""
+        body = self.query_one("#dashboard-body", VerticalScroll)
+        if body.scroll_y > 0:
+            body.scroll_home(animate=False)
+        else:
+            body.scroll_to_widget(self.query_one("#dashboard-tables"), animate=False, top=True)
+        self.query_one("#staff-table", DataTable).focus(scroll_visible=False)
 
     def action_reload(self) -> None:
         self.query_one("#summary", Static).loading = True
@@ -94,19 +126,23 @@ class DashboardScreen(Screen):
         if message.summary is None:
             self.app.notify(message.error, severity="error", timeout=10)
             return
-        self.summary = summary = message.summary
+        self.summary, self.migration = message.summary, message.migration
+        self._show()
+
+    def _show(self) -> None:
+        """``self.summary`` and ``self.migration`` on the cards."""
+        summary = self.summary
         context = self.app.context
         digits = context.digits
         self.query_one("#summary", Static).update(t(
-            "tui.dash.summary", customers=f"{summary['customers']:,}", staff=len(summary["staff"]),
+            "tui.dash.summary", customers=f"{summary['customers']:,}", staff=f"{len(summary['staff']):,}",
             unassigned=f"{summary['unassigned']:,}", due=f"{summary['followups_due']:,}",
             today=context.today.isoformat()))
 
         group_by = summary["group_by"]
         self.query_one("#tier-title", Label).update(t("tui.dash.by_group", group=field_title(group_by)))
-        self.migration = message.migration
         self.query_one("#migration-title", Label).update(t("tui.migration.title", group=field_title(group_by)))
-        self.query_one(MigrationView).set_migration(message.migration, context.labels.get(group_by, {}))
+        self.query_one(MigrationView).set_migration(self.migration, context.labels.get(group_by, {}))
         order = list(context.labels.get(group_by, {}))
         groups = sorted(summary["groups"], key=lambda group: (
             group["value"] is None, order.index(group["value"]) if group["value"] in order else len(order),
@@ -131,7 +167,7 @@ class DashboardScreen(Screen):
         posts.clear(columns=True)
         posts.add_columns(t("tui.col.post"), t("tui.col.staff"), t("tui.col.customers"), t("tui.col.assets"))
         for post in summary["posts"]:
-            posts.add_row(context.post_label(post["post"]), Text(str(post["staff"]), justify="right"),
+            posts.add_row(context.post_label(post["post"]), Text(f"{post['staff']:,}", justify="right"),
                           Text(f"{post['customers']:,}", justify="right"),
                           Text(compact_amount(post["assets_minor"], digits), justify="right"))
 

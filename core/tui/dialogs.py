@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, DataTable, Input, Label, Markdown, Select, Static
+from textual.widgets import Button, DataTable, Input, Label, Markdown, Select, Static
 
 from ..assignment import Transfer, eligible_posts, refusals, transfer
 from ..browse import breakdown, staff_books
@@ -20,6 +20,7 @@ from ..errors import BadInput, ClientbookError
 from ..i18n import t
 from ..policy import find_file
 from .base import field_title, translate_bindings
+from .widgets import TickBox
 
 TUI_ACTOR = "clientbook tui"
 
@@ -60,7 +61,7 @@ class ImportScreen(ModalScreen[dict | None]):
             yield Select([(kind, kind) for kind in self.kinds], prompt=t("tui.import.kind"), id="import-kind")
             yield Input(placeholder=t("tui.import.file"), id="import-file")
             yield Input(placeholder=t("tui.import.mapping"), id="import-mapping")
-            yield Checkbox(t("tui.import.dry_run"), id="import-dry-run")
+            yield TickBox(t("tui.import.dry_run"), id="import-dry-run")
             yield Static("", id="import-problems")
             with Horizontal(classes="buttons"):
                 yield Button(t("tui.import.start"), variant="primary", id="import-start")
@@ -73,10 +74,10 @@ class ImportScreen(ModalScreen[dict | None]):
     @on(Button.Pressed, "#import-start")
     @on(Input.Submitted)
     def _start(self) -> None:
-        kind = self.query_one("#import-kind", Select).value
+        kind = self.query_one("#import-kind", Select)
         path = self.query_one("#import-file", Input).value.strip()
         problems = []
-        if kind is Select.BLANK:
+        if kind.is_blank():
             problems.append(t("tui.import.need_kind"))
         if not path:
             problems.append(t("tui.import.need_file"))
@@ -93,9 +94,9 @@ class ImportScreen(ModalScreen[dict | None]):
         if problems:
             self.query_one("#import-problems", Static).update("\n".join(problems))
             return
-        self.dismiss({"kind": str(kind), "path": str(Path(path).expanduser()),
+        self.dismiss({"kind": str(kind.value), "path": str(Path(path).expanduser()),
                       "mapping": str(Path(mapping).expanduser()) if mapping else None,  # a name stays a name
-                      "dry_run": self.query_one("#import-dry-run", Checkbox).value})
+                      "dry_run": self.query_one("#import-dry-run", TickBox).value})
 
 
 class MessageScreen(ModalScreen[None]):
@@ -187,8 +188,9 @@ class ReassignScreen(ModalScreen[Transfer | None]):
             yield Static(t("tui.loading"), id="reassign-owner", markup=False)
             yield DataTable(id="reassign-staff", cursor_type="row", zebra_stripes=True)
             yield Static("", id="reassign-fit", markup=False)
-            yield Input(placeholder=t("tui.reassign.reason"), id="reassign-reason", compact=True)
-            yield Checkbox(t("tui.reassign.force"), id="reassign-force", compact=True)
+            # A framed field: a compact one reads as a line of text until it is typed in.
+            yield Input(placeholder=t("tui.reassign.reason"), id="reassign-reason")
+            yield TickBox(t("tui.reassign.force"), id="reassign-force", compact=True)
             yield Static("", id="reassign-problems", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button(t("tui.reassign.submit"), variant="primary", id="reassign-submit", compact=True)
@@ -304,7 +306,7 @@ class ReassignScreen(ModalScreen[Transfer | None]):
         problems = self.query_one("#reassign-problems", Static)
         candidate = self.chosen()
         reason = self.query_one("#reassign-reason", Input).value.strip()
-        force = self.query_one("#reassign-force", Checkbox).value
+        force = self.query_one("#reassign-force", TickBox).value
         if candidate is None:
             problems.update(t("tui.reassign.need_staff"))
             return
@@ -383,12 +385,13 @@ class PlanScreen(ModalScreen[dict | None]):
             yield Static(plan.headline, id="plan-headline", markup=False)
             yield DataTable(id="plan-summary", cursor_type="none", zebra_stripes=True)
             if plan.moves:
-                yield Label(t("tui.plan.moves", shown=len(plan.moves), total=f"{plan.total_moves:,}"), classes="hint")
+                yield Label(t("tui.plan.moves", shown=f"{len(plan.moves):,}", total=f"{plan.total_moves:,}"),
+                            classes="hint")
                 yield DataTable(id="plan-moves", cursor_type="row", zebra_stripes=True)
             if plan.shortfalls:
-                yield Static("\n".join([t("tui.plan.shortfalls", count=len(plan.shortfalls)),
+                yield Static("\n".join([t("tui.plan.shortfalls", count=f"{len(plan.shortfalls):,}"),
                                         *(f"- {line}" for line in plan.shortfalls)]), id="plan-shortfalls", markup=False)
-                yield Checkbox(t("tui.plan.accept"), id="plan-accept")
+                yield TickBox(t("tui.plan.accept"), id="plan-accept")
             with Horizontal(classes="buttons"):
                 yield Button(t("tui.plan.apply"), id="plan-apply", variant="primary",
                              disabled=not plan.total_moves or bool(plan.shortfalls))
@@ -405,8 +408,8 @@ class PlanScreen(ModalScreen[dict | None]):
         self.query_one("#plan-apply" if self.plan.total_moves and not self.plan.shortfalls else "#plan-cancel",
                        Button).focus()
 
-    @on(Checkbox.Changed, "#plan-accept")
-    def accept_changed(self, event: Checkbox.Changed) -> None:
+    @on(TickBox.Changed, "#plan-accept")
+    def accept_changed(self, event: TickBox.Changed) -> None:
         self.query_one("#plan-apply", Button).disabled = not (event.value and self.plan.total_moves)
 
     @on(Button.Pressed, "#plan-apply")

@@ -1,6 +1,7 @@
 """The staff list: each staff member's workload (a chart of customers against capacity) and a
-table with post, customers and assets under care, customers per tier, capacity used and the
-familiarity of their book; Enter opens their book."""
+table with post, customers and assets under care, capacity used, the familiarity of their book
+and customers per tier; Enter opens their book. The table shows whole columns only: left and
+right bring in the others."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from ..i18n import t
 from ..money import format_minor
 from ..reports import staff_report
 from .base import translate_bindings
-from .widgets import WorkloadChart, WorkloadRow
+from .widgets import WholeColumnsTable, WorkloadChart, WorkloadRow
 
 
 def share(value: float | None) -> str:
@@ -34,7 +35,7 @@ class StaffScreen(Screen):
         Binding("enter", "open", "tui.key.open_book", show=True),
         Binding("n", "app.assign_customers", "tui.key.assign_customers"),
         Binding("e", "app.rebalance", "tui.key.rebalance"),
-        Binding("f5", "reload", "tui.key.reload"),
+        Binding("f5", "reload", "tui.key.reload", show=False),
     ]
 
     class Loaded(Message):
@@ -48,14 +49,16 @@ class StaffScreen(Screen):
         super().__init__()
         translate_bindings(self)
         self.staff: list[dict] = []
+        self.group_by = ""
+        self.columns_shown = ""  # which columns the table shows, when it cannot show them all
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical(id="workload-card", classes="card"):
             yield Label(t("tui.workload.title"), classes="card-title")
             yield WorkloadChart(id="workload-chart")
-        # The id and name stay in view while the figures scroll sideways.
-        yield DataTable(id="staff-list", cursor_type="row", zebra_stripes=True, fixed_columns=2)
+        # The id and name stay in view while left and right bring in the other columns.
+        yield WholeColumnsTable(2, id="staff-list", cursor_type="row", zebra_stripes=True)
         yield Static(t("tui.loading"), id="staff-status", classes="status")
         yield Footer()
 
@@ -63,8 +66,19 @@ class StaffScreen(Screen):
         self.title = t("tui.title.staff")
         self.action_reload()
 
+    async def retranslate(self) -> None:
+        """Show the screen again in the current language, on the same staff member."""
+        row = self.query_one(WholeColumnsTable).cursor_row
+        translate_bindings(self)
+        await self.recompose()
+        self.title = t("tui.title.staff")
+        if self.staff:
+            self._show(row)
+        else:
+            self.action_reload()
+
     def action_reload(self) -> None:
-        self.query_one(DataTable).loading = True
+        self.query_one(WholeColumnsTable).loading = True
         self.load()
 
     @work(thread=True, exclusive=True, group="staff")
@@ -80,55 +94,64 @@ class StaffScreen(Screen):
         self.post_message(self.Loaded(staff, group_by))
 
     def on_staff_screen_loaded(self, message: Loaded) -> None:
-        table = self.query_one(DataTable)
+        table = self.query_one(WholeColumnsTable)
         table.loading = False
         if message.staff is None:
             self.app.notify(message.error, severity="error", timeout=10)
             return
+        self.staff, self.group_by = message.staff, message.group_by
+        self._show(table.cursor_row)
+        table.focus()
+
+    def _show(self, row: int) -> None:
+        """The chart and the table of ``self.staff``, the cursor on ``row``."""
         context = self.app.context
-        self.staff = message.staff
-        group_by = message.group_by
+        group_by = self.group_by
         # The group's values in the policy's order (tiers from the highest down), then any the policy does not name.
         order = list(context.labels.get(group_by, {}))
-        seen = {value for member in message.staff for value in member["by_value"]}
+        seen = {value for member in self.staff for value in member["by_value"]}
         values = order + sorted(seen - set(order))
-        selected = table.cursor_row
-        table.clear(columns=True)
-        table.add_column(t("tui.col.staff_id"), key="staff_id")
-        table.add_column(t("tui.col.name"), key="name")
-        table.add_column(t("tui.col.post"), key="post")
-        table.add_column(t("tui.col.customers"), key="customers")
-        table.add_column(t("tui.col.capacity_use"), key="capacity_used")
-        table.add_column(t("tui.col.unfamiliar_share"), key="unfamiliar_share")
-        table.add_column(t("tui.col.became_familiar"), key="became_familiar")
-        table.add_column(t("tui.col.assets"), key="assets")
-        for value in values:
-            table.add_column(context.value_label(group_by, value), key=f"value:{value}")
+        headers = [("staff_id", t("tui.col.staff_id")), ("name", t("tui.col.name")), ("post", t("tui.col.post")),
+                   ("customers", t("tui.col.customers")), ("assets", t("tui.col.assets")),
+                   ("capacity_used", t("tui.col.capacity_use")), ("unfamiliar_share", t("tui.col.unfamiliar_share")),
+                   ("became_familiar", t("tui.col.became_familiar")),
+                   *((f"value:{value}", context.value_label(group_by, value)) for value in values)]
 
         def right(text: str) -> Text:
             return Text(text, justify="right")
 
-        for member in message.staff:
-            name = member["name"] if member["active"] else t("tui.staff.left", name=member["name"])
+        def name(member: dict) -> str:
+            return member["name"] if member["active"] else t("tui.staff.left", name=member["name"])
+
+        body = []
+        for member in self.staff:
             by_value = member["by_value"]
-            table.add_row(
-                member["staff_id"], name, context.post_label(member["post"]), right(f"{member['customers']:,}"),
+            body.append((member["staff_id"], (
+                member["staff_id"], name(member), context.post_label(member["post"]), right(f"{member['customers']:,}"),
+                right(format_minor(member["assets_minor"], context.digits)),
                 right(share(member["capacity_used"])), right(share(member["unfamiliar_share"])),
                 right(f"{member['became_familiar']:,}" if member["became_familiar"] is not None else "–"),
-                right(format_minor(member["assets_minor"], context.digits)),
-                *(right(f"{by_value[value]['customers']:,}" if value in by_value else "·") for value in values),
-                key=member["staff_id"])
+                *(right(f"{by_value[value]['customers']:,}" if value in by_value else "·") for value in values))))
+        table = self.query_one(WholeColumnsTable)
+        table.set_data(headers, body, row)
         chart = self.query_one(WorkloadChart)
-        chart.set_rows([WorkloadRow(member["staff_id"], context.post_label(member["post"]),
-                                    member["name"] if member["active"] else t("tui.staff.left", name=member["name"]),
+        chart.set_rows([WorkloadRow(member["staff_id"], context.post_label(member["post"]), name(member),
                                     member["customers"], member["capacity"], member["capacity_used"])
-                        for member in message.staff])
-        if message.staff:
-            table.move_cursor(row=min(selected, len(message.staff) - 1))
+                        for member in self.staff])
+        if self.staff:
             chart.highlight(table.cursor_row)
-        self.query_one("#staff-status", Static).update(t(
-            "tui.staff.status", staff=len(message.staff), customers=f"{sum(m['customers'] for m in message.staff):,}"))
-        table.focus()
+        self._show_status()
+
+    def _show_status(self) -> None:
+        self.query_one("#staff-status", Static).update("  ·  ".join(filter(None, [t(
+            "tui.staff.status", staff=f"{len(self.staff):,}",
+            customers=f"{sum(member['customers'] for member in self.staff):,}"), self.columns_shown])))
+
+    def on_whole_columns_table_shifted(self, message: WholeColumnsTable.Shifted) -> None:
+        """Say which columns show when some do not fit (left and right bring them in)."""
+        self.columns_shown = "" if message.every_column else t(
+            "tui.staff.columns", first=message.shown.start + 1, last=message.shown.stop, total=message.total)
+        self._show_status()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self.query_one(WorkloadChart).highlight(event.cursor_row)
@@ -137,7 +160,7 @@ class StaffScreen(Screen):
         self.app.open_book(event.row_key.value)
 
     def action_open(self) -> None:
-        table = self.query_one(DataTable)
+        table = self.query_one(WholeColumnsTable)
         if table.row_count:
             self.app.open_book(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
 

@@ -1,5 +1,6 @@
 """Widgets of the terminal UI that Textual does not have: a bar chart of groups, the staff's
-workload, a migration matrix, and a progress dialog for long work."""
+workload, a migration matrix, a table that never cuts a column, a checkbox that reads in
+monochrome, and a progress dialog for long work."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Label, ProgressBar, Static
+from textual.widgets import Checkbox, DataTable, Label, ProgressBar, Static
 
 from ..i18n import t
 from .base import translate_bindings
@@ -279,6 +281,115 @@ class MigrationView(Static):
         table.add_row(Text(t("tui.migration.new"), style=muted),
                       *(figure(found["new"].get(value, 0), muted) for value in values), "")
         return Group(self.headline(), Text(""), table)
+
+
+class WholeColumnsTable(DataTable):
+    """A table that shows whole columns only, never one cut at its edge: a figure cut there
+    reads as another figure (12,040,253.07 as 12,040,253).
+
+    The first ``fixed`` columns always show; after them, as many of the others as fit, from
+    ``first``. Left and right move along by a column, Home and End go to the first and the last
+    ones. Meant for a few hundred rows (a branch's staff): it is filled again when the columns
+    shown change.
+    """
+
+    class Shifted(Message):
+        """The columns shown changed: the fixed ones and ``shown``, of ``total``."""
+
+        def __init__(self, shown: range, total: int, every_column: bool) -> None:
+            super().__init__()
+            self.shown = shown
+            self.total = total
+            self.every_column = every_column
+
+    def __init__(self, fixed: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.fixed = fixed
+        self.first = fixed
+        self.headers: list[tuple[str, str]] = []  # (key, label)
+        self.body: list[tuple[str, tuple]] = []  # (row key, cells)
+        self.widths: list[int] = []
+        self.shown: range | None = None  # the columns after the fixed ones on screen (None: not filled)
+
+    def set_data(self, headers: list[tuple[str, str]], body: list[tuple[str, tuple]], row: int = 0) -> None:
+        """Every column and row, the cursor on ``row``; the columns shown start where they did."""
+        self.headers, self.body = headers, body
+        self.widths = [max(cell_len(str(cell)) for cell in (label, *(cells[index] for _key, cells in body)))
+                       + 2 * self.cell_padding for index, (_key, label) in enumerate(headers)]
+        self.shown = None
+        self._fill(row)
+
+    def _room(self) -> int:
+        """The cells there are for the columns after the fixed ones (room for a vertical scrollbar
+        is kept even when every row fits, so that a column does not go when the rows come in)."""
+        return self.size.width - self.styles.scrollbar_size_vertical - sum(self.widths[:self.fixed])
+
+    def _end_from(self, start: int) -> int:
+        """Where the columns from ``start`` that fit end (at least one shows, cut if it must)."""
+        room, end = self._room(), start
+        while end < len(self.widths) and room >= self.widths[end]:
+            room -= self.widths[end]
+            end += 1
+        return max(end, min(start + 1, len(self.widths)))
+
+    def _last_start(self) -> int:
+        """The first column shown when the last one is."""
+        start, room = len(self.widths), self._room()
+        while start > self.fixed and room >= self.widths[start - 1]:
+            start -= 1
+            room -= self.widths[start]
+        return min(start, max(len(self.widths) - 1, self.fixed))
+
+    def _fill(self, row: int | None = None) -> None:
+        """Fill the table with the fixed columns and those from ``first`` that fit, unless they show already."""
+        self.first = max(self.fixed, min(self.first, self._last_start()))
+        shown = range(self.first, self._end_from(self.first))
+        if shown == self.shown:
+            return
+        self.shown = shown
+        columns = [*range(min(self.fixed, len(self.headers))), *shown]
+        row = self.cursor_row if row is None else row
+        self.clear(columns=True)
+        for index in columns:
+            key, label = self.headers[index]
+            self.add_column(label, key=key)
+        for key, cells in self.body:
+            self.add_row(*(cells[index] for index in columns), key=key)
+        if self.body:
+            self.move_cursor(row=min(row, len(self.body) - 1), animate=False)
+        self.post_message(self.Shifted(shown, len(self.headers), len(columns) == len(self.headers)))
+
+    def on_resize(self) -> None:
+        if self.headers:
+            self._fill()
+
+    # In a row table these keys scroll sideways; here they move the columns shown.
+    def action_cursor_right(self) -> None:
+        if self.shown is not None and self.shown.stop < len(self.widths):
+            self.first += 1
+            self._fill()
+
+    def action_cursor_left(self) -> None:
+        if self.first > self.fixed:
+            self.first -= 1
+            self._fill()
+
+    def action_scroll_home(self) -> None:
+        self.first = self.fixed
+        self._fill()
+
+    def action_scroll_end(self) -> None:
+        self.first = self._last_start()
+        self._fill()
+
+
+class TickBox(Checkbox):
+    """A checkbox whose mark says whether it is ticked (X, or empty), not its colour alone, so that
+    it reads in monochrome (NO_COLOR, Textual's ansi theme)."""
+
+    @property
+    def BUTTON_INNER(self) -> str:  # Textual draws the mark from this (class) attribute
+        return "X" if self.value else " "
 
 
 class WorkScreen(ModalScreen[None]):
