@@ -1,4 +1,5 @@
-"""Owners: assigning customers without one, rebalancing books, transfers, and their history.
+"""Owners: assigning customers without one, rebalancing books, transfers, the owners a bank's
+own records give (``clientbook import owners``), and their history.
 
 The decisions are the plugins' (``clientbook_assign``, ``clientbook_rebalance``,
 ``clientbook_eligible_posts``); this module reads the book for them, checks what they
@@ -22,12 +23,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import columnar, summaries
-from .columnar import PendingReads, begin_reads, in_parts, query_table
+from .columnar import PendingReads, begin_reads, in_parts, query_frame, query_table
 from .decisions import SQL_TYPES, decision_columns
 from .decisions import current as current_decisions
 from .errors import BadInput, PluginError, contract_error
 from .explain import ReasonContext, message_fields, render
-from .frames import Book, arrow_ids, member, read_book
+from .frames import Book, arrow_ids, member, positions, read_book
 from .i18n import current_language
 from .labels import staff_directory
 from .money import format_minor
@@ -41,6 +42,7 @@ MOVE_COLUMNS = ["customer_id", "staff_id", "rule", "reason_rule", "reason_facts"
 REASON_COLUMNS = ["rule", "reason_rule", "reason_facts"]
 # The schema a staged write of assignments is attached as (a run attaches its own as "stage").
 STAGE = "assignment_stage"
+SHOWN_LEFT = 20  # customers named when some keep no owner; `customers --no-owner` lists them all
 
 
 # --- what the latest run decided ------------------------------------------------------------------
@@ -163,6 +165,7 @@ class Assignment:
     run_id: int
     plugin: str | None
     dry_run: bool = False
+    left_ids: list[str] = field(default_factory=list)  # the first customers who keep no owner, in id order
 
     @property
     def left(self) -> int:
@@ -207,7 +210,9 @@ def assign_unassigned(db, policy, manager, as_of: date, actor: str, dry_run: boo
             # The summary first: it reads the book's assets while the staging file is being written.
             summaries.move(db, assigned["customer_id"], None, assigned["staff_id"], decided=classification)
             insert_assignments(db, new, attach(), as_of, actor, run_id)
-    return Assignment(assigned.reset_index(drop=True), len(unassigned), unclassified, run_id, plugin, dry_run)
+    left = unassigned["customer_id"][~member(unassigned["customer_id"], pd.Index(assigned["customer_id"]))]
+    return Assignment(assigned.reset_index(drop=True), len(unassigned), unclassified, run_id, plugin, dry_run,
+                      left.sort_values().head(SHOWN_LEFT).tolist())
 
 
 def start_assignments(db, frame: pd.DataFrame, as_of: date, actor: str, run_id: int | None,
@@ -222,17 +227,19 @@ def start_assignments(db, frame: pd.DataFrame, as_of: date, actor: str, run_id: 
 
 
 def new_assignments(frame: pd.DataFrame) -> dict[str, pa.Table]:
-    """New owners (``MOVE_COLUMNS``) as the tables :func:`insert_assignments` copies from:
-    ``new_owners``, each customer's new owner and reason number, in customer order (the indexes
-    on customer_id then grow at their end), and ``new_reasons``, each distinct reason once. A
-    million assignments share a few hundred reasons: once per row they would be 150 MB to stage."""
+    """New owners (``MOVE_COLUMNS``, and ``started_on`` where each began on a day of its own) as
+    the tables :func:`insert_assignments` copies from: ``new_owners``, each customer's new owner
+    and reason number, in customer order (the indexes on customer_id then grow at their end), and
+    ``new_reasons``, each distinct reason once. A million assignments share a few hundred reasons:
+    once per row they would be 150 MB to stage."""
     reason = frame.groupby(REASON_COLUMNS, sort=False, dropna=False, observed=True).ngroup().to_numpy()
     _, first = np.unique(reason, return_index=True)  # a row of each reason
     ids = arrow_ids(frame["customer_id"])
     order = pc.sort_indices(ids)
+    days = {"started_on": arrow_ids(frame["started_on"]).take(order)} if "started_on" in frame.columns else {}
     return {"new_owners": pa.table({"customer_id": ids.take(order),
                                     "staff_id": arrow_ids(frame["staff_id"]).take(order),
-                                    "reason": pa.array(reason).take(order)}),
+                                    "reason": pa.array(reason).take(order), **days}),
             "new_reasons": pa.table({"reason": pa.array(np.arange(len(first))),
                                      **{name: arrow_ids(frame[name].iloc[first]) for name in REASON_COLUMNS}})}
 
@@ -244,8 +251,9 @@ def staged(db, tables: dict[str, pa.Table]) -> Iterator[Callable[[], str | None]
     Yields ``attach``, which waits for the file, attaches it to the book and returns its schema's
     name; or None when the tables are too few to be worth a child process or the driver is
     missing (they are then written row by row). The file is detached when the block ends, so the
-    block holds the whole write's transaction: a database cannot be detached inside one."""
-    if sum(table.num_rows for table in tables.values()) < columnar.CHILD_WRITE_ROWS:
+    block holds the whole write's transaction: a database cannot be detached inside one. Inside a
+    caller's transaction (a recipe's), the tables are written row by row for that reason."""
+    if sum(table.num_rows for table in tables.values()) < columnar.CHILD_WRITE_ROWS or db.conn.in_transaction:
         yield lambda: None
         return
     with tempfile.TemporaryDirectory(prefix="clientbook-assign-") as folder, (
@@ -268,21 +276,30 @@ def staged(db, tables: dict[str, pa.Table]) -> Iterator[Callable[[], str | None]
                 db.execute(f"DETACH DATABASE {STAGE}")
 
 
-def insert_assignments(db, new: dict[str, pa.Table], source: str | None, as_of: date, actor: str,
-                       run_id: int | None) -> None:
+def insert_assignments(db, new: dict[str, pa.Table], source: str | None, as_of: date | None, actor: str,
+                       run_id: int | None, replacing: bool = False) -> None:
     """Start the assignments of :func:`new_assignments` inside the caller's transaction, copied in
     SQL from the schema ``source`` they are staged in (:func:`staged`), or else from temporary
-    tables written here row by row."""
+    tables written here row by row. Each starts on ``as_of``, or on its own ``started_on`` when
+    the tables have one (``as_of`` None).
+
+    ``replacing``: the customers' open assignments end first, each on the day its successor starts,
+    and each change of owner goes into the audit trail (:func:`hand_over`)."""
     if source is None:
         for name, table in new.items():
             db.execute(f"DROP TABLE IF EXISTS temp.[{name}]")
             db.execute(f"CREATE TEMP TABLE [{name}] ({', '.join(f'[{column}]' for column in table.column_names)})")
             bulk_insert(db, name, table)
     schema = source or "temp"
+    if replacing:
+        _audit_hand_over(db, schema)
+        db.execute(f"UPDATE main.assignments AS a SET ended_on = o.started_on FROM {schema}.new_owners o "
+                   "WHERE a.customer_id = o.customer_id AND a.ended_on IS NULL")
+    started, day = ("o.started_on", []) if as_of is None else ("?", [as_of.isoformat()])
     db.execute("INSERT INTO main.assignments (customer_id, staff_id, started_on, rule, reason_rule, reason_facts, "
-               "assigned_by, run_id) SELECT o.customer_id, o.staff_id, ?, r.rule, r.reason_rule, r.reason_facts, ?, ? "
-               f"FROM {schema}.new_owners o JOIN {schema}.new_reasons r ON r.reason = o.reason ORDER BY o.rowid",
-               [as_of.isoformat(), actor, run_id])
+               f"assigned_by, run_id) SELECT o.customer_id, o.staff_id, {started}, r.rule, r.reason_rule, "
+               f"r.reason_facts, ?, ? FROM {schema}.new_owners o JOIN {schema}.new_reasons r ON r.reason = o.reason "
+               "ORDER BY o.rowid", [*day, actor, run_id])
     if source is None:
         for name in new:
             db.execute(f"DROP TABLE temp.[{name}]")
@@ -291,6 +308,78 @@ def insert_assignments(db, new: dict[str, pa.Table], source: str | None, as_of: 
 def _end(db, customer_ids, as_of: date) -> None:
     db.conn.executemany("UPDATE assignments SET ended_on = ? WHERE customer_id = ? AND ended_on IS NULL",
                         [(as_of.isoformat(), customer_id) for customer_id in customer_ids])
+
+
+# --- owners as a bank's own records give them ---------------------------------------------------------
+
+# How a change of owner is named in the audit trail: the row of ``current_owners`` (one per
+# customer, keyed by customer_id) whose columns it changes, as the triggers name other kinds' rows.
+AUDITED_OWNER_COLUMNS = ("staff_id", "started_on")
+
+
+def hand_over(db, owners: pd.DataFrame, new: dict[str, pa.Table], source: str | None, actor: str,
+              summarise: bool) -> None:
+    """Owners that began on days of their own, as a bank's records give them, inside the caller's
+    transaction: ``owners`` holds ``MOVE_COLUMNS``, ``started_on`` and ``old_staff_id`` (none for
+    a customer without an owner), ``new`` the same as :func:`new_assignments` (staged by the caller
+    through :func:`staged`, in ``source``, when large). Each customer's open assignment ends on the
+    day the new one starts, as a transfer's does; each change of owner is in the audit trail; and,
+    with ``summarise``, the book summary follows."""
+    if summarise:
+        summaries.move(db, owners["customer_id"], owners["old_staff_id"], owners["staff_id"])
+    insert_assignments(db, new, source, None, actor, None, replacing=True)
+
+
+def _audit_hand_over(db, schema: str) -> None:
+    """The owners that ``schema.new_owners`` replaces, into ``audit_log`` as the triggers write an
+    update of another kind (who and why from ``audit_context``): a customer given an owner for the
+    first time is an insertion, which the audit trail does not list."""
+    for column in AUDITED_OWNER_COLUMNS:
+        db.execute(f"""INSERT INTO main.audit_log (at, actor, source, table_name, row_id, column_name, old_value,
+                                                   new_value)
+            SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), c.actor, c.source, 'current_owners', a.customer_id,
+                   '{column}', a.{column}, o.{column}
+            FROM {schema}.new_owners o
+            JOIN main.assignments a ON a.customer_id = o.customer_id AND a.ended_on IS NULL
+            JOIN main.audit_context c ON c.id = 1
+            WHERE a.{column} IS NOT o.{column}
+            ORDER BY o.rowid""")
+
+
+def owners_in_book(db) -> pd.DataFrame:
+    """Every customer with an owner history: ``staff_id``, the current owner (missing when none),
+    and ``latest``, the last day the history records (a start or an end), before which no new
+    assignment may start: it would end an interval before it began."""
+    return query_frame(db, "SELECT customer_id, MAX(CASE WHEN ended_on IS NULL THEN staff_id END), "
+                       "MAX(MAX(started_on), COALESCE(MAX(ended_on), '')) FROM assignments GROUP BY customer_id",
+                       {"customer_id": "TEXT", "staff_id": "TEXT", "latest": "TEXT"},
+                       rows=columnar.table_rows(db, "assignments"))
+
+
+def post_misfits(db, manager, policy, customer_ids: pd.Series, posts: pd.Series) -> pd.DataFrame:
+    """Where a staff member of the post in ``posts`` may not own the customer beside it in
+    ``customer_ids``, by the customer's current decisions: what :func:`transfer` checks, for many
+    customers at once. One row per rule broken: ``row`` (the position in ``customer_ids``),
+    ``column``, ``value`` and the ``allowed`` posts."""
+    found = [pd.DataFrame({"row": pd.Series(dtype="int64"), "column": pd.Series(dtype=object),
+                           "value": pd.Series(dtype=object), "allowed": pd.Series(dtype=object)})]
+    present = set(decision_columns(db))
+    rules = [rule for rule in eligible_posts(manager, policy) if rule.column in present]
+    if not rules or not len(customer_ids):
+        return found[0]
+    columns = list(dict.fromkeys(rule.column for rule in rules))
+    decided = query_table(db, f"SELECT customer_id{''.join(f', CAST([{name}] AS TEXT)' for name in columns)} "
+                          "FROM decisions", {"customer_id": "TEXT", **dict.fromkeys(columns, "TEXT")},
+                          rows=columnar.table_rows(db, "decisions"))
+    at = positions(customer_ids, decided["customer_id"])
+    post = posts.astype(object).to_numpy()
+    for rule in rules:
+        values = decided[rule.column].take(pa.array(at, mask=at < 0)).to_pandas()
+        for value, allowed in rule.posts.items():
+            rows = np.flatnonzero((values == value).fillna(False).to_numpy(dtype=bool) & ~np.isin(post, allowed))
+            found.append(pd.DataFrame({"row": rows, "column": rule.column, "value": value,
+                                       "allowed": pd.Series([allowed] * len(rows), dtype=object)}))
+    return pd.concat(found, ignore_index=True)
 
 
 # --- rebalancing ------------------------------------------------------------------------------------------

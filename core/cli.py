@@ -4,9 +4,12 @@ Exit codes: 0 ok, 2 bad input / usage / config, 1 any other failure. No prompts.
 This module must not import Textual (tests check it): the terminal UI is imported only
 by the command that opens it.
 
-Plugins add commands (``clientbook_cli_commands``), so :func:`main` loads the policy the
-options before the command name, and with it the plugins, before it builds the parser;
-the command's session then reuses that one load.
+The global options (``--db``, ``--config``, ``--lang``, ``--quiet``, ``--wide``, ``--excel``)
+go before or after the command. Plugins add commands (``clientbook_cli_commands``), so
+:func:`main` reads the global options and loads the policy they name, and with it the
+plugins, before it builds the parser; the command's session then reuses that one load.
+argparse's own words (usage, "invalid choice" ...) come from the catalog, in the user's
+language, like every other message.
 """
 
 from __future__ import annotations
@@ -23,12 +26,13 @@ from pathlib import Path
 
 from . import __version__
 from .errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, BadInput, ClientbookError, PluginError
-from .i18n import LANGUAGES, current_language, language_from_environment, set_language, t
-from .output import FORMATS, emit, emit_object
+from .i18n import (UnknownLanguage, current_language, language_from_environment, messages_under, normalise_language,
+                   set_language, t)
+from .output import FORMATS, configure, emit, emit_object, emit_sections, terminal_width
 
 
 IMPORT_KINDS = ["staff", "customers", "holdings", "balances", "transactions", "contacts", "stakeholders",
-                "opportunities", "receivables"]
+                "opportunities", "receivables", "owners"]
 
 
 class Parser(argparse.ArgumentParser):
@@ -70,12 +74,33 @@ def non_negative_int(text: str) -> int:
     return value
 
 
-def _add_global_options(parser: argparse.ArgumentParser) -> None:
-    """The options before the command; read twice: first for the policy, then by the full parser."""
-    parser.add_argument("--db", metavar="PATH", help=t("cli.opt.db"))
-    parser.add_argument("--config", metavar="FILE", action="append", default=[], help=t("examples.opt_config"))
-    parser.add_argument("--lang", choices=LANGUAGES, help=t("cli.opt.lang"))
-    parser.add_argument("--quiet", action="store_true", help=t("cli.opt.quiet"))
+def language_name(text: str) -> str:
+    """``--lang``: a language clientbook speaks, by its own name or a locale's (zh-TW, zh_CN.UTF-8, en-US ...)."""
+    language = normalise_language(text)
+    if language is None:
+        raise argparse.ArgumentTypeError(t("global_options.unknown_language", value=text))
+    return language
+
+
+def _add_global_options(parser: argparse.ArgumentParser, after_command: bool = False) -> None:
+    """The options every command takes, read twice: first for the policy, then by the full parser.
+
+    The top parser has them with their defaults; each command's parser has them too
+    (``after_command``), without defaults, so that an option given before the command stands
+    unless given again after it; ``--config`` files after it are kept apart (``config_after``)
+    and follow those before (:func:`_parse`)."""
+    group = parser.add_argument_group(t("global_options.title"))
+
+    def option(name: str, default=None, **kwargs) -> None:
+        group.add_argument(name, default=argparse.SUPPRESS if after_command else default, **kwargs)
+
+    option("--db", metavar="PATH", help=t("cli.opt.db"))
+    option("--config", default=[], metavar="FILE", action="append", dest="config_after" if after_command else "config",
+           help=t("examples.opt_config"))
+    option("--lang", type=language_name, metavar="{en,zh-Hans,zh-Hant}", help=t("cli.opt.lang"))
+    option("--quiet", default=False, action="store_true", help=t("cli.opt.quiet"))
+    option("--wide", default=False, action="store_true", help=t("global_options.wide"))
+    option("--excel", default=False, action="store_true", help=t("global_options.excel"))
 
 
 def build_parser(manager=None) -> Parser:
@@ -84,15 +109,17 @@ def build_parser(manager=None) -> Parser:
     Raises :class:`PluginError` when a plugin's command is bad or takes a name already taken.
     """
     parser = Parser(prog="clientbook", description=t("cli.description"))
-    parser.add_argument("--version", action="version", version=f"clientbook {__version__}")
+    parser.add_argument("--version", action="version", version=f"clientbook {__version__}", help=t("argparse.version"))
     _add_global_options(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     commands.required = True
 
-    def command(name: str, handler, help_key: str | None = None, **kwargs):
+    def command(name: str, handler, help_key: str | None = None, under=commands, **kwargs):
         help_text = t(help_key or f"cli.cmd.{name}")
-        sub = commands.add_parser(name, help=help_text, description=help_text, **kwargs)
+        sub = under.add_parser(name, help=help_text, description=help_text, **kwargs)
         sub.set_defaults(handler=handler)
+        if handler is not None:  # a command, not a group of them (config): the global options may follow it
+            _add_global_options(sub, after_command=True)
         return sub
 
     def with_format(sub, choices=FORMATS):
@@ -107,29 +134,26 @@ def build_parser(manager=None) -> Parser:
     config = command("config", None)
     config_commands = config.add_subparsers(dest="config_command", metavar="ACTION", parser_class=Parser)
     config_commands.required = True
-    check = config_commands.add_parser("check", help=t("cli.cmd.config_check"), description=t("cli.cmd.config_check"))
-    check.set_defaults(handler=cmd_config_check)
-    show_config = config_commands.add_parser("show", help=t("cli.cmd.config_show"), description=t("cli.cmd.config_show"))
-    show_config.set_defaults(handler=cmd_config_show)
+    command("check", cmd_config_check, "cli.cmd.config_check", under=config_commands)
+    show_config = command("show", cmd_config_show, "cli.cmd.config_show", under=config_commands)
     with_format(show_config, ("toml",) + FORMATS)
     show_config.set_defaults(format="toml")
-    examples = config_commands.add_parser("examples", help=t("examples.cmd_config_examples"),
-                                          description=t("examples.cmd_config_examples"))
-    examples.set_defaults(handler=cmd_config_examples)
-    with_format(examples)
+    with_format(command("examples", cmd_config_examples, "examples.cmd_config_examples", under=config_commands))
     with_format(command("mappings", cmd_mappings, help_key="examples.cmd_mappings"))
 
     sub = command("customers", cmd_customers)
     sub.add_argument("--tier", help=t("cli.opt.tier"))
     sub.add_argument("--search", metavar="TEXT", help=t("cli.opt.search"))
     sub.add_argument("--kind", metavar="KIND", help=t("cli.opt.kind"))  # a code or a label: resolved in cmd_customers
-    sub.add_argument("--owner", metavar="STAFF_ID", help=t("cli.opt.owner"))
+    owner = sub.add_mutually_exclusive_group()
+    owner.add_argument("--owner", metavar="STAFF_ID", help=t("cli.opt.owner"))
+    owner.add_argument("--no-owner", action="store_true", help=t("cli.opt.no_owner"))
     sub.add_argument("--limit", type=positive_int, default=50, help=t("cli.opt.limit"))
     sub.add_argument("--offset", type=non_negative_int, default=0, help=t("cli.opt.offset"))
     with_format(sub)
     sub = command("show", cmd_show)
     sub.add_argument("customer_id", metavar="CUSTOMER_ID", help=t("cli.opt.customer_id"))
-    with_format(sub, ("table", "json"))
+    with_format(sub)
     sub = command("import", cmd_import)
     sub.add_argument("kind", metavar="KIND", choices=[*IMPORT_KINDS, "recipe"],
                      help=t("cli.opt.import_kind", kinds=", ".join(IMPORT_KINDS)))
@@ -142,7 +166,7 @@ def build_parser(manager=None) -> Parser:
     sub.add_argument("--dry-run", action="store_true", help=t("cli.opt.dry_run"))
     sub.add_argument("--errors-out", metavar="FILE", help=t("cli.opt.errors_out"))
     sub.add_argument("--from", dest="files", metavar="DIR", help=t("cli.opt.recipe_from"))
-    sub.add_argument("--as-of", type=iso_date, metavar="DATE", help=t("cli.opt.import_as_of"))
+    sub.add_argument("--as-of", type=iso_date, metavar="DATE", help=t("import.as_of_help"))
     sub.add_argument("--template", action="store_true", help=t("cli.opt.template"))
     sub.add_argument("--out", metavar="DIR", default=".", help=t("cli.opt.template_out"))
     with_format(sub, ("table", "json"))
@@ -401,7 +425,7 @@ def cmd_customers(session: Session) -> int:
         tier = None if tier is None else resolve("tier", tier, vocabularies)
         kind = None if kind is None else resolve("kind", kind, vocabularies)
     rows = list_customers(db, tier=tier, search=args.search, kind=kind, owner=args.owner,
-                          limit=args.limit, offset=args.offset)
+                          no_owner=args.no_owner, limit=args.limit, offset=args.offset)
     decisions = result_columns(db)
     columns = ["customer_id", "name", "kind", "owner_staff_id", "total_assets_minor", *decisions]
     if args.format != "table":  # scripts read the stable codes
@@ -420,25 +444,29 @@ def cmd_customers(session: Session) -> int:
 def cmd_show(session: Session) -> int:
     from .labels import profile_staff_ids, staff_directory
     from .queries import customer_profile
-    from .show import render_profile
+    from .show import profile_sections, render_profile
 
     from .assignment import reason_context
 
     db = session.book()
     profile = customer_profile(db, session.args.customer_id, reason_context(db, session.policy, session.manager))
+    for contact in profile["contacts"]:  # the book stores a flag as 1 or 0; JSON says true or false
+        contact["meaningful"] = None if contact["meaningful"] is None else bool(contact["meaningful"])
     if session.args.format == "json":
         emit_object(profile)
+    elif session.args.format == "csv":
+        emit_sections(profile_sections(profile), digits=session.policy.minor_digits)
     else:
         manager = session.manager
         labels = manager.value_labels(session.policy, current_language())
         panels = manager.customer_panels(profile, labels, session.policy)
         staff = staff_directory(db, profile_staff_ids(profile))
-        print(render_profile(profile, session.policy, panels, labels=labels, staff=staff))
+        print(render_profile(profile, session.policy, panels, labels=labels, staff=staff, today=session.as_of()))
     return EXIT_OK
 
 
 def cmd_import(session: Session) -> int:
-    from .importer import run_import, write_template
+    from .importer import AS_OF_DAY_KINDS, run_import, write_template
     from .mapping import load_mapping
     from .progress import Progress
 
@@ -463,7 +491,7 @@ def cmd_import(session: Session) -> int:
     mapping = load_mapping(args.mapping, IMPORT_KINDS).get(args.kind) if args.mapping else None
     if args.mapping and mapping is None:
         raise BadInput("import.mapping_lacks_kind", path=args.mapping, kind=args.kind)
-    if args.as_of is not None:
+    if args.as_of is not None and args.kind not in AS_OF_DAY_KINDS:  # theirs is the day of the import
         mapping = _dated(mapping, args)
     db = session.book()
     progress = Progress(quiet=args.quiet)
@@ -471,7 +499,7 @@ def cmd_import(session: Session) -> int:
         try:
             result = run_import(db, session.policy, args.kind, args.file, mapping=mapping, encoding=args.encoding,
                                 sheet=args.sheet, separator=separator,
-                                dry_run=args.dry_run, progress=progress, manager=session.manager)
+                                dry_run=args.dry_run, progress=progress, manager=session.manager, as_of=args.as_of)
         finally:  # the progress line goes before any message
             progress.done()
     if args.format == "json":
@@ -480,6 +508,8 @@ def cmd_import(session: Session) -> int:
         print(t("import.dry_run_done" if result.dry_run else "import.done", kind=result.kind, path=result.path,
                 encoding=result.encoding, rows=result.rows, inserted=result.inserted, updated=result.updated,
                 unchanged=result.unchanged))
+    for line in result.warning_lines():
+        sys.stderr.write(line + "\n")
     return EXIT_OK
 
 
@@ -531,6 +561,8 @@ def _import_recipe(session: Session) -> int:
                 updated=f"{kind.updated:,}", unchanged=f"{kind.unchanged:,}"))
         for why, rows in result.left_out.get(kind.kind, []):
             print(t("recipe.left_out", rows=f"{rows:,}", why=why))
+        for line in kind.warning_lines():
+            sys.stderr.write(line + "\n")
     return EXIT_OK
 
 
@@ -632,6 +664,7 @@ def cmd_demo(session: Session) -> int:
     progress.done()
     print(t("demo.created", path=str(path), customers=args.customers, staff=staff))
     _print_run(summary, "table", session)
+    _explain_demo_counts(session, db, summary)
     if not session.args.no_tui:
         if not (sys.stdin.isatty() and sys.stdout.isatty()):
             print(t("demo.no_terminal"))
@@ -639,6 +672,38 @@ def cmd_demo(session: Session) -> int:
         db.close()
         return _open_tui(session, path, staff_id=None, theme=None)
     return EXIT_OK
+
+
+def _explain_demo_counts(session: Session, db, summary) -> None:
+    """Why the demo's counts do not all add up to its customers: each decision counts the
+    customers its plugin decides for (tiers the retail ones, account classes the corporate
+    ones); the customers the run gave an owner had none when their familiarity was judged;
+    and the demo's staff carry capacities of their own, not the policy's."""
+    from .labels import label
+    from .panels import decision_title
+    from .reports import FAMILIARITY
+
+    labels = session.manager.value_labels(session.policy, current_language())
+    kinds = dict(db.execute("SELECT kind, COUNT(*) FROM customers GROUP BY kind").fetchall())
+    values = summary.counts.get("values", {})
+    lines = []
+    for column, counts in values.items():
+        counted = sum(counts.values())
+        if counted == summary.customers:
+            continue
+        alike = [kind for kind, count in kinds.items() if count == counted]  # the kind it decides for, when one matches
+        lines.append(t("demo.summary.kind", title=decision_title(column), count=f"{counted:,}",
+                       kind=label(labels, "kind", alike[0])) if len(alike) == 1 else
+                     t("demo.summary.part", title=decision_title(column), count=f"{counted:,}"))
+    if summary.counts.get("assigned") and FAMILIARITY in values:
+        lines.append(t("demo.summary.newcomers", title=decision_title(FAMILIARITY),
+                       assigned=f"{summary.counts['assigned']:,}",
+                       unfamiliar=label(labels, FAMILIARITY, "unfamiliar")))
+    lines.append(t("demo.summary.capacities"))
+    print()
+    print(t("demo.summary.heading", customers=f"{summary.customers:,}"))
+    for line in lines:
+        print(f"  - {line}")
 
 
 def _actor() -> str:
@@ -697,6 +762,8 @@ def _print_assignment(session: Session, result, db) -> None:
             unassigned=result.unassigned, run_id=result.run_id))
     if result.left:
         print(t("assign.left", left=result.left, unclassified=result.unclassified))
+        print(t("assign.left_named" if result.left <= len(result.left_ids) else "assign.left_named_first",
+                customers=", ".join(result.left_ids), shown=len(result.left_ids)))
     if not len(assigned):
         return
     by_rule = assigned.groupby("rule", sort=False).size().sort_values(ascending=False, kind="stable")
@@ -818,14 +885,14 @@ def cmd_staff(session: Session) -> int:
             item[f"{group_by}:{value}:assets_minor"] = cell["assets_minor"]
         flat.append(item)
     if args.format == "csv":
-        emit(flat, list(flat[0]) if flat else [], "csv")
+        emit(flat, list(flat[0]) if flat else [], "csv", digits=session.policy.minor_digits)
         return EXIT_OK
     post_label = session.policy["staff"].post_label
     for item in flat:
         item["post"] = post_label(item["post"], current_language())
         item["capacity_used"] = percent(item["capacity_used"])
         item["unfamiliar_share"] = percent(item["unfamiliar_share"])
-        item["active"] = t("staff.active") if item["active"] in (1, None) else t("staff.left")
+        item["active"] = t("staff.active") if item["active"] else t("staff.left")
     columns = ["staff_id", "name", "post", "active", "customers", "assets_minor",
                *[f"{group_by}:{value}" for value in values], "capacity", "capacity_used", "unfamiliar_share",
                "became_familiar"]
@@ -834,6 +901,11 @@ def cmd_staff(session: Session) -> int:
                                                        "unfamiliar_share", "became_familiar")}
     headers.update({f"{group_by}:{value}": labels.get(value, value) for value in values})
     emit(flat, columns, "table", headers=headers, digits=session.policy.minor_digits)
+    sources = [row["capacity_source"] for row in rows]
+    if "staff" in sources:  # own figures may differ from the policy's for the post: say which apply
+        print()
+        print(t("staff_capacity.note", own=f"{sources.count('staff'):,}", post=f"{sources.count('policy'):,}",
+                unlimited=f"{sources.count(None):,}"))
     return EXIT_OK
 
 
@@ -912,18 +984,49 @@ class _GlobalOptionsReader(argparse.ArgumentParser):
 
 
 def _read_global_options(argv: list[str]) -> argparse.Namespace | None:
-    """``--config``, ``--lang`` and the other options before the command, read before the
-    parser exists: the policy they name decides which plugins, so which commands, there are.
+    """``--config``, ``--lang`` and the other global options, before or after the command, read
+    before the parser exists: the policy they name decides which plugins, so which commands,
+    there are. (An abbreviation they share with a command's own option is ambiguous to the
+    full parser, which rejects it.)
 
     None when they cannot be read; the full parser then reports the mistake.
     """
     reader = _GlobalOptionsReader(prog="clientbook", add_help=False)
     _add_global_options(reader)
-    reader.add_argument("command", nargs=argparse.REMAINDER)  # the command's own options are not global
     try:
-        return reader.parse_known_args(argv)[0]
+        return reader.parse_known_args(argv)[0]  # the command and its own options are left over
     except _UnreadableOptions:
         return None
+
+
+def _parse(parser: Parser, argv: list[str]) -> argparse.Namespace:
+    """The parsed options, the ``--config`` files given after the command after those before it."""
+    args = parser.parse_args(argv)
+    args.config = [*args.config, *vars(args).pop("config_after", [])]
+    return args
+
+
+def _configure_output(args: argparse.Namespace) -> None:
+    """``--wide`` and ``--excel``, for every table and CSV the command writes."""
+    if args.excel and getattr(args, "format", None) != "csv":
+        raise BadInput("global_options.excel_needs_csv")
+    configure(table_width=None if args.wide else terminal_width(), excel=args.excel)
+
+
+def _translate_argparse() -> None:
+    """argparse's own words (usage, "invalid choice" ...) in the user's language. argparse looks
+    up its module's ``_`` and ``ngettext`` each time it needs a message: these find its English
+    message id in the catalog's [argparse] table, and render it in the language current then."""
+    keys = {english: key for key, english in messages_under("argparse.", "en").items()}
+
+    def gettext(message: str) -> str:
+        key = keys.get(message)
+        return t(f"argparse.{key}") if key else message
+
+    def ngettext(singular: str, plural: str, count: int) -> str:
+        return gettext(singular if count == 1 else plural)
+
+    argparse._, argparse.ngettext = gettext, ngettext
 
 
 def _parser_for(startup: Startup | None) -> Parser:
@@ -940,9 +1043,15 @@ def _parser_for(startup: Startup | None) -> Parser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    _translate_argparse()
     options = _read_global_options(argv)
     language_option = options.lang if options is not None else None
-    set_language(language_option or language_from_environment() or "en")
+    try:
+        set_language(language_option or language_from_environment() or "en")
+    except UnknownLanguage as error:
+        sys.stderr.write(t("global_options.unknown_language_variable", variable="CLIENTBOOK_LANG",
+                           problem=t("global_options.unknown_language", value=error.args[0])) + "\n")
+        return EXIT_BAD_INPUT
     startup = None
     if options is not None:  # unreadable options need no policy: the parser rejects them
         startup = Startup(options.config)
@@ -950,13 +1059,14 @@ def main(argv: list[str] | None = None) -> int:
             _speak_policy_language(startup.loaded[0], language_option)
     parser = _parser_for(startup)
     try:
-        args = parser.parse_args(argv)
+        args = _parse(parser, argv)
     except SystemExit as exit_:
         if exit_.code and startup is not None and startup.error is not None:
             # Perhaps a plugin's command, missing because the policy did not load: say why.
             sys.stderr.write(_failure_message(startup.error) + "\n")
         return int(exit_.code or 0)
     try:
+        _configure_output(args)
         return args.handler(Session(args, startup))
     except ClientbookError as error:
         sys.stderr.write(_failure_message(error) + "\n")

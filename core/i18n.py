@@ -66,29 +66,51 @@ def messages_under(prefix: str, language: str) -> dict[str, str]:
             if key.startswith(prefix) and "." not in key[len(prefix):]}
 
 
+# Chinese by script subtag, else by region: where each script is the one in use.
+_TRADITIONAL_REGIONS = ("tw", "hk", "mo")
+_SIMPLIFIED_REGIONS = ("cn", "sg", "my")
+
+
 def normalise_language(value: str | None) -> str | None:
-    """Map ``zh_CN.UTF-8``, ``zh-TW``, ``zh-hans`` ... to a supported language, or None."""
+    """The supported language a language tag or locale name means, whatever its case: ``zh``,
+    ``zh-CN``, ``zh-SG``, ``zh-Hans`` are zh-Hans; ``zh-TW``, ``zh_TW.UTF-8``, ``zh-HK``,
+    ``zh-Hant-TW`` are zh-Hant; ``en``, ``en-US``, ``en_GB.UTF-8`` are en. None for anything
+    else, Chinese of a region whose script is not known (``zh-US``) too: a doubtful name is not guessed."""
     if not value:
         return None
-    text = value.split(".")[0].replace("_", "-").lower()
-    if text in ("zh-hant", "zh-tw", "zh-hk", "zh-mo"):
-        return "zh-Hant"
-    if text in ("zh-hans", "zh-cn", "zh-sg", "zh"):
-        return "zh-Hans"
-    if text == "en" or text.startswith("en-"):
+    language, *subtags = value.split(".")[0].split("@")[0].replace("_", "-").lower().split("-")
+    if language == "en":
         return "en"
-    return None
+    if language != "zh":
+        return None
+    if "hans" in subtags or "hant" in subtags:  # a script subtag says it outright (zh-Hans-HK is Simplified)
+        return "zh-Hans" if "hans" in subtags else "zh-Hant"
+    if not subtags or subtags[0] in _SIMPLIFIED_REGIONS:
+        return "zh-Hans"
+    return "zh-Hant" if subtags[0] in _TRADITIONAL_REGIONS else None
+
+
+class UnknownLanguage(ValueError):
+    """``CLIENTBOOK_LANG`` names no language clientbook speaks (the value is the argument)."""
 
 
 def language_from_environment() -> str | None:
-    """``CLIENTBOOK_LANG`` first, then the locale (``LC_ALL``, ``LC_MESSAGES``, ``LANG``)."""
-    explicit = normalise_language(os.environ.get("CLIENTBOOK_LANG"))
+    """``CLIENTBOOK_LANG`` first, then the locale: the first of ``LC_ALL``, ``LC_MESSAGES`` and
+    ``LANG`` that is set decides, as POSIX has it (``C`` and ``POSIX`` are English); None when
+    it names a language clientbook does not speak.
+
+    Raises :class:`UnknownLanguage` when ``CLIENTBOOK_LANG`` is set to a name no language
+    matches: it is clientbook's own setting, so a mistake in it is said, not passed over."""
+    explicit = os.environ.get("CLIENTBOOK_LANG")
     if explicit:
-        return explicit
+        language = normalise_language(explicit)
+        if language is None:
+            raise UnknownLanguage(explicit)
+        return language
     for variable in ("LC_ALL", "LC_MESSAGES", "LANG"):
-        found = normalise_language(os.environ.get(variable))
-        if found:
-            return found
+        value = os.environ.get(variable)
+        if value:
+            return "en" if value.split(".")[0] in ("C", "POSIX") else normalise_language(value)
     try:
         return normalise_language(locale.getlocale()[0])
     except ValueError:

@@ -6,7 +6,9 @@ keys and references (strict lookups, no row moved to another customer unless all
 opportunity's pipeline and stage), then upsert by key in one transaction and count what was
 inserted, updated and unchanged. Every problem is ``file:line:column: found, expected``; one
 problem means nothing is written. Changes to every kind land in the audit trail (the book's
-triggers); an opportunity's new stage is a move, stored as :mod:`clientbook.sales` stores one.
+triggers); an opportunity's new stage is a move, stored as :mod:`clientbook.sales` stores one;
+an owner is an assignment, checked as a transfer is and written as :mod:`clientbook.assignment`
+hands a customer over.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import hashlib
 import json
 import string
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -27,13 +29,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import sales, schema, summaries
+from . import assignment, sales, schema, summaries
 from .columnar import query_table, table_rows
 from .errors import BadInput
+from .explain import render
 from .frames import arrow_ids, member, positions
 from .i18n import t
 from .mapping import KindMapping, date_tokens, first_two_digit_year
 from .policy import did_you_mean
+from .reasons import Raw, facts_json
 from .sources import SourceTable, read_source
 from .store import SEARCH_REBUILD_ROWS, bulk_insert, latest_assets_paused, now_iso, search_index_paused, writing
 
@@ -59,11 +63,21 @@ class Kind:
     key: tuple[str, ...]
     required: tuple[str, ...]
     references: dict = field(default_factory=dict)  # field -> (table, key column)
+    keeps_extra: bool = True  # the file's other columns are kept in the row's `extra` (else refused)
 
     @property
     def fields(self) -> list[str]:
         return [name for name, _, _ in self.columns]
 
+
+# The owners kind has no table of its own: each row becomes an assignment (clientbook.assignment),
+# its note part of the assignment's reason.
+OWNER_COLUMNS = [
+    ("customer_id", "TEXT", "Customer number"),
+    ("staff_id", "TEXT", "The staff member who owns the customer now"),
+    ("since", "TEXT", "Owner since (ISO): the assignment's started_on; empty: the day of the import (--as-of)"),
+    ("note", "TEXT", "A note for the history, kept in the assignment's reason"),
+]
 
 KINDS = {
     kind.name: kind
@@ -88,14 +102,20 @@ KINDS = {
              {"customer_id": ("customers", "customer_id"), "owner_staff_id": ("staff", "staff_id")}),
         Kind("receivables", "receivables", schema.RECEIVABLE_COLUMNS, ("receivable_id",),
              ("receivable_id", "customer_id", "amount_minor"), {"customer_id": ("customers", "customer_id")}),
+        # Last: a recipe imports kinds in this order, and owners refer to staff and customers.
+        Kind("owners", "assignments", OWNER_COLUMNS, ("customer_id",), ("customer_id", "staff_id"),
+             {"customer_id": ("customers", "customer_id"), "staff_id": ("staff", "staff_id")}, keeps_extra=False),
     ]
 }
+# Kinds whose rows happen on the day of the import, `--as-of` (else today), rather than carry a
+# snapshot date of their own: an owner's `since` defaults to it, and may not be after it.
+AS_OF_DAY_KINDS = ("owners",)
 
 
 def field_type(name: str, sql_type: str) -> str:
     if name.endswith("_minor"):
         return "money"
-    if name.endswith("_on") or name in ("birth_date", "as_of"):
+    if name.endswith("_on") or name in ("birth_date", "as_of", "since"):
         return "date"
     if name in ("active", "meaningful"):
         return "flag"
@@ -122,6 +142,16 @@ class ImportProblem:
                 "import.problem_made_from", found=self.found, expected=self.expected, rows=self.made_from)
         return f"{self.path}:{self.line}:{self.column}: " + t("import.problem", found=self.found, expected=self.expected)
 
+    def render_accepted(self) -> str:
+        """The problem as a warning: imported all the same, as accept_as_is asks."""
+        return f"{self.path}:{self.line}:{self.column}: " + t("import.owners.accepted", found=self.found,
+                                                              expected=self.expected)
+
+    def as_dict(self) -> dict:
+        """As ``--errors-out`` writes it."""
+        return {"file": self.path, "line": self.line, "column": self.column, "found": self.found,
+                "expected": self.expected, "made_from": self.made_from}
+
 
 class ImportInvalid(BadInput):
     """The file has problems; nothing was written. ``also``: a problem of the whole file (a message key
@@ -143,9 +173,9 @@ class ImportInvalid(BadInput):
 
     def write_csv(self, path: str | Path) -> None:
         with open(path, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["file", "line", "column", "found", "expected", "made_from"])
-            writer.writerows([p.path, p.line, p.column, p.found, p.expected, p.made_from] for p in self.problems)
+            writer = csv.DictWriter(handle, ["file", "line", "column", "found", "expected", "made_from"])
+            writer.writeheader()
+            writer.writerows(problem.as_dict() for problem in self.problems)
 
 
 @dataclass
@@ -158,9 +188,25 @@ class ImportResult:
     unchanged: int
     encoding: str
     dry_run: bool
+    # What was imported though a check refuses it (owners with accept_as_is): None for the kinds
+    # without such checks, whose results then have no `warnings`.
+    warnings: list[ImportProblem] | None = None
 
     def as_dict(self) -> dict:
-        return self.__dict__.copy()
+        found = {name: value for name, value in self.__dict__.items() if name != "warnings"}
+        if self.warnings is not None:
+            found["warnings"] = [warning.as_dict() for warning in self.warnings]
+        return found
+
+    def warning_lines(self) -> list[str]:
+        """The warnings for people: how many, then the first MAX_SHOWN_PROBLEMS of them."""
+        if not self.warnings:
+            return []
+        lines = [t("import.owners.accepted_count", count=len(self.warnings))]
+        lines += ["  " + warning.render_accepted() for warning in self.warnings[:MAX_SHOWN_PROBLEMS]]
+        if len(self.warnings) > MAX_SHOWN_PROBLEMS:
+            lines.append("  " + t("import.owners.accepted_more", count=len(self.warnings) - MAX_SHOWN_PROBLEMS))
+        return lines
 
 
 class _Problems:
@@ -229,6 +275,9 @@ def _apply_mapping(source: SourceTable, kind: Kind, mapping: KindMapping, proble
             misspelt = difflib.get_close_matches(column, sorted(known), n=1, cutoff=MISSPELT)
             if misspelt:  # kept aside, a field's values would be silently missing: refused instead
                 problems.add(1, column, repr(column), t("import.expected_column", suggestion=misspelt[0]))
+            elif not kind.keeps_extra:  # nowhere to keep it: refused rather than lost
+                problems.add(1, column, repr(column), t("import.expected_field_only", kind=kind.name,
+                                                        known=", ".join(map(file_name, kind.fields))))
             else:
                 extra[column] = frame[column]  # any other column is kept in `extra`, not lost
             continue
@@ -560,10 +609,12 @@ def _check_keys_and_references(db, frame: pd.DataFrame, lines: np.ndarray, kind:
         first_line = {}
         # Only the repeated rows: every part of their key is there (a missing as_of cannot be joined).
         joined = keys[repeated].agg("|".join, axis=1) if len(kind.key) > 1 else keys.loc[repeated, kind.key[0]]
+        # Owners are keyed by customer: a repeated key is a customer given two owners.
+        unique = "import.owners.expected.one_owner" if kind.name == "owners" else "import.expected.unique"
         for value, line in zip(joined, lines[repeated]):
             if value in first_line:
                 problems.add(int(line), origin.get(kind.key[0], kind.key[0]), repr(value),
-                             t("import.expected.unique", line=first_line[value]))
+                             t(unique, line=first_line[value]))
             else:
                 first_line[value] = int(line)
     if kind.name == "staff" and "post" in frame.columns:
@@ -586,11 +637,35 @@ def _check_keys_and_references(db, frame: pd.DataFrame, lines: np.ndarray, kind:
         if table == kind.table:  # a customer may refer to another in the same file
             allowed = pd.concat([allowed, frame[key].dropna()], ignore_index=True)
         unknown = present & ~member(values.fillna(""), allowed) & ~problems.flagged(lines, origin.get(name, name))
-        problems.add_rows(unknown, lines, origin.get(name, name), values, t("import.expected.reference", table=table))
+        suggestions = _suggested_ids(db, table, key, values[unknown])
+        for line, value in zip(lines[unknown], values[unknown]):
+            suggestion = suggestions.get(value, "")
+            problems.add(int(line), origin.get(name, name), _show(value), t(
+                "import.expected.reference_suggest" if suggestion else "import.expected.reference", table=table,
+                suggestion=suggestion))
     if not mapping.allow_moves:
         _check_moves(db, frame, lines, kind, origin, problems)
     if kind.name == "opportunities":
         _check_opportunities(frame, lines, origin, problems, pipelines)
+
+
+# Unknown ids given a "did you mean": the first this many distinct ones of a file (more than that
+# is a wrong file, not a few typos), each among this many ids either side of it in the key's order.
+SUGGESTED_IDS = 100
+NEIGHBOUR_IDS = 20
+
+
+def _suggested_ids(db, table: str, key: str, values: pd.Series) -> dict[str, str]:
+    """A close id the book has for each of ``values`` (ids it lacks), found among the ids next to
+    it in the key's order through the key's index: a few lookups, even among a million customers."""
+    found = {}
+    for value in list(dict.fromkeys(values))[:SUGGESTED_IDS]:
+        near = [row[0] for row in db.execute(
+            f"SELECT * FROM (SELECT [{key}] FROM [{table}] WHERE [{key}] < ? ORDER BY [{key}] DESC LIMIT ?) "
+            f"UNION ALL SELECT * FROM (SELECT [{key}] FROM [{table}] WHERE [{key}] > ? ORDER BY [{key}] LIMIT ?)",
+            [value, NEIGHBOUR_IDS, value, NEIGHBOUR_IDS])]
+        found[value] = did_you_mean(value, near)
+    return found
 
 
 def _in_book(db, kind: Kind, frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -644,6 +719,142 @@ def _check_opportunities(frame: pd.DataFrame, lines: np.ndarray, origin: dict, p
                     frame[name].fillna("") < frame["opened_on"].fillna("")).to_numpy()
                 problems.add_rows(early, lines, origin.get(name, name), frame[name],
                                   t("import.keys.expected.not_before_opening"))
+
+
+@dataclass
+class _Owners:
+    """What an owners import changes, checked (:func:`_check_owners`)."""
+
+    changes: pd.DataFrame  # assignment.MOVE_COLUMNS, started_on and old_staff_id of each new owner
+    inserted: int  # customers without an owner before
+    updated: int  # customers whose owner changes
+    unchanged: int  # customers the file gives the owner they have
+    accepted: list[ImportProblem]  # the refusals accept_as_is turned into warnings
+
+
+def _lined_up(values, at: np.ndarray) -> np.ndarray:
+    """``values[at]`` as objects, None where ``at`` is -1 (not found)."""
+    return np.append(np.asarray(values, dtype=object), None)[at]
+
+
+def _check_owners(db, policy, manager, frame: pd.DataFrame, cells: pd.DataFrame, lines: np.ndarray, origin: dict,
+                  problems: _Problems, day: date, path: str, accept_as_is: bool) -> _Owners:
+    """Each row makes the staff member the customer's owner since a day (``day``, the import's,
+    when the row gives none), checked as a transfer is: the staff member has not left; their post
+    may own the customer by its current decisions; nobody holds more than their capacity once the
+    whole file is in (one problem per staff member, at the first row that takes them over it:
+    their customers staying, plus their new ones up to that row, exceed it). The day is
+    neither after the import's nor before the customer's owner history ends, which would end an
+    assignment before it began. ``accept_as_is``: post and capacity are accepted as the bank has
+    them, each a warning, and kept in the reason as a forced transfer keeps its problems. ``cells``:
+    the file's text, which problems show (with the day it was read as, where that differs)."""
+    column = {name: origin.get(name, name) for name in ("customer_id", "staff_id", "since")}
+    flagged = {name: problems.flagged(lines, where) for name, where in column.items()}
+    usable = ~(flagged["customer_id"] | flagged["staff_id"] | flagged["since"])
+    given = frame["since"] if "since" in frame.columns else pd.Series(None, index=frame.index, dtype=object)
+    since = given.fillna(day.isoformat()).astype(object).to_numpy()
+    written = (cells["since"].fillna("").astype(str).str.strip().to_numpy(dtype=object) if "since" in cells.columns
+               else np.full(len(frame), "", dtype=object))
+
+    def since_problems(bad: np.ndarray, expected) -> None:
+        for row in np.flatnonzero(bad):  # an empty cell is the import's day, and says so
+            found = (_show(written[row]) if written[row] == since[row]
+                     else t("import.read_as", found=_show(written[row]), date=since[row]))
+            problems.add(int(lines[row]), column["since"], found, expected(row))
+
+    later = ~flagged["since"] & (since > day.isoformat()).astype(bool)  # whoever the row names
+    since_problems(later, lambda row: t("import.owners.expected.not_after_import", day=day.isoformat()))
+    book = assignment.owners_in_book(db)
+    at = positions(frame["customer_id"], book["customer_id"])
+    owner, latest = (_lined_up(book[name].to_numpy(dtype=object, na_value=None), at) for name in ("staff_id", "latest"))
+    early = usable & ~later & ~pd.isna(latest) & (since < np.where(pd.isna(latest), "", latest).astype(object))
+    since_problems(early, lambda row: t("import.owners.expected.not_before_history", date=latest[row]))
+    staff = pd.read_sql_query("SELECT staff_id, post, active, capacity FROM staff", db.conn)
+    member = positions(frame["staff_id"], staff["staff_id"])
+    staff_id = frame["staff_id"].astype(object).to_numpy()
+    post = _lined_up(staff["post"], member)
+    left = ~flagged["staff_id"] & (_lined_up(staff["active"], member) == 0)
+    problems.add_rows(left, lines, column["staff_id"], staff_id, t("import.owners.expected.not_left"))
+    ok = usable & ~later & ~early & ~left
+    had_owner = ~pd.isna(owner)
+    same = ok & (owner == staff_id)
+    rows = np.flatnonzero(ok & ~same)  # the rows that give a customer a new owner, in file order
+    context = assignment.reason_context(db, policy, manager)
+    # Each refusal as the file's problem, and as the reason of an owner accepted all the same keeps it.
+    refused: list[ImportProblem] = []
+    kept: list[tuple[int, str]] = []  # (row, the refusal as a JSON object)
+    misfits = assignment.post_misfits(db, manager, policy, frame["customer_id"].iloc[rows], pd.Series(post[rows]))
+    for position, name, value, allowed in misfits.itertuples(index=False):
+        row = rows[position]
+        facts = {"column": name, "value": value, "allowed": list(allowed), "post": post[row], "staff": staff_id[row]}
+        refused.append(ImportProblem(path, int(lines[row]), column["staff_id"], _show(staff_id[row]),
+                                     render("import.owners.expected.post", None, facts, context)))
+        kept.append((row, json.dumps({"rule": "transfer.post_not_allowed",
+                                      "customer_id": frame["customer_id"].iat[row], **facts}, ensure_ascii=False,
+                                     sort_keys=True)))
+    for member_id, places, facts in _over_capacity(policy, staff, book, owner[rows], staff_id[rows]):
+        first_over = rows[places[max(0, facts["capacity"] - (facts["count"] - len(places)))]]
+        refused.append(ImportProblem(path, int(lines[first_over]), column["staff_id"], _show(member_id),
+                                     render("import.owners.expected.capacity", None, facts, context)))
+        refusal = json.dumps({"rule": "import.owners.over_capacity", **facts}, ensure_ascii=False, sort_keys=True)
+        kept.extend((row, refusal) for row in rows[places])
+    refused.sort(key=lambda problem: (problem.line, problem.column))
+    if not accept_as_is:  # each refusal says how to accept it
+        problems.found.extend(replace(problem, expected=t("import.owners.expected.refused", expected=problem.expected))
+                              for problem in refused)
+    replaced = int(had_owner[rows].sum())
+    return _Owners(_owner_changes(frame, rows, lines, since, owner, kept, Path(path).name), len(rows) - replaced,
+                   replaced, int(same.sum()), refused if accept_as_is else [])
+
+
+def _over_capacity(policy, staff: pd.DataFrame, book: pd.DataFrame, old_owners: np.ndarray, new_owners: np.ndarray):
+    """The staff members a file's new owners (``new_owners``, replacing ``old_owners``) would take
+    over their capacity, once the whole file is in: the book's owners, less those the file moves
+    away, plus the file's. For each: the staff id, the places of their new customers in
+    ``new_owners`` (in file order), and the facts (``staff``, ``count``, ``capacity``)."""
+    held = pd.Series(book["staff_id"].dropna().to_numpy(dtype=object)).value_counts()
+    leaving = pd.Series(old_owners[~pd.isna(old_owners)]).value_counts()
+    arriving = pd.Series(np.arange(len(new_owners))).groupby(new_owners).indices  # staff member -> places
+    for member_id, places in arriving.items():  # one staff member at a time: a few hundred at most
+        own = staff.loc[staff["staff_id"] == member_id].iloc[0]
+        capacity = policy["staff"].capacity_of(own["post"], None if pd.isna(own["capacity"]) else int(own["capacity"]))
+        count = int(held.get(member_id, 0)) - int(leaving.get(member_id, 0)) + len(places)
+        if capacity is not None and count > capacity:
+            yield member_id, places, {"staff": member_id, "count": count, "capacity": capacity}
+
+
+def _owner_changes(frame: pd.DataFrame, rows: np.ndarray, lines: np.ndarray, since: np.ndarray, owner: np.ndarray,
+                   kept: list[tuple[int, str]], file: str) -> pd.DataFrame:
+    """The new owners of ``rows`` as :func:`clientbook.assignment.hand_over` takes them: each with
+    its reason (the file and line, the row's note, and the refusals it was accepted with), and the
+    owner it replaces."""
+    changes = pd.DataFrame({"customer_id": frame["customer_id"].to_numpy(dtype=object)[rows],
+                            "staff_id": frame["staff_id"].to_numpy(dtype=object)[rows],
+                            "started_on": since[rows], "old_staff_id": owner[rows]})
+    note = (frame["note"].to_numpy(dtype=object)[rows] if "note" in frame.columns
+            else np.full(len(rows), None, dtype=object))
+    noted = ~pd.isna(note)
+    refusals = pd.Series([text for _, text in kept], index=[row for row, _ in kept], dtype=object)
+    listed = refusals.groupby(level=0).agg(",".join).reindex(rows).to_numpy(dtype=object)  # each row's, or None
+    accepted = ~pd.isna(listed)
+    changes["rule"] = np.where(accepted, "imported_as_is", "imported")
+    changes["reason_rule"] = None
+    facts = pd.Series(pd.NA, index=changes.index, dtype="string")
+    reasons = {"file": file, "line": pd.Series(lines[rows], index=changes.index)}  # the day is started_on
+    for with_note, as_is, rule in ((False, False, "import.owners.reason"), (True, False, "import.owners.reason_noted"),
+                                   (False, True, "import.owners.reason_as_is"),
+                                   (True, True, "import.owners.reason_as_is_noted")):
+        chosen = (noted == with_note) & (accepted == as_is)
+        if not chosen.any():
+            continue
+        index = changes.index[chosen]
+        extra = {"note": pd.Series(note, index=changes.index)} if with_note else {}
+        if as_is:
+            extra["problems"] = Raw("[" + pd.Series(listed, index=changes.index).astype("string") + "]")
+        facts[index] = facts_json(index, {**reasons, **extra})
+        changes.loc[index, "reason_rule"] = rule
+    changes["reason_facts"] = facts
+    return changes
 
 
 def _add_with_suggestions(problems: _Problems, bad: np.ndarray, lines: np.ndarray, column: str, values: pd.Series,
@@ -711,22 +922,26 @@ def _upsert(db, kind: Kind, frame: pd.DataFrame, on_chunk=None) -> tuple[int, in
 
 def import_file(db, policy, kind_name: str, path: str | Path, mapping: KindMapping | None = None,
                 encoding: str = "auto", sheet: str | None = None, separator: str | None = None,
-                dry_run: bool = False, actor: str = "clientbook import", progress=None, manager=None) -> ImportResult:
+                dry_run: bool = False, actor: str = "clientbook import", progress=None, manager=None,
+                as_of: date | None = None) -> ImportResult:
     mapping = mapping or KindMapping()
     expected_headers = set(mapping.columns) | set(mapping.unpivot.columns if mapping.unpivot else {})
     source = read_source(path, encoding=encoding, sheet=sheet, separator=separator, expected_headers=expected_headers)
     return import_source(db, policy, kind_name, source, mapping, dry_run=dry_run, actor=actor, progress=progress,
-                         manager=manager)
+                         manager=manager, as_of=as_of)
 
 
 def import_source(db, policy, kind_name: str, source: SourceTable, mapping: KindMapping, dry_run: bool = False,
-                  actor: str = "clientbook import", progress=None, manager=None) -> ImportResult:
+                  actor: str = "clientbook import", progress=None, manager=None,
+                  as_of: date | None = None) -> ImportResult:
     """Import one kind's rows, read from a file (:func:`import_file`) or made by a recipe
     (:mod:`clientbook.recipes`): checked whole, then written in one transaction (a savepoint
     inside the caller's, when there is one). ``manager``: the plugins, whose sales pipelines
-    opportunities must be in (built from the policy when not given)."""
+    opportunities must be in and whose post rules owners must fit (built from the policy when
+    not given). ``as_of``: the day of the import for the kinds of ``AS_OF_DAY_KINDS`` (today when
+    not given)."""
     kind = KINDS[kind_name]
-    if kind.name == "opportunities" and manager is None:
+    if kind.name in ("opportunities", "owners") and manager is None:
         manager = _plugins_of(policy)
     if progress is not None and len(source) >= PROGRESS_ROWS:
         progress.step(t("import.checking", rows=len(source)))
@@ -742,6 +957,8 @@ def import_source(db, policy, kind_name: str, source: SourceTable, mapping: Kind
     frame = _convert(data, lines, kind, mapping, origin, problems, policy.minor_digits, date.today())
     pipelines = manager.sales_pipelines(policy) if kind.name == "opportunities" else {}
     _check_keys_and_references(db, frame, lines, kind, origin, problems, policy, mapping, pipelines)
+    owners = (_check_owners(db, policy, manager, frame, data, lines, origin, problems, as_of or date.today(),
+                            source.path, mapping.accept_as_is) if kind.name == "owners" else None)
     if problems.found:
         problems.found.sort(key=lambda problem: (problem.line, problem.column))
         raise ImportInvalid(source.path, problems.found)
@@ -759,20 +976,28 @@ def import_source(db, policy, kind_name: str, source: SourceTable, mapping: Kind
     # sales.move_stage asks: an imported move leaves what a move made in clientbook leaves.
     followups = (sales.react(db, policy, manager, sales.stage_events(moves), date.today())
                  if moves is not None and len(moves) else None)
-    with writing(db, actor, label):
+    new_owners = assignment.new_assignments(owners.changes) if owners is not None else {}
+    # Many new owners are staged in a file around the transaction, as `assign` stages them.
+    with assignment.staged(db, new_owners) as attach, writing(db, actor, label):
         def show_progress(done: int, total: int) -> None:
             if progress is not None and total >= PROGRESS_ROWS:
                 progress.bar(t("import.writing", rows=total), done, total)
 
-        inserted, updated, unchanged = _upsert(db, kind, frame, show_progress)
+        if owners is not None:  # no table of their own: each a new assignment, the summary moved with them
+            assignment.hand_over(db, owners.changes, new_owners, attach(), actor, summarise=not dry_run)
+            inserted, updated, unchanged = owners.inserted, owners.updated, owners.unchanged
+        else:
+            inserted, updated, unchanged = _upsert(db, kind, frame, show_progress)
         if followups is not None:  # there are moves: their stage history, and what the plugins scheduled
             sales.store_moves(db, moves, followups, actor, label)
         if kind.name in SUMMARISED_KINDS and (inserted or updated) and not dry_run:
             summaries.refresh(db)  # new customers, new assets: the screens' figures follow
+        accepted = owners.accepted if owners is not None else None
         if dry_run:
             raise _DryRun(ImportResult(kind.name, source.path, len(frame), inserted, updated, unchanged,
-                                       source.encoding, True))
-    return ImportResult(kind.name, source.path, len(frame), inserted, updated, unchanged, source.encoding, False)
+                                       source.encoding, True, accepted))
+    return ImportResult(kind.name, source.path, len(frame), inserted, updated, unchanged, source.encoding, False,
+                        accepted)
 
 
 def _plugins_of(policy):
@@ -830,4 +1055,4 @@ def write_template(kind_name: str, folder: str | Path) -> tuple[Path, Path]:
     return data, sample
 
 
-__all__ = ["KINDS", "ImportInvalid", "ImportResult", "run_import", "write_template"]
+__all__ = ["AS_OF_DAY_KINDS", "KINDS", "ImportInvalid", "ImportResult", "run_import", "write_template"]

@@ -110,6 +110,10 @@ class KindMapping(PolicyModel):
     # An update may give a row (a holding, an opportunity ...) another customer: off, because a
     # key that means something else in this file would carry the book's row off to a stranger.
     allow_moves: bool = False
+    # Owners only: import the bank's own assignment as it is, its post and capacity refusals
+    # turned into warnings (kept in each assignment's reason); unknown ids, a customer given twice
+    # and impossible dates stay errors.
+    accept_as_is: bool = False
 
     def check(self):
         found = [(f"id.{key}", message, params) for key, message, params in (self.id.check() if self.id else [])]
@@ -180,6 +184,19 @@ def conversion_problems(mapping: KindMapping) -> list[tuple[str, str, dict]]:
     return found
 
 
+# The kinds with refusals that accept_as_is may accept (clientbook.importer's owners checks).
+ACCEPTING_KINDS = ("owners",)
+
+
+def kind_problems(kind: str, mapping: KindMapping) -> list[tuple[str, str, dict]]:
+    """A kind's mapping table checked (:meth:`KindMapping.check`), and its settings that do nothing
+    for that kind: an accept_as_is where nothing is refused would silently accept nothing."""
+    found = mapping.check()
+    if mapping.accept_as_is and kind not in ACCEPTING_KINDS:
+        found.append(("accept_as_is", "import.owners.accept_as_is_elsewhere", {"kinds": ", ".join(ACCEPTING_KINDS)}))
+    return found
+
+
 def is_recipe(data: dict) -> bool:
     """A parsed mapping file that names its source files (``[sources]``) is a recipe
     (:mod:`clientbook.recipes`); a plain mapping names none."""
@@ -216,7 +233,8 @@ def load_mapping(given: str | Path, kinds: list[str]) -> dict[str, KindMapping]:
         except ValidationError as error:
             problems.extend(_problem_from_error(kind, KindMapping, item, {"": str(path)}) for item in error.errors())
             continue
-        problems.extend(Problem(str(path), f"{kind}.{key}", message, params) for key, message, params in mapping.check())
+        problems.extend(Problem(str(path), f"{kind}.{key}", message, params)
+                        for key, message, params in kind_problems(kind, mapping))
         mappings[kind] = mapping
     if problems:
         for problem in problems:

@@ -14,6 +14,7 @@ from .errors import BadInput
 from .explain import ReasonContext, render, with_reasons
 from .labels import staff_directory
 from .policy import did_you_mean
+from .timeline import customer_timeline
 
 # A trigram index answers substrings of three characters or more; shorter ones scan.
 FTS_MIN_LENGTH = 3
@@ -46,8 +47,11 @@ def text_condition(text: str) -> tuple[str, list]:
 
 
 def list_customers(db, *, tier: str | None = None, search: str | None = None, kind: str | None = None,
-                   owner: str | None = None, limit: int = 50, offset: int = 0) -> list[dict]:
-    """Customers with their owner, latest total assets and latest decisions, in id order."""
+                   owner: str | None = None, no_owner: bool = False, limit: int = 50, offset: int = 0) -> list[dict]:
+    """Customers with their owner, latest total assets and latest decisions, in id order.
+
+    ``owner`` keeps one staff member's customers (an id the book does not hold is refused, with
+    the closest one); ``no_owner`` the customers nobody looks after."""
     decisions = result_columns(db)
     where, params = [], []
     if tier is not None:
@@ -63,8 +67,12 @@ def list_customers(db, *, tier: str | None = None, search: str | None = None, ki
         where.append("c.kind = ?")
         params.append(kind)
     if owner is not None:
+        if db.execute("SELECT 1 FROM staff WHERE staff_id = ?", [owner]).fetchone() is None:
+            raise unknown_staff(db, owner)
         where.append("o.staff_id = ?")
         params.append(owner)
+    if no_owner:
+        where.append("o.staff_id IS NULL")
     if search:
         condition, values = text_condition(search)
         where.append(condition)
@@ -82,6 +90,13 @@ def list_customers(db, *, tier: str | None = None, search: str | None = None, ki
         LIMIT ? OFFSET ?
     """
     return list(db.query(sql, params + [limit, offset]))
+
+
+def unknown_staff(db, staff_id: str) -> BadInput:
+    """The error for a staff id the book does not hold, with the closest id it does."""
+    suggestion = did_you_mean(staff_id, [row[0] for row in db.execute("SELECT staff_id FROM staff")])
+    return BadInput("staff.unknown_suggest" if suggestion else "staff.unknown", staff_id=staff_id,
+                    suggestion=suggestion)
 
 
 def unknown_customer(db, customer_id: str) -> BadInput:
@@ -134,6 +149,7 @@ def customer_profile(db, customer_id: str, context: ReasonContext | None = None)
                                        [customer_id])),
         "receivables": list(db.query("SELECT * FROM receivables WHERE customer_id = ? ORDER BY due_on, receivable_id",
                                      [customer_id])),
+        "timeline": customer_timeline(db, customer_id, context)[0],
         "classification": classification,
         "needs": needs,
         "run": {"run_id": run["run_id"], "as_of": run["as_of"], "policy_hash": run["policy_hash"]} if run else None,

@@ -46,7 +46,7 @@ from . import columnar
 from .errors import BadInput, MappingError, Problem
 from .i18n import t
 from .importer import KINDS, ImportInvalid, ImportProblem, ImportResult, import_source
-from .mapping import KindMapping, first_two_digit_year, read_mapping_file
+from .mapping import KindMapping, first_two_digit_year, kind_problems, read_mapping_file
 from .policy import PolicyModel, _problem_from_error, did_you_mean
 from .sources import ENCODINGS, SourceTable, read_source
 from .store import writing
@@ -131,7 +131,7 @@ def load_recipe(given: str | Path) -> tuple[str, Recipe]:
         problems += [_problem_from_error("", Recipe, item, {"": shown}) for item in error.errors()]
     else:  # what a mapping's kind table checks (separators, date formats ...), for each kind
         problems += [Problem(shown, f"kinds.{kind}.{key}", message, params) for kind, spec in recipe.kinds.items()
-                     for key, message, params in spec.check()]
+                     for key, message, params in kind_problems(kind, spec)]
     for problem in problems:
         problem.source = shown
     if problems:
@@ -453,7 +453,13 @@ def _repeated_keys(table: pa.Table, made_from: list[str], kind: str, shown: str)
                    times=int(repeated["count_all"][0].as_py()), rows="; ".join(sources))
 
 
-def _import_kind(db, policy, stage, shown: str, kind: str, spec: RecipeKind, actor: str, manager
+def _at_source_rows(problems: list[ImportProblem], made_from: list[str]) -> list[ImportProblem]:
+    """Problems of rows numbered as the SELECT made them, named by their source rows instead."""
+    return [_problem_at(made_from[problem.line - 1], problem.column, problem.found, problem.expected)
+            if 0 < problem.line <= len(made_from) else problem for problem in problems]
+
+
+def _import_kind(db, policy, stage, shown: str, kind: str, spec: RecipeKind, actor: str, manager, as_of: date
                  ) -> tuple[ImportResult, list]:
     table, left_out = _kind_rows(stage, shown, kind, spec)
     table, made_from = _provenance(table, shown, kind)
@@ -466,11 +472,11 @@ def _import_kind(db, policy, stage, shown: str, kind: str, spec: RecipeKind, act
     mapping = KindMapping.model_validate(spec.model_dump(exclude={"select", "leave_out"}, exclude_unset=True,
                                                          by_alias=True))  # "from", as a mapping spells it
     try:
-        result = import_source(db, policy, kind, source, mapping, actor=actor, manager=manager)
-    except ImportInvalid as invalid:  # rows numbered as the SELECT made them: named by their source rows
-        problems = [_problem_at(made_from[problem.line - 1], problem.column, problem.found, problem.expected)
-                    if 0 < problem.line <= len(made_from) else problem for problem in invalid.problems]
-        raise ImportInvalid(shown, problems, also=invalid.also) from None
+        result = import_source(db, policy, kind, source, mapping, actor=actor, manager=manager, as_of=as_of)
+    except ImportInvalid as invalid:
+        raise ImportInvalid(shown, _at_source_rows(invalid.problems, made_from), also=invalid.also) from None
+    if result.warnings:
+        result.warnings = _at_source_rows(result.warnings, made_from)
     return result, left_out
 
 
@@ -499,8 +505,8 @@ def run_recipe(db, policy, path: str | Path, files: str | Path | None = None, as
                 connection.execute("ATTACH DATABASE ? AS book", [Path(book).as_uri() + "?mode=ro"])
             for name, (arguments, function) in FUNCTIONS.items():
                 connection.create_function(name, arguments, function, deterministic=True)
-            day = (as_of or date.today()).isoformat()
-            connection.create_function("as_of", 0, lambda: day, deterministic=True)
+            day = as_of or date.today()
+            connection.create_function("as_of", 0, day.isoformat, deterministic=True)
             for name, (arguments, aggregate) in AGGREGATES.items():
                 connection.create_aggregate(name, arguments, aggregate)
             try:
@@ -508,7 +514,7 @@ def run_recipe(db, policy, path: str | Path, files: str | Path | None = None, as
                     results, left_out = [], {}
                     for kind in order:
                         result, left_out[kind] = _import_kind(db, policy, stage, shown, kind,
-                                                              recipe.kinds[kind], actor, manager)
+                                                              recipe.kinds[kind], actor, manager, day)
                         results.append(result)
                     outcome = RecipeResult(shown, results, {kind: rows for kind, rows in left_out.items() if rows},
                                            dry_run)

@@ -35,7 +35,11 @@ def runs_with(db, column: str) -> list[int]:
 
 def staff_report(db, policy, group_by: str = "tier", rows: list[dict] | None = None) -> list[dict]:
     """One row per staff member, in staff id order. ``rows``: a :func:`~clientbook.browse.breakdown`
-    by ``group_by`` already at hand (the terminal UI has one)."""
+    by ``group_by`` already at hand (the terminal UI has one).
+
+    ``capacity`` is the one that applies and ``capacity_source`` where it comes from: ``staff``
+    (the member's own, in the staff table), ``policy`` (the post's, ``[staff] capacity``) or
+    None (no limit). ``active`` is a boolean (the book stores 1 or 0)."""
     rows = breakdown(db, group_by) if rows is None else rows
     staff = staff_books(db, rows)
     by_value: dict[str, dict] = {}
@@ -45,7 +49,10 @@ def staff_report(db, policy, group_by: str = "tier", rows: list[dict] | None = N
             cell[row["value"]] = (row["customers"], row["assets_minor"])
     familiar = _familiarity(db)
     for member in staff:
-        member["capacity"] = policy["staff"].capacity_of(member["post"], member["capacity"])
+        own = member["capacity"]
+        member["active"] = member["active"] != 0  # NOT NULL DEFAULT 1 in the book
+        member["capacity"] = policy["staff"].capacity_of(member["post"], own)
+        member["capacity_source"] = "staff" if own is not None else ("policy" if member["capacity"] is not None else None)
         member["capacity_used"] = (round(member["customers"] / member["capacity"], 4)
                                    if member["capacity"] else None)
         member["by_value"] = {value: {"customers": count, "assets_minor": assets}
@@ -179,12 +186,13 @@ def migration(db, column: str, order: list[str], from_run: int | None = None, to
 
 
 def movers(db, column: str, order: list[str], direction: str, from_run: int | None = None,
-           to_run: int | None = None, limit: int = 50) -> list[dict]:
+           to_run: int | None = None, limit: int = 50) -> list[dict] | None:
     """The customers who moved ``up`` or ``down`` in ``column`` between the two runs, biggest
-    moves first, with their current owner."""
+    moves first, with their current owner. None when there are not two such runs (as for
+    :func:`migration`)."""
     runs = _pick_runs(db, column, from_run, to_run)
     if runs is None:
-        return []
+        return None
     before, after = runs
     rank = " ".join(f"WHEN ? THEN {number}" for number in range(len(order)))
     case = f"CASE {{side}}.value {rank} ELSE {len(order)} END"

@@ -52,8 +52,10 @@ def install_plugin_package(name: str, site: Path) -> Path:
 
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, check_code: int | None = None):
-    """The real ``clientbook`` command in a subprocess."""
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("CLIENTBOOK_")}
+    """The real ``clientbook`` command in a subprocess, as from a pipe: no terminal size unless the
+    test gives one (pytest-xdist's workers set ``COLUMNS`` and ``LINES`` for themselves)."""
+    environment = {key: value for key, value in os.environ.items()
+                   if not key.startswith("CLIENTBOOK_") and key not in ("COLUMNS", "LINES")}
     environment.update({"LANG": "C.UTF-8", "PYTHONIOENCODING": "utf-8"})
     environment.update(env or {})
     result = subprocess.run([sys.executable, "-m", "clientbook", *args], cwd=cwd, env=environment,

@@ -113,7 +113,7 @@ def test_show_as_text_and_json(demo_book):
     path, _ = demo_book
     profile = json.loads(cli(path, "show", "C0000001", "--format", "json", check_code=0).stdout)
     assert set(profile) == {"customer", "owner", "holdings", "balances", "transactions", "assignments", "contacts",
-                            "stakeholders", "opportunities", "receivables", "classification", "needs", "run"}
+                            "stakeholders", "opportunities", "receivables", "timeline", "classification", "needs", "run"}
     assert profile["classification"]["tier"]["reason"].startswith("total assets ")
     assert any(h["product_type"] == "demand_deposit" for h in profile["holdings"])
     text = cli(path, "show", "C0000001", check_code=0).stdout

@@ -2,7 +2,10 @@
 moved between tiers from one run to another.
 
 The figures come from the core's reports (:mod:`clientbook.reports`); this module reads
-the options, puts the tiers in the policy's order with their labels, and prints.
+the options, puts the tiers in the policy's order with their labels, and prints. As CSV the
+pyramid and the migration are two sections (:func:`clientbook.output.emit_sections`), the
+migration one row per pair of tiers: ``from_value`` empty for customers new since the
+earlier run, ``to_value`` empty for those gone.
 """
 
 from __future__ import annotations
@@ -12,10 +15,12 @@ from clientbook.cli import check_result_column, percent, positive_int
 from clientbook.declarations import CliCommand
 from clientbook.errors import EXIT_OK
 from clientbook.i18n import current_language, t
-from clientbook.output import emit, emit_object
+from clientbook.output import FORMATS, emit, emit_object, emit_sections
 
 MOVER_COLUMNS = ["customer_id", "name", "from_value", "to_value", "owner_staff_id"]
 PYRAMID_COLUMNS = ["label", "customers", "customer_share", "assets_minor", "asset_share", "bar"]
+PYRAMID_CSV_COLUMNS = ["value", "customers", "customer_share", "assets_minor", "asset_share"]
+FLOW_COLUMNS = ["from_value", "to_value", "customers"]
 BAR_WIDTH = 24  # characters of the widest level's bar
 
 
@@ -32,7 +37,7 @@ def tiers_arguments(parser) -> None:
                         help=t("retail_tiering.cli.opt.to_run"))
     parser.add_argument("--moved", choices=("up", "down"), help=t("retail_tiering.cli.opt.moved"))
     parser.add_argument("--limit", type=positive_int, default=50, help=t("cli.opt.limit"))
-    parser.add_argument("--format", choices=("table", "json"), default="table", help=t("cli.opt.format"))
+    parser.add_argument("--format", choices=FORMATS, default="table", help=t("cli.opt.format"))
 
 
 def tiers(session) -> int:
@@ -52,6 +57,10 @@ def tiers(session) -> int:
     if args.format == "json":
         emit_object({"pyramid": levels, "migration": flow})
         return EXIT_OK
+    if args.format == "csv":
+        emit_sections([("pyramid", levels, PYRAMID_CSV_COLUMNS), ("migration", _flow_rows(flow), FLOW_COLUMNS)],
+                      digits=session.policy.minor_digits)
+        return EXIT_OK
     _print_pyramid(levels, args.column, labels, session.policy.minor_digits)
     print()
     if flow is None:
@@ -65,8 +74,11 @@ def _print_movers(db, args, labels: dict[str, str]) -> None:
     from clientbook.reports import movers
 
     rows = movers(db, args.column, list(labels), args.moved, args.from_run, args.to_run, args.limit)
-    if args.format == "json":
-        emit(rows, [*MOVER_COLUMNS, "steps"], "json")
+    if args.format != "table":
+        emit(rows or [], [*MOVER_COLUMNS, "steps"], args.format)
+        return
+    if rows is None:
+        print(t("retail_tiering.tiers.no_migration", column=args.column))
         return
     for row in rows:
         row["from_value"] = labels.get(row["from_value"], row["from_value"])
@@ -84,6 +96,16 @@ def _print_pyramid(levels: list[dict], column: str, labels: dict[str, str], digi
         row["asset_share"] = percent(row["asset_share"])
     emit(levels, PYRAMID_COLUMNS, "table", digits=digits,
          headers={key: t(f"retail_tiering.tiers.col.{key}") for key in PYRAMID_COLUMNS})
+
+
+def _flow_rows(flow: dict | None) -> list[dict]:
+    """The migration as rows of (from, to, customers): the matrix, then the newcomers and the leavers."""
+    if flow is None:
+        return []
+    rows = [{"from_value": row["from"], "to_value": value, "customers": row[value]}
+            for row in flow["matrix"] for value in flow["values"]]
+    rows += [{"from_value": None, "to_value": value, "customers": count} for value, count in flow["new"].items()]
+    return rows + [{"from_value": value, "to_value": None, "customers": count} for value, count in flow["gone"].items()]
 
 
 def _print_migration(flow: dict, labels: dict[str, str]) -> None:
