@@ -193,6 +193,7 @@ def build_parser(manager=None) -> Parser:
     sub = command("staff", cmd_staff)
     sub.add_argument("--by", metavar="COLUMN", help=t("cli.opt.staff_by"))
     with_format(sub)
+    _add_staff_actions(sub, command)
     with_format(command("runs", cmd_runs))
     sub = command("tui", cmd_tui)
     sub.add_argument("--as", dest="as_staff", metavar="STAFF_ID", help=t("cli.opt.as_staff"))
@@ -907,6 +908,153 @@ def cmd_staff(session: Session) -> int:
         print(t("staff_capacity.note", own=f"{sources.count('staff'):,}", post=f"{sources.count('policy'):,}",
                 unlimited=f"{sources.count(None):,}"))
     return EXIT_OK
+
+
+def _add_staff_actions(staff, command) -> None:
+    """``staff join|leave|set``; without an action, ``staff`` lists the staff as it always has."""
+    actions = staff.add_subparsers(dest="staff_action", metavar="ACTION", parser_class=Parser,
+                                   help=t("staffing.opt.action"))
+
+    def member_options(sub, joining: bool) -> None:
+        sub.add_argument("staff_id", metavar="STAFF_ID", help=t("staffing.opt.staff_id"))
+        sub.add_argument("--name", metavar="NAME", required=joining, help=t("staffing.opt.name"))
+        sub.add_argument("--post", metavar="POST", required=joining, help=t("staffing.opt.post"))
+        capacity = sub.add_mutually_exclusive_group()
+        capacity.add_argument("--capacity", type=non_negative_int, metavar="N", help=t("staffing.opt.capacity"))
+        if not joining:
+            capacity.add_argument("--no-capacity", action="store_true", help=t("staffing.opt.no_capacity"))
+        for name in ("branch", "phone", "email"):
+            sub.add_argument(f"--{name}", metavar=name.upper(), help=t(f"staffing.opt.{name}"))
+
+    def output_options(sub) -> None:
+        sub.add_argument("--dry-run", action="store_true", help=t("staffing.opt.dry_run"))
+        # No default here: a --format given before the action ('staff --format json join') stands.
+        sub.add_argument("--format", choices=("table", "json"), default=argparse.SUPPRESS, help=t("cli.opt.format"))
+
+    sub = command("join", cmd_staff_join, "staffing.cmd.join", under=actions)
+    member_options(sub, joining=True)
+    sub.add_argument("--on", type=iso_date, metavar="DATE", help=t("staffing.opt.join_on"))
+    output_options(sub)
+    sub = command("leave", cmd_staff_leave, "staffing.cmd.leave", under=actions)
+    sub.add_argument("staff_id", metavar="STAFF_ID", help=t("staffing.opt.staff_id"))
+    sub.add_argument("--on", type=iso_date, metavar="DATE", help=t("staffing.opt.leave_on"))
+    sub.add_argument("--rebalance", action="store_true", help=t("staffing.opt.rebalance"))
+    sub.add_argument("--accept-shortfalls", action="store_true", help=t("cli.opt.accept_shortfalls"))
+    sub.add_argument("--limit", type=positive_int, default=50, metavar="N", help=t("cli.opt.moves_limit"))
+    output_options(sub)
+    sub = command("set", cmd_staff_set, "staffing.cmd.set", under=actions)
+    member_options(sub, joining=False)
+    status = sub.add_mutually_exclusive_group()
+    status.add_argument("--active", dest="status", action="store_const", const="active",
+                        help=t("staffing.opt.active"))
+    status.add_argument("--left", dest="status", action="store_const", const="left", help=t("staffing.opt.left"))
+    sub.add_argument("--on", type=iso_date, metavar="DATE", help=t("staffing.opt.set_on"))
+    output_options(sub)
+
+
+def _staff_action(session: Session) -> None:
+    """The listing's own options, given before an action (``staff --by tier join ...``), would be
+    lost on it: refused."""
+    args = session.args
+    if args.by is not None:
+        raise BadInput("staffing.by_with_action", action=args.staff_action)
+    if args.format not in ("table", "json"):
+        raise BadInput("staffing.format_for_action", action=args.staff_action, format=args.format)
+
+
+def cmd_staff_join(session: Session) -> int:
+    from .staffing import EDITABLE, join
+
+    _staff_action(session)
+    args = session.args
+    db = session.book()
+    today = date.today()
+    change = join(db, session.policy, args.staff_id, {name: getattr(args, name) for name in EDITABLE},
+                  args.on or today, today, f"clientbook staff ({_actor()})", dry_run=args.dry_run)
+    return _print_staff_change(session, db, change)
+
+
+def cmd_staff_leave(session: Session) -> int:
+    from .staffing import leave
+
+    _staff_action(session)
+    args = session.args
+    if args.accept_shortfalls and not args.rebalance:
+        raise BadInput("assign.accept_needs_rebalance")
+    db = session.book()
+    change = leave(db, session.policy, session.manager, args.staff_id, args.on, date.today(),
+                   f"clientbook staff ({_actor()})", dry_run=args.dry_run, rebalance=args.rebalance,
+                   accept_shortfalls=args.accept_shortfalls)
+    return _print_staff_change(session, db, change)
+
+
+def cmd_staff_set(session: Session) -> int:
+    from .staffing import EDITABLE, update
+
+    _staff_action(session)
+    args = session.args
+    fields = {name: getattr(args, name) for name in EDITABLE if getattr(args, name) is not None}
+    if args.no_capacity:
+        fields["capacity"] = None  # the member's own figure goes: the post's applies
+    db = session.book()
+    change = update(db, session.policy, session.manager, args.staff_id, fields, date.today(),
+                    f"clientbook staff ({_actor()})", status=args.status, on=args.on, dry_run=args.dry_run)
+    return _print_staff_change(session, db, change)
+
+
+def _print_staff_change(session: Session, db, change) -> int:
+    """What a staff action did: JSON for scripts, else a line, the fields changed and the rebalance's
+    moves and balance as ``assign --rebalance`` prints them; the warnings on stderr either way."""
+    from .assignment import reason_context
+    from .explain import with_reasons
+    from .labels import staff_label
+
+    context = reason_context(db, session.policy, session.manager)
+    if session.args.format == "json":
+        record = change.as_dict(context)
+        if change.rebalance is not None:  # as `assign --rebalance --format json` gives it
+            result = change.rebalance
+            record["rebalance"] = {"written": result.written, "moves": with_reasons(_records(result.moves), context),
+                                   "balance": _records(result.balance), "shortfalls": result.shortfalls}
+        elif change.rebalance_refused is not None:
+            record["rebalance"] = {"written": False, "refused": change.rebalance_refused.render()}
+        emit_object(record)
+    else:
+        member = change.member
+        shown = staff_label({change.staff_id: member}, change.staff_id, session.policy)
+        if change.action == "set":
+            key = ("staffing.changed_dry_run" if change.dry_run else "staffing.changed") if change.changes \
+                else "staffing.unchanged"
+            print(t(key, staff=shown, count=len(change.changes)))
+        else:
+            day = member["joined_on" if change.action == "join" else "left_on"]
+            print(t(f"staffing.{change.action}_dry_run" if change.dry_run else f"staffing.{change.action}_done",
+                    staff=shown, on=day))
+        if change.changes:
+            print()
+            rows = [{"field": t(f"staffing.field.{item['field']}"), "before": _staff_value(session, item, "before"),
+                     "after": _staff_value(session, item, "after")} for item in change.changes]
+            emit(rows, ["field", "before", "after"], "table",
+                 headers={name: t(f"staffing.col.{name}") for name in ("field", "before", "after")})
+        if change.rebalance is not None:
+            print()
+            _print_rebalance(session, change.rebalance, db)
+    for message in change.warning_messages(context):
+        sys.stderr.write(t("staffing.warning_line", message=message) + "\n")
+    return EXIT_OK
+
+
+def _staff_value(session: Session, item: dict, when: str) -> str:
+    """A staff field's value before or after a change, as a reader knows it: a post by its label,
+    the status as the staff listing says it."""
+    value = item[when]
+    if value is None:
+        return ""
+    if item["field"] == "post":
+        return session.policy["staff"].post_label(value, current_language())
+    if item["field"] == "active":
+        return t("staff.active") if value else t("staff.left")
+    return str(value)
 
 
 def percent(share) -> str:
