@@ -32,8 +32,7 @@ from .frames import Book, arrow_ids, member, positions, read_book
 from .i18n import current_language
 from .labels import staff_directory
 from .money import format_minor
-from .policy import did_you_mean
-from .queries import unknown_customer
+from .queries import unknown_customer, unknown_staff
 from .store import bulk_insert, writing
 
 # A proposed owner: the rule's short code (first_served, spread, transfer ...) and the reason as
@@ -495,10 +494,7 @@ def transfer(db, policy, manager, customer_id: str, staff_id: str, reason: str |
         raise unknown_customer(db, customer_id)
     member = db.execute("SELECT staff_id, post, active, capacity FROM staff WHERE staff_id = ?", [staff_id]).fetchone()
     if member is None:
-        known = [row[0] for row in db.execute("SELECT staff_id FROM staff")]
-        suggestion = did_you_mean(staff_id, known)
-        raise BadInput("staff.unknown_suggest" if suggestion else "staff.unknown", staff_id=staff_id,
-                       suggestion=suggestion)
+        raise unknown_staff(db, staff_id)
     _, post, active, capacity = member
     if active is not None and int(active) == 0:
         raise BadInput("transfer.staff_left", staff_id=staff_id)

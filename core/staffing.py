@@ -24,7 +24,7 @@ from . import assignment
 from .errors import BadInput
 from .i18n import LANGUAGES
 from .labels import resolve
-from .policy import did_you_mean
+from .queries import unknown_staff
 from .store import writing
 
 # What ``set`` may change besides the status (``active`` with ``left_on``), in the order shown.
@@ -71,10 +71,7 @@ def member(db, staff_id: str) -> dict:
     """The staff row of ``staff_id``; :class:`BadInput` with a "did you mean" when there is none."""
     found = next(db.query("SELECT * FROM staff WHERE staff_id = ?", [staff_id]), None)
     if found is None:
-        known = [row[0] for row in db.execute("SELECT staff_id FROM staff")]
-        suggestion = did_you_mean(staff_id, known)
-        raise BadInput("staff.unknown_suggest" if suggestion else "staff.unknown", staff_id=staff_id,
-                       suggestion=suggestion)
+        raise unknown_staff(db, staff_id)
     return found
 
 
