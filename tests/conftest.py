@@ -8,7 +8,19 @@ from pathlib import Path
 import pytest
 
 from clientbook import i18n
-from helpers import install_plugin_package
+from helpers import install_plugin_package, run_cli
+
+DEMO_AS_OF = "2026-11-30"
+
+
+@pytest.fixture(scope="session")
+def demo_book(tmp_path_factory):
+    """A demo branch of 2,000 customers as of DEMO_AS_OF, made once for the tests that only read it
+    (or copy it): the book's path and the demo command's result."""
+    folder = tmp_path_factory.mktemp("demo")
+    result = run_cli("--db", str(folder / "branch.db"), "demo", "--customers", "2000", "--seed", "11",
+                     "--as-of", DEMO_AS_OF, "--no-tui", cwd=folder, check_code=0)
+    return folder / "branch.db", result
 
 
 @pytest.fixture

@@ -14,14 +14,6 @@ from helpers import file_digest, run_cli
 AS_OF = "2026-11-30"
 
 
-@pytest.fixture(scope="module")
-def demo_book(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("demo")
-    result = run_cli("--db", str(folder / "branch.db"), "demo", "--customers", "2000", "--seed", "11", "--as-of", AS_OF,
-                     "--no-tui", cwd=folder, check_code=0)
-    return folder / "branch.db", result
-
-
 @pytest.fixture
 def book(demo_book, tmp_path):
     """A private copy of the demo book for tests that write."""
