@@ -65,6 +65,17 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, check_
     return result
 
 
+def refused_import(book: Path, *args: str) -> list[str]:
+    """The problem lines of ``clientbook import ARGS`` refused with exit 2, the book left byte for
+    byte as it was."""
+    before = file_digest(book)
+    result = run_cli("--db", str(book), "import", *args, cwd=book.parent)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    assert file_digest(book) == before
+    return [line.strip() for line in result.stderr.splitlines()[1:]]
+
+
 def file_digest(path: Path) -> str:
     """The bytes of a book and its WAL, to prove a failed command wrote nothing."""
     digest = hashlib.sha256()

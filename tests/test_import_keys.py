@@ -21,7 +21,7 @@ from clientbook.importer import KINDS
 from clientbook.mapping import load_mapping
 from clientbook.policy import load
 from clientbook.store import core_migrations, open_book, writing
-from helpers import file_digest, run_cli
+from helpers import file_digest, refused_import, run_cli
 
 
 def cli(book: Path, *args: str, check_code: int | None = None):
@@ -30,16 +30,6 @@ def cli(book: Path, *args: str, check_code: int | None = None):
 
 def imported(book: Path, *args: str) -> dict:
     return json.loads(cli(book, "import", *args, "--format", "json", check_code=0).stdout)
-
-
-def refused(book: Path, *args: str) -> list[str]:
-    """The problem lines of an import that must be refused with exit 2, leaving the book as it was."""
-    before = file_digest(book)
-    result = cli(book, "import", *args)
-    assert result.returncode == 2, (result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr and result.stdout == ""
-    assert file_digest(book) == before
-    return [line.strip() for line in result.stderr.splitlines()[1:]]
 
 
 def query(book: Path, sql: str, *params):
@@ -80,7 +70,7 @@ values = { customer_id = { "ACC-1" = "C1", "ACC-2" = "C2" } }
 account = "customer_id"
 """)
     loans = write(tmp_path, "loans.csv", "holding_id,account,product_type\nL1,ACC-1,loan\nL2,C2,loan\nL3,ACC-7,loan\n")
-    problems = refused(book, "holdings", loans, "--mapping", mapping)
+    problems = refused_import(book, "holdings", loans, "--mapping", mapping)
     expected = "expected a value listed in [values].customer_id: a lookup that feeds an id passes no unlisted value through"
     # One problem per bad cell: ACC-7 is not also reported as a customer the book lacks.
     assert problems == [f"{loans}:3:account: found 'C2', {expected}", f"{loans}:4:account: found 'ACC-7', {expected}"]
@@ -91,7 +81,7 @@ def test_strict_values_makes_any_lookup_strict(book, tmp_path):
     lenient = write(tmp_path, "lenient.toml", '[holdings]\nvalues = { product_type = { TD = "time_deposit" } }\n')
     strict = write(tmp_path, "strict.toml", '[holdings]\nvalues = { product_type = { TD = "time_deposit" } }\n'
                                             'strict_values = ["product_type"]\n')
-    assert refused(book, "holdings", products, "--mapping", strict) == [
+    assert refused_import(book, "holdings", products, "--mapping", strict) == [
         f"{products}:3:product_type: found 'FX', expected a value listed in [values].product_type "
         "(strict_values: its lookup refuses the others)"]
     assert imported(book, "holdings", products, "--mapping", lenient)["inserted"] == 2  # the default passes FX through
@@ -129,7 +119,7 @@ principal = "amount"
         ("LOAN-1001", "C2", "loan", 25000000), ("LOAN-1002", "C1", "loan", 90000000)]
     # A loan without its number gets no id ("LOAN-" would be every such loan's), and one problem.
     gap = write(tmp_path, "gap.csv", "loan_no,cust,principal\n1003,C2,1\n,C1,2\n")
-    assert refused(book, "holdings", gap, "--mapping", mapping) == [
+    assert refused_import(book, "holdings", gap, "--mapping", mapping) == [
         f"{gap}:3:[id].holding_id: found '', expected a value in the column 'loan_no', "
         "which the id \"LOAN-{loan_no}\" is made from"]
 
@@ -163,7 +153,7 @@ def test_an_update_that_moves_a_row_to_another_customer_is_refused_naming_it(boo
     moving them to the loans' customers, counted as "updated"."""
     loans = write(tmp_path, "loans.csv", "holding_id,customer_id,product_type,amount\n"
                                          "1001,C2,loan,250000\n1002,C2,loan,900000\n")
-    assert refused(book, "holdings", loans) == [
+    assert refused_import(book, "holdings", loans) == [
         f"{loans}:2:customer_id: found 'C2', expected 'C1', the customer the book has for holding_id '1001': "
         "a row moves to another customer only with allow_moves = true in the mapping"]
     allow = write(tmp_path, "allow.toml", "[holdings]\nallow_moves = true\n")
@@ -205,7 +195,7 @@ def test_pipelines_and_stages_are_the_plugins_with_did_you_mean(book, tmp_path):
                                          "1,C1,key_acount,won,2026-01-05\n2,C1,b2bb,won,2026-01-05\n"
                                          "3,C1,key_account,wonn,2026-01-05\n4,C1,key_account,lost,2026-01-05\n")
     stages = "need_recognised, criteria_set, options_evaluated, concerns_resolved, won, lost"
-    assert refused(book, "opportunities", deals) == [
+    assert refused_import(book, "opportunities", deals) == [
         f"{deals}:2:pipeline: found 'key_acount', expected a sales pipeline the plugins declare; "
         "did you mean 'key_account'? (pipelines: key_account)",
         f"{deals}:3:pipeline: found 'b2bb', expected a sales pipeline the plugins declare: key_account",
@@ -225,7 +215,7 @@ def test_opportunity_ids_are_text_and_close_dates_are_fields(book, tmp_path):
                                                       ("1C1I7A6R", "text", "2026-06-30", None)]
     early = write(tmp_path, "early.csv", "opportunity_id,customer_id,pipeline,stage,opened_on,closed_on\n"
                                          "X1,C1,key_account,won,2026-02-01,2026-01-31\n")
-    assert refused(book, "opportunities", early) == [
+    assert refused_import(book, "opportunities", early) == [
         f"{early}:2:closed_on: found '2026-01-31', expected a date on or after the opportunity's opened_on"]
 
 
@@ -289,5 +279,5 @@ def _book_before_text_ids(path: Path):
 
 def test_a_bad_required_cell_gives_one_problem(book, tmp_path):
     balances = write(tmp_path, "balances.csv", "customer_id,as_of,total_assets\nC1,2026-13-01,5\n")
-    assert refused(book, "balances", balances) == [
+    assert refused_import(book, "balances", balances) == [
         f"{balances}:2:as_of: found '2026-13-01', expected a date in the format %Y-%m-%d"]

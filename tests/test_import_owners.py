@@ -21,7 +21,7 @@ from clientbook.importer import run_import
 from clientbook.mapping import KindMapping
 from clientbook.policy import load
 from clientbook.store import open_book
-from helpers import file_digest, run_cli
+from helpers import file_digest, refused_import, run_cli
 
 STAFF = """staff_id,name,post,capacity,active
 SW01,Wang Fang,senior_wealth_manager,,1
@@ -63,16 +63,6 @@ def query(book: Path, sql: str, *params) -> list[tuple]:
 
 def owners(book: Path) -> dict[str, str]:
     return dict(query(book, "SELECT customer_id, staff_id FROM current_owners"))
-
-
-def refused(book: Path, *args: str) -> list[str]:
-    """The problem lines of an import refused with exit 2 that left the book byte for byte as it was."""
-    before = file_digest(book)
-    result = cli(book, "import", *args)
-    assert result.returncode == 2, (result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr and result.stdout == ""
-    assert file_digest(book) == before
-    return [line.strip() for line in result.stderr.splitlines()[1:]]
 
 
 def summary_is_recomputed(book: Path) -> None:
@@ -208,7 +198,7 @@ REFUSALS = {
 @pytest.mark.parametrize("case", sorted(REFUSALS))
 def test_each_refusal_names_the_line_and_column_and_writes_nothing(book, case):
     text, day, expected = REFUSALS[case]
-    assert refused(book, "owners", write(book.parent, "owners.csv", text), "--as-of", day) == expected
+    assert refused_import(book, "owners", write(book.parent, "owners.csv", text), "--as-of", day) == expected
 
 
 def test_an_unknown_id_of_any_kind_gets_a_did_you_mean_from_the_ids_next_to_it(book):
@@ -216,7 +206,7 @@ def test_an_unknown_id_of_any_kind_gets_a_did_you_mean_from_the_ids_next_to_it(b
     neighbours in the key's order (a lookup through the key's index, not a scan of a million ids)."""
     holdings = write(book.parent, "holdings.csv", "holding_id,customer_id,product_type\nH1,C0004,demand_deposit\n"
                                                   "H2,Z99,demand_deposit\n")
-    assert refused(book, "holdings", holdings) == [
+    assert refused_import(book, "holdings", holdings) == [
         "holdings.csv:2:customer_id: found 'C0004', expected an id that exists in the book's customers; "
         "did you mean 'C004'?",
         "holdings.csv:3:customer_id: found 'Z99', expected an id that exists in the book's customers"]
@@ -225,7 +215,7 @@ def test_an_unknown_id_of_any_kind_gets_a_did_you_mean_from_the_ids_next_to_it(b
 def test_every_problem_of_a_file_is_reported_at_once(book):
     text = ("customer_id,staff_id,since\nC001,LM01,2026-12-01\nC002,SW1,2026-12-01\nC003,SW01,2026-12-31\n"
             "C004,LM09,2026-12-01\nC002,WM01,2026-12-01\n")
-    problems = refused(book, "owners", write(book.parent, "owners.csv", text), "--as-of", IMPORT_DAY)
+    problems = refused_import(book, "owners", write(book.parent, "owners.csv", text), "--as-of", IMPORT_DAY)
     assert [problem.split(": found")[0] for problem in problems] == [
         "owners.csv:2:staff_id", "owners.csv:3:staff_id", "owners.csv:4:since", "owners.csv:5:staff_id",
         "owners.csv:6:customer_id"]
@@ -269,7 +259,7 @@ def test_accept_as_is_never_accepts_unknown_ids_a_customer_twice_or_impossible_d
     mapping = write(book.parent, "as-is.toml", "[owners]\naccept_as_is = true\n")
     text = ("customer_id,staff_id,since\nC001,LM01,2026-12-01\nC002,SW1,2026-12-01\nC003,SW01,2026-12-31\n"
             "C004,LM09,2026-12-01\nC002,WM01,2026-12-01\n")
-    problems = refused(book, "owners", write(book.parent, "owners.csv", text), "--mapping", mapping,
+    problems = refused_import(book, "owners", write(book.parent, "owners.csv", text), "--mapping", mapping,
                        "--as-of", IMPORT_DAY)
     assert [problem.split(": found")[0] for problem in problems] == [
         "owners.csv:3:staff_id", "owners.csv:4:since", "owners.csv:5:staff_id", "owners.csv:6:customer_id"]
@@ -277,7 +267,7 @@ def test_accept_as_is_never_accepts_unknown_ids_a_customer_twice_or_impossible_d
 
 def test_accept_as_is_is_refused_for_a_kind_with_nothing_to_accept(book):
     mapping = write(book.parent, "customers.toml", "[customers]\naccept_as_is = true\n")
-    problems = refused(book, "customers", write(book.parent, "customers.csv", "customer_id,name\nC009,Ann\n"),
+    problems = refused_import(book, "customers", write(book.parent, "customers.csv", "customer_id,name\nC009,Ann\n"),
                        "--mapping", mapping)
     assert problems == ["customers.toml: customers.accept_as_is: accept_as_is is only for owners: this kind has "
                         "no check it could accept"]
@@ -313,7 +303,7 @@ file = "officers.csv"
 select = "SELECT 'C00' || client AS customer_id, officer AS staff_id, start_day AS since, _row FROM officers"
 date_formats = ["%Y%m%d"]
 """)
-    problems = refused(book, "recipe", recipe, "--as-of", IMPORT_DAY)
+    problems = refused_import(book, "recipe", recipe, "--as-of", IMPORT_DAY)
     assert problems == ["officers.csv:3:staff_id: found 'WM2', expected an id that exists in the book's staff; "
                         "did you mean 'WM02'?"]
     write(folder, "officers.csv", "client,officer,start_day\n3,SW01,20261201\n5,WM02,20261201\n")
