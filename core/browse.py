@@ -30,6 +30,10 @@ _LATEST_BALANCE = "(SELECT {column} FROM balances WHERE customer_id = c.customer
 BALANCE_FIELDS = [name for name in schema.names(schema.BALANCE_COLUMNS) if name not in ("customer_id", "as_of")]
 CUSTOMER_FIELDS = schema.names(schema.CUSTOMER_COLUMNS)
 OWNER_FIELDS = ["owner_staff_id", "owner_name"]
+# The day of the customer's latest contact (any contact with a date), kept in latest_contacts.
+CONTACT_FIELDS = ["last_contact_on"]
+# Fields kept per customer in a table of their own with an index on them: sorted by a walk of it.
+INDEXED_FIELDS = {"last_contact_on", "total_assets_minor"}
 
 
 @dataclass(frozen=True)
@@ -37,7 +41,11 @@ class BookView:
     """Which customers a book screen shows, and in what order."""
 
     owner: str | None = None  # a staff id; None is the whole branch
+    no_owner: bool = False  # only the customers nobody looks after
     tier: str | None = None  # a value of the ``tier`` decision column
+    # Only the customers with no contact on or after this day, the never contacted included;
+    # date.min keeps the never contacted alone.
+    no_contact_since: date | None = None
     text: str = ""  # name, id or phone (full-text search from three characters)
     sort: str = "customer_id"
     descending: bool = False
@@ -47,8 +55,8 @@ class BookView:
 
 
 def available_fields(db) -> list[str]:
-    """Every column a book view can show or sort by: customer, owner, balance and decision columns."""
-    return CUSTOMER_FIELDS + OWNER_FIELDS + BALANCE_FIELDS + result_columns(db)
+    """Every column a book view can show or sort by: customer, owner, last contact, balance and decision columns."""
+    return CUSTOMER_FIELDS + OWNER_FIELDS + CONTACT_FIELDS + BALANCE_FIELDS + result_columns(db)
 
 
 def check_fields(db, fields: list[str], key: str = "tui.book_columns") -> list[str]:
@@ -68,6 +76,8 @@ def _expression(field: str) -> str:
         return "o.staff_id"
     if field == "owner_name":
         return "s.name"
+    if field == "last_contact_on":  # kept per customer, indexed, like the latest assets
+        return "lc.contacted_on"
     if field == "total_assets_minor":  # kept per customer, indexed: sorting a million is a walk of the index
         return "la.total_assets_minor"
     if field in BALANCE_FIELDS:
@@ -82,9 +92,11 @@ def _joins(fields: set[str], run_id: int | None, owner_required: bool, results_r
         joins.append(f"{kind} assignments o ON o.customer_id = c.customer_id AND o.ended_on IS NULL")
     if "owner_name" in fields:
         joins.append("LEFT JOIN staff s ON s.staff_id = o.staff_id")
+    if "last_contact_on" in fields:
+        joins.append("LEFT JOIN latest_contacts lc ON lc.customer_id = c.customer_id")
     if "total_assets_minor" in fields:
         joins.append("LEFT JOIN latest_assets la ON la.customer_id = c.customer_id")
-    if results_required or fields - set(CUSTOMER_FIELDS) - set(OWNER_FIELDS) - set(BALANCE_FIELDS):
+    if results_required or fields - set(CUSTOMER_FIELDS + OWNER_FIELDS + CONTACT_FIELDS + BALANCE_FIELDS):
         kind = "JOIN" if results_required else "LEFT JOIN"  # the current decisions: one row per customer
         joins.append(f"{kind} decisions r ON r.customer_id = c.customer_id")
     return "\n".join(joins)
@@ -94,7 +106,8 @@ def view_ids(db, view: BookView, limit: int | None = None) -> np.ndarray:
     """The row ids of the view's customers, in the view's order (ties broken by customer id).
 
     With ``limit``, only the first ones: the first page of a big book shows before the
-    whole order is known (SQLite keeps only the top rows while it sorts).
+    whole order is known (SQLite keeps only the top rows while it sorts, or walks the index
+    of a field kept per customer).
     """
     known = available_fields(db)
     if view.sort not in known:
@@ -106,28 +119,54 @@ def view_ids(db, view: BookView, limit: int | None = None) -> np.ndarray:
     if view.owner is not None:
         where.append("o.staff_id = ?")
         params.append(view.owner)
+    if view.no_owner:
+        where.append("o.staff_id IS NULL")
     if view.tier is not None:
         if "tier" not in known:
             raise BadInput("customers.no_tiers")
         where.append("r.tier = ?")
         params.append(view.tier)
+    if view.no_contact_since is not None:
+        where.append("(lc.contacted_on IS NULL OR lc.contacted_on < ?)")
+        params.append(view.no_contact_since.isoformat())
     text = view.text.strip()
     if text:
         condition, values = text_condition(text)
         where.append(condition)
         params.extend(values)
-    order = _expression(view.sort) + (" DESC" if view.descending else "")
-    if view.sort != "customer_id":
-        order += ", c.customer_id"
-    sql = f"""
-        SELECT c.rowid FROM customers c
-        {_joins({view.sort}, run_id, owner_required=view.owner is not None, results_required=view.tier is not None)}
-        {"WHERE " + " AND ".join(where) if where else ""}
-        ORDER BY {order}
-        {"LIMIT ?" if limit is not None else ""}
-    """
-    cursor = db.execute(sql, params + ([limit] if limit is not None else []))
-    return np.fromiter((row[0] for row in cursor), dtype=np.int64)
+    # The columns the filters read, beside the sort's: each brings its table in (an outer join).
+    read = {view.sort} | ({"owner_staff_id"} if view.no_owner else set()) | (
+        {"last_contact_on"} if view.no_contact_since is not None else set())
+    joins = _joins(read, run_id, owner_required=view.owner is not None, results_required=view.tier is not None)
+
+    def ids(conditions: list[str], order: str, limit: int | None) -> np.ndarray:
+        sql = f"""
+            SELECT c.rowid FROM customers c
+            {joins}
+            {"WHERE " + " AND ".join(conditions) if conditions else ""}
+            ORDER BY {order}
+            {"LIMIT ?" if limit is not None else ""}
+        """
+        cursor = db.execute(sql, params + ([limit] if limit is not None else []))
+        return np.fromiter((row[0] for row in cursor), dtype=np.int64)
+
+    sort = _expression(view.sort)
+    order = sort + (" DESC" if view.descending else "") + (", c.customer_id" if view.sort != "customer_id" else "")
+    if limit is None or view.sort not in INDEXED_FIELDS:
+        return ids(where, order, limit)
+    # The first rows in the same order from the field's index: the customers with a value walk it,
+    # a few rows of it, where the one ORDER BY sorts the whole book (0.3 to 0.6 s at a million; for
+    # the whole view the sort is the quicker). Those without a value come before them, as SQLite
+    # sorts NULLs, or after them when descending. IS NOT NULL goes first: SQLite 3.40 makes the
+    # outer join the inner join that may start from the index only when it meets that term before
+    # one a NULL could satisfy (the contact filter's).
+    valued = ([f"{sort} IS NOT NULL", *where], order)
+    missing = ([f"{sort} IS NULL", *where], "c.customer_id")
+    first, then = (valued, missing) if view.descending else (missing, valued)
+    head = ids(*first, limit)
+    if len(head) == limit:
+        return head
+    return np.concatenate([head, ids(*then, limit - len(head))])
 
 
 def page_rows(db, rowids, fields: list[str]) -> list[dict]:

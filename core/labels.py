@@ -101,7 +101,7 @@ def profile_staff_ids(profile: dict) -> set[str]:
     customer = profile["customer"]
     ids = {customer.get(name) for name in STAFF_FIELDS}
     ids.add((profile.get("owner") or {}).get("staff_id"))
-    for key in ("assignments", "transactions", "contacts"):
+    for key in ("assignments", "transactions", "contacts", "timeline"):
         ids.update(row.get("staff_id") for row in profile.get(key) or ())
     return {staff_id for staff_id in ids if staff_id}
 

@@ -131,7 +131,8 @@ class TuiPolicy(PolicyModel):
     """The terminal UI. Column names are checked against the book when the UI opens
     (result columns exist only once their plugin has run)."""
 
-    book_columns: list[str] = ["customer_id", "name", "tier", "life_stage", "owner_staff_id", "total_assets_minor", "phone"]
+    book_columns: list[str] = ["customer_id", "name", "tier", "life_stage", "owner_staff_id", "last_contact_on",
+                               "total_assets_minor", "phone"]
     dashboard_group: str = Field(default="tier", pattern=r"^[a-z][a-z0-9_]*$")
     theme: str = "textual-dark"
     light_theme: str = "textual-light"

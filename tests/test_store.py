@@ -23,7 +23,8 @@ def test_migrations_on_an_empty_book(tmp_path):
     assert [m.name for m in core_migrations.applied(db)] == ["m001_book", "m002_contacts_and_key_accounts",
                                                              "m003_decisions_as_history", "m004_latest_assets",
                                                              "m005_text_opportunity_ids_and_audited_kinds",
-                                                             "m006_extra_for_every_kind", "m007_change_counters"]
+                                                             "m006_extra_for_every_kind", "m007_change_counters",
+                                                             "m008_latest_contacts"]
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
 
@@ -32,7 +33,7 @@ def test_migrations_on_an_existing_book_keep_its_data(tmp_path):
     build_small_book(tmp_path / "book.db")
     again = open_book(tmp_path / "book.db")
     assert again["customers"].count == 10
-    assert again["_sqlite_migrations"].count_where("migration_set = 'clientbook'") == 7
+    assert again["_sqlite_migrations"].count_where("migration_set = 'clientbook'") == 8
 
 
 def test_a_missing_book_is_not_created_by_accident(tmp_path):
@@ -170,6 +171,81 @@ def test_latest_assets_follow_every_write_to_the_balances(tmp_path):
     assert {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND "
                                          "name LIKE 'balances_latest_%'")} == {
         "balances_latest_insert", "balances_latest_update", "balances_latest_delete"}
+
+
+def latest_contacts(db) -> dict:
+    return dict(db.execute("SELECT customer_id, contacted_on FROM latest_contacts"))
+
+
+def recomputed_latest_contacts(db) -> dict:
+    return dict(db.execute("SELECT customer_id, MAX(contacted_on) FROM contacts WHERE contacted_on IS NOT NULL "
+                           "GROUP BY customer_id"))
+
+
+def test_latest_contacts_follow_every_write_to_the_contacts(tmp_path):
+    """Kept by triggers row by row, rebuilt in one pass after a large write, as they were after a failed
+    one: always each customer's latest dated contact, as the book view sorts and filters on it."""
+    import pandas as pd
+
+    db = build_small_book(tmp_path / "book.db")
+
+    def contact(contact_id: str, customer_id: str, on: str | None) -> None:
+        db.execute("INSERT INTO contacts (contact_id, customer_id, contacted_on) VALUES (?, ?, ?)",
+                   [contact_id, customer_id, on])
+
+    with writing(db, "tests", "contacts"):
+        contact("K1", "C01", "2026-10-01")
+        contact("K2", "C01", "2026-11-01")
+        contact("K3", "C02", "2026-09-15")
+        contact("K4", "C03", None)  # no date: nothing to sort by
+    assert latest_contacts(db) == recomputed_latest_contacts(db) == {"C01": "2026-11-01", "C02": "2026-09-15"}
+    with writing(db, "tests", "corrections"):
+        db.execute("UPDATE contacts SET contacted_on = '2026-08-01' WHERE contact_id = 'K2'")  # C01's latest moves back
+        db.execute("UPDATE contacts SET customer_id = 'C04' WHERE contact_id = 'K3'")  # C02 loses its only one
+        db.execute("UPDATE contacts SET contacted_on = '2026-11-20' WHERE contact_id = 'K4'")
+        db.execute("UPDATE contacts SET summary = 'called back' WHERE contact_id = 'K4'")
+        db.execute("DELETE FROM contacts WHERE contact_id = 'K1'")
+    assert latest_contacts(db) == recomputed_latest_contacts(db) == {"C01": "2026-08-01", "C03": "2026-11-20",
+                                                                     "C04": "2026-09-15"}
+
+    days = pd.date_range("2020-01-01", periods=12_000).strftime("%Y-%m-%d")
+    many = pd.DataFrame({"contact_id": [f"L{number:05d}" for number in range(12_000)],
+                         "customer_id": ["C05", "C06", "C01"] * 4_000, "contacted_on": days})
+    with writing(db, "tests", "a large load"):
+        bulk_insert(db, "contacts", many)  # the triggers pause and the table is rebuilt
+    assert latest_contacts(db) == recomputed_latest_contacts(db)
+    assert latest_contacts(db)["C01"] == days[-1] and latest_contacts(db)["C03"] == "2026-11-20"
+    before = latest_contacts(db)
+    later = many.assign(contact_id="M" + many["contact_id"], contacted_on="2061-01-01")
+    later.loc[len(later) - 1, "customer_id"] = "NOBODY"  # the last row fails: nothing of the load stays
+    with pytest.raises(sqlite3.IntegrityError):
+        with writing(db, "tests", "a failed large load"):
+            bulk_insert(db, "contacts", later)
+    assert latest_contacts(db) == recomputed_latest_contacts(db) == before
+    assert {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND "
+                                         "name LIKE 'contacts_latest_%'")} == {
+        "contacts_latest_insert", "contacts_latest_update", "contacts_latest_delete"}
+    with writing(db, "tests", "after the large loads"):
+        contact("K5", "C05", "2060-01-01")  # the triggers are back
+    assert latest_contacts(db) == recomputed_latest_contacts(db) and latest_contacts(db)["C05"] == "2060-01-01"
+
+
+def test_the_latest_contacts_migration_fills_them_from_the_contacts(tmp_path):
+    """A book made before the latest-contacts table: its contacts fill the table on first open."""
+    from sqlite_utils import Database
+
+    path = tmp_path / "book.db"
+    db = Database(path)
+    db.execute("PRAGMA foreign_keys = ON")
+    core_migrations.apply(db, stop_before="m008_latest_contacts")
+    db["customers"].insert_all([{"customer_id": "C1", "kind": "retail", "name": "One"},
+                                {"customer_id": "C2", "kind": "retail", "name": "Two"}])
+    db["contacts"].insert_all([{"contact_id": "K1", "customer_id": "C1", "contacted_on": "2026-01-05"},
+                               {"contact_id": "K2", "customer_id": "C1", "contacted_on": "2026-03-01"},
+                               {"contact_id": "K3", "customer_id": "C2", "contacted_on": None}])
+    db.close()
+    again = open_book(path)
+    assert latest_contacts(again) == recomputed_latest_contacts(again) == {"C1": "2026-03-01"}
 
 
 def test_the_customers_frame_holds_the_latest_snapshot_on_or_before_its_date(tmp_path):

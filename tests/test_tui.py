@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import sqlite3
+from datetime import date, timedelta
 
 import pytest
 
@@ -194,7 +195,8 @@ async def test_book_pages_sort_and_edges(book):
         screen.query_one("#book-sort", Select).value = "total_assets_minor"
         await settle(pilot)
         assert "sorted by Total assets ▼" in status(app)
-        shown = [float(row[5].replace(",", "") or "nan") for row in rows_of(table)]
+        assets = list(table.columns).index("total_assets_minor")
+        shown = [float(row[assets].replace(",", "") or "nan") for row in rows_of(table)]
         largest = query(book, """SELECT total_assets_minor FROM balances b WHERE as_of =
             (SELECT MAX(as_of) FROM balances WHERE customer_id = b.customer_id) ORDER BY total_assets_minor DESC LIMIT ?""",
                         [size])
@@ -271,14 +273,14 @@ async def test_customer_screen_shows_tables_and_the_plugin_panels(book):
         screen = app.screen
         tabs = screen.query_one(TabbedContent)
         titles = [str(tab.label) for tab in tabs.query("Tab")]
-        assert titles[:5] == ["Profile", "Holdings", "Balances", "Transactions", "Owners"]
-        assert titles[5:] == ["Classification", "Tier and service", "Holding count"]  # by the panels' order
+        assert titles[:6] == ["Profile", "Holdings", "Balances", "Transactions", "Owners", "Timeline"]
+        assert titles[6:] == ["Classification", "Tier and service", "Holding count"]  # by the panels' order
         assert len(rows_of(screen.query_one("#holdings", DataTable))) == holdings
         classification = rows_of(screen.query_one("#panel-table-classification", DataTable))
         tier_label = app.context.labels["tier"][tier]
         assert ["Tier", tier_label, reason] in classification
         assert rows_of(screen.query_one("#panel-table-holding_count", DataTable)) == [[str(holdings)]]
-        for _ in range(5):
+        for _ in range(6):
             await pilot.press("]")
         await pilot.pause()
         assert tabs.active == "panel-classification"
@@ -1112,3 +1114,190 @@ async def test_the_tier_list_opens_with_one_key(book):
         await pilot.press("down", "enter")
         await settle(pilot)
         assert app.screen.view.tier == next(iter(app.context.labels["tier"]))
+
+
+# --- issue 12, items 6 to 8: customers without an owner, the last contact, the timeline, a run not made again ---------
+
+def lose_owners(path, count=5) -> list[str]:
+    """End the current assignment of the first ``count`` retail customers: customers nobody looks after."""
+    with sqlite3.connect(path) as connection:
+        ids = [row[0] for row in connection.execute(
+            "SELECT o.customer_id FROM assignments o JOIN customers c USING (customer_id) "
+            "WHERE o.ended_on IS NULL AND c.kind = 'retail' ORDER BY o.customer_id LIMIT ?", [count])]
+        connection.executemany("UPDATE assignments SET ended_on = '2026-11-26' WHERE customer_id = ? AND ended_on IS NULL",
+                               [(customer_id,) for customer_id in ids])
+    return ids
+
+
+async def test_the_branch_book_shows_the_customers_nobody_looks_after(book):
+    unowned = lose_owners(book)
+    app = make_app(book)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("b")
+        await settle(pilot)
+        screen = app.screen
+        assert "n" in app.active_bindings and "n No owner" in footer_texts(app)
+        await pilot.press("n")
+        await settle(pilot)
+        assert screen.view.no_owner and status(app).startswith(f"1–{len(unowned)} of {len(unowned)}")
+        assert "no owner" in status(app)
+        table = screen.query_one(BookTable)
+        assert [row[0] for row in rows_of(table)] == unowned and {row[4] for row in rows_of(table)} == {""}
+        await pilot.press("n")  # and back to every customer
+        await settle(pilot)
+        assert not screen.view.no_owner and "of 300" in status(app) and "no owner" not in status(app)
+
+        # A staff member's book holds no customer without an owner: the key is not offered there.
+        staff_id = query(book, "SELECT staff_id FROM current_owners ORDER BY staff_id LIMIT 1")[0][0]
+        app.open_book(staff_id)
+        await settle(pilot)
+        assert "n" not in app.active_bindings and "n No owner" not in footer_texts(app)
+        await pilot.press("n")
+        await settle(pilot)
+        assert not app.screen.view.no_owner and "no owner" not in status(app)
+
+
+def last_contact_config(tmp_path):
+    policy = tmp_path / "columns.toml"
+    policy.write_text('[tui]\nbook_columns = ["customer_id", "name", "owner_staff_id", "last_contact_on", '
+                      '"total_assets_minor"]\n', encoding="utf-8")
+    return [policy]
+
+
+LAST_CONTACTS = """SELECT c.customer_id, MAX(k.contacted_on) AS last FROM customers c
+    LEFT JOIN contacts k ON k.customer_id = c.customer_id AND k.contacted_on IS NOT NULL GROUP BY c.customer_id"""
+
+
+async def test_the_book_sorts_and_filters_by_the_last_contact(book, tmp_path):
+    app = make_app(book, config=last_contact_config(tmp_path))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("b")
+        await settle(pilot)
+        screen = app.screen
+        table = screen.query_one(BookTable)
+        size = screen.page_size
+        assert str(table.columns["last_contact_on"].label) == "Last contact"
+        # Longest ago first: the customers never contacted, then the oldest contact.
+        screen.query_one("#book-sort", Select).value = "last_contact_on"
+        await settle(pilot)
+        assert "sorted by Last contact ▲" in status(app)
+        expected = query(book, f"SELECT customer_id, last FROM ({LAST_CONTACTS}) ORDER BY last, customer_id")
+        shown = [(row[0], row[3]) for row in rows_of(table)]
+        assert shown == [(customer_id, last or "") for customer_id, last in expected[:size]]
+        assert shown[0][1] == ""  # never contacted, first
+        await pilot.press("ctrl+end")  # the whole order: the last page holds the most recent contacts
+        await pilot.pause()
+        assert [(row[0], row[3]) for row in rows_of(table)] == [(customer_id, last or "")
+                                                                for customer_id, last in expected[-size:]]
+        await pilot.press("d")  # most recent first, the never contacted last
+        await settle(pilot)
+        assert "sorted by Last contact ▼" in status(app)
+        recent = query(book, f"SELECT customer_id, last FROM ({LAST_CONTACTS}) ORDER BY last DESC, customer_id")
+        assert [(row[0], row[3]) for row in rows_of(table)] == [(customer_id, last or "")
+                                                                for customer_id, last in recent[:size]]
+
+        # No contact in 90 days (the never contacted included), from the app's day.
+        await pilot.press("c")
+        await pilot.pause()
+        assert screen.query_one("#book-contact", Select).expanded
+        await pilot.press("down", "down", "down", "enter")  # past "Any contact", "Never contacted", 30 days
+        await settle(pilot)
+        since = (TODAY - timedelta(days=90)).isoformat()
+        stale = query(book, f"SELECT customer_id, last FROM ({LAST_CONTACTS}) WHERE last IS NULL OR last < ? "
+                            "ORDER BY last DESC, customer_id", [since])
+        assert 0 < len(stale) < 300 and f"of {len(stale)}" in status(app) and f"no contact since {since}" in status(app)
+        assert [(row[0], row[3]) for row in rows_of(table)] == [(customer_id, last or "")
+                                                                for customer_id, last in stale[:size]]
+        await pilot.press("c", "up", "up", "enter")  # never contacted
+        await settle(pilot)
+        never = [customer_id for customer_id, last in stale if last is None]
+        assert f"of {len(never)}" in status(app) and "never contacted" in status(app)
+        assert {row[3] for row in rows_of(table)} == {""}
+        await pilot.press("c", "up", "enter")  # "Any contact": every customer again
+        await settle(pilot)
+        assert screen.view.no_contact_since is None and "of 300" in status(app)
+        assert "no contact" not in status(app) and "never" not in status(app)
+
+
+def test_a_first_page_from_an_index_is_the_head_of_the_whole_view(book):
+    """A first page sorted by a field kept per customer (last contact, total assets) walks its index,
+    the customers without a value apart; it must be the head of the whole view's one ORDER BY."""
+    from clientbook.browse import BookView, view_ids
+
+    lose_owners(book)
+    db = open_book(book, load([])[1])
+    try:
+        views = [BookView(sort=sort, descending=descending, no_owner=no_owner, no_contact_since=since)
+                 for sort in ("last_contact_on", "total_assets_minor") for descending in (False, True)
+                 for no_owner in (False, True) for since in (None, date.min, TODAY - timedelta(days=30))]
+        for view in views:
+            whole = view_ids(db, view)
+            for limit in (1, 7, 120, 400):
+                assert view_ids(db, view, limit=limit).tolist() == whole[:limit].tolist(), (view, limit)
+    finally:
+        db.close()
+
+
+def expected_timeline(path, customer_id, language):
+    """The customer's timeline as `clientbook show` renders it, in ``language``."""
+    from clientbook.labels import profile_staff_ids, staff_directory
+    from clientbook.panels import decision_title
+    from clientbook.timeline import timeline_rows
+
+    i18n.set_language(language)
+    policy, manager = load([])
+    db = open_book(path, manager)
+    try:
+        profile = customer_profile(db, customer_id, assignment.reason_context(db, policy, manager))
+        events = profile["timeline"]
+        titles = {event["decision"]: decision_title(event["decision"]) for event in events if "decision" in event}
+        rows = timeline_rows(events, manager.value_labels(policy, language), titles,
+                             staff_directory(db, profile_staff_ids(profile)))
+    finally:
+        db.close()
+    return [[row[name] for name in ("on", "event", "staff_id", "detail")] for row in rows]
+
+
+async def test_the_customer_screen_has_a_timeline_in_the_readers_language(second_run_book):
+    customer_id, staff_id = query(second_run_book, "SELECT customer_id, staff_id FROM contacts WHERE contact_id = 'TUI0000'")[0]
+    english = expected_timeline(second_run_book, customer_id, "en")
+    chinese = expected_timeline(second_run_book, customer_id, "zh-Hant")
+    i18n.set_language("en")
+    staff_name = query(second_run_book, "SELECT name FROM staff WHERE staff_id = ?", [staff_id])[0][0]
+    assert [TODAY.isoformat(), "Contact", f"{staff_id} {staff_name}", "Visit, introduction, met at the branch"] in english
+    assert any(row[1] == "Decision" for row in english) and any(row[1] == "Owner" for row in english)
+    app = make_app(second_run_book)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.open_customer(customer_id)
+        await settle(pilot)
+        tabs = app.screen.query_one(TabbedContent)
+        for _ in range(5):
+            await pilot.press("]")
+        await pilot.pause()
+        assert tabs.active == "tab-timeline" and str(tabs.get_tab("tab-timeline").label) == "Timeline"
+        timeline = app.screen.query_one("#timeline", DataTable)
+        assert [str(column.label) for column in timeline.columns.values()] == ["Date", "Event", "Staff", "What happened"]
+        assert rows_of(timeline) == english
+        await app.set_ui_language("zh-Hant")
+        await settle(pilot)
+        try:
+            tabs = app.screen.query_one(TabbedContent)
+            assert tabs.active == "tab-timeline" and str(tabs.get_tab("tab-timeline").label) == "時間軸"
+            assert rows_of(app.screen.query_one("#timeline", DataTable)) == chinese != english
+        finally:
+            i18n.set_language("en")
+
+
+async def test_a_run_on_an_unchanged_book_says_the_latest_decisions_stand(book):
+    app = make_app(book)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("r")  # the demo's run assigned owners since: decided again
+        await settle(pilot)
+        assert any("Run 2 done" in str(note.message) for note in app._notifications)
+        await pilot.press("r")  # nothing changed since run 2
+        await settle(pilot)
+        messages = [str(note.message) for note in app._notifications]
+        assert messages[-1] == "Nothing changed since run 2 as of 2026-11-27: its decisions stand (300 customers)"
+        assert not any("Run 3" in message for message in messages)
+    assert query(book, "SELECT COUNT(*), MAX(run_id) FROM runs")[0] == (2, 2)

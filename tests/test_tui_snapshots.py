@@ -61,7 +61,7 @@ async def on_customer(pilot):
     await on_book(pilot)
     await pilot.press("down", "down", "enter")
     await settle(pilot)
-    await pilot.press("]", "]", "]", "]", "]")  # the classification panel
+    await pilot.press("]", "]", "]", "]", "]", "]")  # the classification panel, after the timeline
     await settle(pilot)
 
 

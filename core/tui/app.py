@@ -268,8 +268,13 @@ class ClientbookApp(App[None]):
         except Exception as error:  # shown in the app, never as a traceback
             self.call_from_thread(self._finish_work, screen, _unexpected(error), "error")
         else:
-            self.call_from_thread(self._finish_work, screen, t(
-                "tui.run.done", run_id=summary.run_id, customers=f"{summary.customers:,}", seconds=f"{summary.seconds:.1f}"))
+            if summary.repeated:  # the book has not changed since that run: nothing was decided now
+                message = t("tui.run.repeated", run_id=summary.run_id, as_of=summary.as_of.isoformat(),
+                            customers=f"{summary.customers:,}")
+            else:
+                message = t("tui.run.done", run_id=summary.run_id, customers=f"{summary.customers:,}",
+                            seconds=f"{summary.seconds:.1f}")
+            self.call_from_thread(self._finish_work, screen, message)
 
     # -- owners: assigning customers without one, rebalancing books --------------------------
 

@@ -12,7 +12,7 @@ from rich.text import Text
 from textual.binding import BindingsMap
 from textual.dom import DOMNode
 
-from ..browse import BALANCE_FIELDS, CUSTOMER_FIELDS
+from ..browse import BALANCE_FIELDS, CONTACT_FIELDS, CUSTOMER_FIELDS, OWNER_FIELDS
 from ..i18n import current_language, t
 from ..labels import label
 from ..money import format_minor
@@ -88,7 +88,7 @@ def field_title(name: str) -> str:
     """The header of a book column."""
     if name in CUSTOMER_FIELDS or name in BALANCE_FIELDS:
         return t(f"field.{name}")
-    if name in ("owner_staff_id", "owner_name"):
+    if name in OWNER_FIELDS + CONTACT_FIELDS:
         return t(f"tui.field.{name}")
     return decision_title(name)
 

@@ -10,6 +10,7 @@ shows; moving past its last row turns the page.
 from __future__ import annotations
 
 import time
+from datetime import date, timedelta
 
 import numpy as np
 from textual import on, work
@@ -28,6 +29,8 @@ from .base import cell, field_title, is_amount, translate_bindings
 
 FILTER_DELAY = 0.25  # seconds of no typing before the text filter runs
 MIN_PAGE = 5
+# The last-contact filter's choices beside "never contacted": no contact for more than this many days.
+NO_CONTACT_DAYS = (30, 90, 180, 365)
 
 
 class BookTable(DataTable):
@@ -76,6 +79,8 @@ class BookScreen(Screen):
     BINDINGS = [
         Binding("slash", "focus_filter", "tui.key.filter", key_display="/"),
         Binding("t", "choose_tier", "tui.key.tier"),
+        Binding("c", "choose_contact", "tui.key.contact"),
+        Binding("n", "toggle_no_owner", "tui.key.no_owner"),
         Binding("o", "focus_sort", "tui.key.sort"),
         Binding("d", "reverse", "tui.key.reverse"),
         Binding("escape", "clear_filter_or_back", "tui.key.back", show=False),
@@ -121,6 +126,13 @@ class BookScreen(Screen):
             yield Input(self.view.text, placeholder=t("tui.book.filter_placeholder"), id="book-filter")
             yield Select([(label, name) for name, label in tiers.items()], prompt=t("tui.book.all_tiers"),
                          id="book-tier", allow_blank=True, value=self.view.tier or Select.NULL)
+            # Each choice's value is the view's no_contact_since: the day from which the customers
+            # shown had no contact (date.min: none ever), counted back from the UI's day.
+            contact_choices = [(t("tui.book.never_contacted"), date.min)] + [
+                (t("tui.book.no_contact_for", days=days), context.today - timedelta(days=days))
+                for days in NO_CONTACT_DAYS]
+            yield Select(contact_choices, prompt=t("tui.book.any_contact"), id="book-contact", allow_blank=True,
+                         value=self.view.no_contact_since or Select.NULL)
             yield Select([(field_title(name), name) for name in self.fields], value=self.view.sort,
                          id="book-sort", allow_blank=False)
         yield BookTable(id="book-table")
@@ -254,8 +266,14 @@ class BookScreen(Screen):
         total = f"{len(self.ids):,}" if self.loaded_view == self.view else t("tui.book.counting")
         parts = [t("tui.book.rows", first=f"{self.top + 1:,}" if shown else "0", last=f"{self.top + shown:,}",
                    total=total)]
+        if self.view.no_owner:
+            parts.append(t("tui.book.no_owner_filter"))
         if self.view.tier:
             parts.append(t("tui.book.tier_filter", tier=self.app.context.value_label("tier", self.view.tier)))
+        if self.view.no_contact_since == date.min:
+            parts.append(t("tui.book.never_contacted_filter"))
+        elif self.view.no_contact_since is not None:
+            parts.append(t("tui.book.no_contact_since_filter", day=self.view.no_contact_since.isoformat()))
         if self.view.text.strip():
             parts.append(t("tui.book.text_filter", text=self.view.text.strip()))
         parts.append(t("tui.book.sorted_by", column=field_title(self.view.sort),
@@ -287,6 +305,12 @@ class BookScreen(Screen):
         if tier != self.view.tier:
             self.load(self.view.with_(tier=tier))
 
+    @on(Select.Changed, "#book-contact")
+    def _contact_changed(self, event: Select.Changed) -> None:
+        since = None if event.select.is_blank() else event.value  # blank: "Any contact"
+        if since != self.view.no_contact_since:
+            self.load(self.view.with_(no_contact_since=since))
+
     @on(Select.Changed, "#book-sort")
     def _sort_changed(self, event: Select.Changed) -> None:
         if event.value != self.view.sort:
@@ -315,6 +339,19 @@ class BookScreen(Screen):
         tier = self.query_one("#book-tier", Select)
         tier.focus()
         tier.action_show_overlay()
+
+    def action_choose_contact(self) -> None:
+        """Open the last-contact list at once, as ``t`` opens the tiers."""
+        contact = self.query_one("#book-contact", Select)
+        contact.focus()
+        contact.action_show_overlay()
+
+    def action_toggle_no_owner(self) -> None:
+        self.load(self.view.with_(no_owner=not self.view.no_owner))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Only the branch's book holds customers nobody looks after: a staff member's book has no such key.
+        return action != "toggle_no_owner" or self.view.owner is None
 
     def action_clear_filter_or_back(self) -> None:
         """Escape clears the text filter first (at once, not after the typing delay); with none,

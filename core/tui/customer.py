@@ -1,5 +1,6 @@
-"""One customer: profile, holdings, balances, recent transactions, assignment history, and the
-panels plugins add (the latest classification with each reason is one of them). `a` gives the
+"""One customer: profile, holdings, balances, recent transactions, assignment history, the
+timeline (contacts, owners and decisions, as ``clientbook show`` lists them), and the panels
+plugins add (the latest classification with each reason is one of them). `a` gives the
 customer to another staff member (:class:`~clientbook.tui.dialogs.ReassignScreen`)."""
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from ..assignment import Transfer, reason_context
 from ..errors import ClientbookError
 from ..i18n import t
 from ..labels import STAFF_FIELDS, profile_staff_ids, staff_directory, staff_label
+from ..panels import decision_title
 from ..queries import customer_profile
+from ..timeline import TIMELINE_EVENTS, timeline_rows
 from .base import cell, field_title, translate_bindings
 from .dialogs import ReassignScreen
 
@@ -26,6 +29,7 @@ TABLES = {
     "transactions": ["occurred_on", "kind", "amount_minor", "channel", "staff_id"],
     "assignments": ["staff_id", "started_on", "ended_on", "rule", "reason"],
 }
+TIMELINE_COLUMNS = ("on", "event", "staff_id", "detail")
 
 
 class CustomerScreen(Screen):
@@ -62,13 +66,19 @@ class CustomerScreen(Screen):
             yield Footer()
             return
         yield Static(self._headline(), id="customer-headline")
-        tabs = ["tab-profile", *(f"tab-{key}" for key in TABLES), *(f"panel-{panel.name}" for panel in self.panels)]
+        tabs = ["tab-profile", *(f"tab-{key}" for key in TABLES), "tab-timeline",
+                *(f"panel-{panel.name}" for panel in self.panels)]
         with TabbedContent(id="customer-tabs", initial=self.initial_tab if self.initial_tab in tabs else ""):
             with TabPane(t("tui.customer.profile"), id="tab-profile"):
                 yield DataTable(id="profile", cursor_type="row", show_header=False, zebra_stripes=True)
             for key in TABLES:
                 with TabPane(t(f"tui.customer.{key}"), id=f"tab-{key}"):
                     yield DataTable(id=key, cursor_type="row", zebra_stripes=True)
+            with TabPane(t("tui.customer.timeline"), id="tab-timeline"):
+                events = len(self.profile["timeline"])
+                if events >= TIMELINE_EVENTS:  # the profile holds the most recent ones only
+                    yield Static(t("show.timeline_recent", shown=events), classes="panel-text")
+                yield DataTable(id="timeline", cursor_type="row", zebra_stripes=True)
             for panel in self.panels:
                 with TabPane(panel.title, id=f"panel-{panel.name}"):
                     with VerticalScroll():
@@ -127,12 +137,25 @@ class CustomerScreen(Screen):
                                 else cell(context, name, record.get(name), table=key) for name in columns))
             if not self.profile[key]:
                 table.add_row(t("show.none"), *([""] * (len(columns) - 1)))
+        self._fill_timeline()
         for panel in self.panels:
             if panel.columns:
                 table = self.query_one(f"#panel-table-{panel.name}", DataTable)
                 table.clear(columns=True)
                 table.add_columns(*panel.columns)
                 table.add_rows(panel.rows)
+
+    def _fill_timeline(self) -> None:
+        """The timeline in the current language: the texts of ``clientbook show``."""
+        events = self.profile["timeline"]
+        titles = {event["decision"]: decision_title(event["decision"]) for event in events if "decision" in event}
+        table = self.query_one("#timeline", DataTable)
+        table.clear(columns=True)
+        table.add_columns(*(t(f"timeline.col.{name}") for name in TIMELINE_COLUMNS))
+        for row in timeline_rows(events, self.app.context.labels, titles, self.staff):  # one customer: a short loop
+            table.add_row(*(row[name] for name in TIMELINE_COLUMNS))
+        if not events:
+            table.add_row(t("show.none"), *([""] * (len(TIMELINE_COLUMNS) - 1)))
 
     def action_tab(self, delta: int) -> None:
         tabs = self.query_one(TabbedContent)
