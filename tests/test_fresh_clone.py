@@ -82,10 +82,11 @@ def test_the_demo_command_works_in_a_fresh_clone(clone):
 
 def test_the_test_command_works_in_a_fresh_clone(clone):
     pytest_command = without_install(quick_start_commands()[1])[0]
-    collected = _run([*pytest_command, "--collect-only", "-q", "-p", "no:cacheprovider"], clone)
+    # One process inside this test (-n 0): the suite around it already uses the cores.
+    collected = _run([*pytest_command, "--collect-only", "-q", "-p", "no:cacheprovider", "-n", "0"], clone)
     assert collected.returncode == 0, collected.stdout[-3000:]
     assert "error" not in collected.stdout.splitlines()[-1].lower()
-    ran = _run([*pytest_command, "-q", "-p", "no:cacheprovider", "-rs", *DATA_TESTS], clone)
+    ran = _run([*pytest_command, "-q", "-p", "no:cacheprovider", "-n", "0", "-rs", *DATA_TESTS], clone)
     assert ran.returncode == 0, ran.stdout[-3000:]
     summary = ran.stdout.strip().splitlines()[-1]
     assert "failed" not in summary and "error" not in summary and "passed" in summary, summary
