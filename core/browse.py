@@ -102,6 +102,17 @@ def _joins(fields: set[str], run_id: int | None, owner_required: bool, results_r
     return "\n".join(joins)
 
 
+COMMON_SHARE = 1_000  # a tier of at least one customer in this many is walked to, not gathered
+
+
+def _common(db, tier: str) -> bool:
+    """Whether the run's summary has ``tier`` hold at least 1/COMMON_SHARE of the tiered customers."""
+    counts = dict(db.execute("SELECT value, SUM(customers) FROM book_summary WHERE decision = 'tier' "
+                             "GROUP BY value").fetchall())
+    total = sum(counts.values())
+    return bool(total) and counts.get(tier, 0) * COMMON_SHARE >= total
+
+
 def view_ids(db, view: BookView, limit: int | None = None) -> np.ndarray:
     """The row ids of the view's customers, in the view's order (ties broken by customer id).
 
@@ -124,7 +135,11 @@ def view_ids(db, view: BookView, limit: int | None = None) -> np.ndarray:
     if view.tier is not None:
         if "tier" not in known:
             raise BadInput("customers.no_tiers")
-        where.append("r.tier = ?")
+        # A first page in customer id order: walking the customers and looking up each one's tier
+        # finds a page of a common tier at once, where the tier's index gathers and sorts all of it
+        # (0.1 ms against 100 to 360 ms for 40 rows at a million). "+" keeps SQLite off that index.
+        walk = limit is not None and view.sort == "customer_id" and view.owner is None and _common(db, view.tier)
+        where.append("+r.tier = ?" if walk else "r.tier = ?")
         params.append(view.tier)
     if view.no_contact_since is not None:
         where.append("(lc.contacted_on IS NULL OR lc.contacted_on < ?)")

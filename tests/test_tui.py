@@ -1238,6 +1238,27 @@ def test_a_first_page_from_an_index_is_the_head_of_the_whole_view(book):
         db.close()
 
 
+@pytest.mark.parametrize("share", [1, 10**9], ids=["each tier gathered by its index", "each tier walked to"])
+def test_a_tier_filters_first_page_is_the_head_of_the_whole_view(book, monkeypatch, share):
+    """A common tier's first page walks the customers in id order, a rare one's is gathered from the
+    tier's index (browse.COMMON_SHARE): either way, the head of the whole view."""
+    from clientbook import browse
+
+    monkeypatch.setattr(browse, "COMMON_SHARE", share)
+    db = open_book(book, load([])[1])
+    try:
+        tiers = [tier for (tier,) in db.execute("SELECT DISTINCT tier FROM decisions WHERE tier IS NOT NULL")]
+        assert len(tiers) >= 3
+        for tier in tiers:
+            view = browse.BookView(tier=tier)
+            whole = browse.view_ids(db, view)
+            assert len(whole) == db.execute("SELECT COUNT(*) FROM decisions WHERE tier = ?", [tier]).fetchone()[0]
+            for limit in (1, 7, 40):
+                assert browse.view_ids(db, view, limit=limit).tolist() == whole[:limit].tolist(), (tier, limit)
+    finally:
+        db.close()
+
+
 def expected_timeline(path, customer_id, language):
     """The customer's timeline as `clientbook show` renders it, in ``language``."""
     from clientbook.labels import profile_staff_ids, staff_directory
