@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import columnar, summaries
+from . import changes, columnar, summaries
 from .columnar import PendingReads, begin_reads, in_parts, query_frame, query_table
 from .decisions import SQL_TYPES, decision_columns
 from .decisions import current as current_decisions
@@ -33,7 +33,7 @@ from .i18n import current_language
 from .labels import staff_directory
 from .money import format_minor
 from .queries import unknown_customer, unknown_staff
-from .store import bulk_insert, writing
+from .store import SEARCH_REBUILD_ROWS, bulk_insert, writing
 
 # A proposed owner: the rule's short code (first_served, spread, transfer ...) and the reason as
 # data, rendered when read: ``reason_rule`` (a catalog key) and ``reason_facts`` (JSON).
@@ -290,15 +290,18 @@ def insert_assignments(db, new: dict[str, pa.Table], source: str | None, as_of: 
             db.execute(f"CREATE TEMP TABLE [{name}] ({', '.join(f'[{column}]' for column in table.column_names)})")
             bulk_insert(db, name, table)
     schema = source or "temp"
-    if replacing:
-        _audit_hand_over(db, schema)
-        db.execute(f"UPDATE main.assignments AS a SET ended_on = o.started_on FROM {schema}.new_owners o "
-                   "WHERE a.customer_id = o.customer_id AND a.ended_on IS NULL")
-    started, day = ("o.started_on", []) if as_of is None else ("?", [as_of.isoformat()])
-    db.execute("INSERT INTO main.assignments (customer_id, staff_id, started_on, rule, reason_rule, reason_facts, "
-               f"assigned_by, run_id) SELECT o.customer_id, o.staff_id, {started}, r.rule, r.reason_rule, "
-               f"r.reason_facts, ?, ? FROM {schema}.new_owners o JOIN {schema}.new_reasons r ON r.reason = o.reason "
-               "ORDER BY o.rowid", [*day, actor, run_id])
+    # A million new owners at once count as one change of the book, not a million (clientbook.changes).
+    large = new["new_owners"].num_rows >= SEARCH_REBUILD_ROWS
+    with changes.counted_once(db, "assignments") if large else nullcontext():
+        if replacing:
+            _audit_hand_over(db, schema)
+            db.execute(f"UPDATE main.assignments AS a SET ended_on = o.started_on FROM {schema}.new_owners o "
+                       "WHERE a.customer_id = o.customer_id AND a.ended_on IS NULL")
+        started, day = ("o.started_on", []) if as_of is None else ("?", [as_of.isoformat()])
+        db.execute("INSERT INTO main.assignments (customer_id, staff_id, started_on, rule, reason_rule, reason_facts, "
+                   f"assigned_by, run_id) SELECT o.customer_id, o.staff_id, {started}, r.rule, r.reason_rule, "
+                   f"r.reason_facts, ?, ? FROM {schema}.new_owners o JOIN {schema}.new_reasons r ON r.reason = o.reason "
+                   "ORDER BY o.rowid", [*day, actor, run_id])
     if source is None:
         for name in new:
             db.execute(f"DROP TABLE temp.[{name}]")

@@ -672,3 +672,22 @@ def test_assign_as_of_a_day_before_the_owners_took_customers_on_gives_nobody_a_s
     assert not set(result.assigned["customer_id"]) & set(owners)
     after = dict(db.execute("SELECT customer_id, staff_id FROM assignments WHERE ended_on IS NULL").fetchall())
     assert {customer: after[customer] for customer in owners} == owners
+
+
+def test_many_new_owners_count_as_one_change_of_the_book(tmp_path, monkeypatch):
+    """A large assignment is one change for the change counters (clientbook.changes), not one per
+    customer, and the triggers that count the others are back after it."""
+    from books import build_small_book
+    from clientbook import changes
+
+    policy, manager = load([])
+    db = build_small_book(tmp_path / "book.db", manager)
+    db.execute("DELETE FROM assignments WHERE customer_id IN ('C01', 'C02')")  # three customers wait: C01, C02, C07
+    db.conn.commit()
+    monkeypatch.setattr(assignment, "SEARCH_REBUILD_ROWS", 2)  # three new owners are a large write here
+    before = changes.counters(db)["assignments"]
+    summary = pipeline.run(db, policy, manager, date(2026, 11, 30))
+    assert summary.counts["assigned"] == 3
+    assert changes.counters(db)["assignments"] == before + 1
+    db.execute("UPDATE assignments SET reason = 'checked' WHERE customer_id = 'C07'")
+    assert changes.counters(db)["assignments"] == before + 2  # the triggers are back
