@@ -8,7 +8,9 @@ accounts per client (`;`-separated, opening dates as YYMMDD), one owner per acco
 second person for a fifth of them (dispositions), loans (in thousands, with a duration) and
 cards, for 3 holdings per client in all, and 10 transactions per client keyed by account.
 
-Then times, each as a fresh process with its own peak resident memory (from wait4):
+Then times, each as a fresh process with its peak resident memory (from wait4: that of the
+largest of the process and the child processes it starts, which for clientbook read the next
+part of a kind and check its keys while the import works):
 
 * baseline:   bench/baseline_recipe.py reads the six files with pandas, makes the same
               customers, holdings, balances and transactions (the same joins and totals) and

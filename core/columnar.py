@@ -124,11 +124,9 @@ class PendingReads:
     def __init__(self, db, queries: list[Query]):
         self._db, self._queries = db, queries
         path = book_file(db)
-        large = [number for number, query in enumerate(queries) if path and query.rows >= CHILD_READ_ROWS]
-        try:
-            import adbc_driver_sqlite  # noqa: F401  (only to know the child can read)
-        except ImportError:  # the driver is optional: sqlite3 reads the same rows, slower
-            large = []
+        # The driver is optional: without it, sqlite3 reads the same rows, slower.
+        large = [number for number, query in enumerate(queries)
+                 if path and query.rows >= CHILD_READ_ROWS and _has_driver()]
         self._children = {number: _start_child(path, queries[number]) for number in large}
 
     def __enter__(self) -> PendingReads:
@@ -208,13 +206,16 @@ CHILD_WRITE_ROWS = 50_000
 _STAGE_CHILD = """
 import sys
 import adbc_driver_sqlite.dbapi as adbc
-import pyarrow.feather as feather
+import pyarrow as pa
 path, sources = sys.argv[1], sys.argv[2:]
 with adbc.connect(path) as connection:
     with connection.cursor() as cursor:
-        for source in sources:  # one Arrow file per table, named for it
+        for source in sources:  # one Arrow file per table, named for it, copied a batch at a time
             name = source.rsplit("/", 1)[-1].removesuffix(".arrow")
-            cursor.adbc_ingest(name, feather.read_table(source, memory_map=True), mode="create")
+            with pa.OSFile(source) as handle:
+                arrow = pa.ipc.open_file(handle)
+                batches = (arrow.get_batch(number) for number in range(arrow.num_record_batches))
+                cursor.adbc_ingest(name, pa.RecordBatchReader.from_batches(arrow.schema, batches), mode="create")
     connection.commit()
 """
 
@@ -261,9 +262,7 @@ def stage(folder, tables: dict[str, pa.Table], parts: int = 1) -> PendingStage |
 
     Returns the files being written, or None when the driver is not there (the caller writes row
     by row)."""
-    try:
-        import adbc_driver_sqlite  # noqa: F401
-    except ImportError:
+    if not _has_driver():
         return None
     import pyarrow.feather as feather
 
@@ -276,6 +275,28 @@ def stage(folder, tables: dict[str, pa.Table], parts: int = 1) -> PendingStage |
             os.makedirs(os.path.dirname(sources[-1]), exist_ok=True)
             feather.write_feather(table.slice(low, high - low), sources[-1], compression="uncompressed")
         paths.append(os.path.join(folder, f"stage{part}.db"))
-        children.append(subprocess.Popen([sys.executable, "-c", _STAGE_CHILD, paths[-1], *sources],
-                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        children.append(_start_ingest(paths[-1], sources))
     return PendingStage(paths, children)
+
+
+def ingest(path, sources: list[str]) -> PendingStage | None:
+    """Begin copying Arrow IPC files, each named for its table (``loans.arrow``), into a new SQLite
+    file ``path`` with the ADBC driver, in a child process (see :func:`stage`), a batch at a time:
+    a file written a block at a time is never whole in memory. None when the driver is not there."""
+    if not _has_driver():
+        return None
+    return PendingStage([str(path)], [_start_ingest(path, sources)])
+
+
+def _has_driver() -> bool:
+    """Whether a child process can read and write through the ADBC driver."""
+    try:
+        import adbc_driver_sqlite  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _start_ingest(path, sources: list[str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", _STAGE_CHILD, str(path), *sources], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)

@@ -18,6 +18,7 @@ import csv
 import difflib
 import hashlib
 import json
+import sqlite3
 import string
 import unicodedata
 from dataclasses import dataclass, field, replace
@@ -29,7 +30,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import assignment, sales, schema, summaries
+from . import assignment, changes, sales, schema, summaries
 from .columnar import query_table, table_rows
 from .errors import BadInput
 from .explain import render
@@ -39,7 +40,8 @@ from .mapping import KindMapping, date_tokens, first_two_digit_year
 from .policy import did_you_mean
 from .reasons import Raw, facts_json
 from .sources import SourceTable, read_source
-from .store import SEARCH_REBUILD_ROWS, bulk_insert, latest_assets_paused, now_iso, search_index_paused, writing
+from .store import (SEARCH_REBUILD_ROWS, bulk_insert, latest_assets_paused, latest_contacts_paused, now_iso,
+                    search_index_paused, writing)
 
 MAX_SHOWN_PROBLEMS = 20
 HASH_ID_LENGTH = 16  # hex digits: a collision among a million customers is then about 1 in 70 million
@@ -601,8 +603,9 @@ def _check_keys_and_references(db, frame: pd.DataFrame, lines: np.ndarray, kind:
     for name in kind.required:
         if name not in frame.columns:
             continue
-        missing = frame[name].isna().to_numpy() & ~problems.flagged(lines, origin.get(name, name))
-        problems.add_rows(missing, lines, origin.get(name, name), [""] * len(frame), t("import.expected.required"))
+        column = origin.get(name, origin.get(file_name(name), name))  # an `amount` column feeds `amount_minor`
+        missing = frame[name].isna().to_numpy() & ~problems.flagged(lines, column)
+        problems.add_rows(missing, lines, column, [""] * len(frame), t("import.expected.required"))
     keys = frame[list(kind.key)].astype(str)
     repeated = keys.duplicated(keep=False).to_numpy() & frame[list(kind.key)].notna().all(axis=1).to_numpy()
     if repeated.any():
@@ -889,10 +892,20 @@ def _upsert(db, kind: Kind, frame: pd.DataFrame, on_chunk=None) -> tuple[int, in
     columns = list(frame.columns)
     stamps = [name for name in ("created_at", "updated_at") if name in db[kind.table].columns_dict and name not in columns]
     now = now_iso()
-    if not db.execute(f"SELECT EXISTS (SELECT 1 FROM [{kind.table}])").fetchone()[0]:
-        # A first load: every row is new, so write once, straight into the table.
-        bulk_insert(db, kind.table, frame.assign(**{name: now for name in stamps}), on_chunk=on_chunk)
+    if any(table == kind.table for table, _ in kind.references.values()):
+        # Rows refer to rows of the same file (a customer referred by one on a later line), which
+        # the checks found there: their keys are checked when the transaction ends, not row by row.
+        db.execute("PRAGMA defer_foreign_keys = ON")
+    # Rows whose keys are all new (a first load, a part of a recipe's kind, new transactions) are
+    # written once, straight into the table. Its key refuses the first row it has already: that
+    # write is undone, and the rows are merged through a staging table instead.
+    try:
+        with db.atomic():  # a savepoint inside the caller's transaction
+            bulk_insert(db, kind.table, frame.assign(**{name: now for name in stamps}), on_chunk=on_chunk)
         return len(frame), 0, 0
+    except sqlite3.IntegrityError as error:
+        if error.sqlite_errorname not in ("SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE"):
+            raise
     db.execute(f"CREATE TEMP TABLE [{staging}] AS SELECT {', '.join(f'[{c}]' for c in columns)} FROM [{kind.table}] WHERE 0")
     bulk_insert(db, staging, frame, on_chunk=on_chunk)
     match = " AND ".join(f"t.[{key}] = s.[{key}]" for key in kind.key)
@@ -900,11 +913,18 @@ def _upsert(db, kind: Kind, frame: pd.DataFrame, on_chunk=None) -> tuple[int, in
     existing = db.execute(f"SELECT COUNT(*) FROM [{staging}] s JOIN [{kind.table}] t ON {match}").fetchone()[0]
     unchanged = db.execute(f"SELECT COUNT(*) FROM [{staging}] s JOIN [{kind.table}] t ON {match} AND {same}").fetchone()[0]
     updates = [c for c in columns if c not in kind.key]
-    # Many customers at once: rebuild the search index after, rather than row by row.
-    large = len(frame) >= SEARCH_REBUILD_ROWS
-    pause = (search_index_paused(db) if large and kind.table == "customers" else
-             latest_assets_paused(db) if large and kind.table == "balances" else contextlib.nullcontext())
-    with pause:
+    inserted = len(frame) - existing
+    with contextlib.ExitStack() as paused:
+        # Many rows at once: counted as one change, and the search index (or the latest assets or
+        # contacts) rebuilt after, rather than row by row; as bulk_insert writes them.
+        if len(frame) >= SEARCH_REBUILD_ROWS and (inserted or existing > unchanged):
+            paused.enter_context(changes.counted_once(db, kind.table))
+            if kind.table == "customers":
+                paused.enter_context(search_index_paused(db))
+            elif kind.table == "balances":
+                paused.enter_context(latest_assets_paused(db))
+            elif kind.table == "contacts":
+                paused.enter_context(latest_contacts_paused(db))
         if updates and existing > unchanged:
             assignments = [f"[{c}] = s.[{c}]" for c in updates] + [f"[{c}] = :now" for c in stamps if c == "updated_at"]
             differs = " OR ".join(f"t.[{c}] IS NOT s.[{c}]" for c in updates)
@@ -916,7 +936,6 @@ def _upsert(db, kind: Kind, frame: pd.DataFrame, on_chunk=None) -> tuple[int, in
         db.execute(f"INSERT INTO [{kind.table}] ({targets}) SELECT {values} FROM [{staging}] s "
                    f"LEFT JOIN [{kind.table}] t ON {match} WHERE {missing}", {"now": now})
     db.execute(f"DROP TABLE [{staging}]")
-    inserted = len(frame) - existing
     return inserted, existing - unchanged, unchanged
 
 

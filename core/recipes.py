@@ -10,15 +10,19 @@ staged as they are, then each target is one SELECT.
 
 How a recipe is carried out:
 
-1. Every source file is read by the importer's own reader (encodings, separators and
-   malformed lines are refused as for ``clientbook import``) and staged, as text, into a
-   temporary SQLite database: one table per source, with ``_line`` (the file line) and
-   ``_row`` (``"loans.csv:17"``, for messages). The book is attached read-only as ``book``.
-2. Each kind's SELECT runs with only reads allowed. Its rows, named with clientbook's field
-   names, then go through the same conversion and checks as a file import, with the
-   kind's mapping settings (``date_formats``, ``thousands_separator`` ...). A problem names
-   the *source* row: the SELECT's ``_row`` column (a space-separated list of ``file:line``
-   for a row made from several, e.g. ``source_rows(t._row)`` in a total).
+1. Every source file is read as the importer reads a file (encodings, separators and
+   malformed lines are refused as for ``clientbook import``), a block at a time where it
+   can be (:func:`clientbook.sources.stream_source`), and staged, as text, into a temporary
+   SQLite database: one table per source, with ``_line`` (the file line) and ``_row``
+   (``"loans.csv:17"``, for messages). The book is attached read-only as ``book``.
+2. Each kind's SELECT runs once, with only reads allowed, into a table of the staging
+   database. Its rows, named with clientbook's field names, then go through the same
+   conversion and checks as a file import, with the kind's mapping settings
+   (``date_formats``, ``thousands_separator`` ...), CHUNK_ROWS rows at a time (each part read
+   while the one before is imported), so that memory stays bounded however large the export;
+   what must see the whole kind at once, a repeated key, is checked in SQL over all its rows.
+   A problem names the *source* row: the SELECT's ``_row`` column (a space-separated list of
+   ``file:line`` for a row made from several, e.g. ``source_rows(t._row)`` in a total).
 3. Every kind is written in one transaction, in dependency order (staff, customers, then
    the rest): one problem anywhere and nothing is written.
 """
@@ -26,6 +30,7 @@ How a recipe is carried out:
 from __future__ import annotations
 
 import calendar
+import contextlib
 import re
 import sqlite3
 import tempfile
@@ -45,10 +50,10 @@ from sqlite_utils import Database
 from . import columnar
 from .errors import BadInput, MappingError, Problem
 from .i18n import t
-from .importer import KINDS, ImportInvalid, ImportProblem, ImportResult, import_source
+from .importer import KINDS, MAX_SHOWN_PROBLEMS, ImportInvalid, ImportProblem, ImportResult, field_type, import_source
 from .mapping import KindMapping, first_two_digit_year, kind_problems, read_mapping_file
 from .policy import PolicyModel, _problem_from_error, did_you_mean
-from .sources import ENCODINGS, SourceTable, read_source
+from .sources import ENCODINGS, NotStreamed, SourceTable, read_source, stream_source
 from .store import writing
 
 # A registered function that cannot make a value returns this marker, its reason and the value:
@@ -323,31 +328,82 @@ def _text_table(source: SourceTable) -> pa.Table:
         columns = list(zip(*source.rows)) if source.rows else [[] for _ in source.columns]
         table = pa.table({name: pa.array(list(cells), pa.large_string()) for name, cells in zip(source.columns,
                                                                                                   columns)})
-    return table.append_column("_line", pa.array(np.asarray(source.lines, dtype=np.int64)))
+    return _with_lines(table, source.lines)
+
+
+def _with_lines(table: pa.Table, lines) -> pa.Table:
+    return table.append_column("_line", pa.array(np.asarray(lines, dtype=np.int64)))
+
+
+def _write_arrow(target: Path, tables) -> None:
+    """``tables`` (one schema) into an Arrow IPC file, one after the other: never all in memory."""
+    writer = None
+    try:
+        for table in tables:
+            writer = writer or pa.ipc.new_file(target, table.schema)
+            writer.write_table(table)
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+def _refuse_reserved(path: str, columns: list[str]) -> None:
+    reserved = [column for column in columns if column in ("_line", "_row")]
+    if reserved:
+        raise BadInput("recipe.reserved_column", path=path, column=reserved[0])
+
+
+def _write_source(path: Path, spec: Source, target: Path) -> str:
+    """The source's cells as text, with the file line of each row, written to the Arrow file
+    ``target`` as they are read, a block at a time (a file the streaming reader does not read as
+    the importer's reader does is read whole: see :func:`clientbook.sources.stream_source`).
+    Returns how messages name the file."""
+    try:
+        stream = stream_source(path, encoding=spec.encoding, separator=spec.separator)
+        _refuse_reserved(stream.path, stream.columns)
+        _write_arrow(target, (_with_lines(table, lines) for table, lines in stream.batches))
+        return Path(stream.path).name
+    except NotStreamed:
+        source = read_source(path, encoding=spec.encoding, sheet=spec.sheet, separator=spec.separator)
+        _refuse_reserved(source.path, source.columns)
+        _write_arrow(target, [_text_table(source)])
+        return Path(source.path).name
 
 
 def _stage_sources(recipe: Recipe, folder: Path, files: Path) -> sqlite3.Connection:
     """Each source read and staged as text into a new SQLite file; a connection to it."""
-    tables, labels = {}, {}
+    arrow_files, labels = {}, {}
     for name, spec in recipe.sources.items():
-        path = files / spec.file
-        source = read_source(path, encoding=spec.encoding, sheet=spec.sheet, separator=spec.separator)
-        reserved = [column for column in source.columns if column in ("_line", "_row")]
-        if reserved:
-            raise BadInput("recipe.reserved_column", path=source.path, column=reserved[0])
-        tables[name], labels[name] = _text_table(source), Path(source.path).name
-    staging = columnar.stage(folder, tables)
-    staged = staging.paths() if staging else None
-    path = staged[0] if staged else folder / "stage.db"
-    connection = sqlite3.connect(Path(path).as_uri(), uri=True)
-    if not staged:  # no driver: the same tables, written here
-        for name, table in tables.items():
-            connection.execute(f"CREATE TABLE [{name}] ({', '.join(f'[{column}]' for column in table.column_names)})")
-            connection.executemany(f"INSERT INTO [{name}] VALUES ({', '.join('?' * table.num_columns)})",
-                                   zip(*(table[column].to_pylist() for column in table.column_names)))
+        arrow_files[name] = folder / f"{name}.arrow"
+        labels[name] = _write_source(files / spec.file, spec, arrow_files[name])
+    path = folder / "stage.db"
+    staging = columnar.ingest(path, [str(arrow_path) for arrow_path in arrow_files.values()])
+    staged = staging is not None and staging.paths() is not None
+    if not staged:
+        path.unlink(missing_ok=True)  # what a child that failed left
+    connection = sqlite3.connect(path.as_uri(), uri=True)
+    # A scratch file: a statement that fails there ends the import, and nothing in it outlives the
+    # import, so nothing is worth a journal or a sync.
+    connection.execute("PRAGMA journal_mode = OFF")
+    connection.execute("PRAGMA synchronous = OFF")
+    if not staged:  # no driver: the same tables, written here a batch at a time
+        for name, arrow_path in arrow_files.items():
+            with pa.OSFile(str(arrow_path)) as handle:
+                arrow = pa.ipc.open_file(handle)
+                names = arrow.schema.names
+                connection.execute(f"CREATE TABLE [{name}] ({', '.join(f'[{column}]' for column in names)})")
+                for number in range(arrow.num_record_batches):
+                    batch = arrow.get_batch(number)
+                    connection.executemany(f"INSERT INTO [{name}] VALUES ({', '.join('?' * len(names))})",
+                                           zip(*(column.to_pylist() for column in batch.columns)))
+    for arrow_path in arrow_files.values():  # copied: the disk they take is the staging database's
+        arrow_path.unlink()
     for name, label in labels.items():  # "loans.csv:17", computed when read, never stored
         connection.execute(f"ALTER TABLE [{name}] ADD COLUMN _row TEXT GENERATED ALWAYS AS "
                            f"({_sql_text(label + ':')} || _line) VIRTUAL")
+    # The tables' sizes, for the planner: without them it may index the export's largest table for
+    # a join (ten million transactions, to look up their accounts) where the smallest would do.
+    connection.execute("ANALYZE")
     connection.commit()
     return connection
 
@@ -359,11 +415,21 @@ def _sql_text(text: str) -> str:
 # --- each kind -------------------------------------------------------------------------------------
 
 
-def _kind_rows(stage, shown: str, kind: str, spec: RecipeKind) -> tuple[pa.Table, list]:
-    """The kind's rows as text (and ``_row``), and the rows left out on purpose: (why, count).
+@dataclass
+class _KindRows:
+    """A kind's rows, made once by its SELECT into the staging database's KIND_ROWS."""
 
-    The SELECT runs once, into a table of the staging database, which is then read column by
-    column (through the driver in a child process when large), never as Python rows."""
+    columns: list[str]
+    texts: dict[str, str]  # column -> the SQL giving its value as the text a file would hold
+    kept: str  # the SQL condition of the rows not left out on purpose ("1" for every row)
+    rows: int  # how many are kept
+    last: int  # the largest rowid
+    left_out: list[tuple[str, int]]  # (why, rows) for each leave_out
+
+
+def _kind_rows(stage, shown: str, kind: str, spec: RecipeKind) -> _KindRows:
+    """The kind's SELECT, run once into a table of the staging database, and the rows it leaves
+    out on purpose counted."""
     connection = stage.conn
     select = spec.select.strip().rstrip(";")
     try:
@@ -376,7 +442,7 @@ def _kind_rows(stage, shown: str, kind: str, spec: RecipeKind) -> tuple[pa.Table
         with _authorized(connection, _into_kind_rows):
             connection.execute(f"CREATE TABLE {KIND_ROWS} AS SELECT * FROM ({select})")
         connection.commit()
-        total = connection.execute(f"SELECT COUNT(*) FROM {KIND_ROWS}").fetchone()[0]
+        total, last = connection.execute(f"SELECT COUNT(*), COALESCE(MAX(rowid), 0) FROM {KIND_ROWS}").fetchone()
         left_out, kept = [], []
         with _authorized(connection, _read_only):
             for rule in spec.leave_out:
@@ -393,25 +459,48 @@ def _kind_rows(stage, shown: str, kind: str, spec: RecipeKind) -> tuple[pa.Table
         raise BadInput("recipe.all_left_out", path=shown, kind=kind, count=total)
     # Each value as the text a file would hold; a float with every digit it has, so that an amount
     # computed in binary floating point shows its stray digits and is refused, not rounded.
-    texts = ", ".join(f"CASE typeof([{name}]) WHEN 'real' THEN printf('%!.17g', [{name}]) "
-                      f"ELSE CAST([{name}] AS TEXT) END AS [{name}]" for name in columns)
-    where = " WHERE " + " AND ".join(f"NOT {condition}" for condition in kept) if kept else ""
-    query = columnar.Query(f"SELECT {texts} FROM {KIND_ROWS}{where}", dict.fromkeys(columns, "TEXT"),
-                           rows=total - sum(count for _, count in left_out))
-    return columnar.read_tables(stage, [query])[0], left_out
+    texts = {name: f"CASE typeof([{name}]) WHEN 'real' THEN printf('%!.17g', [{name}]) "
+                   f"ELSE CAST([{name}] AS TEXT) END" for name in columns}
+    return _KindRows(columns, texts, " AND ".join(f"NOT {condition}" for condition in kept) or "1",
+                     total - sum(count for _, count in left_out), last, left_out)
 
 
-def _provenance(table: pa.Table, shown: str, kind: str) -> tuple[pa.Table, list[str]]:
-    """The table without ``_row``, and where each row came from (the SELECT's ``_row``, else the
-    recipe's kind and the row's number)."""
-    if "_row" in table.column_names:
-        made_from = table["_row"].to_pylist()
-        table = table.drop_columns(["_row"])
-    else:
-        made_from = [None] * table.num_rows
-    fallback = f"{shown}:kinds.{kind}"
-    return table, [row.strip() if row and row.strip() else f"{fallback}:{number}"
-                   for number, row in enumerate(made_from, start=1)]
+def _parts(stage, made: _KindRows, size: int) -> Iterator[pa.Table]:
+    """The kind's kept rows as text, in the SELECT's order, ``size`` of its rows at a time: each part
+    read (through the driver in a child process when large) while the one before is imported."""
+    columns = ", ".join(f"{text} AS [{name}]" for name, text in made.texts.items())
+
+    def begin(low: int) -> columnar.PendingReads:
+        query = columnar.Query(f"SELECT {columns} FROM {KIND_ROWS} WHERE rowid BETWEEN ? AND ? AND {made.kept} "
+                               "ORDER BY rowid", dict.fromkeys(made.columns, "TEXT"), (low, low + size - 1),
+                               rows=min(size, made.last - low + 1))
+        return columnar.begin_reads(stage, [query])
+
+    starts = range(1, made.last + 1, size)
+    pending = begin(starts[0])
+    try:
+        for following in [*starts[1:], None]:
+            with pending:
+                part = pending.tables()[0]
+            pending = begin(following) if following is not None else None
+            if part.num_rows:  # else every row of it is left out
+                yield part
+    finally:
+        if pending is not None:  # the caller stopped first: the read it no longer needs is stopped
+            pending.__exit__(None, None, None)
+
+
+def _provenance(table: pa.Table, shown: str, kind: str, first: int) -> tuple[pa.Table, pa.ChunkedArray]:
+    """The table without ``_row``, and where each row came from: the SELECT's ``_row``, else the
+    recipe's kind and the row's number among the kind's rows (``first`` of them before this part)."""
+    numbers = pc.cast(pa.array(np.arange(first + 1, first + table.num_rows + 1)), pa.string())
+    fallback = pa.chunked_array([pc.binary_join_element_wise(f"{shown}:kinds.{kind}:", numbers, "")
+                                 .cast(pa.large_string())])
+    if "_row" not in table.column_names:
+        return table, fallback
+    given = pc.utf8_trim_whitespace(table["_row"])
+    made_from = pc.if_else(pc.fill_null(pc.not_equal(given, ""), False), given, fallback)
+    return table.drop_columns(["_row"]), made_from
 
 
 def _problem_at(made_from: str, column: str, found: str, expected: str) -> ImportProblem:
@@ -423,61 +512,154 @@ def _problem_at(made_from: str, column: str, found: str, expected: str) -> Impor
     return ImportProblem(path, int(line), column, found, expected, made_from=rest)
 
 
-def _failures(table: pa.Table, made_from: list[str]) -> list[ImportProblem]:
+def _failures(table: pa.Table, made_from: pa.ChunkedArray) -> list[ImportProblem]:
     """Cells a registered function could not make (its marker), as problems of their source rows."""
     problems = []
     for name in table.column_names:
         marked = pc.fill_null(pc.starts_with(table[name], FAILED), False)
         for row in np.flatnonzero(marked.to_numpy(zero_copy_only=False)):
             _, reason, value = table[name][int(row)].as_py().split(FAILED, 2)
-            problems.append(_problem_at(made_from[row], name, repr(value), t(f"recipe.expected.{reason}")))
+            problems.append(_problem_at(made_from[int(row)].as_py(), name, repr(value),
+                                        t(f"recipe.expected.{reason}")))
     return problems
 
 
-def _repeated_keys(table: pa.Table, made_from: list[str], kind: str, shown: str) -> None:
-    """A key that comes out more than once: a join multiplied rows (an account with two owners)."""
+# What str.strip() (and so the importer) trims from a cell: Unicode's whitespace.
+WHITESPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200b))) + \
+    "\u2028\u2029\u202f\u205f\u3000"
+
+
+def _repeated_keys(made: _KindRows, kind: str, spec: RecipeKind) -> columnar.Query | None:
+    """The check for a key that comes out more than once (a join multiplied rows: an account with
+    two owners), in SQL over all the kind's kept rows at once, each key as the import reads it:
+    trimmed, and not missing (a missing key is refused as a required value). It gives the first
+    such key, how many times it comes out, and how many keys do. None when the SELECT does not
+    give the keys as they are (the import derives, renames or looks them up, and checks them)."""
     key = list(KINDS[kind].key)
-    if not set(key) <= set(table.column_names):
-        return
-    counts = table.select(key).group_by(key).aggregate([([], "count_all")])
-    repeated = counts.filter(pc.greater(counts["count_all"], 1))
-    if not repeated.num_rows:
-        return
-    first = {name: repeated[name][0].as_py() for name in key}
-    rows = np.ones(table.num_rows, dtype=bool)
-    for name, value in first.items():
-        rows &= pc.fill_null(pc.equal(table[name], value), False).to_numpy(zero_copy_only=False)
-    sources = [made_from[row] for row in np.flatnonzero(rows)[:SHOWN_SOURCE_ROWS]]
-    raise BadInput("recipe.repeated_key", path=shown, kind=kind, count=repeated.num_rows,
-                   example=", ".join(f"{name} {value!r}" for name, value in first.items()),
-                   times=int(repeated["count_all"][0].as_py()), rows="; ".join(sources))
+    if not _gives_keys(kind, spec, made.columns):
+        return None
+    keys = ", ".join(f"[{name}]" for name in key)
+    trimmed = ", ".join(f"trim({made.texts[name]}, ?) AS [{name}]" for name in key)
+    missing = ["", *spec.missing_values]
+    present = " AND ".join(f"[{name}] NOT IN ({', '.join('?' * len(missing))})" for name in key)
+    select = (f"SELECT {keys}, COUNT(*), COUNT(*) OVER () FROM (SELECT {trimmed} FROM {KIND_ROWS} "
+              f"WHERE {made.kept}) WHERE {present} GROUP BY {keys} HAVING COUNT(*) > 1 LIMIT 1")
+    # rows: the rows it reads, so that a large check runs in a child process, while the kind is imported
+    return columnar.Query(select, {**dict.fromkeys(key, "TEXT"), "times": "INTEGER", "keys": "INTEGER"},
+                          (WHITESPACE,) * len(key) + tuple(missing) * len(key), rows=made.rows)
 
 
-def _at_source_rows(problems: list[ImportProblem], made_from: list[str]) -> list[ImportProblem]:
-    """Problems of rows numbered as the SELECT made them, named by their source rows instead."""
-    return [_problem_at(made_from[problem.line - 1], problem.column, problem.found, problem.expected)
-            if 0 < problem.line <= len(made_from) else problem for problem in problems]
+def _refuse_repeated(connection: sqlite3.Connection, found: pa.Table, made: _KindRows, kind: str, shown: str) -> None:
+    """The first repeated key :func:`_repeated_keys` found refused, with the rows it comes out of."""
+    if not found.num_rows:
+        return
+    key = list(KINDS[kind].key)
+    example = {name: found[name][0].as_py() for name in key}
+    trimmed = ", ".join(f"trim({made.texts[name]}, ?) AS [{name}]" for name in key)
+    given = "_row" if "_row" in made.columns else "NULL"
+    same = " AND ".join(f"[{name}] = ?" for name in key)
+    rows = connection.execute(
+        f"SELECT made_from, number FROM (SELECT {given} AS made_from, ROW_NUMBER() OVER (ORDER BY rowid) AS number, "
+        f"{trimmed} FROM {KIND_ROWS} WHERE {made.kept}) WHERE {same} ORDER BY number LIMIT {SHOWN_SOURCE_ROWS}",
+        [*(WHITESPACE,) * len(key), *example.values()]).fetchall()
+    sources = [made_from.strip() if made_from and made_from.strip() else f"{shown}:kinds.{kind}:{number}"
+               for made_from, number in rows]
+    raise BadInput("recipe.repeated_key", path=shown, kind=kind, count=found["keys"][0].as_py(),
+                   example=", ".join(f"{name} {value!r}" for name, value in example.items()),
+                   times=found["times"][0].as_py(), rows="; ".join(sources))
+
+
+def _at_source_rows(problems: list[ImportProblem], made_from: pa.ChunkedArray, first: int) -> list[ImportProblem]:
+    """Problems of rows numbered as the SELECT made them (``first`` rows before these), named by
+    their source rows instead."""
+    return [_problem_at(made_from[problem.line - first - 1].as_py(), problem.column, problem.found, problem.expected)
+            if first < problem.line <= first + len(made_from) else problem for problem in problems]
+
+
+# A kind's rows are converted and written this many of the SELECT's rows at a time, all in the
+# recipe's one transaction: ten million transactions are never in memory at once.
+CHUNK_ROWS = 1_000_000
+# Kinds whose checks count over all their rows at once: a staff member's capacity over every owner.
+WHOLE_KINDS = ("owners",)
+
+
+def _gives_keys(kind: str, spec: RecipeKind, columns: list[str]) -> bool:
+    """Whether the SELECT's columns are the kind's key, which the mapping leaves as they are (it
+    renames, looks up, sets or leaves out none of them)."""
+    touched = set(spec.columns) | set(spec.columns.values()) | set(spec.values) | set(spec.constants)
+    return all(name in columns and name not in touched | set(spec.ignore) for name in KINDS[kind].key)
+
+
+def _in_chunks(kind_name: str, spec: RecipeKind, columns: list[str]) -> bool:
+    """Whether the kind may be imported CHUNK_ROWS rows at a time: no check of the import needs all its
+    rows at once but the one for repeated keys, which :func:`_repeated_keys` makes over the whole
+    kind. So not when it counts over every row (WHOLE_KINDS), nor when the import makes or reads
+    its keys otherwise than as text straight from the SELECT (a derived id, an unpivot, a rename, a
+    lookup, a constant, a date), nor when its rows refer to rows of the same kind (a customer
+    referred by a customer of a later part)."""
+    kind = KINDS[kind_name]
+    types = {name: field_type(name, sql_type) for name, sql_type, _ in kind.columns}
+    text_keys = all(types[name] == "text" for name in kind.key)
+    fields = {spec.columns.get(column, column) for column in columns} | set(spec.constants)
+    refers_to_itself = any(table == kind.table and name in fields for name, (table, _) in kind.references.items())
+    return (kind_name not in WHOLE_KINDS and spec.id is None and spec.unpivot is None and text_keys
+            and _gives_keys(kind_name, spec, columns) and not refers_to_itself)
+
+
+def _summed(results: list[ImportResult]) -> ImportResult:
+    """The results of a kind's parts as one."""
+    first = results[0]
+    warnings = (None if first.warnings is None else [warning for result in results for warning in result.warnings])
+    return ImportResult(first.kind, first.path, *(sum(getattr(result, name) for result in results)
+                                                 for name in ("rows", "inserted", "updated", "unchanged")),
+                        first.encoding, first.dry_run, warnings)
 
 
 def _import_kind(db, policy, stage, shown: str, kind: str, spec: RecipeKind, actor: str, manager, as_of: date
                  ) -> tuple[ImportResult, list]:
-    table, left_out = _kind_rows(stage, shown, kind, spec)
-    table, made_from = _provenance(table, shown, kind)
-    failed = _failures(table, made_from)
-    if failed:
-        raise ImportInvalid(shown, failed)
-    _repeated_keys(table, made_from, kind, shown)
-    source = SourceTable(f"{shown}:kinds.{kind}", table.column_names, None, np.arange(1, table.num_rows + 1),
-                         "utf-8", "recipe", table)
+    """The kind's rows, checked and written a part at a time (the whole kind as one part where
+    :func:`_in_chunks` says so), inside the caller's transaction, while its keys are checked for
+    repeats over the whole kind. The problems of every part are collected, up to the number shown;
+    then the rest is left unchecked, and the message says so. A repeated key is refused first."""
+    made = _kind_rows(stage, shown, kind, spec)
     mapping = KindMapping.model_validate(spec.model_dump(exclude={"select", "leave_out"}, exclude_unset=True,
                                                          by_alias=True))  # "from", as a mapping spells it
-    try:
-        result = import_source(db, policy, kind, source, mapping, actor=actor, manager=manager, as_of=as_of)
-    except ImportInvalid as invalid:
-        raise ImportInvalid(shown, _at_source_rows(invalid.problems, made_from), also=invalid.also) from None
-    if result.warnings:
-        result.warnings = _at_source_rows(result.warnings, made_from)
-    return result, left_out
+    size = CHUNK_ROWS if _in_chunks(kind, spec, made.columns) else made.last
+    check = _repeated_keys(made, kind, spec)
+    results, problems, first, also = [], [], 0, None
+    with columnar.begin_reads(stage, [check] if check else []) as repeated, \
+            contextlib.closing(_parts(stage, made, size)) as parts:
+        for table in parts:
+            table, made_from = _provenance(table, shown, kind, first)
+            failed = _failures(table, made_from)
+            source = SourceTable(f"{shown}:kinds.{kind}", table.column_names, None,
+                                 np.arange(first + 1, first + table.num_rows + 1), "utf-8", "recipe", table)
+            if failed:  # the markers are no values to check further
+                problems += failed
+            else:
+                try:
+                    result = import_source(db, policy, kind, source, mapping, actor=actor, manager=manager,
+                                           as_of=as_of)
+                except ImportInvalid as invalid:
+                    # A problem before this part's rows is one of the columns', which the first part reported.
+                    found = [problem for problem in invalid.problems if not first or problem.line > first]
+                    problems += _at_source_rows(found, made_from, first)
+                    if invalid.also is not None:  # a problem of every part: the rest would only repeat it
+                        also = invalid.also
+                        break
+                else:
+                    if result.warnings:
+                        result.warnings = _at_source_rows(result.warnings, made_from, first)
+                    results.append(result)
+            first += table.num_rows
+            if len(problems) >= MAX_SHOWN_PROBLEMS and first < made.rows:
+                also = ("recipe.rows_not_checked", {"checked": f"{first:,}", "rows": f"{made.rows:,}"})
+                break
+        for found in repeated.tables():  # the check, which ran while the parts were imported
+            _refuse_repeated(stage.conn, found, made, kind, shown)
+    if problems:
+        raise ImportInvalid(shown, problems, also=also)
+    return _summed(results), made.left_out
 
 
 class _DryRun(Exception):

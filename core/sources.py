@@ -7,6 +7,7 @@ the columns mean; that is the mapping's and the importer's job.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import functools
 import io
@@ -14,6 +15,7 @@ import itertools
 import re
 import stat
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -283,21 +285,34 @@ def _read_csv(path: str, text: str, separator: str) -> tuple[list[str], list[lis
     return header, rows, lines
 
 
+# The blocks, in bytes, that Arrow's CSV reader reads a file in, and a streamed file is checked in.
+ARROW_BLOCK_BYTES = 1 << 24
+
+
+def _arrow_csv_options(width: int, separator: str) -> dict:
+    """How Arrow's CSV reader reads every cell as the text it is, after the header line, with the
+    columns named ``c0``, ``c1`` ... (a header's own names may repeat or be blank)."""
+    names = [f"c{number}" for number in range(width)]
+    return {"read_options": pa_csv.ReadOptions(skip_rows=1, column_names=names, block_size=ARROW_BLOCK_BYTES),
+            "parse_options": pa_csv.ParseOptions(delimiter=separator, newlines_in_values=False,
+                                                 ignore_empty_lines=False),
+            "convert_options": pa_csv.ConvertOptions(column_types={name: pa.string() for name in names},
+                                                     strings_can_be_null=False, quoted_strings_can_be_null=False)}
+
+
+def _records(newlines: int, ends_with_newline: bool) -> int:
+    """The records after the header of a file with one record a line."""
+    return newlines + (0 if ends_with_newline else 1) - 1
+
+
 def _read_csv_fast(text: str, separator: str, header: list[str]):
     """Arrow's CSV reader: seconds faster than Python's on a million rows, and no Python
     object per cell. Only when each record is one line, so that row ``i`` is line ``i + 2``;
     anything else (quoted newlines, blank lines, a malformed row) goes to the careful reader,
     which knows every line number."""
-    names = [f"c{number}" for number in range(len(header))]
-    records = text.count("\n") + (0 if text.endswith("\n") else 1) - 1
+    records = _records(text.count("\n"), text.endswith("\n"))
     try:
-        table = pa_csv.read_csv(
-            io.BytesIO(text.encode("utf-8")),
-            read_options=pa_csv.ReadOptions(skip_rows=1, column_names=names, block_size=1 << 24),
-            parse_options=pa_csv.ParseOptions(delimiter=separator, newlines_in_values=False, ignore_empty_lines=False),
-            convert_options=pa_csv.ConvertOptions(column_types={name: pa.string() for name in names},
-                                                  strings_can_be_null=False, quoted_strings_can_be_null=False),
-        )
+        table = pa_csv.read_csv(io.BytesIO(text.encode("utf-8")), **_arrow_csv_options(len(header), separator))
     except (pa.ArrowInvalid, UnicodeEncodeError):
         return None
     if table.num_rows != records:
@@ -384,6 +399,32 @@ def _cell_text(value) -> str:
     return str(value)
 
 
+def _first_names(path: str, first_line: str, separator: str | None, suffix: str) -> tuple[str, list[str]]:
+    """The separator (the given one, else a TSV's tab, else told from the header line) and the
+    names of the header line, read as CSV."""
+    separator = separator or ("\t" if suffix.lower() == ".tsv" else _sniff_separator(first_line))
+    try:
+        names = next(csv.reader([first_line], delimiter=separator))
+    except csv.Error as error:  # a name longer than the csv module takes
+        raise BadInput("import.csv_syntax", path=path, line=1, detail=str(error)) from None
+    if len(names) > MAX_COLUMNS:  # from the first line alone, before any row is read
+        raise BadInput("import.too_many_columns", path=path, found=len(names), limit=MAX_COLUMNS)
+    return separator, names
+
+
+def _checked_header(path: str, header: list[str]) -> list[str]:
+    """The header's names, trimmed; a blank or repeated name is refused."""
+    header = [name.strip() for name in header]
+    seen: dict[str, int] = {}
+    for position, name in enumerate(header, start=1):
+        if not name:
+            raise BadInput("import.blank_header", path=path, column=position)
+        if name in seen:
+            raise BadInput("import.duplicate_header", path=path, name=name, first=seen[name], second=position)
+        seen[name] = position
+    return header
+
+
 _NOT_REGULAR = {stat.S_IFDIR: "import.is_folder", stat.S_IFIFO: "import.is_pipe",
                 stat.S_IFCHR: "import.is_device", stat.S_IFBLK: "import.is_device"}
 
@@ -422,14 +463,7 @@ def read_source(path: str | Path, encoding: str = "auto", sheet: str | None = No
         if "\ufeff" in text:
             offset = text.index("\ufeff")
             raise BadInput("import.stray_bom", path=shown, line=text.count("\n", 0, offset) + 1)
-        first_line = _first_line(text)
-        separator = separator or ("\t" if path.suffix.lower() == ".tsv" else _sniff_separator(first_line))
-        try:
-            first_names = next(csv.reader([first_line], delimiter=separator))
-        except csv.Error as error:  # a name longer than the csv module takes
-            raise BadInput("import.csv_syntax", path=shown, line=1, detail=str(error)) from None
-        if len(first_names) > MAX_COLUMNS:  # from the first line alone, before any row is read
-            raise BadInput("import.too_many_columns", path=shown, found=len(first_names), limit=MAX_COLUMNS)
+        separator, first_names = _first_names(shown, _first_line(text), separator, path.suffix)
         ends_mid_line = not text.endswith(("\n", "\r"))  # a download or copy that stopped
         fast = _read_csv_fast(text, separator, first_names)
         if fast is not None:
@@ -438,14 +472,7 @@ def read_source(path: str | Path, encoding: str = "auto", sheet: str | None = No
         else:
             header, rows, lines = _read_csv(shown, text, separator)
         kind = "csv"
-    header = [name.strip() for name in header]
-    seen: dict[str, int] = {}
-    for position, name in enumerate(header, start=1):
-        if not name:
-            raise BadInput("import.blank_header", path=shown, column=position)
-        if name in seen:
-            raise BadInput("import.duplicate_header", path=shown, name=name, first=seen[name], second=position)
-        seen[name] = position
+    header = _checked_header(shown, header)
     for cells, line in zip(rows or (), lines):
         if len(cells) != len(header):
             cut = ends_mid_line and cells is rows[-1] and len(cells) < len(header)
@@ -455,3 +482,96 @@ def read_source(path: str | Path, encoding: str = "auto", sheet: str | None = No
     if not len(source):
         raise BadInput("import.no_rows", path=shown)
     return source
+
+
+# --- a large CSV file, a block at a time -------------------------------------------------------------
+
+_BOM = b"\xef\xbb\xbf"
+
+
+class NotStreamed(Exception):
+    """The file is not one :func:`stream_source` reads as :func:`read_source` reads it: read_source
+    reads it whole instead (and refuses it, naming where, when it is malformed)."""
+
+
+@dataclass
+class SourceStream:
+    """A CSV file read a block at a time (:func:`stream_source`)."""
+
+    path: str
+    columns: list[str]
+    encoding: str
+    batches: Iterator[tuple[pa.Table, np.ndarray]]  # each block's cells as text, named as in the file, and lines
+
+
+def stream_source(path: str | Path, encoding: str = "auto", separator: str | None = None) -> SourceStream:
+    """The rows :func:`read_source` reads from a UTF-8 CSV file with one record a line, as they are
+    read a block at a time: a file of ten million rows is never whole in memory. Anything else (a
+    workbook, another encoding, a NUL or a byte-order mark inside, a quoted line break, a malformed
+    line) raises NotStreamed, before the first batch or while they are read; the caller then reads
+    the file with read_source, which reads or refuses it as it does any file. The header is checked
+    as read_source checks it."""
+    path = Path(path)
+    shown = str(path)
+    if encoding not in ("auto", "utf-8") or path.suffix.lower() in (".xlsx", ".xlsm"):
+        raise NotStreamed
+    try:
+        regular = stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        raise NotStreamed from None
+    if not regular:  # never opened: a pipe would be read for ever
+        raise NotStreamed
+    first_line, records = _plain_lines(path)
+    header_line = first_line.removeprefix(_BOM).decode("utf-8").rstrip("\r")
+    separator, names = _first_names(shown, header_line, separator, path.suffix)
+    header = _checked_header(shown, names)
+    return SourceStream(shown, header, "utf-8", _stream_batches(path, header, separator, records))
+
+
+def _plain_lines(path: Path) -> tuple[bytes, int]:
+    """The header line and how many records follow it, when the whole file is as read_source's fast
+    reader takes it: valid UTF-8 without a NUL or a byte-order mark but a first one, not only
+    blanks, and records after a header that ends in the first block; else NotStreamed."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    first_line, newlines, carry, last, blank = None, 0, b"", b"", True
+    with open(path, "rb") as handle:
+        while block := handle.read(ARROW_BLOCK_BYTES):
+            first = first_line is None
+            if first:
+                if block.startswith(b"PK\x03\x04") or b"\n" not in block:
+                    raise NotStreamed
+                first_line = block[:block.index(b"\n")]
+            # The file's own byte-order mark may open it; one inside, even split between two blocks, not.
+            if b"\x00" in block or (carry + block).find(_BOM, 1 if first else 0) >= 0:
+                raise NotStreamed
+            try:
+                text = decoder.decode(block)
+            except UnicodeDecodeError:
+                raise NotStreamed from None
+            blank = blank and not text.strip()
+            newlines += block.count(b"\n")
+            carry, last = block[-(len(_BOM) - 1):], block[-1:]
+    try:
+        decoder.decode(b"", final=True)  # a character cut off at the end
+    except UnicodeDecodeError:
+        raise NotStreamed from None
+    records = _records(newlines, last == b"\n")
+    if first_line is None or blank or records < 1:
+        raise NotStreamed
+    return first_line, records
+
+
+def _stream_batches(path: Path, columns: list[str], separator: str, records: int):
+    """Arrow's CSV reader over the file, a block at a time: each block's rows with their lines (row
+    ``i`` is line ``i + 2``, as read_source's fast reader has it, which the count of rows confirms)."""
+    done = 0
+    try:
+        with pa_csv.open_csv(str(path), **_arrow_csv_options(len(columns), separator)) as reader:
+            for batch in reader:
+                yield pa.Table.from_batches([batch]).rename_columns(columns), np.arange(done + 2,
+                                                                                        done + 2 + batch.num_rows)
+                done += batch.num_rows
+    except pa.ArrowInvalid:  # a line with another number of fields, a quote left open ...
+        raise NotStreamed from None
+    if done != records:  # a quoted line break, a lone carriage return
+        raise NotStreamed

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from books import AS_OF, build_small_book
 from clientbook import assignment, changes, hookimpl, pipeline, store
+from clientbook.importer import run_import
 from clientbook.policy import load
 from clientbook.store import bulk_insert, open_book, writing
 from helpers import run_cli
@@ -199,3 +200,47 @@ def test_a_large_write_counts_once_and_keeps_the_triggers_even_when_it_fails(boo
     assert db["contacts"].count == large and changes.counters(db)["contacts"] == before + 1
     db.execute("DELETE FROM contacts WHERE contact_id = 'B0'")  # the triggers came back with the rollback
     assert changes.counters(db)["contacts"] == before + 2
+
+
+@pytest.mark.parametrize("kind", ["contacts", "customers"])
+def test_a_large_upsert_counts_once_and_keeps_the_triggers(book, tmp_path, kind):
+    """An import that updates and adds many rows of a table with rows (UPDATE ... FROM and INSERT ...
+    SELECT through a staging table) counts as one change, as a large bulk insert does; the
+    counters' triggers, and for customers the search index and its triggers, work on after it."""
+    db, policy, _ = book
+    large = store.SEARCH_REBUILD_ROWS
+    header, row = {"contacts": ("contact_id,customer_id,contacted_on,channel", "B{number},C01,2026-11-01,{word}"),
+                   "customers": ("customer_id,name", "N{number},Name {word} {number}")}[kind]
+
+    def export(name: str, numbers: range, word: str):
+        path = tmp_path / name
+        path.write_text("\n".join([header, *(row.format(number=number, word=word) for number in numbers)]) + "\n",
+                        encoding="utf-8")
+        return path
+
+    run_import(db, policy, kind, export("first.csv", range(large), "phone"))
+    before = changes.counters(db)[kind]
+    done = run_import(db, policy, kind, export("second.csv", range(large // 2, large + large // 2), "visit"))
+    assert (done.inserted, done.updated, done.unchanged) == (large // 2, large // 2, 0)
+    assert changes.counters(db)[kind] == before + 1  # once, not once a row
+    triggers = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+    assert {f"{kind}_changed_{verb}" for verb in changes.VERBS} <= triggers
+    key = {"contacts": "contact_id", "customers": "customer_id"}[kind]
+    db.execute(f"DELETE FROM {kind} WHERE {key} = ?", ["B0" if kind == "contacts" else "N0"])
+    assert changes.counters(db)[kind] == before + 2
+    if kind == "contacts":  # the latest contact per customer, rebuilt after the write, as a recompute
+        assert {name for name in store.LATEST_CONTACTS_TRIGGERS} <= triggers
+        assert db.execute("SELECT customer_id, contacted_on FROM latest_contacts ORDER BY customer_id").fetchall() == \
+            db.execute("SELECT customer_id, MAX(contacted_on) FROM contacts GROUP BY customer_id ORDER BY customer_id"
+                       ).fetchall()
+    if kind == "customers":
+        assert set(store.SEARCH_TRIGGERS) <= triggers
+
+        def found(text: str) -> list[str]:
+            return [customer for (customer,) in db.execute(
+                "SELECT customer_id FROM customers WHERE rowid IN (SELECT rowid FROM customers_fts "
+                "WHERE customers_fts MATCH ?)", [f'"{text}"'])]
+
+        assert found(f"Name visit {large + large // 2 - 1}") == [f"N{large + large // 2 - 1}"]  # added
+        assert found(f"Name visit {large // 2}") == [f"N{large // 2}"] and not found(f"Name phone {large // 2}")
+        assert found(f"Name phone {large // 2 - 1}") == [f"N{large // 2 - 1}"]  # left as it was

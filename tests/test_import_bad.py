@@ -111,6 +111,10 @@ CASES = {
         "balances__too_many_decimals.csv:2:total_assets: found '12.345', expected an amount with at most 2", []),
     "contacts__bad_flag.csv": (
         "contacts__bad_flag.csv:2:meaningful: found 'maybe', expected yes or no (1/0, true/false)", []),
+    # an amount's column is `amount`, its field `amount_minor`: one bad cell, one problem, named by the column
+    "transactions__bad_amount.csv": ("transactions__bad_amount.csv: 1 problem(s); nothing was imported", []),
+    "transactions__missing_amount.csv": (
+        "transactions__missing_amount.csv:3:amount: found '', expected a value (this column is required)", []),
     # keys and references
     "customers__duplicate_id.csv": (
         "customers__duplicate_id.csv:4:customer_id: found 'C9000001', expected an id not used before (line 2 has it)",

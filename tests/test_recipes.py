@@ -15,10 +15,12 @@ from pathlib import Path
 import pytest
 
 from books import AS_OF
-from clientbook.errors import MappingError
+from clientbook import columnar, recipes, sources
+from clientbook.errors import BadInput, MappingError
 from clientbook.importer import ImportInvalid
 from clientbook.policy import load
 from clientbook.recipes import add_months, parse_date, resident_id_birth_date, resident_id_sex, run_recipe
+from clientbook.sources import NotStreamed, read_source, stream_source
 from clientbook.store import open_book
 from helpers import ROOT, file_digest, run_cli
 
@@ -115,14 +117,8 @@ def book(tmp_path):
     return open_book(tmp_path / "book.db", manager, create=True), policy
 
 
-def test_a_relational_export_goes_in_by_one_recipe_cell_by_cell(tmp_path, export):
-    folder, truth = export
-    db, policy = book(tmp_path)
-    result = run_recipe(db, policy, folder / "bank.recipe.toml", as_of=AS_OF)
-    assert [(kind.kind, kind.inserted) for kind in result.kinds] == [
-        ("customers", 40), ("holdings", len(truth["holdings"])), ("balances", len(truth["balances"])),
-        ("transactions", 300)]
-    assert result.left_out == {"holdings": [("accounts nobody owns", 3)]}
+def assert_holds(db, truth) -> None:
+    """Every cell the test knows of, in the book as the test computed it."""
     customers = {row["customer_id"]: row for row in db.query("SELECT * FROM customers")}
     for customer_id, expected in truth["customers"].items():
         assert {key: customers[customer_id][key] for key in expected} == expected
@@ -133,8 +129,20 @@ def test_a_relational_export_goes_in_by_one_recipe_cell_by_cell(tmp_path, export
     balances = {row["customer_id"]: (row["as_of"], row["total_assets_minor"]) for row in db.query("SELECT * FROM balances")}
     assert balances == {owner: (AS_OF.isoformat(), total) for owner, total in truth["balances"].items()}
     transactions = {row["txn_id"]: row for row in db.query("SELECT * FROM transactions")}
+    assert set(transactions) == set(truth["transactions"])
     for txn_id, expected in truth["transactions"].items():
         assert {key: transactions[txn_id][key] for key in expected} == expected
+
+
+def test_a_relational_export_goes_in_by_one_recipe_cell_by_cell(tmp_path, export):
+    folder, truth = export
+    db, policy = book(tmp_path)
+    result = run_recipe(db, policy, folder / "bank.recipe.toml", as_of=AS_OF)
+    assert [(kind.kind, kind.inserted) for kind in result.kinds] == [
+        ("customers", 40), ("holdings", len(truth["holdings"])), ("balances", len(truth["balances"])),
+        ("transactions", 300)]
+    assert result.left_out == {"holdings": [("accounts nobody owns", 3)]}
+    assert_holds(db, truth)
     again = run_recipe(db, policy, folder / "bank.recipe.toml", as_of=AS_OF)  # re-import: upserts by key
     assert [(kind.inserted, kind.updated) for kind in again.kinds] == [(0, 0)] * 4
     assert all(kind.unchanged == kind.rows for kind in again.kinds)
@@ -289,3 +297,263 @@ def test_a_dry_run_counts_every_kind_and_writes_nothing(tmp_path, export):
     assert counts == {"customers": 40, "holdings": len(truth["holdings"]), "balances": len(truth["balances"]),
                       "transactions": 300}
     assert file_digest(book_path) == before
+
+
+# --- large exports: sources read a block at a time, kinds imported a part at a time -------------------
+
+
+def import_source_calls(monkeypatch, rows: int) -> list[tuple[str, int]]:
+    """A kind's parts made ``rows`` rows of its SELECT; each call of the import, by kind and rows."""
+    monkeypatch.setattr(recipes, "CHUNK_ROWS", rows)
+    calls, import_source = [], recipes.import_source
+
+    def counted(db, policy, kind, source, *args, **options):
+        calls.append((kind, len(source)))
+        return import_source(db, policy, kind, source, *args, **options)
+
+    monkeypatch.setattr(recipes, "import_source", counted)
+    return calls
+
+
+@pytest.mark.parametrize("reads", ["in process", "in child processes"])
+def test_a_kind_in_parts_goes_in_cell_by_cell_as_a_whole_kind_does(tmp_path, export, monkeypatch, reads):
+    """Each part is its own import inside the recipe's transaction; the book ends up holding what
+    one import of the whole kind gives, and a re-import in parts finds every row unchanged. Read
+    in child processes, the next part is read while one is imported, and the keys checked whole."""
+    if reads == "in child processes":
+        pytest.importorskip("adbc_driver_sqlite")
+        monkeypatch.setattr(columnar, "CHILD_READ_ROWS", 1)
+    folder, truth = export
+    db, policy = book(tmp_path)
+    calls = import_source_calls(monkeypatch, 50)
+    result = run_recipe(db, policy, folder / "bank.recipe.toml", as_of=AS_OF)
+    assert [rows for kind, rows in calls if kind == "transactions"] == [50] * 6
+    # Balances are keyed by a date, which the import reads (several formats may give one date): whole.
+    assert [rows for kind, rows in calls if kind == "balances"] == [len(truth["balances"])]
+    holdings = [rows for kind, rows in calls if kind == "holdings"]
+    assert len(holdings) > 1 and sum(holdings) == len(truth["holdings"])
+    assert [(kind.kind, kind.rows, kind.inserted) for kind in result.kinds] == [
+        ("customers", 40, 40), ("holdings", len(truth["holdings"]), len(truth["holdings"])),
+        ("balances", len(truth["balances"]), len(truth["balances"])), ("transactions", 300, 300)]
+    assert result.left_out == {"holdings": [("accounts nobody owns", 3)]}
+    assert_holds(db, truth)
+    again = run_recipe(db, policy, folder / "bank.recipe.toml", as_of=AS_OF)
+    assert [(kind.inserted, kind.updated, kind.unchanged) for kind in again.kinds] == [
+        (0, 0, kind.rows) for kind in result.kinds]
+    assert_holds(db, truth)
+
+
+def rewrite_lines(path: Path, changes: dict[int, callable]) -> None:
+    """Lines of a file (numbered from 1, the header) changed by the functions given for them."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for number, change in changes.items():
+        lines[number - 1] = change(lines[number - 1].split(","))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_a_key_repeated_in_two_parts_is_refused_with_both_rows_and_nothing_is_written(tmp_path, export,
+                                                                                     monkeypatch):
+    """Line 251 repeats the transaction of line 2 (with a blank the import trims): 250 rows apart,
+    in two parts, and refused all the same."""
+    folder, _ = export
+    rewrite_lines(folder / "transactions.csv", {251: lambda cells: ",".join(["1 ", *cells[1:]])})
+    db, policy = book(tmp_path)
+    before = file_digest(tmp_path / "book.db")
+    import_source_calls(monkeypatch, 50)
+    with pytest.raises(BadInput) as caught:
+        run_recipe(db, policy, folder / "bank.recipe.toml", as_of=AS_OF)
+    shown = caught.value.render()
+    assert "kinds.transactions: 1 key(s) come out more than once, e.g. txn_id 'T1' 2 times" in shown, shown
+    assert "transactions.csv:2 dispositions.csv:" in shown and "transactions.csv:251 dispositions.csv:" in shown
+    assert db["customers"].count == 0 and db["transactions"].count == 0
+    assert file_digest(tmp_path / "book.db") == before
+
+
+def test_bad_cells_in_several_parts_are_all_reported_by_their_source_rows(tmp_path, export, monkeypatch):
+    """A credit's amount the import refuses (line 10) and a debit's a registered function cannot
+    negate (line 260), 250 rows apart: both named by their source rows, nothing written."""
+    folder, _ = export
+    rewrite_lines(folder / "transactions.csv", {
+        10: lambda cells: ",".join([*cells[:3], "CREDIT", "12x", cells[5]]),
+        260: lambda cells: ",".join([*cells[:3], "DEBIT", "7y", cells[5]])})
+    db, policy = book(tmp_path)
+    before = file_digest(tmp_path / "book.db")
+    import_source_calls(monkeypatch, 50)
+    with pytest.raises(ImportInvalid) as caught:
+        run_recipe(db, policy, folder / "bank.recipe.toml", as_of=AS_OF)
+    assert sorted((problem.path, problem.line, problem.column, problem.found) for problem in caught.value.problems) == [
+        ("transactions.csv", 10, "amount", "'12x'"), ("transactions.csv", 260, "amount", "'7y'")]
+    assert all(problem.made_from.startswith("dispositions.csv:") for problem in caught.value.problems)
+    assert "rows were checked" not in caught.value.render()
+    assert db["transactions"].count == 0 and file_digest(tmp_path / "book.db") == before
+
+
+def test_once_the_shown_problems_are_found_the_later_parts_are_left_unchecked_and_said_to_be(tmp_path, export,
+                                                                                            monkeypatch):
+    folder, _ = export
+    rewrite_lines(folder / "transactions.csv", {
+        line: lambda cells: ",".join([*cells[:3], "CREDIT", "12x", cells[5]]) for line in range(2, 32)})
+    db, policy = book(tmp_path)
+    import_source_calls(monkeypatch, 50)
+    with pytest.raises(ImportInvalid) as caught:
+        run_recipe(db, policy, folder / "bank.recipe.toml", as_of=AS_OF)
+    assert len(caught.value.problems) == 30
+    shown = caught.value.render().splitlines()
+    assert shown[-2:] == ["  ... and 10 more (--errors-out FILE writes them all)",
+                          "only the first 50 of the kind's 300 rows were checked: the rest may hold more problems"]
+    assert db["transactions"].count == 0
+
+
+def test_a_problem_of_a_column_is_reported_once_however_many_parts(tmp_path, export, monkeypatch):
+    folder, _ = export
+    recipe = folder / "misspelt.recipe.toml"
+    recipe.write_text('[sources.clients]\nfile = "clients.csv"\n[kinds.customers]\n'
+                      'select = "SELECT \'C\' || client_id AS customer_id, \'x\' AS name, \'y\' AS namee, _row '
+                      'FROM clients"\n', encoding="utf-8")
+    db, policy = book(tmp_path)
+    calls = import_source_calls(monkeypatch, 10)
+    with pytest.raises(ImportInvalid) as caught:
+        run_recipe(db, policy, recipe, as_of=AS_OF)
+    assert len(calls) == 4
+    (problem,) = caught.value.problems
+    assert (problem.path, problem.line, problem.column) == ("clients.csv", 2, "namee")
+    assert problem.expected.startswith("a clientbook field; did you mean 'name'?")
+
+
+def test_a_customer_referred_by_one_of_a_later_part_goes_in_the_kind_read_whole(tmp_path, monkeypatch):
+    """A customer may refer to another of the same import: its customers are imported whole."""
+    folder = tmp_path / "export"
+    folder.mkdir()
+    write_csv(folder / "people.csv", ["id", "referrer"], [[1, 3], [2, ""], [3, ""]])
+    (folder / "r.toml").write_text(
+        '[sources.people]\nfile = "people.csv"\n[kinds.customers]\nselect = "SELECT \'C\' || id AS customer_id, '
+        '\'x\' AS name, CASE WHEN referrer = \'\' THEN NULL ELSE \'C\' || referrer END AS referred_by_customer, '
+        '_row FROM people"\n', encoding="utf-8")
+    db, policy = book(tmp_path)
+    calls = import_source_calls(monkeypatch, 1)
+    assert run_recipe(db, policy, folder / "r.toml").kinds[0].inserted == 3
+    assert calls == [("customers", 3)]
+    assert db.execute("SELECT referred_by_customer FROM customers WHERE customer_id = 'C1'").fetchone() == ("C3",)
+
+
+def test_owners_in_a_recipe_are_checked_whole_for_capacity_and_one_owner(tmp_path, monkeypatch):
+    """A staff member's capacity counts every owner of the import, whatever the part size; a customer
+    given two owners in two parts is a repeated key."""
+    folder = tmp_path / "export"
+    folder.mkdir()
+    write_csv(folder / "staff.csv", ["staff_id", "name", "post", "capacity"],
+              [["S1", "Li Na", "wealth_manager", 2], ["S2", "Wang Fang", "wealth_manager", ""]])
+    write_csv(folder / "clients.csv", ["id"], [[1], [2], [3]])
+    write_csv(folder / "officers.csv", ["client", "officer"], [[1, "S1"], [2, "S1"], [3, "S1"]])
+    recipe = folder / "r.toml"
+    recipe.write_text("""
+[sources.staff]
+file = "staff.csv"
+[sources.clients]
+file = "clients.csv"
+[sources.officers]
+file = "officers.csv"
+[kinds.staff]
+select = "SELECT staff_id, name, post, capacity, _row FROM staff"
+[kinds.customers]
+select = "SELECT 'C' || id AS customer_id, 'Client ' || id AS name, _row FROM clients"
+[kinds.owners]
+select = "SELECT 'C' || client AS customer_id, officer AS staff_id, _row FROM officers"
+""", encoding="utf-8")
+    db, policy = book(tmp_path)
+    calls = import_source_calls(monkeypatch, 1)
+    with pytest.raises(ImportInvalid) as caught:
+        run_recipe(db, policy, recipe, as_of=AS_OF)
+    assert ("owners", 3) in calls
+    (problem,) = caught.value.problems
+    assert (problem.path, problem.line, problem.column) == ("officers.csv", 4, "staff_id")
+    assert "with this file they would hold 3" in problem.expected, problem.expected
+    write_csv(folder / "officers.csv", ["client", "officer"], [[1, "S1"], [2, "S2"], [1, "S2"]])
+    with pytest.raises(BadInput) as caught:
+        run_recipe(db, policy, recipe, as_of=AS_OF)
+    assert "kinds.owners: 1 key(s) come out more than once, e.g. customer_id 'C1' 2 times (from officers.csv:2; " \
+           "officers.csv:4)" in caught.value.render()
+    assert db["customers"].count == 0 and db["assignments"].count == 0
+
+
+def test_an_exports_files_are_read_a_block_at_a_time(tmp_path, export, monkeypatch):
+    """The export's CSV files never go through the reader that holds a whole file."""
+    folder, truth = export
+
+    def whole(path, **options):
+        raise AssertionError(f"{path} read whole")
+
+    monkeypatch.setattr(recipes, "read_source", whole)
+    db, policy = book(tmp_path)
+    run_recipe(db, policy, folder / "bank.recipe.toml", as_of=AS_OF)
+    assert_holds(db, truth)
+
+
+def test_keys_are_trimmed_of_what_the_importer_trims():
+    assert set(recipes.WHITESPACE) == {chr(code) for code in range(0x110000) if chr(code).isspace()}
+
+
+# Read a block at a time as read_source reads them whole (blocks of 64 bytes in these tests).
+STREAMED = {
+    "plain": b"a,b\n" + b"".join(b"%d,x\n" % number for number in range(100)),
+    "crlf": b"a,b\r\n1,x\r\n2,y\r\n",
+    "no line break at the end": b"a,b\n1,x\n2,y",
+    "a byte-order mark first": b"\xef\xbb\xbfa,b\n1,x\n",
+    "semicolons": b"a;b\n1;x\n",
+    "a quoted separator": b'a,b\n1,"x,y"\n',
+    "characters cut by the blocks": ("a,b\n1," + "张" * 19 + "\n2," + "伟" * 19 + "\n").encode(),
+}
+# Read whole by read_source, which reads or refuses them (the message then names the line).
+NOT_STREAMED = {
+    "a quoted line break": b'a,b\n1,"x\ny"\n2,z\n',
+    "a lone carriage return": b"a,b\r\n1,x\r2,y\r\n",
+    "a byte-order mark inside, cut by the blocks": b"a,b\n1," + b"x" * 57 + b"\xef\xbb\xbf\n2,y\n",
+    "a NUL": b"a,b\n1,x\x00\n",
+    "GBK": "a,b\n1,张伟\n".encode("gbk"),
+    "only blanks": "\u3000\n\u3000\n".encode(),
+    "a header only": b"a,b\n",
+    "a row too few": b"a,b\n1,x\n2\n",
+}
+
+
+def source_cells(source) -> list[tuple]:
+    if source.table is not None:
+        return [tuple(row.values()) for row in source.table.to_pylist()]
+    return [tuple(row) for row in source.rows]
+
+
+@pytest.mark.parametrize("case", sorted(STREAMED))
+def test_a_source_read_a_block_at_a_time_is_read_as_the_importer_reads_it(tmp_path, monkeypatch, case):
+    monkeypatch.setattr(sources, "ARROW_BLOCK_BYTES", 64)
+    path = tmp_path / "export.csv"
+    path.write_bytes(STREAMED[case])
+    whole = read_source(path)
+    stream = stream_source(path)
+    batches = list(stream.batches)
+    assert len(batches) > 1 or len(STREAMED[case]) <= 64
+    assert (stream.columns, stream.encoding) == (whole.columns, whole.encoding)
+    assert [tuple(row.values()) for table, _ in batches for row in table.to_pylist()] == source_cells(whole)
+    assert [int(line) for _, lines in batches for line in lines] == list(whole.lines)
+
+
+@pytest.mark.parametrize("case", sorted(NOT_STREAMED))
+def test_a_source_the_block_reader_cannot_read_as_the_importer_does_is_left_to_it(tmp_path, monkeypatch, case):
+    monkeypatch.setattr(sources, "ARROW_BLOCK_BYTES", 64)
+    path = tmp_path / "export.csv"
+    path.write_bytes(NOT_STREAMED[case])
+    with pytest.raises(NotStreamed):
+        list(stream_source(path).batches)
+
+
+def test_a_recipe_reads_a_source_with_quoted_line_breaks_whole_with_its_lines(tmp_path, export):
+    """Line breaks inside quotes: the file is read whole, and a problem still names its line."""
+    folder, _ = export
+    rows = (folder / "clients.csv").read_text(encoding="utf-8").splitlines()
+    number = rows[5].split(",")[1]
+    rows[5] = rows[5].replace(number, number[:-1] + ("1" if number[-1] == "0" else "0"))  # wrong check character
+    rows[2] = rows[2].rsplit(",", 1)[0] + ',"district\n2"'  # one record, two lines: clients 2 and 3
+    (folder / "clients.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    db, policy = book(tmp_path)
+    with pytest.raises(ImportInvalid) as caught:
+        run_recipe(db, policy, folder / "bank.recipe.toml", as_of=AS_OF)
+    assert {(problem.path, problem.line) for problem in caught.value.problems} == {("clients.csv", 7)}
