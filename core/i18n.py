@@ -2,8 +2,9 @@
 
 Catalogs are TOML files named after the language (``en.toml``, ``zh-Hans.toml``,
 ``zh-Hant.toml``) in a ``locales`` package: the core's own, and one per plugin that
-ships messages (the plugin manager adds them). Keys are dotted; values are
-``str.format`` templates.
+ships messages (the plugin manager adds them). A package may split a language's messages
+by topic into parts named ``TOPIC.LANGUAGE.toml`` (``needs.zh-Hant.toml``), read after the
+main file. Keys are dotted; values are ``str.format`` templates.
 """
 
 from __future__ import annotations
@@ -42,9 +43,16 @@ def add_catalog_package(package: str) -> None:
     except ModuleNotFoundError:
         return
     for language in LANGUAGES:
-        path = folder / f"{language}.toml"
-        if path.is_file():
+        for path in catalog_files(folder, language):
             _catalogs[language].update(_flatten(tomllib.loads(path.read_text(encoding="utf-8"))))
+
+
+def catalog_files(folder, language: str) -> list:
+    """A locales folder's files for one language: ``LANGUAGE.toml``, then its topic parts in name order."""
+    main = folder / f"{language}.toml"
+    parts = sorted((path for path in folder.iterdir() if path.name.endswith(f".{language}.toml")),
+                   key=lambda path: path.name)
+    return [path for path in [main, *parts] if path.is_file()]
 
 
 def catalog(language: str) -> dict[str, str]:

@@ -115,7 +115,7 @@ def test_life_stages_by_the_first_rule_that_matches_else_unknown():
         "marital_status": text(["married", "Married", None, "other"]),
         "children": pd.array([0, 0, None, 0], dtype="Int64"),
     })
-    frame = place_customers(customers, policy["lifecycle"])
+    frame = place_customers(customers, policy["lifecycle"], date(2026, 6, 30))
     assert list(frame["life_stage"]) == ["retirement", "family_formation", "unknown", "unknown"]
     assert frame["life_stage"].dtype == "string"
     assert list(frame["life_stage_facts"].fillna("")) == [

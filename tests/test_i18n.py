@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from clientbook.explain import SPEC_KINDS, fields_of
-from clientbook.i18n import LANGUAGES, _flatten, normalise_language, t_in
+from clientbook.i18n import LANGUAGES, _flatten, catalog_files, normalise_language, t_in
 from clientbook.output import display_width, render_table
 from helpers import run_cli
 
@@ -16,15 +16,24 @@ ROOT = Path(__file__).resolve().parent.parent
 CATALOG_FOLDERS = [ROOT / "core" / "locales", *sorted((ROOT / "plugins").glob("*/locales"))]
 
 
+def _catalog(folder: Path, language: str) -> dict[str, str]:
+    """One language's messages in a locales folder: the main file and its topic parts."""
+    merged = {}
+    for path in catalog_files(folder, language):
+        part = _flatten(tomllib.loads(path.read_text(encoding="utf-8")))
+        assert not set(part) & set(merged), f"{path}: keys already given by another part: {sorted(set(part) & set(merged))}"
+        merged.update(part)
+    return merged
+
+
 @pytest.mark.parametrize("folder", CATALOG_FOLDERS, ids=lambda folder: folder.parent.name)
 def test_every_language_has_every_key_with_the_same_placeholders(folder):
     """The same fields with the same format specs (a reason's {amount:money} is money in every
     language), and only specs the renderer knows."""
-    catalogs = {language: _flatten(tomllib.loads((folder / f"{language}.toml").read_text(encoding="utf-8")))
-                for language in LANGUAGES}
+    catalogs = {language: _catalog(folder, language) for language in LANGUAGES}
     english = catalogs["en"]
     for language in ("zh-Hans", "zh-Hant"):
-        assert set(catalogs[language]) == set(english), f"{folder}/{language}.toml keys differ from en.toml"
+        assert set(catalogs[language]) == set(english), f"{folder}: the {language} catalog's keys differ from en's"
         for key, template in english.items():
             assert fields_of(catalogs[language][key]) == fields_of(template), f"{language} {key}"
     for key, template in english.items():
@@ -38,7 +47,7 @@ def test_every_key_used_in_code_exists_in_english():
 
     english = {}
     for folder in CATALOG_FOLDERS:
-        english.update(_flatten(tomllib.loads((folder / "en.toml").read_text(encoding="utf-8"))))
+        english.update(_catalog(folder, "en"))
     pattern = re.compile(r"""(?:\bt\(|explain\(|BadInput\(|PluginError\(|Refusal\()\s*"([a-z_]+(?:\.[a-z_]+)+)\"""")
     problem_keys = re.compile(r""""((?:policy|retail_tiering|lifecycle|key_account)\.[a-z_.]+)\"""")
     used = set()

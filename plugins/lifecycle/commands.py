@@ -1,0 +1,12 @@
+"""lifecycle's command line: each module of commands declares its own, gathered here."""
+
+from __future__ import annotations
+
+from clientbook import hookimpl
+
+from . import cli_groups, cli_models, cli_needs
+
+
+@hookimpl
+def clientbook_cli_commands():
+    return [*cli_groups.commands(), *cli_needs.commands(), *cli_models.commands()]

@@ -1,0 +1,33 @@
+"""The ``[lifecycle]`` policy table: each part is defined beside the rules that read it."""
+
+from __future__ import annotations
+
+from clientbook.policy import PolicyModel
+
+from .groups import GroupsPolicy, OccupationClass
+from .models import ModelsPolicy
+from .needs import NeedsPolicy
+from .stages import Rule, Stage, check_stages
+
+
+def _nested(prefix: str, found) -> list[tuple[str, str, dict]]:
+    return [(f"{prefix}.{key}" if key else prefix, message, params) for key, message, params in found]
+
+
+class LifecyclePolicy(PolicyModel):
+    stages: list[Stage] = []
+    rules: list[Rule] = []
+    occupations: list[OccupationClass] = []
+    groups: GroupsPolicy = GroupsPolicy()
+    needs: NeedsPolicy = NeedsPolicy()
+    models: ModelsPolicy = ModelsPolicy()
+
+    def check(self):
+        found = check_stages(self)
+        found += _nested("groups", self.groups.check())
+        found += _nested("needs", self.needs.check())
+        found += _nested("models", self.models.check())
+        return found
+
+    def check_across(self, tables):
+        return _nested("needs", self.needs.check_across(tables))
