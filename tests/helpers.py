@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import atexit
 import hashlib
+import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
+import threading
 import tomllib
 from pathlib import Path
 
@@ -51,18 +55,75 @@ def install_plugin_package(name: str, site: Path) -> Path:
     return site
 
 
-def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, check_code: int | None = None):
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, check_code: int | None = None,
+            cold: bool = False):
     """The real ``clientbook`` command in a subprocess, as from a pipe: no terminal size unless the
-    test gives one (pytest-xdist's workers set ``COLUMNS`` and ``LINES`` for themselves)."""
+    test gives one (pytest-xdist's workers set ``COLUMNS`` and ``LINES`` for themselves).
+
+    The subprocess is forked from a server that has imported clientbook once (tests/cli_server.py),
+    unless ``cold`` is asked for, the environment would change what Python imports, or
+    ``CLIENTBOOK_TESTS_COLD`` is set: then it is a fresh ``python -m clientbook``."""
     environment = {key: value for key, value in os.environ.items()
                    if not key.startswith("CLIENTBOOK_") and key not in ("COLUMNS", "LINES")}
     environment.update({"LANG": "C.UTF-8", "PYTHONIOENCODING": "utf-8"})
     environment.update(env or {})
-    result = subprocess.run([sys.executable, "-m", "clientbook", *args], cwd=cwd, env=environment,
-                            capture_output=True, text=True, encoding="utf-8", timeout=600)
+    server = None if cold or os.environ.get("CLIENTBOOK_TESTS_COLD") else _warm_server()
+    if server is not None and server.imports_as(environment):
+        result = server.run(list(args), cwd or Path.cwd(), environment)
+    else:
+        result = subprocess.run([sys.executable, "-m", "clientbook", *args], cwd=cwd, env=environment,
+                                capture_output=True, text=True, encoding="utf-8", timeout=600)
     if check_code is not None:
         assert result.returncode == check_code, (result.returncode, result.stdout, result.stderr)
     return result
+
+
+# What decides which modules a fresh interpreter would import: a command run with any of them
+# changed cannot come from the server's imports.
+_IMPORT_VARIABLES = ("PYTHONPATH", "PYTHONHOME", "PYTHONSAFEPATH", "PYTHONNOUSERSITE", "PYTHONUSERBASE")
+# The environment before any test changed it (monkeypatch): the server starts from it.
+_STARTING_ENVIRONMENT = dict(os.environ)
+
+
+def _imports(env) -> dict:
+    return {name: env.get(name) for name in _IMPORT_VARIABLES}
+
+
+class _WarmServer:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.imports = _imports(_STARTING_ENVIRONMENT)
+        self.process = subprocess.Popen([sys.executable, str(Path(__file__).with_name("cli_server.py"))],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, encoding="utf-8",
+                                        bufsize=1, env=_STARTING_ENVIRONMENT)
+        self.folder = Path(tempfile.mkdtemp(prefix="clientbook-cli-"))
+        atexit.register(shutil.rmtree, self.folder, True)
+        ready = self.process.stdout.readline()
+        assert ready.strip() == '{"ready": true}', ready
+
+    def imports_as(self, env: dict) -> bool:
+        """Whether a fresh interpreter with ``env`` would import what the server did."""
+        return _imports(env) == self.imports
+
+    def run(self, args: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
+        with self.lock:
+            out, err = self.folder / "stdout", self.folder / "stderr"
+            request = {"args": args, "cwd": str(Path(cwd).resolve()), "env": env, "out": str(out), "err": str(err)}
+            self.process.stdin.write(json.dumps(request) + "\n")
+            self.process.stdin.flush()
+            answer = json.loads(self.process.stdout.readline())
+            return subprocess.CompletedProcess([sys.executable, "-m", "clientbook", *args], answer["code"],
+                                               out.read_text(encoding="utf-8"), err.read_text(encoding="utf-8"))
+
+
+_server: _WarmServer | None = None
+
+
+def _warm_server() -> _WarmServer:
+    global _server
+    if _server is None or _server.process.poll() is not None:
+        _server = _WarmServer()
+    return _server
 
 
 def refused_import(book: Path, *args: str) -> list[str]:

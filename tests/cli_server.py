@@ -1,0 +1,96 @@
+"""A warm start for the tests' ``clientbook`` subprocesses: import once, fork per command.
+
+Most of a CLI run in the tests is Python importing pandas, pyarrow and the plugins (about a
+second each time, several hundred times a suite). This server imports them once, then for
+every request forks a child that becomes ``python -m clientbook ARGS``: its own process
+with the request's working directory, environment, argv, and stdin, stdout and stderr on
+files, which runs the real entry point and exits through the interpreter's normal shutdown
+(so the book's connections close as they would). The parent answers with the exit code.
+
+Requests and answers are JSON lines on the server's stdin and stdout (see
+``helpers.run_cli``). Whatever would change what is imported (``PYTHONPATH``) is the
+client's to check: it runs such a command cold.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import runpy
+import signal
+import sys
+import time
+
+TIME_LIMIT = 600  # seconds, as helpers.run_cli's cold subprocess has
+
+
+def _preload() -> None:
+    """What every ``clientbook`` command imports, imported once (Textual is not: the CLI never imports it)."""
+    import clientbook.cli  # noqa: F401
+    import clientbook.plugins.key_account  # noqa: F401
+    import clientbook.plugins.lifecycle  # noqa: F401
+    import clientbook.plugins.retail_tiering  # noqa: F401
+
+
+def _stream(fd: int, encoding: str, errors: str, line_buffering: bool) -> io.TextIOWrapper:
+    return io.TextIOWrapper(io.BufferedWriter(io.FileIO(fd, "w", closefd=False)), encoding=encoding, errors=errors,
+                            line_buffering=line_buffering)
+
+
+def _become_command(request: dict, answers: int, requests: int) -> None:
+    """In the child: turn this process into ``python -m clientbook ARGS`` and run it (never returns)."""
+    os.close(answers)
+    os.close(requests)
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    stdin = os.open(os.devnull, os.O_RDONLY)
+    out = os.open(request["out"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    err = os.open(request["err"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    for source, target in ((stdin, 0), (out, 1), (err, 2)):
+        os.dup2(source, target)
+        os.close(source)
+    encoding, _, errors = os.environ.get("PYTHONIOENCODING", "utf-8").partition(":")
+    sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)),
+                                                 encoding=encoding or "utf-8")
+    sys.stdout = sys.__stdout__ = _stream(1, encoding or "utf-8", errors or "strict", False)
+    sys.stderr = sys.__stderr__ = _stream(2, encoding or "utf-8", "backslashreplace", True)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    sys.path[0] = os.getcwd()  # as `python -m` puts the working directory first
+    sys.argv = ["clientbook", *request["args"]]
+    runpy.run_module("clientbook", run_name="__main__", alter_sys=True)
+    sys.exit(0)
+
+
+def _wait(pid: int) -> int:
+    deadline = time.monotonic() + TIME_LIMIT
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(0.002)
+
+
+def serve() -> None:
+    # The pipes move to private descriptors; 0 and 1 point at nothing until a child takes them.
+    requests, answers = os.dup(0), os.dup(1)
+    nothing = os.open(os.devnull, os.O_RDWR)
+    os.dup2(nothing, 0)
+    os.dup2(nothing, 1)
+    _preload()
+    reader = os.fdopen(requests, "r", encoding="utf-8", buffering=1, closefd=False)
+    os.write(answers, b'{"ready": true}\n')
+    for line in reader:
+        request = json.loads(line)
+        pid = os.fork()
+        if pid == 0:
+            _become_command(request, answers, requests)
+        code = _wait(pid)
+        os.write(answers, (json.dumps({"code": code}) + "\n").encode())
+
+
+if __name__ == "__main__":
+    serve()
