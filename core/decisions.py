@@ -312,14 +312,17 @@ def write(db, changes: Changes, run_id: int, previous_run: int | None, new_rules
                                          "AND tbl_name = 'decisions' AND sql IS NOT NULL")] if first else []
     for index, _ in indexes:
         db.execute(f"DROP INDEX [{index}]")
-    names = ", ".join(f"[{name}]" for name in fields)
-    db.execute(f"INSERT INTO main.decisions (customer_id, {names}) SELECT customer_id, "
-               f"{', '.join(chosen(name) for name in fields)} FROM {source('staged_rows')} WHERE is_new")
+    # No decision columns at all (every deciding plugin disabled): new customers get their row, nothing to update.
+    names = "".join(f", [{name}]" for name in fields)
+    values = "".join(f", {chosen(name)}" for name in fields)
+    db.execute(f"INSERT INTO main.decisions (customer_id{names}) SELECT customer_id{values} "
+               f"FROM {source('staged_rows')} WHERE is_new")
     for _, sql in indexes:
         db.execute(sql)
-    updates = ", ".join(f"[{name}] = {chosen(name, 's.')}" for name in fields)
-    db.execute(f"UPDATE decisions SET {updates} FROM {source('staged_rows')} s WHERE NOT s.is_new "
-               "AND decisions.customer_id = s.customer_id")
+    if fields:
+        updates = ", ".join(f"[{name}] = {chosen(name, 's.')}" for name in fields)
+        db.execute(f"UPDATE decisions SET {updates} FROM {source('staged_rows')} s WHERE NOT s.is_new "
+                   "AND decisions.customer_id = s.customer_id")
     db.execute("INSERT INTO main.decision_history (decision, customer_id, value, rule_id, facts, facts_run, "
                "from_run, to_run) SELECT decision, customer_id, value, rule_id, facts, ?, from_run, ? "
                f"FROM {source('staged_history')}", [previous_run, run_id])

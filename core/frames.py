@@ -39,6 +39,16 @@ ASSIGNMENT_TABLE_COLUMNS = [
 ]
 
 
+def _frame_types() -> dict[str, dict[str, str]]:
+    columns = {"staff": schema.STAFF_COLUMNS, "holdings": schema.HOLDING_COLUMNS, "balances": schema.BALANCE_COLUMNS,
+               "transactions": schema.TRANSACTION_COLUMNS, "assignments": ASSIGNMENT_TABLE_COLUMNS,
+               "contacts": schema.CONTACT_COLUMNS}
+    return {name: {column: kind for column, kind, _ in table} for name, table in columns.items()}
+
+
+_FRAME_TYPES = _frame_types()  # each frame's columns and their SQLite types, from the schema
+
+
 class Book:
     """Frames of one book at one date. Build from a database with :func:`read_book`,
     or from frames with :meth:`from_frames` (tests, other engines).
@@ -62,6 +72,7 @@ class Book:
         self._rows: np.ndarray | None = None
         self._allowed: dict[str, None] | None = None
         self._frames_allowed: set[str] | None = None
+        self._frame_columns: dict[str, list[str] | None] = {}  # root: the columns read of each frame; a view: its own
         self._plugin: str | None = None
         self._parent: Book | None = None
 
@@ -86,12 +97,28 @@ class Book:
         if self._frames_allowed is not None and name not in self._frames_allowed:
             raise PluginError("plugins.undeclared_read", plugin=self._plugin, what=name)
         root = self._root
+        declared = self._frame_columns.get(name) if self._parent is not None else None
+        if declared is None and root._frame_columns.get(name) is not None and name in root._cache:
+            # Read in part for the plugins that named columns; this reader wants it whole.
+            del root._cache[name]
+            root._frame_columns[name] = None
         root._read([], [name])
-        return root._cache[name].copy(deep=False)
+        frame = root._cache[name]
+        if declared is not None:  # a view sees the columns its plugin declared, whatever others read
+            return frame[[column for column in frame.columns if column in declared]].copy(deep=False)
+        return frame.copy(deep=False)
 
-    def preload(self, columns, frames=()) -> None:
-        """Read these customer columns and frames (those not read yet) in one pass, at once."""
-        self._root._read(list(dict.fromkeys(["customer_id", *columns])), list(frames))
+    @staticmethod
+    def frame_column_names(name: str) -> list[str]:
+        """The columns a frame of the book has."""
+        return list(_FRAME_TYPES[name])
+
+    def preload(self, columns, frames=(), frame_columns: dict[str, list[str] | None] | None = None) -> None:
+        """Read these customer columns and frames (those not read yet) in one pass, at once;
+        of a frame ``frame_columns`` names, only those columns (with ``customer_id``)."""
+        root = self._root
+        root._frame_columns.update(frame_columns or {})
+        root._read(list(dict.fromkeys(["customer_id", *columns])), list(frames))
 
     def _read(self, columns: list[str], frames: list[str]) -> None:
         columns = [name for name in columns if name not in self._customer_columns]
@@ -103,7 +130,7 @@ class Book:
                 raise KeyError(f"the book has no customer columns {columns}")
             self._cache.update({name: pd.DataFrame() for name in frames})
             return
-        read, loaded = self._reader(columns, frames)
+        read, loaded = self._reader(columns, frames, {name: self._frame_columns.get(name) for name in frames})
         self.reads.extend([tuple(columns)] if columns else [])
         self.reads.extend((name,) for name in frames)
         self._cache.update(loaded)
@@ -146,6 +173,7 @@ class Book:
         view._parent, view._plugin = self._root, plugin
         view._allowed = dict.fromkeys(["customer_id", *reads.customers])  # ordered: book.customers keeps it
         view._frames_allowed = set(reads.frames)
+        view._frame_columns = {name: ["customer_id", *columns] for name, columns in reads.frame_columns.items()}
         if reads.kind != "any":
             kind = self._root._columns(["kind"])["kind"]
             view._rows = np.flatnonzero((kind == reads.kind).fillna(False).to_numpy(dtype=bool))
@@ -230,27 +258,28 @@ def read_book(db, as_of: date) -> Book:
         sql, types = _customer_select(names)
         return in_parts(db, "customers", sql.replace(":day", "?"), types, (day,) * sql.count(":day"), rowid="c.rowid")
 
-    def table(name: str, columns, where: str = "", order: str = "", params=()) -> Callable[[], Query]:
-        types = {column: kind for column, kind, _ in columns}
-        sql = (f"SELECT {', '.join(f'[{column}]' for column in types)} FROM {name}"
-               + (f" WHERE {where}" if where else "") + (f" ORDER BY {order}" if order else ""))
-        return lambda: Query(sql, types, tuple(params), table_rows(db, name))
+    def table(name: str, where: str = "", order: str = "", params=()) -> Callable[[list[str] | None], Query]:
+        def query(wanted: list[str] | None) -> Query:
+            types = {column: kind for column, kind in _FRAME_TYPES[name].items()
+                     if wanted is None or column in wanted or column == "customer_id"}
+            sql = (f"SELECT {', '.join(f'[{column}]' for column in types)} FROM {name}"
+                   + (f" WHERE {where}" if where else "") + (f" ORDER BY {order}" if order else ""))
+            return Query(sql, types, tuple(params), table_rows(db, name))
+        return query
 
     tables = {
-        "staff": table("staff", schema.STAFF_COLUMNS, order="staff_id"),
-        "holdings": table("holdings", schema.HOLDING_COLUMNS, order="customer_id"),
-        "balances": table("balances", schema.BALANCE_COLUMNS, "as_of <= ?", "customer_id, as_of", [day]),
-        "transactions": table("transactions", schema.TRANSACTION_COLUMNS, "occurred_on <= ?",
-                              "customer_id, occurred_on", [day]),
-        "assignments": table("assignments", ASSIGNMENT_TABLE_COLUMNS, "started_on <= ?", "customer_id, started_on",
-                             [day]),
-        "contacts": table("contacts", schema.CONTACT_COLUMNS, "contacted_on <= ?", "customer_id, contacted_on",
-                          [day]),
+        "staff": table("staff", order="staff_id"),
+        "holdings": table("holdings", order="customer_id"),
+        "balances": table("balances", "as_of <= ?", "customer_id, as_of", [day]),
+        "transactions": table("transactions", "occurred_on <= ?", "customer_id, occurred_on", [day]),
+        "assignments": table("assignments", "started_on <= ?", "customer_id, started_on", [day]),
+        "contacts": table("contacts", "contacted_on <= ?", "customer_id, contacted_on", [day]),
     }
 
-    def read(columns: list[str], frames: list[str]) -> tuple[pd.DataFrame | None, dict[str, pd.DataFrame]]:
+    def read(columns: list[str], frames: list[str], wanted: dict[str, list[str] | None]
+             ) -> tuple[pd.DataFrame | None, dict[str, pd.DataFrame]]:
         parts = customer_parts(columns) if columns else []
-        read = read_frames(db, [*parts, *(tables[name]() for name in frames)])
+        read = read_frames(db, [*parts, *(tables[name](wanted.get(name)) for name in frames)])
         customers = None
         if parts:
             customers = pd.concat(read[:len(parts)], ignore_index=True) if len(parts) > 1 else read[0]

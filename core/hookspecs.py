@@ -146,10 +146,13 @@ def clientbook_eligible_posts(policy: Policy) -> list[EligiblePosts] | None:
 def clientbook_screen_needs(
     book: Book, classification: pd.DataFrame, policy: Policy, as_of: date
 ) -> pd.DataFrame | None:
-    """Screen needs from the customer, product and asset-liability tables.
+    """Screen needs from the customer, product and asset-liability tables (and transactions).
 
-    :returns: one row per flag: ``customer_id``, ``need`` (a short code) and
-        ``evidence`` (human-readable: what in the tables raised the flag).
+    :returns: one row per customer and need, built with :func:`clientbook.needs.flag`:
+        ``customer_id``, ``need`` (a short code; its label is the catalog message
+        ``need.<code>``), ``score`` (0 to 1), and the evidence as ``rule`` (a catalog key),
+        ``params`` and ``facts`` (JSON), rendered when read, in the reader's language. The
+        core keeps the current needs only: a need a later run no longer flags is gone.
     """
 
 

@@ -35,7 +35,7 @@ from .columnar import query_table, table_rows
 from .errors import BadInput
 from .explain import render
 from .frames import arrow_ids, member, positions
-from .i18n import t
+from .i18n import LANGUAGES, messages_under, t
 from .mapping import KindMapping, date_tokens, first_two_digit_year
 from .policy import did_you_mean
 from .reasons import Raw, facts_json
@@ -55,6 +55,24 @@ NON_NEGATIVE = {"age", "children", "household_size", "capacity", "influence"}
 # A birth date giving an older customer is a misread date (a two-digit year in the wrong
 # century, day and year swapped), not a customer.
 OLDEST_AGE = 120
+EARLIEST_CHILD_YEAR = 1900  # a youngest child born before it is a misread year, not a child
+# Closed vocabularies: each code, and the other spellings exports write it in (besides the code and
+# its labels in every language), as they read once blanks and hyphens are "_" and letters lower case.
+# A spelling that could mean two codes is not here: a doubtful value is refused, never guessed.
+VOCABULARIES = {
+    "employment_status": {
+        "employed": ("employee", "salaried", "working", "in_work", "在职", "在職", "受雇", "受僱", "上班", "就业",
+                     "就業", "在岗", "在崗", "受薪"),
+        "self_employed": ("selfemployed", "self_employment", "freelance", "freelancer", "sole_trader", "自雇", "自僱",
+                          "个体", "個體", "个体户", "個體戶", "个体经营", "個體經營", "自由职业", "自由職業",
+                          "自由职业者", "自由職業者"),
+        "unemployed": ("jobless", "out_of_work", "失业", "失業", "待业", "待業", "无业", "無業"),
+        "student": ("pupil", "学生", "學生", "在校生", "在读", "在讀"),
+        "retired": ("retiree", "pensioner", "退休", "已退休", "离休", "離休", "离退休", "離退休", "退休人员", "退休人員"),
+        "homemaker": ("home_maker", "housewife", "househusband", "stay_at_home", "stay_at_home_parent", "家庭主妇",
+                      "家庭主婦", "家庭主夫", "全职太太", "全職太太", "全职持家", "全職持家", "家管", "持家"),
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -430,10 +448,17 @@ def _convert(data: pd.DataFrame, lines: np.ndarray, kind: Kind, mapping: KindMap
             converted[target] = _money(text, empty, lines, column, mapping, amounts_in, minor_digits, problems)
         elif kind_of == "integer":
             converted[target] = _integer(text, empty, lines, column, problems, target in NON_NEGATIVE, target)
+            if target == "youngest_child_birth_year":
+                years = converted[target]
+                wrong = ((years < EARLIEST_CHILD_YEAR) | (years > today.year)).fillna(False).to_numpy(dtype=bool)
+                problems.add_rows(wrong, lines, column, text, t("import.expected.child_birth_year", year=today.year))
+                converted[target] = years.mask(wrong)
         elif kind_of == "date":
             converted[target] = _date(text, empty, lines, column, mapping, problems)
             if target == "birth_date":
                 _check_birth_dates(converted[target], text, lines, column, today, problems)
+        elif target in VOCABULARIES:
+            converted[target] = _vocabulary(text, empty, lines, column, target, problems)
         elif kind_of == "flag":
             lowered = text.str.lower()
             bad = ~empty & ~lowered.isin(TRUE_WORDS | FALSE_WORDS).to_numpy()
@@ -443,6 +468,30 @@ def _convert(data: pd.DataFrame, lines: np.ndarray, kind: Kind, mapping: KindMap
         else:
             converted[target] = text.mask(empty, None)
     return pd.DataFrame(converted, index=data.index)
+
+
+def _spellings(field: str) -> dict[str, str]:
+    """Every spelling of a closed vocabulary's codes that an import accepts, as :func:`_spelling` reads
+    it: the code, its labels in every language, and the spellings of :data:`VOCABULARIES`."""
+    found = {}
+    for code, others in VOCABULARIES[field].items():
+        labels = [messages_under(f"value.{field}.", language).get(code, code) for language in LANGUAGES]
+        for text in (code, *labels, *others):
+            found[_spelling(pd.Series([text], dtype="string")).iloc[0]] = code
+    return found
+
+
+def _spelling(text: pd.Series) -> pd.Series:
+    """Text as a vocabulary compares it: NFKC, lower case, blanks and hyphens as one ``_``."""
+    return _normalized(text).str.lower().str.replace(r"[\s\-_]+", "_", regex=True).str.strip("_")
+
+
+def _vocabulary(text, empty, lines, column, field: str, problems) -> pd.Series:
+    """The code each cell spells (``Self-employed``, ``在職`` are ``self_employed``); any other text is a problem."""
+    codes = _spelling(text).map(_spellings(field))
+    bad = ~empty & codes.isna().to_numpy(dtype=bool)
+    problems.add_rows(bad, lines, column, text, t(f"import.expected.{field}", values=", ".join(VOCABULARIES[field])))
+    return codes.astype(object).where(~(bad | empty), None)
 
 
 def _normalized(text: pd.Series) -> pd.Series:
@@ -629,6 +678,8 @@ def _check_keys_and_references(db, frame: pd.DataFrame, lines: np.ndarray, kind:
         bad = frame["kind"].notna().to_numpy() & ~frame["kind"].isin(["retail", "corporate"]).to_numpy() & ~problems.flagged(
             lines, origin.get("kind", "kind"))
         problems.add_rows(bad, lines, origin.get("kind", "kind"), frame["kind"], t("import.expected.one_of", values="retail, corporate"))
+    if kind.name == "customers" and "youngest_child_birth_year" in frame.columns:
+        _check_child_after_parent(db, frame, lines, kind, origin, problems)
     for name, (table, key) in kind.references.items():
         if name not in frame.columns:
             continue
@@ -650,6 +701,21 @@ def _check_keys_and_references(db, frame: pd.DataFrame, lines: np.ndarray, kind:
         _check_moves(db, frame, lines, kind, origin, problems)
     if kind.name == "opportunities":
         _check_opportunities(frame, lines, origin, problems, pipelines)
+
+
+def _check_child_after_parent(db, frame: pd.DataFrame, lines: np.ndarray, kind: Kind, origin: dict,
+                              problems: _Problems) -> None:
+    """A youngest child is not born before the customer: the birth year the file gives, else the
+    book's for a customer it holds (a file of children's years alone updates known customers)."""
+    column = origin.get("youngest_child_birth_year", "youngest_child_birth_year")
+    born = (frame["birth_date"] if "birth_date" in frame.columns
+            else _in_book(db, kind, frame, ["birth_date"])["birth_date"] if table_rows(db, "customers")
+            else pd.Series(None, index=frame.index, dtype=object))
+    parent = pd.to_numeric(born.astype("string").str[:4], errors="coerce")
+    child = frame["youngest_child_birth_year"]
+    early = (child < parent).fillna(False).to_numpy(dtype=bool) & ~problems.flagged(lines, column)
+    for line, year, parent_year in zip(lines[early], child[early], parent[early]):
+        problems.add(int(line), column, str(year), t("import.expected.child_after_parent", born=int(parent_year)))
 
 
 # Unknown ids given a "did you mean": the first this many distinct ones of a file (more than that

@@ -22,8 +22,8 @@ from .errors import BadInput
 from .i18n import LANGUAGES, current_language, messages_under, t
 from .policy import did_you_mean
 
-CUSTOMER_FIELDS = ("kind", "gender", "marital_status", "occupation", "industry", "residence", "education",
-                   "interests", "habits", "investment_goal", "closeness")
+CUSTOMER_FIELDS = ("kind", "gender", "marital_status", "employment_status", "occupation", "industry", "residence",
+                   "education", "interests", "habits", "investment_goal", "closeness")
 TABLE_FIELDS = ("holdings.product_type", "holdings.status", "transactions.kind", "transactions.channel",
                 "contacts.channel", "contacts.purpose", "assignments.rule")
 LABELLED_FIELDS = CUSTOMER_FIELDS + TABLE_FIELDS

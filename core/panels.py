@@ -1,7 +1,7 @@
 """The customer screen's built-in panels, contributed through the same hook as any plugin's.
 
 * ``classification``: each decision of the latest run with its value and reason;
-* ``needs``: the needs flagged by the latest run, with their evidence.
+* ``needs``: the customer's current needs, strongest first, with their score and evidence.
 
 It also labels the core's own codes (gender, product types, assignment rules ...) through
 ``clientbook_value_labels``, as plugins label their decisions: see :mod:`clientbook.labels`.
@@ -44,6 +44,13 @@ def clientbook_customer_panels(profile: dict, labels: dict):
     panels = [classification]
     needs = profile.get("needs") or []
     if needs:
-        panels.append(Panel(name="needs", title=t("panel.needs"), columns=(t("panel.need"), t("panel.evidence")),
-                            rows=tuple((need["need"], need["evidence"]) for need in needs), order=20))
+        panels.append(Panel(name="needs", title=t("panel.needs"),
+                            columns=(t("panel.need"), t("panel.score"), t("panel.evidence")),
+                            rows=tuple((need.get("label") or need["need"], score_text(need.get("score")),
+                                        need.get("evidence") or "") for need in needs), order=20))
     return panels
+
+
+def score_text(score) -> str:
+    """A need's score as a percentage (``85%``); a need stored before scores were kept has none."""
+    return t("needs.no_score") if score is None else f"{float(score):.0%}"

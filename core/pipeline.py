@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import re
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import __version__, changes, columnar, decisions, summaries
+from . import needs as needs_store
 from .assignment import MOVE_COLUMNS, check_assignments, start_assignments, waiting_for_owner
 from .decisions import ensure_decision_columns
 from .declarations import REASON_SUFFIXES, OutputColumn
@@ -30,8 +32,9 @@ from .errors import BadInput, PluginError, contract_error
 from .explain import message_fields
 from .frames import Book, arrow_ids, read_book, same_ids
 from .i18n import current_language
+from .needs import NEED_CODE, NEED_COLUMNS, PLAN_COLUMNS
 from .runs import prune_history
-from .store import bulk_insert, now_iso, writing
+from .store import now_iso, writing
 
 # Value counts are kept in the run record for columns with at most this many values.
 SUMMARY_MAX_VALUES = 50
@@ -257,15 +260,78 @@ def decided(aligned: pa.Table, values: set[str]) -> pa.Table:
     return aligned.filter(kept)
 
 
-def _check_needs(plugin: str, output: object, book_ids: pa.Array) -> pd.DataFrame:
+def _check_needs(plugin: str, output: object, book_ids: pa.Array) -> Checked:
+    """One plugin's needs against the contract: the columns of :func:`clientbook.needs.flag`,
+    customers the book holds, a need code, a score from 0 to 1, a known rule whose English
+    message the params and facts fill, and each need at most once per customer. Checked per
+    need code and per rule, never per row."""
     hook = "clientbook_screen_needs"
-    if not isinstance(output, pd.DataFrame) or not {"customer_id", "need", "evidence"} <= set(output.columns):
-        raise contract_error(plugin, hook, "needs_shape")
-    unknown = pc.is_null(pc.index_in(arrow_ids(output["customer_id"]), value_set=book_ids))
-    if pc.any(unknown).as_py() or output["evidence"].isna().any():
-        raise contract_error(plugin, hook, "needs_rows")
-    frame = output[["customer_id", "need", "evidence"]].astype("string")
-    return frame.assign(plugin=plugin)
+
+    def fail(problem: str, **params) -> PluginError:
+        return contract_error(plugin, hook, problem, **params)
+
+    if not isinstance(output, pd.DataFrame):
+        raise fail("not_a_frame", kind=type(output).__name__)
+    missing = [name for name in NEED_COLUMNS if name not in output.columns and name not in ("params", "facts")]
+    if missing:
+        raise fail("needs_columns", missing=", ".join(missing))
+    if not len(output):  # nothing flagged, as None says it
+        return Checked(plugin, needs_store.combine([]), np.zeros(0, dtype=np.int64))
+    ids = arrow_ids(output["customer_id"])
+    if ids.null_count:
+        raise fail("needs_no_customer", count=ids.null_count)
+    positions = pc.index_in(ids, value_set=book_ids)
+    unknown = pc.is_null(positions)
+    if pc.any(unknown).as_py():
+        raise fail("unknown_customers", count=pc.sum(unknown).as_py(), example=ids.filter(unknown)[0].as_py())
+    customer_ids = output["customer_id"].astype("string").reset_index(drop=True)
+    frame = output.reset_index(drop=True)
+    codes, names = pd.factorize(frame["need"])
+    if (codes < 0).any():
+        raise fail("needs_no_code", count=int((codes < 0).sum()), example=customer_ids.iloc[int(np.argmax(codes < 0))])
+    for number, name in enumerate(names):
+        if not isinstance(name, str) or not re.fullmatch(NEED_CODE, name):
+            raise fail("needs_bad_code", need=name, example=customer_ids.iloc[int(np.argmax(codes == number))])
+    score = frame["score"]
+    if not pd.api.types.is_numeric_dtype(score.dtype) or pd.api.types.is_bool_dtype(score.dtype):
+        raise fail("needs_score_type", dtype=str(score.dtype))
+    scores = score.to_numpy(dtype="float64", na_value=np.nan)
+
+    def example(rows: np.ndarray) -> dict:
+        first = int(np.flatnonzero(rows)[0])
+        return {"need": names[codes[first]], "example": customer_ids.iloc[first]}
+
+    unscored = np.isnan(scores)
+    if unscored.any():
+        raise fail("needs_no_score", count=int(unscored.sum()), **example(unscored))
+    outside = (scores < 0) | (scores > 1)
+    if outside.any():
+        raise fail("needs_score_range", score=f"{scores[np.flatnonzero(outside)[0]]:g}", **example(outside))
+    unexplained = frame["rule"].isna().to_numpy(dtype=bool)
+    if unexplained.any():
+        raise fail("needs_unexplained", count=int(unexplained.sum()), **example(unexplained))
+    evidence = {}
+    for part in ("rule", "params", "facts"):
+        given = frame[part] if part in frame.columns else pd.Series(pd.NA, index=frame.index, dtype="string")
+        # A rule and its params repeat over many customers: a categorical keeps them shared.
+        shared = part != "facts" and isinstance(given.dtype, pd.CategoricalDtype)
+        evidence[part] = given.cat.rename_categories(str) if shared else given.astype("string")
+    for number, name in enumerate(names):  # a handful of codes, each with its few rules
+        # This code's rows are those with a value: the evidence columns are shared, not copied.
+        this = pd.Series(pd.Categorical.from_codes(np.where(codes == number, 0, -1), categories=[name]))
+        _reason_checks(fail, name, pd.DataFrame({name: this, **{f"{name}_{part}": values
+                                                               for part, values in evidence.items()}}),
+                       customer_ids)
+    # A need is keyed by its customer's place in the book and its code: one integer each.
+    places = positions.to_numpy(zero_copy_only=False).astype(np.int64)
+    repeated = pd.Series(places * len(names) + codes).duplicated().to_numpy()
+    if repeated.any():
+        raise fail("needs_repeated", count=int(repeated.sum()), **example(repeated))
+    checked = pd.DataFrame({"customer_id": customer_ids,
+                            "plugin": pd.Categorical.from_codes(np.zeros(len(frame), dtype=np.int64), categories=[plugin]),
+                            "need": pd.Categorical.from_codes(codes, categories=list(names)),
+                            "score": pd.Series(scores, index=frame.index), **evidence})
+    return Checked(plugin, checked[list(PLAN_COLUMNS)], places)
 
 
 def _value_counts(results: pa.Table, owned: dict[str, tuple[str, OutputColumn]]) -> dict:
@@ -297,6 +363,19 @@ def _pandas_dtype(arrow_type):
 
 # Read for every run whatever the plugins declare: the coverage contract, owners and the summaries need them.
 CORE_READS = ("kind", "owner_staff_id", "total_assets_minor")
+
+
+def _frame_columns(reads: dict) -> dict[str, list[str] | None]:
+    """Each frame some plugin reads, with the columns they read together (None: all of them)."""
+    wanted: dict[str, list[str] | None] = {}
+    for declared in reads.values():
+        for frame in declared.frames:
+            columns = declared.frame_columns.get(frame)
+            if columns is None or wanted.get(frame, []) is None:
+                wanted[frame] = None
+            else:
+                wanted[frame] = list(dict.fromkeys([*wanted.get(frame, []), *columns]))
+    return wanted
 
 
 def _scoped(book: Book, reads: dict):
@@ -363,11 +442,11 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run", force: 
     previous_run = db.execute("SELECT MAX(run_id) FROM runs WHERE status = 'ok'").fetchone()[0]
     book = read_book(db, as_of)
     book.preload([*CORE_READS, *(name for declared in reads.values() for name in declared.customers)],
-                 [name for declared in reads.values() for name in declared.frames])
+                 [name for declared in reads.values() for name in declared.frames], _frame_columns(reads))
     # The stored decisions are read by children while the plugins work (in a book no run has
     # decided yet there is nothing to read).
     dtypes = {name: column.dtype for name, (_, column) in owned.items() if name == column.name}
-    with decisions.read_stored(db, dtypes) as stored_decisions:
+    with decisions.read_stored(db, dtypes) as stored_decisions, needs_store.read_stored(db) as stored_needs:
         everyone = book.customers_with(*CORE_READS)
         book_ids = arrow_ids(everyone["customer_id"])
         kinds = arrow_ids(everyone["kind"])
@@ -395,14 +474,14 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run", force: 
                 if proposed is not None:
                     assignments = check_assignments(assigner, proposed, unassigned, pd.Index(book.staff["staff_id"]))
 
-        needs_frames = [
+        flagged = [
             _check_needs(plugin, output, book_ids)
             for plugin, output in manager.call_each("clientbook_screen_needs", scoped,
                                                     classification=classification.copy(deep=False), **arguments)
         ]
-        needs = pd.concat(needs_frames, ignore_index=True) if needs_frames else pd.DataFrame(
-            columns=["customer_id", "need", "evidence", "plugin"]
-        )
+        needs = needs_store.combine([output.frame for output in flagged])
+        need_places = np.concatenate([output.positions for output in flagged]) if flagged else np.zeros(0, np.int64)
+        del flagged
         plans = [
             check_output(plugin, "clientbook_plan", output, book_ids, owned, "planning", kinds)
             for plugin, output in manager.call_each("clientbook_plan", scoped,
@@ -417,6 +496,8 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run", force: 
             del planned
         results = decided(classified, values)
         del plans, classified, classification
+        need_changes = needs_store.diff(needs, need_places, book_ids, stored_needs)
+        del needs, need_places
 
         # The book as the screens will see it after this run: owners include the newcomers just assigned.
         owners = everyone["owner_staff_id"].astype(object)
@@ -427,7 +508,8 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run", force: 
             "customers": len(book_ids),
             "classified": results.num_rows,
             "assigned": int(len(assignments)),
-            "needs": int(len(needs)),
+            "needs": need_changes.counts["flagged"],
+            "need_changes": {name: number for name, number in need_changes.counts.items() if name != "flagged"},
             "values": _value_counts(results, owned),
         }
         if assign_note:
@@ -446,9 +528,10 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run", force: 
         for name in delta.columns:
             if name not in state:  # a column stored before, no plugin's now: its decisions end
                 state[name] = pa.nulls(len(book_ids), pa.large_string())
-        rows = delta.rows.num_rows + delta.history.num_rows
+        rows = delta.rows.num_rows + delta.history.num_rows + need_changes.rows
+        to_stage = {**decisions.staged_tables(delta), **needs_store.staged_tables(need_changes)}
         with tempfile.TemporaryDirectory(prefix="clientbook-run-") as folder, (
-                (columnar.stage(folder, decisions.staged_tables(delta), columnar.write_parts(rows))
+                (columnar.stage(folder, to_stage, columnar.write_parts(rows))
                  if rows >= columnar.CHILD_WRITE_ROWS else None) or contextlib.nullcontext()) as staging:
             # The summary the screens read after this run, computed while the children stage the decisions.
             summary = summaries.summary_rows(pa.table(state), delta.columns)
@@ -477,9 +560,7 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run", force: 
                     decisions.write(db, delta, run_id, previous_run, new_rules, stages)
                     counts["history_dropped"] = prune_history(db, as_of, policy.book.keep_history_days)
                     summaries.store(db, summary)
-                    if len(needs):
-                        bulk_insert(db, "needs", needs.assign(run_id=run_id)[["run_id", "customer_id", "plugin", "need",
-                                                                              "evidence"]])
+                    needs_store.write(db, need_changes, run_id, stages)
                     if len(assignments):
                         start_assignments(db, assignments, as_of, actor, run_id, summarise=False)
                     counts["decisions"] = delta.counts

@@ -204,6 +204,8 @@ class PluginManager:
                 raise PluginError("plugins.bad_reads", plugin=plugin_name, problem=type(reads).__name__)
             unknown = [name for name in reads.frames if name not in Book.FRAMES or name == "customers"]
             unknown += [name for name in reads.customers if name not in CUSTOMER_FRAME_COLUMNS]
+            unknown += [f"{frame}.{column}" for frame, columns in reads.frame_columns.items() for column in columns
+                        if frame not in reads.frames or column not in Book.frame_column_names(frame)]
             if unknown or reads.kind not in ("any", "retail", "corporate"):
                 raise PluginError("plugins.bad_reads", plugin=plugin_name, problem=", ".join(unknown) or reads.kind)
             declared[plugin_name] = reads

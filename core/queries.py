@@ -13,12 +13,14 @@ from .decisions import decision_columns
 from .errors import BadInput
 from .explain import ReasonContext, render, with_reasons
 from .labels import staff_directory
+from .needs import read_needs, render_needs
 from .policy import did_you_mean
 from .timeline import customer_timeline
 
 # A trigram index answers substrings of three characters or more; shorter ones scan.
 FTS_MIN_LENGTH = 3
 RECENT_TRANSACTIONS = 20
+PROFILE_NEED_FIELDS = ("need", "label", "score", "evidence", "plugin", "since_run", "rule", "params", "facts")
 
 
 def last_run(db) -> dict | None:
@@ -110,10 +112,12 @@ def unknown_customer(db, customer_id: str) -> BadInput:
 
 def customer_profile(db, customer_id: str, context: ReasonContext | None = None) -> dict:
     """Everything about one customer: profile, owner, holdings, balances, recent transactions and contacts,
-    assignment history, key-account tables, and the current decisions with their reasons and needs.
+    assignment history, key-account tables, and the current decisions and needs with their reasons.
 
     Reasons are rendered in the current language with ``context`` (money format, labels, staff
-    names); each decision also carries its rule, params and facts as stored."""
+    names); each decision also carries its rule, params and facts as stored. Needs come strongest
+    first, each with its ``label`` and ``evidence`` rendered, its ``score`` (0 to 1), ``plugin``
+    and ``since_run``, and its rule, params and facts as stored."""
     rows = list(db["customers"].rows_where("customer_id = ?", [customer_id]))
     if not rows:
         raise unknown_customer(db, customer_id)
@@ -126,8 +130,8 @@ def customer_profile(db, customer_id: str, context: ReasonContext | None = None)
     for name, decision in current_decisions(db, customer_id).items():
         decision["reason"] = render(decision["rule"], decision["params"], decision["facts"], context)
         classification[name] = decision
-    needs = list(db.query("SELECT need, evidence, plugin FROM needs WHERE run_id = ? AND customer_id = ?",
-                          [run["run_id"], customer_id])) if run else []
+    needs = [{name: need[name] for name in PROFILE_NEED_FIELDS}
+             for need in render_needs(read_needs(db, customer_id=customer_id), context)]
     owner = next(iter(db.query("SELECT staff_id, started_on, rule, reason, reason_rule, reason_facts FROM assignments "
                                "WHERE customer_id = ? AND ended_on IS NULL", [customer_id])), None)
     tables = {

@@ -30,8 +30,10 @@ CUSTOMER_COLUMNS = [
     ("age", "INTEGER", "Age as reported, when the birth date is unknown"),
     ("marital_status", "TEXT", "single, married, divorced or widowed"),
     ("children", "INTEGER", "Number of children"),
+    ("youngest_child_birth_year", "INTEGER", "Year the youngest child was born"),
     ("household_size", "INTEGER", "People in the household"),
     ("occupation", "TEXT", "Occupation"),
+    ("employment_status", "TEXT", "employed, self_employed, unemployed, student, retired or homemaker"),
     ("employer", "TEXT", "Employer"),
     ("industry", "TEXT", "Industry (corporate customers, or the employer's)"),
     ("income_minor", "INTEGER", "Yearly income (retail) or revenue (corporate), minor units"),
@@ -51,6 +53,9 @@ CUSTOMER_COLUMNS = [
     ("referred_by_staff", "TEXT", "Teller or lobby manager whose service referred the customer"),
     ("closeness", "TEXT", "Relationship closeness: close, normal or distant"),
 ]
+
+# The closed vocabularies of customer columns, as the book stores them (imports normalise other spellings).
+EMPLOYMENT_STATUSES = ("employed", "self_employed", "unemployed", "student", "retired", "homemaker")
 
 HOLDING_COLUMNS = [
     ("holding_id", "TEXT", "Holding (account, contract or policy) number"),

@@ -465,6 +465,68 @@ CREATE INDEX latest_contacts_on ON latest_contacts(contacted_on);
         db.execute(sql)
 
 
+# A need's customers, strongest first: `clientbook needs --need KIND` and the book view's filter.
+NEEDS_BY_SCORE_INDEX = "CREATE INDEX needs_by_score ON needs(need, score DESC, customer_id, plugin)"
+
+
+@core_migrations()
+def m009_current_needs(db: Database) -> None:
+    """Needs become the current ones, kept as rule and facts (see :mod:`clientbook.needs`): one
+    row per customer, plugin and need, instead of a copy of every need per run.
+
+    A book made before keeps its latest run's needs, each with its evidence text as it was
+    stored (the rule ``needs.legacy``) and no score (none was recorded); ``since_run`` is the
+    first of the unbroken stretch of runs that flagged it. Earlier runs' rows were copies and
+    go. Statement by statement, as m005: a script would commit half way."""
+    db.execute("""CREATE TEMP TABLE needs_before AS
+WITH seq AS (SELECT run_id, ROW_NUMBER() OVER (ORDER BY run_id) AS n FROM runs WHERE status = 'ok'),
+flagged AS (SELECT s.n, s.run_id, x.customer_id, x.plugin, x.need FROM main.needs x JOIN seq s ON s.run_id = x.run_id
+            GROUP BY s.n, x.customer_id, x.plugin, x.need),
+-- Consecutive runs of one need share n minus its rank: each such stretch is an island.
+islands AS (SELECT *, n - ROW_NUMBER() OVER (PARTITION BY customer_id, plugin, need ORDER BY n) AS island FROM flagged),
+stretches AS (SELECT customer_id, plugin, need, MIN(run_id) AS since_run, MAX(n) AS last_n
+              FROM islands GROUP BY customer_id, plugin, need, island),
+latest AS (SELECT run_id, n FROM seq ORDER BY n DESC LIMIT 1)
+SELECT x.customer_id, x.plugin, x.need, json_object('evidence', group_concat(x.evidence, '; ')) AS facts,
+       t.since_run, l.run_id
+FROM main.needs x JOIN latest l ON x.run_id = l.run_id
+JOIN stretches t ON t.customer_id = x.customer_id AND t.plugin = x.plugin AND t.need = x.need AND t.last_n = l.n
+GROUP BY x.customer_id, x.plugin, x.need""")
+    db.execute("DROP TABLE needs")
+    db.execute("""CREATE TABLE needs (
+  customer_id TEXT NOT NULL,
+  plugin TEXT NOT NULL,
+  need TEXT NOT NULL,
+  score REAL,
+  rule TEXT NOT NULL,
+  params TEXT,
+  facts TEXT,
+  since_run INTEGER NOT NULL,
+  run_id INTEGER NOT NULL,
+  PRIMARY KEY (customer_id, plugin, need)
+)""")  # the key's index is the per-customer one
+    db.execute(NEEDS_BY_SCORE_INDEX)
+    db.execute("""INSERT INTO needs (customer_id, plugin, need, score, rule, params, facts, since_run, run_id)
+  SELECT customer_id, plugin, need, NULL, 'needs.legacy', NULL, facts, since_run, run_id FROM temp.needs_before""")
+    db.execute("DROP TABLE temp.needs_before")
+
+
+@core_migrations()
+def m010_life_stage_facts(db: Database) -> None:
+    """Customers gain their employment status and their youngest child's birth year (what a life
+    stage is placed by). A book made since has them from m001, which builds the table from
+    ``schema.CUSTOMER_COLUMNS``: only the columns a book lacks are added. The audit trail follows
+    them."""
+    existing = set(db["customers"].columns_dict)
+    for name, kind, _ in schema.CUSTOMER_COLUMNS:
+        if name not in existing:
+            db.execute(f"ALTER TABLE customers ADD COLUMN [{name}] {kind}")
+    db.execute("DROP TRIGGER IF EXISTS customers_audit_update")
+    db.execute("DROP TRIGGER IF EXISTS customers_audit_delete")
+    for statement in _audit_triggers("customers", ("customer_id",), schema.names(schema.CUSTOMER_COLUMNS) + ["extra"]):
+        db.execute(statement)
+
+
 @contextmanager
 def latest_assets_paused(db: Database) -> Iterator[None]:
     """Drop the latest-assets triggers for a large write to ``balances``, then put them back and

@@ -17,9 +17,11 @@ from books import owner_history, AS_OF, build_small_book
 from clientbook import assignment, hookimpl, pipeline, sales
 from clientbook.declarations import EligiblePosts, OutputColumn, PolicyTable, Reads, RebalancePlan, Refusal, SalesPipeline, Stage
 from clientbook.errors import BadInput, PluginError
+from clientbook.needs import flag
 from clientbook.plugin_manager import PluginManager
 from clientbook.reasons import because, explained, pick
 from clientbook.policy import Policy, PolicyModel, load
+from clientbook.queries import customer_profile
 
 
 def policy_and_manager(*plugins, tables=None):
@@ -172,6 +174,38 @@ def test_clientbook_reads(tmp_path):
     assert "plugin 'test_plugin_0' declares bad reads: no_such_column" in caught.value.render()
 
 
+def test_clientbook_reads_of_some_columns_of_a_frame(tmp_path):
+    """A plugin that names a frame's columns sees those (and customer_id), and the book reads no more of it."""
+    seen = {}
+
+    class Holdings:
+        @hookimpl
+        def clientbook_reads(self, policy):
+            return Reads(customers=("kind",), frames=("holdings",), frame_columns={"holdings": ("product_type",)})
+
+        @hookimpl
+        def clientbook_classify(self, book):
+            seen["columns"] = list(book.holdings.columns)
+            seen["read"] = list(book._root._cache["holdings"].columns)
+
+    policy, manager = policy_and_manager(Holdings())
+    db = build_small_book(tmp_path / "book.db", manager)
+    pipeline.run(db, policy, manager, AS_OF)
+    assert seen["columns"] == ["customer_id", "product_type"]
+    # The book read the columns the plugins named together (lifecycle names a few more), never the rest.
+    assert "product_type" in seen["read"] and not {"holding_id", "rate_bp", "opened_on"} & set(seen["read"])
+
+    class Bad:
+        @hookimpl
+        def clientbook_reads(self, policy):
+            return Reads(frames=("holdings",), frame_columns={"holdings": ("no_such_column",), "contacts": ("staff_id",)})
+
+    policy, manager = policy_and_manager(Bad())
+    with pytest.raises(PluginError) as caught:
+        manager.reads(policy)
+    assert "holdings.no_such_column, contacts.staff_id" in caught.value.render()
+
+
 def test_clientbook_classify(tmp_path):
     calls = []
 
@@ -306,16 +340,22 @@ def test_clientbook_screen_needs(tmp_path):
         def clientbook_screen_needs(self, book, classification, as_of):
             holdings = book.holdings
             maturing = holdings[(holdings["product_type"] == "time_deposit") & (holdings["matures_on"] <= "2026-12-31")]
-            return pd.DataFrame({"customer_id": maturing["customer_id"], "need": "maturing_deposit",
-                                 "evidence": "time deposit " + maturing["holding_id"] + " matures " + maturing["matures_on"]})
+            return flag("deposit_due", maturing["customer_id"], 0.75, "needs.legacy",
+                        evidence="time deposit " + maturing["holding_id"] + " matures " + maturing["matures_on"])
 
     policy, manager = policy_and_manager(Plugin())
     db = build_small_book(tmp_path / "book.db", manager)
     summary = pipeline.run(db, policy, manager, AS_OF)
-    assert summary.counts["needs"] == 1
-    assert list(db.query("SELECT customer_id, plugin, need, evidence FROM needs")) == [
-        {"customer_id": "C01", "plugin": "test_plugin_0", "need": "maturing_deposit",
-         "evidence": "time deposit H2 matures 2026-12-20"}]
+    mine = "SELECT customer_id, need, score, rule, params, facts, since_run, run_id FROM needs WHERE plugin = 'test_plugin_0'"
+    assert list(db.query(mine)) == [
+        {"customer_id": "C01", "need": "deposit_due", "score": 0.75, "rule": "needs.legacy", "params": None,
+         "facts": '{"evidence":"time deposit H2 matures 2026-12-20"}', "since_run": summary.run_id,
+         "run_id": summary.run_id}]
+    assert summary.counts["needs"] == db.execute("SELECT COUNT(*) FROM needs").fetchone()[0]
+    profile = customer_profile(db, "C01")
+    assert {"need": "deposit_due", "label": "deposit_due", "score": 0.75, "plugin": "test_plugin_0",
+            "evidence": "time deposit H2 matures 2026-12-20", "since_run": summary.run_id}.items() <= next(
+        need for need in profile["needs"] if need["plugin"] == "test_plugin_0").items()
 
 
 def test_clientbook_plan(tmp_path):
@@ -462,15 +502,15 @@ def test_clientbook_customer_panels(tmp_path):
     profile = customer_profile(db, "C01", assignment.reason_context(db, policy, manager))
     panels = manager.customer_panels(profile, manager.value_labels(policy, "en"), policy)
     # The built-in panels come through the same hook, in their order: classification, then
-    # retail_tiering's tier and service.
-    assert [panel.name for panel in panels] == ["classification", "tier_service", "product_count"]
+    # retail_tiering's tier and service, then the needs lifecycle flagged for C01 (nothing to collect).
+    assert [panel.name for panel in panels] == ["classification", "tier_service", "needs", "product_count"]
     assert panels[1].rows[1] == ("Service strategy",
                                  "Relationship marketing: deepen loyalty and defend against other banks' poaching")
     classification = panels[0]
     tier_row = next(row for row in classification.rows if row[0] == "Tier")
     assert tier_row[1:] == ("Private banking",
                             "total assets 6,000,000.00 CNY >= 6,000,000.00 CNY, the threshold of 'Private banking'")
-    assert panels[2].rows == ((str(len(profile["holdings"])),),)
+    assert panels[3].rows == ((str(len(profile["holdings"])),),)
     # clientbook show renders the same panels.
     text = render_profile(profile, policy, panels)
     assert "Products held" in text and "Private banking" in text

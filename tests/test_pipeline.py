@@ -67,15 +67,16 @@ def test_life_stage_and_key_account_class(book):
     results = results_of(db, pipeline.run(db, policy, manager, AS_OF).run_id, policy, manager)
     assert results["C01"]["life_stage"] == "family_maturity"  # 56, children
     assert results["C03"]["life_stage"] == "single"  # age 30 as reported, no birth date
-    assert results["C04"]["life_stage"] == "growth"  # 21
+    assert results["C04"]["life_stage"] == "growth"  # 21, a student
     assert results["C05"]["life_stage"] == "retirement"
-    assert results["C06"]["life_stage"] == "family_growth"
+    assert results["C06"]["life_stage"] == "family_growth_school"  # youngest child born 2016
     assert results["C08"]["life_stage"] == "family_formation"
     # No age, marital status or children on record: no rule can place C07, which says what to ask.
     assert results["C07"]["life_stage"] == "unknown"
     assert results["C07"]["life_stage_reason"] == (
-        "not placed: Age, Marital status, Children not on record; ask the customer")
-    assert results["C05"]["life_stage_reason"] == "rule 1 (age 60 or over): 'Retirement'"
+        "not placed: Age or date of birth, Marital status, Children, Youngest child's birth year, Employment status "
+        "not on record; ask the customer")
+    assert results["C05"]["life_stage_reason"] == "rule 1 (employment Retired): 'Retirement'"
     assert results["K01"]["account_class"] == "key"
     assert results["K02"]["account_class"] == "standard"
     assert results["K01"]["account_class_reason"] == (
@@ -282,3 +283,17 @@ def test_a_run_as_of_a_day_before_the_owners_took_customers_on_assigns_nobody_ag
     assert set(owners_before) <= set(owners_after)  # nobody's owner changed
     newcomers = {customer for customer, _ in owners_after} - {customer for customer, _ in owners_before}
     assert newcomers == {"C07"} and summary.counts["assigned"] == 1  # only the one who had no owner at all
+
+
+def test_a_run_with_every_deciding_plugin_disabled_records_the_run(tmp_path):
+    """No decision columns at all: the run still stores its record (it used to fail on `INSERT ... (customer_id, )`)."""
+    from helpers import run_cli
+
+    build_small_book(tmp_path / "book.db").close()
+    config = tmp_path / "bare.toml"
+    config.write_text('[plugins]\ndisable = ["retail_tiering", "lifecycle", "key_account"]\n', encoding="utf-8")
+    result = run_cli("--db", str(tmp_path / "book.db"), "--config", str(config), "run", "--as-of", AS_OF.isoformat(),
+                     "--format", "json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["plugins"] == {"panels": "0.1.0"} and summary["counts"]["classified"] == 0
