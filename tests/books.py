@@ -19,26 +19,29 @@ STAFF = pd.DataFrame({
     "active": 1,
 })
 
-# customer_id, kind, name, birth_date, age, marital, children, total assets (fen) or None
+# customer_id, kind, name, birth_date, age, marital, children, total assets (fen) or None,
+# then the life-stage and group facts: employment status, the youngest child's birth year, occupation
 CUSTOMERS = [
-    ("C01", "retail", "Exactly private", "1970-05-01", None, "married", 2, 600_000_000),
-    ("C02", "retail", "Just below private", "1985-12-01", None, "married", 0, 599_999_999),
-    ("C03", "retail", "Exactly wealth", None, 30, "single", 0, 50_000_000),
-    ("C04", "retail", "Exactly affluent", "2005-01-01", None, "single", 0, 5_000_000),
-    ("C05", "retail", "Just below affluent", "1950-01-01", None, "widowed", 3, 4_999_999),
-    ("C06", "retail", "Overdrawn", "1990-06-15", None, "married", 1, -120_000),
-    ("C07", "retail", "No snapshot", None, None, None, None, None),
-    ("C08", "retail", "王小明", "1988-03-03", None, "married", 0, 12_345_678),
-    ("K01", "corporate", "Big Buyer Ltd", None, None, None, None, 900_000_000),
-    ("K02", "corporate", "Small Shop Ltd", None, None, None, None, 1_000_000),
+    ("C01", "retail", "Exactly private", "1970-05-01", None, "married", 2, 600_000_000, "employed", 2000, "工程师"),
+    ("C02", "retail", "Just below private", "1985-12-01", None, "married", 0, 599_999_999, "employed", None, "教师"),
+    ("C03", "retail", "Exactly wealth", None, 30, "single", 0, 50_000_000, None, None, "Civil servant"),
+    ("C04", "retail", "Exactly affluent", "2005-01-01", None, "single", 0, 5_000_000, "student", None, "学生"),
+    ("C05", "retail", "Just below affluent", "1950-01-01", None, "widowed", 3, 4_999_999, "retired", 1985, "退休"),
+    ("C06", "retail", "Overdrawn", "1990-06-15", None, "married", 1, -120_000, "self_employed", 2016, "私营业主"),
+    ("C07", "retail", "No snapshot", None, None, None, None, None, None, None, None),
+    ("C08", "retail", "王小明", "1988-03-03", None, "married", 0, 12_345_678, "employed", None, "公司职员"),
+    ("K01", "corporate", "Big Buyer Ltd", None, None, None, None, 900_000_000, None, None, None),
+    ("K02", "corporate", "Small Shop Ltd", None, None, None, None, 1_000_000, None, None, None),
 ]
 
 
 def customers_frame() -> pd.DataFrame:
-    return pd.DataFrame(
-        [row[:7] for row in CUSTOMERS],
-        columns=["customer_id", "kind", "name", "birth_date", "age", "marital_status", "children"],
-    ).astype({"age": "Int64", "children": "Int64"})
+    columns = ["customer_id", "kind", "name", "birth_date", "age", "marital_status", "children"]
+    frame = pd.DataFrame([row[:7] for row in CUSTOMERS], columns=columns).astype({"age": "Int64", "children": "Int64"})
+    frame["employment_status"] = pd.array([row[8] for row in CUSTOMERS], dtype="string")
+    frame["youngest_child_birth_year"] = pd.array([row[9] for row in CUSTOMERS], dtype="Int64")
+    frame["occupation"] = pd.array([row[10] for row in CUSTOMERS], dtype="string")
+    return frame
 
 
 def balances_frame() -> pd.DataFrame:

@@ -114,12 +114,16 @@ def test_life_stages_by_the_first_rule_that_matches_else_unknown():
         "age": pd.array([70, 30, None, 30], dtype="Int64"),
         "marital_status": text(["married", "Married", None, "other"]),
         "children": pd.array([0, 0, None, 0], dtype="Int64"),
+        "youngest_child_birth_year": pd.array([None, None, None, None], dtype="Int64"),
+        "employment_status": text([None, "employed", None, "employed"]),
     })
     frame = place_customers(customers, policy["lifecycle"], date(2026, 6, 30))
     assert list(frame["life_stage"]) == ["retirement", "family_formation", "unknown", "unknown"]
     assert frame["life_stage"].dtype == "string"
     assert list(frame["life_stage_facts"].fillna("")) == [
-        "", "", '{"missing":["age","marital_status","children"]}', '{"age":30,"children":0,"marital_status":"other"}']
+        "", "", '{"missing":["age","marital_status","children","youngest_child_birth_year","employment_status"]}',
+        '{"seen":[{"rule":"lifecycle.seen.age","value":30},{"rule":"lifecycle.seen.marital_status","value":"other"},'
+        '{"rule":"lifecycle.seen.children","value":0},{"rule":"lifecycle.seen.employment_status","value":"employed"}]}']
 
 
 def test_facts_missing_from_a_row_are_null_and_notes_missing_from_it_leave_no_facts():

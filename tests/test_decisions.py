@@ -51,12 +51,12 @@ def test_a_run_made_in_english_reads_in_both_chinese_scripts_with_the_same_facts
         "總資產 5,999,999.99 CNY >= 500,000.00 CNY，達到 '財富客戶' 的閾值")
     assert reason_in("zh-Hans", db, "C02", "tier", policy, manager) == (
         "总资产 5,999,999.99 CNY >= 500,000.00 CNY，达到 '财富客户' 的阈值")
-    assert reason_in("zh-Hant", db, "C05", "life_stage", policy, manager) == "規則 1（年齡 60 歲以上）：'退休期'"
+    assert reason_in("zh-Hant", db, "C05", "life_stage", policy, manager) == "規則 1（就業狀況為退休）：'退休期'"
     # The other way round: a run made in Traditional Chinese reads in English.
     i18n.set_language("zh-Hant")
     pipeline.run(db, policy, manager, AS_OF)
     i18n.set_language("en")
-    assert reason_in("en", db, "C05", "life_stage", policy, manager) == "rule 1 (age 60 or over): 'Retirement'"
+    assert reason_in("en", db, "C05", "life_stage", policy, manager) == "rule 1 (employment Retired): 'Retirement'"
 
 
 def test_the_cli_renders_reasons_in_the_language_asked_for(tmp_path):
@@ -181,7 +181,8 @@ def test_the_three_silent_gaps_now_say_what_they_are(book):
     assert tiers["C07"][1].endswith("(the snapshot of 2026-11-30 records no such figure: counted as 0)")
     assert tiers["C08"][1].endswith("(from the snapshot of 2019-05-01, 2,770 days before the run date)")
     stages = current_reasons(db, "life_stage", policy, manager)
-    assert stages["C07"] == ("unknown", "not placed: Age, Marital status, Children not on record; ask the customer")
+    assert stages["C07"] == ("unknown", "not placed: Age or date of birth, Marital status, Children, Youngest child's "
+                                        "birth year, Employment status not on record; ask the customer")
     # Every retail customer has a value in each retail column: nothing is left silently empty.
     retail = {row[0] for row in db.execute("SELECT customer_id FROM customers WHERE kind = 'retail'")}
     for column in ("tier", "familiarity", "life_stage"):

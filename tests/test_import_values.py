@@ -8,16 +8,14 @@ leaves the book byte for byte as it was.
 
 from __future__ import annotations
 
-import re
 import shutil
 import sqlite3
-import tomllib
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
-from helpers import ROOT, file_digest, run_cli
+from helpers import file_digest, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -289,25 +287,3 @@ def test_a_repeated_key_and_a_missing_date_are_both_problems(book):
 # --- the documented default life-stage rules are the default policy's ---------------------------
 
 
-def documented_default_rules() -> list[dict]:
-    """The "Default rules, in order" table of docs/policy.md, as rule tables."""
-    text = (ROOT / "docs" / "policy.md").read_text(encoding="utf-8")
-    table = text.split("Default rules, in order:", 1)[1].split("\n\n", 2)[1]
-    rules = []
-    for row in table.splitlines()[2:]:
-        number, stage, conditions = (cell.strip() for cell in row.strip("|").split("|"))
-        assert number == str(len(rules) + 1)
-        settings = "\n".join(re.findall(r"`([^`]+)`", conditions)) if conditions != "none" else ""
-        rules.append({"stage": stage.strip("`"), **tomllib.loads(settings)})
-    return rules
-
-
-def test_the_documented_default_life_stage_rules_are_the_policys():
-    from clientbook.policy import load
-
-    policy = load([])[0]["lifecycle"]
-    rules = [rule.model_dump(exclude_none=True) for rule in policy.rules]
-    assert documented_default_rules() == rules
-    text = (ROOT / "docs" / "policy.md").read_text(encoding="utf-8")
-    stages = ", ".join(f"`{stage.name}`" for stage in policy.stages)
-    assert f"Default stages: {stages}." in " ".join(text.split())

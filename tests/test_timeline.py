@@ -72,7 +72,8 @@ def test_show_tells_the_customers_story_newest_first(book):
     timeline = json.loads(cli(book, "show", "C02", "--format", "json").stdout)["timeline"]
     brief = [(event["on"], event["event"], event.get("decision") or event.get("staff_id")) for event in timeline]
     assert brief == [("2026-12-10", "decision", "tier"), ("2026-12-05", "owner", "S2"), ("2026-12-03", "contact", "S1"),
-                     ("2026-11-30", "decision", "familiarity"), ("2026-11-30", "decision", "life_stage"),
+                     ("2026-11-30", "decision", "customer_group"), ("2026-11-30", "decision", "familiarity"),
+                     ("2026-11-30", "decision", "life_stage"), ("2026-11-30", "decision", "occupation_class"),
                      ("2026-11-30", "decision", "tier"), ("2026-10-02", "contact", "S1"), ("2026-01-01", "owner", "S1")]
     tier = [event for event in timeline if event.get("decision") == "tier"]
     assert [(event["previous"], event["value"], event["run_id"]) for event in tier] == [

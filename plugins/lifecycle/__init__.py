@@ -2,6 +2,8 @@
 
 * :mod:`.stages`: a life stage for every retail customer, or ``unknown`` with what to ask;
 * :mod:`.groups`: occupation classes and the groups (life stage first, then occupation);
+* :mod:`.collect`: the collect list, what to ask the customers the rules could not place or group;
+* :mod:`.group_report`: the groups' figures read from the current decisions (``clientbook groups``);
 * :mod:`.needs`: needs screened from the customer, product and asset-liability tables;
 * :mod:`.models`: product gaps scored by look-alike models;
 * ``cli_*``: the plugin's commands (:mod:`.commands` gathers them).
@@ -16,16 +18,18 @@ from datetime import date
 import pandas as pd
 from clientbook import hookimpl
 from clientbook.declarations import PolicyTable, Reads
-from clientbook.i18n import t
+from clientbook.i18n import t_in
 from clientbook.needs import concat
 from clientbook.policy import pick_label
 
 from . import groups, models, needs, stages
+from .collect import collect_list  # noqa: F401  (the plugin's API)
 from .commands import clientbook_cli_commands  # noqa: F401  (pluggy finds hooks on this module)
+from .tui import clientbook_customer_panels, clientbook_tui_screens  # noqa: F401
 from .policy import LifecyclePolicy
-from .stages import UNKNOWN, collect_list, place_customers  # noqa: F401  (the plugin's API)
+from .stages import UNKNOWN, place_customers  # noqa: F401  (the plugin's API)
 
-__version__ = "0.2.0"
+__version__ = "0.1.0"
 
 
 @hookimpl
@@ -38,13 +42,18 @@ def clientbook_output_columns():
     return [*stages.OUTPUT_COLUMNS, *groups.OUTPUT_COLUMNS]
 
 
-def _customer_columns() -> tuple[str, ...]:
-    return tuple(dict.fromkeys(("kind", *stages.READS, *groups.READS, *needs.READS, *models.READS)))
+def _customer_columns(lifecycle) -> tuple[str, ...]:
+    # The models read only the features the policy chose, not every column a feature could use.
+    return tuple(dict.fromkeys(("kind", *stages.READS, *groups.READS, *needs.READS,
+                                *lifecycle.models.customer_columns())))
 
 
 @hookimpl
 def clientbook_reads(policy):
-    return Reads(customers=_customer_columns(), kind="retail", frames=tuple(dict.fromkeys((*needs.FRAMES, *models.FRAMES))))
+    frames = tuple(dict.fromkeys((*needs.FRAMES, *models.FRAMES)))
+    columns = {frame: tuple(dict.fromkeys((*needs.FRAME_COLUMNS.get(frame, ()), *models.FRAME_COLUMNS.get(frame, ()))))
+               for frame in frames}
+    return Reads(customers=_customer_columns(policy["lifecycle"]), kind="retail", frames=frames, frame_columns=columns)
 
 
 @hookimpl
@@ -62,5 +71,7 @@ def clientbook_screen_needs(book, classification: pd.DataFrame, policy, as_of: d
 
 @hookimpl
 def clientbook_value_labels(policy, language: str):
-    stage_labels = {stage.name: pick_label(stage.label, language, stage.name) for stage in policy["lifecycle"].stages}
-    return {"life_stage": {**stage_labels, UNKNOWN: t("lifecycle.unknown.label")}, **groups.value_labels(policy, language)}
+    lifecycle = policy["lifecycle"]
+    stage_labels = {stage.name: pick_label(stage.label, language, stage.name) for stage in lifecycle.stages}
+    return {"life_stage": {**stage_labels, UNKNOWN: t_in(language, "lifecycle.unknown.label")},
+            **groups.value_labels(lifecycle, language), **models.value_labels(lifecycle, language)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from clientbook.policy import PolicyModel
 
-from .groups import GroupsPolicy, OccupationClass
+from .groups import GroupsPolicy, OccupationClass, check_groups, check_occupations
 from .models import ModelsPolicy
 from .needs import NeedsPolicy
 from .stages import Rule, Stage, check_stages
@@ -24,7 +24,9 @@ class LifecyclePolicy(PolicyModel):
 
     def check(self):
         found = check_stages(self)
-        found += _nested("groups", self.groups.check())
+        found += check_occupations(self)
+        # Groups name stages and occupation classes: checked here, where all three are at hand.
+        found += check_groups(self)
         found += _nested("needs", self.needs.check())
         found += _nested("models", self.models.check())
         return found
