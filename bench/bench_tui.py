@@ -10,8 +10,10 @@ process that runs only the app (so that its peak memory is the app's own):
 * last page:   Ctrl+End (the deepest page: no OFFSET scan);
 * text filter: from Enter in the filter to the filtered first page on screen;
 * tier filter and sort by total assets (targets of issue 10), the customers without an owner,
-  the sort by last contact and the never-contacted filter (no target): each to its first page
-  on screen, and to the whole view's order known (in a worker; page moves wait for it).
+  the sort by last contact and the never-contacted filter (no target), the need filter (the
+  book's most common need and its rarest) and the group filter (the largest group; targets of
+  issue 13): each to its first page on screen, and to the whole view's order known (in a
+  worker; page moves wait for it).
 
 Each figure is given twice: the wall time seen through Pilot (key press to the new page
 painted, Pilot's own overhead included) and the app's own time (from the key's handler or
@@ -21,7 +23,9 @@ time of a key press that does nothing.
 Beside each, a hand-written sqlite3 baseline doing the same reads (first page by
 ``LIMIT``, a deep page by ``LIMIT ... OFFSET``, the FTS query) is measured in the same run.
 Targets (issue 4): first page < 1 s, page move < 100 ms, text filter < 300 ms, memory < 1 GiB;
-(issue 10) tier filter and sort by assets < 300 ms.
+(issue 10) tier filter and sort by assets < 300 ms; (issue 13) need and group filters < 300 ms,
+at 1,000,000 customers with 2,000,000 needs: the demo's needs, or ``--needs N`` more, made up
+(deterministic) before the run, so that the book holds at least N.
 """
 
 from __future__ import annotations
@@ -50,6 +54,33 @@ def build_book(path: Path, customers: int) -> None:
     print(f"book: {customers:,} customers built in {time.perf_counter() - started:.1f} s")
 
 
+def top_up_needs(path: Path, wanted: int) -> None:
+    """Add made-up needs (deterministic) until the book holds ``wanted``: codes the demo's rules use,
+    spread over the customers in rowid order, each a (customer, plugin, need) the book lacks."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    try:
+        held = connection.execute("SELECT COUNT(*) FROM needs").fetchone()[0]
+        if held >= wanted:
+            return
+        codes = [row[0] for row in connection.execute("SELECT DISTINCT need FROM needs")] or ["bench_need"]
+        run_id = connection.execute("SELECT COALESCE(MAX(run_id), 1) FROM runs").fetchone()[0]
+        customers = connection.execute("SELECT COUNT(*) FROM customers").fetchone()[0]
+        started = time.perf_counter()
+        connection.execute("BEGIN")
+        connection.execute("""
+            INSERT OR IGNORE INTO needs (customer_id, plugin, need, score, rule, params, facts, since_run, run_id)
+            WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ? - 1)
+            SELECT c.customer_id, 'bench', json_extract(?, '$[' || (n.i % ?) || ']'), (n.i % 100) / 100.0,
+                   'needs.legacy', NULL, '{"evidence": "bench"}', ?, ?
+            FROM n JOIN customers c ON c.rowid = 1 + (n.i * 7) % ?""",
+                           [wanted - held, json.dumps(codes), len(codes), run_id, run_id, customers])
+        connection.execute("COMMIT")
+        held = connection.execute("SELECT COUNT(*) FROM needs").fetchone()[0]
+        print(f"book: needs topped up to {held:,} in {time.perf_counter() - started:.1f} s")
+    finally:
+        connection.close()
+
+
 def baseline(path: Path, text: str) -> dict:
     """The same reads by hand: what the database itself costs."""
     connection = sqlite3.connect(path)
@@ -76,6 +107,20 @@ def baseline(path: Path, text: str) -> dict:
     return timings
 
 
+def filter_choices(path: Path) -> dict:
+    """The needs and the group the filters are timed with: the most common need, the rarest, the largest group."""
+    connection = sqlite3.connect(path)
+    try:
+        needs = connection.execute("SELECT need, COUNT(*) FROM needs GROUP BY need ORDER BY 2 DESC, 1").fetchall()
+        groups = connection.execute("SELECT value, SUM(customers) FROM book_summary WHERE decision = 'customer_group' "
+                                    "GROUP BY value ORDER BY 2 DESC, 1").fetchall()
+        total = connection.execute("SELECT COUNT(*) FROM needs").fetchone()[0]
+    finally:
+        connection.close()
+    return {"needs": total, "common need": needs[0] if needs else None, "rare need": needs[-1] if needs else None,
+            "group": groups[0] if groups else None}
+
+
 async def drive(path: Path, text: str, moves: int) -> dict:
     from clientbook.policy import load
     from clientbook.tui.app import ClientbookApp
@@ -86,6 +131,7 @@ async def drive(path: Path, text: str, moves: int) -> dict:
     policy, manager = load([])
     app = ClientbookApp(BookContext(path, policy, manager, date.fromisoformat(AS_OF)))
     figures: dict[str, object] = {}
+    choices = filter_choices(path)
 
     async def until(pilot, condition, limit=120.0):
         started = time.perf_counter()
@@ -166,6 +212,13 @@ async def drive(path: Path, text: str, moves: int) -> dict:
                  "no owner": everyone.with_(no_owner=True),
                  "sort by last contact": everyone.with_(sort="last_contact_on", descending=True),
                  "never contacted": everyone.with_(no_contact_since=date.min)}
+        for name, key in (("need filter (common)", "common need"), ("need filter (rare)", "rare need")):
+            if choices[key]:
+                views[name] = everyone.with_(need=choices[key][0])
+        if choices["group"]:
+            views["group filter"] = everyone.with_(group=choices["group"][0])
+        if choices["common need"] and choices["group"]:
+            views["need and group"] = everyone.with_(need=choices["common need"][0], group=choices["group"][0])
         for name, view in views.items():
             screen.shown_seconds = 0.0
             started = time.perf_counter()
@@ -177,6 +230,7 @@ async def drive(path: Path, text: str, moves: int) -> dict:
             figures[f"{name} (whole view)"] = time.perf_counter() - started
     figures["peak memory MiB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     figures["app"] = app_times
+    figures["choices"] = choices
     return figures
 
 
@@ -186,6 +240,8 @@ def main() -> None:
     parser.add_argument("--book", type=Path, help="an existing book (default: build one in a temporary folder)")
     parser.add_argument("--moves", type=int, default=40)
     parser.add_argument("--text", default="Wesley", help="the text filter to time")
+    parser.add_argument("--needs", type=int, default=2_000_000,
+                        help="make up needs until the book holds this many (0: the demo's own)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -194,6 +250,8 @@ def main() -> None:
     book = args.book or Path(tempfile.mkdtemp(prefix="clientbook-tui-bench-")) / "bench.db"
     if not book.exists():
         build_book(book, args.customers)
+    if args.needs:
+        top_up_needs(book, args.needs)
     hand = baseline(book, args.text)
     child = subprocess.run([sys.executable, __file__, "--child", "--book", str(book), "--moves", str(args.moves),
                             "--text", args.text], check=True, capture_output=True, text=True, env=os.environ)
@@ -204,8 +262,15 @@ def main() -> None:
     rows = [("first page", "first page", 1.0), ("page move (median)", "deep page (OFFSET)", 0.1),
             ("page move (worst)", "deep page (OFFSET)", 0.1), ("last page", "deep page (OFFSET)", 0.1),
             ("text filter", "text filter", 0.3), ("tier filter", None, 0.3), ("sort by total assets", None, 0.3),
-            ("no owner", None, None), ("sort by last contact", None, None), ("never contacted", None, None)]
+            ("no owner", None, None), ("sort by last contact", None, None), ("never contacted", None, None),
+            ("need filter (common)", None, 0.3), ("need filter (rare)", None, 0.3), ("group filter", None, 0.3),
+            ("need and group", None, 0.3)]
+    choices = app["choices"]
+    print(f"  needs in the book: {choices['needs']:,}; common need {choices['common need']}, rare need "
+          f"{choices['rare need']}, group {choices['group']} (code, customers)")
     for name, baseline_name, target in rows:
+        if name not in app:
+            continue
         own = app["app"].get(name)
         line = f"  {name:22} {app[name] * 1000:9.1f} ms {own * 1000 if own is not None else float('nan'):9.1f} ms"
         if baseline_name:

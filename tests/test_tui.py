@@ -274,7 +274,7 @@ async def test_customer_screen_shows_tables_and_the_plugin_panels(book):
         tabs = screen.query_one(TabbedContent)
         titles = [str(tab.label) for tab in tabs.query("Tab")]
         assert titles[:6] == ["Profile", "Holdings", "Balances", "Transactions", "Owners", "Timeline"]
-        assert titles[6:] == ["Classification", "Tier and service", "Holding count"]  # by the panels' order
+        assert titles[6:] == ["Classification", "Tier and service", "Needs", "Holding count"]  # by the panels' order
         assert len(rows_of(screen.query_one("#holdings", DataTable))) == holdings
         classification = rows_of(screen.query_one("#panel-table-classification", DataTable))
         tier_label = app.context.labels["tier"][tier]

@@ -54,8 +54,9 @@ class DashboardScreen(Screen):
         """The screen's keys in the current language, and the plugins' screens' keys. Textual binds
         keys per class; these are known only once the plugins load, so they are bound on the instance."""
         translate_bindings(self)
+        # Kept out of the footer, which the core's keys fill at 80 columns: help (?) and the palette list them.
         for key, name, title in self.plugin_keys:
-            self._bindings.bind(key, f"app.open_plugin_screen({name!r})", t(title))
+            self._bindings.bind(key, f"app.open_plugin_screen({name!r})", t(title), show=False)
 
     def compose(self) -> ComposeResult:
         yield Header()
