@@ -257,12 +257,11 @@ def _filters(db, customer_id, need, owner_staff_id, decision) -> tuple[list[str]
     column the book does not know is :class:`BadInput` with what it does know."""
     from .decisions import decision_columns
     from .policy import did_you_mean
-    from .queries import unknown_customer, unknown_staff
+    from .queries import require_customer, require_staff
 
     where, params = [], []
     if customer_id is not None:
-        if db.execute("SELECT 1 FROM customers WHERE customer_id = ?", [customer_id]).fetchone() is None:
-            raise unknown_customer(db, customer_id)
+        require_customer(db, customer_id)
         where.append("n.customer_id = ?")
         params.append(customer_id)
     if need is not None:
@@ -274,8 +273,7 @@ def _filters(db, customer_id, need, owner_staff_id, decision) -> tuple[list[str]
         where.append("n.need = ?")
         params.append(need)
     if owner_staff_id is not None:
-        if db.execute("SELECT 1 FROM staff WHERE staff_id = ?", [owner_staff_id]).fetchone() is None:
-            raise unknown_staff(db, owner_staff_id)
+        require_staff(db, owner_staff_id)
         where.append("n.customer_id IN (SELECT customer_id FROM assignments WHERE staff_id = ? AND ended_on IS NULL)")
         params.append(owner_staff_id)
     if decision is not None:

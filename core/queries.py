@@ -69,8 +69,7 @@ def list_customers(db, *, tier: str | None = None, search: str | None = None, ki
         where.append("c.kind = ?")
         params.append(kind)
     if owner is not None:
-        if db.execute("SELECT 1 FROM staff WHERE staff_id = ?", [owner]).fetchone() is None:
-            raise unknown_staff(db, owner)
+        require_staff(db, owner)
         where.append("o.staff_id = ?")
         params.append(owner)
     if no_owner:
@@ -99,6 +98,18 @@ def unknown_staff(db, staff_id: str) -> BadInput:
     suggestion = did_you_mean(staff_id, [row[0] for row in db.execute("SELECT staff_id FROM staff")])
     return BadInput("staff.unknown_suggest" if suggestion else "staff.unknown", staff_id=staff_id,
                     suggestion=suggestion)
+
+
+def require_staff(db, staff_id: str) -> None:
+    """Refuse a staff id the book does not hold (:func:`unknown_staff`)."""
+    if db.execute("SELECT 1 FROM staff WHERE staff_id = ?", [staff_id]).fetchone() is None:
+        raise unknown_staff(db, staff_id)
+
+
+def require_customer(db, customer_id: str) -> None:
+    """Refuse a customer id the book does not hold (:func:`unknown_customer`)."""
+    if db.execute("SELECT 1 FROM customers WHERE customer_id = ?", [customer_id]).fetchone() is None:
+        raise unknown_customer(db, customer_id)
 
 
 def unknown_customer(db, customer_id: str) -> BadInput:

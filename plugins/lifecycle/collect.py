@@ -17,7 +17,7 @@ import json
 
 from clientbook.errors import BadInput
 from clientbook.policy import did_you_mean
-from clientbook.queries import unknown_staff
+from clientbook.queries import require_staff
 
 from .groups import OTHER
 from .stages import FACTS as STAGE_FACTS
@@ -69,8 +69,8 @@ def collect_list(db, *, staff_id: str | None = None, fact: str | None = None, li
 
     ``staff_id`` keeps one staff member's customers (an id the book does not hold is refused, with
     the closest); ``fact`` those to be asked that fact (one of :data:`FACTS`)."""
-    if staff_id is not None and db.execute("SELECT 1 FROM staff WHERE staff_id = ?", [staff_id]).fetchone() is None:
-        raise unknown_staff(db, staff_id)
+    if staff_id is not None:
+        require_staff(db, staff_id)
     if fact is not None and fact not in FACTS:
         raise unknown_fact(fact)
     where, params = [], []
