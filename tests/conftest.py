@@ -23,6 +23,15 @@ def demo_book(tmp_path_factory):
     return folder / "branch.db", result
 
 
+@pytest.fixture(scope="session")
+def tui_demo_en(tmp_path_factory):
+    """The terminal UI tests' English demo book (tests/tui_books.py), built once for every file that
+    reads it or copies it."""
+    from tui_books import build_demo_book
+
+    return build_demo_book(tmp_path_factory.mktemp("tui-en"), "en")
+
+
 @pytest.fixture
 def plugin_site(tmp_path, monkeypatch):
     """Install test plugin packages into a site folder on sys.path and PYTHONPATH."""

@@ -23,7 +23,7 @@ from clientbook.queries import customer_profile
 from clientbook.reports import migration, staff_report
 from clientbook.store import open_book
 from helpers import file_digest, run_cli
-from tui_books import TODAY, build_demo_book, build_second_run_book, copy_book
+from tui_books import TODAY, build_second_run_book, copy_book
 
 pytest.importorskip("textual")
 
@@ -40,8 +40,8 @@ from clientbook.tui.widgets import MigrationView, TickBox, WholeColumnsTable, Wo
 
 
 @pytest.fixture(scope="session")
-def demo_book(tmp_path_factory):
-    return build_demo_book(tmp_path_factory.mktemp("tui-en"), "en")
+def demo_book(tui_demo_en):
+    return tui_demo_en
 
 
 @pytest.fixture

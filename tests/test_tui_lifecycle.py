@@ -15,7 +15,7 @@ from clientbook import i18n
 from clientbook.errors import BadInput
 from clientbook.policy import load
 from clientbook.store import open_book
-from tui_books import TODAY, build_demo_book, copy_book
+from tui_books import TODAY, copy_book
 
 pytest.importorskip("textual")
 
@@ -31,14 +31,9 @@ from clientbook.tui.staff import StaffScreen  # noqa: E402
 from clientbook.tui.widgets import BarChart  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def lifecycle_demo(tmp_path_factory):
-    return build_demo_book(tmp_path_factory.mktemp("tui-lifecycle"), "en")
-
-
 @pytest.fixture
-def book(lifecycle_demo, tmp_path):
-    return copy_book(lifecycle_demo, tmp_path)
+def book(tui_demo_en, tmp_path):
+    return copy_book(tui_demo_en, tmp_path)
 
 
 def make_app(path):
