@@ -42,7 +42,12 @@ request = json.loads(sys.argv[1])
 with adbc.connect(request["path"], autocommit=True) as connection:
     with connection.cursor() as cursor:
         cursor.execute(request["sql"], request["params"])
-        table = cursor.fetch_arrow_table()
+        # One chunk a column: the reader's frames then share their buffers with every Arrow
+        # kernel a plugin runs (each copies a chunked column whole).
+        table = cursor.fetch_arrow_table().combine_chunks()
+# pandas keeps text as large strings: cast here, or the reader would copy every offset.
+table = table.cast(pa.schema([pa.field(field.name, pa.large_string()) if pa.types.is_string(field.type) else field
+                              for field in table.schema]))
 with pa.ipc.new_stream(sys.stdout.buffer, table.schema) as writer:
     writer.write_table(table)
 """
@@ -104,16 +109,22 @@ def _start_child(path: str, query: Query) -> subprocess.Popen:
     request = json.dumps({"path": path, "sql": f"SELECT {typed} UNION ALL SELECT * FROM ({query.select})",
                           "params": list(query.params)})
     return subprocess.Popen([sys.executable, "-c", _CHILD, request], stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONWARNINGS": "ignore"})
 
 
 def _child_table(child: subprocess.Popen, query: Query) -> pa.Table | None:
     """What a child read, or None when it refused the book (a value of an unexpected type, an
     old driver ...: the slower path reads it then)."""
-    out, _ = child.communicate()
-    if child.returncode != 0:
+    # Arrow reads the stream straight into its own buffers: ``communicate`` would gather it in
+    # small chunks on the heap first, which stays with the process after they are joined (a
+    # million customers' transactions left 1.4 GiB behind).
+    try:
+        table = pa.ipc.open_stream(child.stdout).read_all()
+    except (pa.ArrowInvalid, OSError):  # the child stopped before it wrote a whole table
+        table = None
+    if child.wait() != 0 or table is None:
         return None
-    return pa.ipc.open_stream(out).read_all().slice(1).rename_columns(list(query.types))
+    return table.slice(1).rename_columns(list(query.types))
 
 
 class PendingReads:
