@@ -38,16 +38,23 @@ _CHILD = """
 import json, sys
 import adbc_driver_sqlite.dbapi as adbc
 import pyarrow as pa
+import pyarrow.compute as pc
 request = json.loads(sys.argv[1])
 with adbc.connect(request["path"], autocommit=True) as connection:
     with connection.cursor() as cursor:
         cursor.execute(request["sql"], request["params"])
-        # One chunk a column: the reader's frames then share their buffers with every Arrow
-        # kernel a plugin runs (each copies a chunked column whole).
-        table = cursor.fetch_arrow_table().combine_chunks()
+        # Without the typed row; one chunk a column: the reader's frames then share their buffers
+        # with every Arrow kernel a plugin runs (each copies a chunked column whole).
+        table = cursor.fetch_arrow_table().slice(1).combine_chunks()
 # pandas keeps text as large strings: cast here, or the reader would copy every offset.
 table = table.cast(pa.schema([pa.field(field.name, pa.large_string()) if pa.types.is_string(field.type) else field
                               for field in table.schema]))
+for number in request["categories"]:  # a categorical's values sorted, as pandas sorts them
+    encoded = table.column(number).combine_chunks().dictionary_encode()
+    order = pc.array_sort_indices(encoded.dictionary)
+    indices = pc.take(pc.array_sort_indices(order), encoded.indices).cast(pa.int32())
+    sorted_values = pa.DictionaryArray.from_arrays(indices, encoded.dictionary.take(order))
+    table = table.set_column(number, table.field(number).name, sorted_values)
 with pa.ipc.new_stream(sys.stdout.buffer, table.schema) as writer:
     writer.write_table(table)
 """
@@ -101,13 +108,20 @@ class Query:
     types: dict[str, str]
     params: tuple = ()
     rows: int = 0
+    categories: tuple[str, ...] = ()  # text columns that come as pandas categoricals (see as_category)
+
+
+def as_category(values: pd.Series) -> pd.Series:
+    """Text as a pandas categorical, its values sorted, as a child's read makes it."""
+    return values.astype("str").astype("category")
 
 
 def _start_child(path: str, query: Query) -> subprocess.Popen:
     """A child process reading one query through the driver; it works while the caller does."""
     typed = ", ".join(f"{_TYPED_ROW[kind]} AS [{name}]" for name, kind in query.types.items())
     request = json.dumps({"path": path, "sql": f"SELECT {typed} UNION ALL SELECT * FROM ({query.select})",
-                          "params": list(query.params)})
+                          "params": list(query.params),
+                          "categories": [list(query.types).index(name) for name in query.categories]})
     return subprocess.Popen([sys.executable, "-c", _CHILD, request], stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONWARNINGS": "ignore"})
 
@@ -124,7 +138,7 @@ def _child_table(child: subprocess.Popen, query: Query) -> pa.Table | None:
         table = None
     if child.wait() != 0 or table is None:
         return None
-    return table.slice(1).rename_columns(list(query.types))
+    return table.rename_columns(list(query.types))
 
 
 class PendingReads:
@@ -157,8 +171,7 @@ class PendingReads:
     def frames(self) -> list[pd.DataFrame]:
         """Each query's rows as a frame with nullable pandas dtypes (``Int64``, ``Float64``,
         Arrow strings), in order."""
-        return self._collect(lambda table: table.to_pandas(types_mapper=_pandas_dtype),
-                             lambda query: _sqlite_frame(self._db, query))
+        return self._collect(_frame, lambda query: _sqlite_frame(self._db, query))
 
     def _collect(self, from_child, in_process) -> list:
         results = []
@@ -168,6 +181,15 @@ class PendingReads:
             # In process: small, an in-memory book, no driver, or refused by the child.
             results.append(in_process(query) if table is None else from_child(table))
         return results
+
+
+def _frame(table: pa.Table) -> pd.DataFrame:
+    """A child's table as a frame. pandas copies numbers and categoricals and shares text; a
+    child's rows arrive in one buffer for every column, which one shared column of text would
+    keep alive whole. So text gets buffers of its own first, and the buffer goes with the table."""
+    own = {name: pa.concat_arrays(column.chunks) if pa.types.is_large_string(column.type) and column.num_chunks
+           else column for name, column in zip(table.column_names, table.columns)}
+    return pa.table(own).to_pandas(types_mapper=_pandas_dtype)
 
 
 def begin_reads(db, queries: list[Query]) -> PendingReads:
@@ -181,13 +203,15 @@ def _sqlite_frame(db, query: Query) -> pd.DataFrame:
     frame.columns = list(query.types)
     for name, kind in query.types.items():
         frame[name] = frame[name].astype({"INTEGER": "Int64", "REAL": "Float64", "TEXT": "string[pyarrow]"}[kind])
+    for name in query.categories:
+        frame[name] = as_category(frame[name])
     return frame
 
 
 def _arrow(frame: pd.DataFrame, query: Query) -> pa.Table:
     arrow = {"TEXT": pa.large_string(), "INTEGER": pa.int64(), "REAL": pa.float64()}
-    return pa.table({name: pa.array(frame[name], type=arrow[kind], from_pandas=True)
-                     for name, kind in query.types.items()})
+    return pa.table({name: pa.array(frame[name].astype("string") if name in query.categories else frame[name],
+                                    type=arrow[kind], from_pandas=True) for name, kind in query.types.items()})
 
 
 def read_tables(db, queries: list[Query]) -> list[pa.Table]:

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import schema
-from .columnar import Query, in_parts, read_frames, table_rows
+from .columnar import Query, as_category, in_parts, read_frames, table_rows
 from .errors import BadInput, PluginError
 
 BALANCE_FIELDS = [name for name in schema.names(schema.BALANCE_COLUMNS) if name not in ("customer_id", "as_of")]
@@ -47,6 +47,27 @@ def _frame_types() -> dict[str, dict[str, str]]:
 
 
 _FRAME_TYPES = _frame_types()  # each frame's columns and their SQLite types, from the schema
+# Text of few distinct values repeated over a frame's rows (a product type, a status, a kind)
+# comes as a pandas categorical: ten million transactions then hold each kind and counterparty
+# once, not ten million times. Dates stay text (they are compared by order, which an unordered
+# categorical refuses), as do ids (a million customer ids as categories cost pandas a Python
+# object each) and free text.
+CATEGORY_COLUMNS = {
+    "holdings": ("product_type", "product_name", "status"),
+    "transactions": ("kind", "channel", "staff_id", "counterparty"),
+    "assignments": ("staff_id", "rule", "assigned_by"),
+    "contacts": ("staff_id", "channel", "purpose"),
+}
+
+
+def _with_categories(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (of the book's frame ``name``) with its repeating text as categoricals, their
+    values sorted (so the frame sorts as the text would)."""
+    repeating = [column for column in CATEGORY_COLUMNS.get(name, ()) if column in frame.columns
+                 and not isinstance(frame[column].dtype, pd.CategoricalDtype)]
+    if not repeating:
+        return frame
+    return frame.assign(**{column: as_category(frame[column]) for column in repeating})
 
 
 class Book:
@@ -84,7 +105,7 @@ class Book:
         book = cls(as_of)
         customers = frames.pop("customers", pd.DataFrame({"customer_id": pd.Series([], dtype="str")}))
         book._customer_columns.update({name: customers[name] for name in customers.columns})
-        book._cache.update(frames)
+        book._cache.update({name: _with_categories(name, frame) for name, frame in frames.items()})
         return book
 
     # -- the shared store (the root book) ------------------------------------------------------
@@ -133,7 +154,7 @@ class Book:
         read, loaded = self._reader(columns, frames, {name: self._frame_columns.get(name) for name in frames})
         self.reads.extend([tuple(columns)] if columns else [])
         self.reads.extend((name,) for name in frames)
-        self._cache.update(loaded)
+        self._cache.update({name: _with_categories(name, frame) for name, frame in loaded.items()})
         if read is not None:
             rowids = read.pop(ROWID).to_numpy()
             if self._rowids is None:
@@ -264,7 +285,8 @@ def read_book(db, as_of: date) -> Book:
                      if wanted is None or column in wanted or column == "customer_id"}
             sql = (f"SELECT {', '.join(f'[{column}]' for column in types)} FROM {name}"
                    + (f" WHERE {where}" if where else "") + (f" ORDER BY {order}" if order else ""))
-            return Query(sql, types, tuple(params), table_rows(db, name))
+            categories = tuple(column for column in CATEGORY_COLUMNS.get(name, ()) if column in types)
+            return Query(sql, types, tuple(params), table_rows(db, name), categories)
         return query
 
     tables = {
@@ -309,6 +331,9 @@ def same_ids(ids: pa.Array, others: pa.Array) -> bool:
 def positions(values, among) -> np.ndarray:
     """Where each of ``values`` is in ``among`` (unique ids or names), -1 where it is not: Arrow's
     hash kernel, where pandas' ``get_indexer`` turns a million ids into Python objects first."""
+    if isinstance(getattr(values, "dtype", None), pd.CategoricalDtype):  # each distinct value looked up once
+        values = pd.Series(values, copy=False).cat
+        return np.append(positions(values.categories, among), -1)[values.codes.to_numpy()]
     values, among = arrow_ids(values), arrow_ids(among)
     if same_ids(values, among):
         return np.arange(len(values), dtype=np.int64)
@@ -318,5 +343,8 @@ def positions(values, among) -> np.ndarray:
 def member(values, allowed) -> np.ndarray:
     """``values.isin(allowed)`` by Arrow's hash kernel (pandas' own on Arrow strings builds a
     Python list and takes seconds for a million)."""
+    if isinstance(getattr(values, "dtype", None), pd.CategoricalDtype):  # each distinct value tried once
+        values = pd.Series(values, copy=False).cat
+        return np.append(member(values.categories, allowed), False)[values.codes.to_numpy()]
     value_set = arrow_ids(list(allowed) if isinstance(allowed, set) else allowed)
     return pc.is_in(arrow_ids(values), value_set=value_set).to_numpy(zero_copy_only=False)

@@ -65,11 +65,31 @@ def flag(need: str, customer_ids: pd.Series, score, rule: str, /, **facts) -> pd
 
 
 def concat(frames) -> pd.DataFrame | None:
-    """Several rules' needs as one frame (None when none found anything)."""
+    """Several rules' needs as one frame (None when none found anything). Categoricals stay
+    categoricals, their categories joined (pandas' concat turns categoricals of different
+    categories into a Python string a row: a million needs' codes, rules and params)."""
     frames = [frame for frame in frames if frame is not None and len(frame)]
     if not frames:
         return None
-    return pd.concat(frames, ignore_index=True)
+    return _joined(frames, list(dict.fromkeys(name for frame in frames for name in frame.columns)))
+
+
+def _joined(frames: list[pd.DataFrame], names: list[str]) -> pd.DataFrame:
+    """``frames``' columns ``names`` one under the other: categoricals joined as categoricals,
+    numbers as numbers, the rest as text; a column a frame lacks is missing there."""
+    columns = {}
+    for name in names:
+        parts = [frame[name] if name in frame.columns else pd.Series(pd.NA, index=frame.index, dtype="string")
+                 for frame in frames]
+        if all(isinstance(part.dtype, pd.CategoricalDtype) for part in parts):
+            # Categories of one type (rules may give str or string ones): their codes stay as they are.
+            parts = [part.cat.rename_categories(part.cat.categories.astype("string")) for part in parts]
+            columns[name] = pd.Series(union_categoricals(parts, ignore_order=True))
+        else:
+            numeric = all(pd.api.types.is_numeric_dtype(part.dtype) for part in parts)
+            columns[name] = pd.concat([part if numeric else part.astype("string") for part in parts],
+                                      ignore_index=True)
+    return pd.DataFrame(columns)
 
 
 def combine(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -80,15 +100,7 @@ def combine(frames: list[pd.DataFrame]) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame({name: pd.Series(dtype="float64" if name == "score" else "string")
                              for name in PLAN_COLUMNS})
-    columns = {}
-    for name in PLAN_COLUMNS:
-        parts = [frame[name] for frame in frames]
-        if all(isinstance(part.dtype, pd.CategoricalDtype) for part in parts):
-            columns[name] = pd.Series(union_categoricals(parts, ignore_order=True))
-        else:
-            columns[name] = pd.concat([part.astype("string") if name != "score" else part for part in parts],
-                                      ignore_index=True)
-    return pd.DataFrame(columns)
+    return _joined(frames, PLAN_COLUMNS)
 
 
 # --- storing a run's needs -------------------------------------------------------------------------

@@ -489,6 +489,8 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run", force: 
                                                     needs=needs.copy(deep=False), **arguments)
         ]
         _check_unreturned(manager, "clientbook_plan", "planning", plans, owned, book_ids, kinds)
+        # The last hook has run: the frames it read (ten million transactions) go before the results are stored.
+        del book, scoped
         if plans:  # the planning columns beside the classification, in the same book order
             planned = align(plans, len(book_ids), book_ids)
             for name in planned.column_names[1:]:
@@ -523,7 +525,7 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run", force: 
         for name in kinds:
             state[name] = results[name] if where is None else results[name].take(where)
         # What the plugins read and returned is no longer needed: free it before the stored decisions are read.
-        del results, book, scoped, everyone, owners
+        del results, everyone, owners
         delta = decisions.diff(db, stored, kinds, arrivals=previous_run is not None, stored=stored_decisions)
         for name in delta.columns:
             if name not in state:  # a column stored before, no plugin's now: its decisions end

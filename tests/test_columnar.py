@@ -1,5 +1,5 @@
 """The columnar reader: a large read in a child process gives the same frame as sqlite3 in
-process, in the form the kernels after it share rather than copy."""
+process (text, numbers, categoricals), in the form the kernels after it share rather than copy."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from clientbook.store import open_book
 QUERY = columnar.Query("SELECT customer_id, occurred_on, amount_minor, kind, counterparty FROM transactions "
                        "ORDER BY customer_id, occurred_on",
                        {"customer_id": "TEXT", "occurred_on": "TEXT", "amount_minor": "INTEGER", "kind": "TEXT",
-                        "counterparty": "TEXT"}, (), 1)
+                        "counterparty": "TEXT"}, (), 1, categories=("kind", "counterparty"))
 
 
 def test_a_child_read_is_the_in_process_read_in_one_chunk_of_large_strings(tmp_path, monkeypatch):
@@ -33,7 +33,36 @@ def test_a_child_read_is_the_in_process_read_in_one_chunk_of_large_strings(tmp_p
     assert children and children[0].returncode == 0  # read by the child, not the fallback
     assert len(child) > 2048
     pd.testing.assert_frame_equal(child, in_process)
-    for name in ("customer_id", "occurred_on", "kind", "counterparty"):
+    for name in ("kind", "counterparty"):  # categoricals, their values sorted, the same both ways
+        assert list(child[name].cat.categories) == sorted(set(child[name].dropna()))
+    assert child["kind"].notna().all() and child["counterparty"].isna().any()
+    for name in ("customer_id", "occurred_on"):
         arrow = pa.array(child[name], from_pandas=True)
         # One array (not chunks) of large strings: Arrow kernels over it copy nothing.
         assert isinstance(arrow, pa.Array) and arrow.type == pa.large_string(), (name, type(arrow))
+
+
+def test_the_books_frames_hold_repeating_text_as_categoricals_however_they_are_read(tmp_path, monkeypatch):
+    from clientbook.frames import CATEGORY_COLUMNS, Book, read_book
+
+    _, manager = load([])
+    db = open_book(tmp_path / "book.db", manager, create=True)
+    frames = demo.generate_branch(300, seed=5, language="en", as_of=date(2026, 11, 30))
+    demo.write_branch(db, frames, "demo")
+    read = {}
+    for way, threshold in (("in_process", 10**12), ("child", 0)):
+        monkeypatch.setattr(columnar, "CHILD_READ_ROWS", threshold)
+        book = read_book(db, date(2026, 11, 30))
+        read[way] = {name: getattr(book, name) for name in ("holdings", "transactions", "contacts")}
+    given = Book.from_frames(date(2026, 11, 30), transactions=frames["transactions"]).transactions
+    for name, frame in read["child"].items():
+        pd.testing.assert_frame_equal(frame, read["in_process"][name])
+        for column in CATEGORY_COLUMNS[name]:
+            if column in frame.columns:
+                assert isinstance(frame[column].dtype, pd.CategoricalDtype), (name, column)
+    transactions = read["child"]["transactions"]
+    assert transactions["occurred_on"].dtype == "string"  # dates stay text: they compare by order
+    assert (transactions["occurred_on"] <= "2026-11-30").all()
+    assert transactions["customer_id"].dtype == "string"  # ids too
+    assert transactions.sort_values("kind")["kind"].astype("string").is_monotonic_increasing
+    assert isinstance(given["kind"].dtype, pd.CategoricalDtype)  # a book of frames sees the same types

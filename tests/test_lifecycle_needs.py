@@ -380,6 +380,28 @@ def test_a_rule_switched_off_flags_nobody(loaded):
     assert "birthday" not in policy["lifecycle"].needs.kinds()
 
 
+def test_a_run_reads_only_the_frames_of_the_rules_switched_on(loaded, tmp_path):
+    """Transactions are read for the main account and money elsewhere only: with both off (and the
+    models reading holdings), a run never reads them, and the screening does not ask for them."""
+    from clientbook import demo
+    from clientbook.frames import read_book
+    from clientbook.store import open_book
+
+    _, manager = loaded
+    default = manager.reads(loaded[0])["lifecycle"]
+    assert set(default.frames) == {"holdings", "transactions"}
+    policy = with_needs(loaded, main_account={"enabled": False}, money_elsewhere={"enabled": False})
+    declared = manager.reads(policy)["lifecycle"]
+    assert declared.frames == ("holdings",) and "transactions" not in declared.frame_columns
+    db = open_book(tmp_path / "book.db", manager, create=True)
+    demo.write_branch(db, demo.generate_branch(200, seed=2, language="en", as_of=AS_OF), "demo")
+    book = read_book(db, AS_OF)
+    # A view that may not read transactions: asking for them would be an undeclared read.
+    flagged = needs.screen(book.scoped("lifecycle", declared), None, policy, AS_OF)
+    assert {"main_account", "money_elsewhere"}.isdisjoint(set(flagged["need"])) and len(flagged)
+    assert "transactions" not in book.loaded()
+
+
 # --- the policy ----------------------------------------------------------------------------------------------
 
 

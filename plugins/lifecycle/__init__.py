@@ -50,8 +50,12 @@ def _customer_columns(lifecycle) -> tuple[str, ...]:
 
 @hookimpl
 def clientbook_reads(policy):
-    frames = tuple(dict.fromkeys((*needs.FRAMES, *models.FRAMES)))
-    columns = {frame: tuple(dict.fromkeys((*needs.FRAME_COLUMNS.get(frame, ()), *models.FRAME_COLUMNS.get(frame, ()))))
+    lifecycle = policy["lifecycle"]
+    # Only what the rules switched on read: a policy without need rules on transactions never reads them.
+    wanted = {"needs": lifecycle.needs.frames(), "models": models.FRAMES if lifecycle.models.products else ()}
+    frames = tuple(dict.fromkeys((*wanted["needs"], *wanted["models"])))
+    columns = {frame: tuple(dict.fromkeys((*(needs.FRAME_COLUMNS[frame] if frame in wanted["needs"] else ()),
+                                           *(models.FRAME_COLUMNS[frame] if frame in wanted["models"] else ()))))
                for frame in frames}
     return Reads(customers=_customer_columns(policy["lifecycle"]), kind="retail", frames=frames, frame_columns=columns)
 
@@ -66,7 +70,9 @@ def clientbook_classify(book, policy, as_of: date):
 @hookimpl
 def clientbook_screen_needs(book, classification: pd.DataFrame, policy, as_of: date):
     # The whole policy: screening reads other tables too (retail_tiering's tiers for upgrades).
-    return concat([needs.screen(book, classification, policy, as_of), models.screen(book, classification, policy, as_of)])
+    # The models run first: while they learn, only the book is kept, not the million needs the rules flag.
+    gaps = models.screen(book, classification, policy, as_of)
+    return concat([needs.screen(book, classification, policy, as_of), gaps])
 
 
 @hookimpl

@@ -14,7 +14,6 @@ import sys
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.compute as pc
 from clientbook.cli import non_negative_int, percent, positive_int
 from clientbook.columnar import Query, read_tables, table_rows
@@ -216,8 +215,9 @@ def cross_holding(db, settings) -> dict | None:
               "WHERE c.kind = 'retail'", {"customer_id": "TEXT", "tier": "TEXT", "customer_group": "TEXT"}, (),
               table_rows(db, "customers"))])
     ids = held["customer_id"].combine_chunks()
-    (owner,) = locate(people["customer_id"].combine_chunks(), ids.take(pa.array(run_starts(ids), type=pa.int64())))
-    owner = np.repeat(owner, np.diff(np.append(run_starts(ids), len(ids))))
+    starting, starts = run_starts(ids)
+    (owner,) = locate(people["customer_id"].combine_chunks(), starting)
+    owner = np.repeat(owner, np.diff(np.append(starts, len(ids))))
     encoded = pc.dictionary_encode(held["product_type"].combine_chunks())
     names = encoded.dictionary.to_pylist()
     kept = [number for number, name in enumerate(names) if name not in settings.cross_sell.ignore_types]

@@ -338,29 +338,47 @@ def _judge(product: KeyProduct, target: int, held: _Held, customers: pd.DataFram
     from threadpoolctl import threadpool_limits
 
     # (key_products alone, with one key product, gives no column: a constant one learns nothing.)
-    matrix = np.column_stack([*base, *_holding_features(held, target, policy.features, size)] or [np.zeros(size)])
-    kinds = categorical + [False] * (matrix.shape[1] - len(categorical))
+    features = Features([*base, *_holding_features(held, target, policy.features, size)] or [np.zeros(size)])
+    kinds = categorical + [False] * (len(features.columns) - len(categorical))
 
     # One thread: OpenMP threads that wait for a busy core (a shared machine, tests side by side)
     # made learning ten times slower and scoring a few thousand rows a hundred times slower.
     with threadpool_limits(limits=1, user_api="openmp"):
-        return _fit_and_judge(result, matrix, kinds, train, test, holds, customers, policy)
+        return _fit_and_judge(result, features, kinds, train, test, holds, customers, policy)
 
 
-def _fit_and_judge(result: ProductModel, matrix: np.ndarray, kinds: list[bool], train: np.ndarray, test: np.ndarray,
+class Features:
+    """A model's feature columns, stacked into a matrix only for the rows at hand: the whole book's
+    matrix (a million rows) is never built, and the book is scored a part at a time."""
+
+    PART_ROWS = 100_000
+
+    def __init__(self, columns: list[np.ndarray]):
+        self.columns = columns
+
+    def rows(self, rows: np.ndarray) -> np.ndarray:
+        return np.column_stack([column[rows] for column in self.columns])
+
+    def scores(self, model, rows: np.ndarray) -> np.ndarray:
+        """The chance of holding the product, for ``rows``."""
+        parts = [rows[start:start + self.PART_ROWS] for start in range(0, len(rows), self.PART_ROWS)]
+        return np.concatenate([model.predict_proba(self.rows(part))[:, 1] for part in parts] or [np.zeros(0)])
+
+
+def _fit_and_judge(result: ProductModel, features: Features, kinds: list[bool], train: np.ndarray, test: np.ndarray,
                    holds: np.ndarray, customers: pd.DataFrame, policy: ModelsPolicy) -> ProductModel:
     from sklearn.metrics import roc_auc_score
 
-    model = _classifier(kinds, policy).fit(matrix[train], holds[train])
+    model = _classifier(kinds, policy).fit(features.rows(train), holds[train])
     truth = holds[test].astype(np.float64)
-    scores = model.predict_proba(matrix[test])[:, 1]
+    scores = features.scores(model, test)
     result.base_rate = float(truth.mean())
     result.lift = top_share_rate(scores, truth, policy.top_share) / result.base_rate
     result.auc = float(roc_auc_score(truth, scores))
     result.verdict = USEFUL if result.lift >= policy.min_lift else LIFTS_NOTHING
     if result.verdict == USEFUL:  # only a useful model scores the whole book
         lacking = np.flatnonzero(~holds)
-        result.flagged = _flagged(customers["customer_id"], lacking, model.predict_proba(matrix[lacking])[:, 1],
+        result.flagged = _flagged(customers["customer_id"], lacking, features.scores(model, lacking),
                                   policy.flag_share)
     return result
 

@@ -41,7 +41,10 @@ SCHOOL_COLUMN = "youngest_child_birth_year"  # absent from older books: the scho
 _WANTED = ("kind", "age", "gender", "birth_date", "income_minor", "assets_elsewhere_minor", *FIGURES.values(),
            SCHOOL_COLUMN)
 READS: tuple[str, ...] = tuple(name for name in _WANTED if name in CUSTOMER_FRAME_COLUMNS)
-FRAMES: tuple[str, ...] = ("holdings", "transactions")
+# The frames each rule reads; the others read customer columns only. A run reads a frame only
+# when a rule the policy switched on reads it.
+RULE_FRAMES: dict[str, tuple[str, ...]] = {"cross_sell": ("holdings",), "maturity": ("holdings",),
+                                           "main_account": ("transactions",), "money_elsewhere": ("transactions",)}
 # Only the columns the rules read: ten million transactions in five columns of nine.
 FRAME_COLUMNS: dict[str, tuple[str, ...]] = {
     "holdings": ("customer_id", "product_type", "product_name", "amount_minor", "matures_on", "status"),
@@ -196,6 +199,10 @@ class NeedsPolicy(PolicyModel):
         """The needs this policy can flag: the rules that are switched on."""
         return [name for name, rule in self.rules().items() if rule.enabled]
 
+    def frames(self) -> tuple[str, ...]:
+        """The frames the rules switched on read."""
+        return tuple(dict.fromkeys(frame for name in self.kinds() for frame in RULE_FRAMES.get(name, ())))
+
     def check(self):
         return [(f"{name}.{key}", message, params) for name, rule in self.rules().items()
                 for key, message, params in rule.check()]
@@ -273,15 +280,25 @@ def _in(array: pa.Array, allowed) -> np.ndarray:
         zero_copy_only=False)
 
 
-def run_starts(customer_ids: pa.Array) -> np.ndarray:
-    """Where each run of one customer's rows begins: the book's holdings and transactions come in
-    customer order, so ten million transactions are a million runs to look up, not ten million rows."""
+def run_starts(customer_ids: pd.Series | pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Where each run of one customer's rows begins, and that run's customer id: the book's holdings
+    and transactions come in customer order, so ten million transactions are a million runs to
+    look up, not ten million rows."""
     count = len(customer_ids)
     starts = np.ones(count, dtype=bool)
+    if isinstance(getattr(customer_ids, "dtype", None), pd.CategoricalDtype):  # by the codes: no id spelled out
+        codes = customer_ids.cat.codes.to_numpy()
+        starts[1:] = (codes[1:] != codes[:-1]) | (codes[1:] < 0)
+        first = np.flatnonzero(starts)
+        start_codes = codes[first].astype(np.int64)
+        ids = arrow_ids(customer_ids.cat.categories).take(pa.array(start_codes, mask=start_codes < 0))
+        return ids, first
+    ids = customer_ids if isinstance(customer_ids, pa.Array) else arrow_ids(customer_ids)
     if count > 1:
-        starts[1:] = pc.not_equal(customer_ids.slice(1), customer_ids.slice(0, count - 1)).fill_null(True).to_numpy(
+        starts[1:] = pc.not_equal(ids.slice(1), ids.slice(0, count - 1)).fill_null(True).to_numpy(
             zero_copy_only=False)
-    return np.flatnonzero(starts)
+    first = np.flatnonzero(starts)
+    return ids.take(pa.array(first, type=pa.int64())), first
 
 
 def locate(among: pa.Array, *lookups: pa.Array) -> list[np.ndarray]:
@@ -336,8 +353,19 @@ class Rows:
             self._texts[name] = arrow_ids(self.column(name))
         return self._texts[name]
 
+    def text_at(self, name: str, rows: np.ndarray) -> pa.Array:
+        """Column ``name`` at ``rows``, as text: of a categorical, only those rows are spelled out."""
+        column = self.column(name)
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            codes = column.cat.codes.to_numpy()[rows].astype(np.int64)
+            return arrow_ids(column.cat.categories).take(pa.array(codes, mask=codes < 0))
+        return self.text(name).take(pa.array(rows, type=pa.int64()))
+
     def among(self, name: str, allowed) -> np.ndarray:
-        """Rows whose ``name`` is one of ``allowed``."""
+        """Rows whose ``name`` is one of ``allowed`` (of a categorical, each distinct value is tried once)."""
+        column = self.column(name)
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            return np.append(_in(arrow_ids(column.cat.categories), allowed), False)[column.cat.codes.to_numpy()]
         return _in(self.text(name), allowed)
 
     def days(self, name: str) -> np.ndarray:
@@ -366,16 +394,15 @@ class Screening:
         self.count = len(customers)
         self.index = customers.index
         self.ids = customers["customer_id"]
-        frames = {"holdings": book.holdings, "transactions": book.transactions}
+        frames = {name: getattr(book, name) for name in self.settings.frames()}
         frames = {name: frame for name, frame in frames.items()
                   if frame is not None and "customer_id" in frame.columns and len(frame)}
         # Every customer id to find among the customers, found in one pass: the decisions' and each
         # frame's runs of rows.
         decided = classification is not None and "tier" in classification.columns and self.count
-        runs = {name: (arrow_ids(frame["customer_id"]),) for name, frame in frames.items()}
-        runs = {name: (ids, run_starts(ids)) for name, (ids,) in runs.items()}
+        runs = {name: run_starts(frame["customer_id"]) for name, frame in frames.items()}
         found = locate(arrow_ids(self.ids), *([arrow_ids(classification.index)] if decided else []),
-                       *[ids.take(pa.array(starts, type=pa.int64())) for ids, starts in runs.values()])
+                       *[ids for ids, _ in runs.values()])
         self.tier = pd.Series(pd.NA, index=self.index, dtype="string")
         if decided:
             self.tier = self._decision(classification["tier"], found.pop(0))
@@ -481,7 +508,7 @@ def held_types(screening: Screening) -> tuple[np.ndarray, pd.Series]:
     if holdings is None:
         return count, empty
     kept = screening.held() & ~holdings.among("product_type", screening.settings.cross_sell.ignore_types)
-    rows = np.flatnonzero(kept & pc.is_valid(holdings.text("product_type")).to_numpy(zero_copy_only=False))
+    rows = np.flatnonzero(kept & holdings.column("product_type").notna().to_numpy(dtype=bool))
     if not len(rows):
         return count, empty
     codes, types = pd.factorize(holdings.column("product_type").iloc[rows].astype("string"), sort=True)
@@ -605,7 +632,7 @@ def bank_outflows(screening: Screening) -> np.ndarray | None:
     always = inside & transactions.among("kind", rule.bank_kinds)
     # Counterparties are read only for the transfers out within the months: a small part of the table.
     rows = np.flatnonzero(outgoing | always)
-    party = transactions.text("counterparty").take(pa.array(rows, type=pa.int64()))
+    party = transactions.text_at("counterparty", rows)
     to_bank = (outgoing[rows] & _matching(party, rule.bank_patterns) & ~_matching(party, rule.own_bank_patterns)) | (
         always[rows])
     rows = rows[to_bank]
