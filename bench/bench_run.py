@@ -9,7 +9,10 @@ contact log, staff, a few dozen corporate accounts), then, on copies of it, each
               makes the same four decisions (tier, familiarity, life stage, account class) with
               their reasons, and writes one row per customer;
 * first run:  `clientbook run` with every built-in plugin on a copy whose decisions were cleared
-              (a book no run has decided yet): every decision is written;
+              (a book no run has decided yet): every decision is written. The policy adds
+              bench/issue10_decisions.toml: the needs rules and product-gap models are off (the
+              baseline screens no needs; bench/bench_lifecycle.py measures them), so the run
+              decides what the baseline does, and the customer groups besides;
 * second run: `clientbook run` again on the same copy as of the same day, the book unchanged:
               the first run's decisions stand (clientbook.changes), nothing is read or written;
 * next day:   `clientbook run` on the unchanged copy as of the next day, as a nightly run is:
@@ -36,6 +39,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+DECISIONS = HERE / "issue10_decisions.toml"  # the decisions of issue 10: no needs, no models
 AS_OF = "2026-11-30"
 NEXT_DAY = (date.fromisoformat(AS_OF) + timedelta(days=1)).isoformat()
 # Everything a run writes: cleared, the copy is a book no run has decided yet.
@@ -108,7 +112,8 @@ def main() -> None:
         copy_book(book, copy, clear=False)
         figures["baseline"].append(measure([sys.executable, str(HERE / "baseline_run.py"), str(copy), AS_OF]))
         copy_book(book, copy, clear=True)
-        clientbook = [sys.executable, "-m", "clientbook", "--db", str(copy), "--quiet", "run", "--as-of"]
+        clientbook = [sys.executable, "-m", "clientbook", "--db", str(copy), "--config", str(DECISIONS), "--quiet",
+                      "run", "--as-of"]
         figures["first run"].append(measure([*clientbook, AS_OF]))
         before = file_bytes(copy)
         figures["second run"].append(measure([*clientbook, AS_OF]))
