@@ -129,8 +129,8 @@ def _start_child(path: str, query: Query) -> subprocess.Popen:
 def _child_table(child: subprocess.Popen, query: Query) -> pa.Table | None:
     """What a child read, or None when it refused the book (a value of an unexpected type, an
     old driver ...: the slower path reads it then)."""
-    # Arrow reads the stream straight into its own buffers: ``communicate`` would gather it in
-    # small chunks on the heap first, which stays with the process after they are joined (a
+    # Arrow reads the stream a message at a time as it comes: ``communicate`` would first gather
+    # all of it in small chunks on the heap, which stay with the process after they are joined (a
     # million customers' transactions left 1.4 GiB behind).
     try:
         table = pa.ipc.open_stream(child.stdout).read_all()
@@ -165,12 +165,13 @@ class PendingReads:
         self._children.clear()
 
     def tables(self) -> list[pa.Table]:
-        """Each query's rows as an Arrow table (large strings, int64, float64), in order."""
-        return self._collect(lambda table: table, lambda query: _arrow(_sqlite_frame(self._db, query), query))
+        """Each query's rows as an Arrow table (large strings, int64, float64), in order; a
+        query's categories come as text too."""
+        return self._collect(_decoded, lambda query: _arrow(_sqlite_frame(self._db, query), query))
 
     def frames(self) -> list[pd.DataFrame]:
         """Each query's rows as a frame with nullable pandas dtypes (``Int64``, ``Float64``,
-        Arrow strings), in order."""
+        Arrow strings, the query's categories as categoricals), in order."""
         return self._collect(_frame, lambda query: _sqlite_frame(self._db, query))
 
     def _collect(self, from_child, in_process) -> list:
@@ -181,6 +182,12 @@ class PendingReads:
             # In process: small, an in-memory book, no driver, or refused by the child.
             results.append(in_process(query) if table is None else from_child(table))
         return results
+
+
+def _decoded(table: pa.Table) -> pa.Table:
+    """A child's table with its categories as text again."""
+    return pa.table({name: column.cast(pa.large_string()) if pa.types.is_dictionary(column.type) else column
+                     for name, column in zip(table.column_names, table.columns)})
 
 
 def _frame(table: pa.Table) -> pd.DataFrame:

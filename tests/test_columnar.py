@@ -66,3 +66,26 @@ def test_the_books_frames_hold_repeating_text_as_categoricals_however_they_are_r
     assert transactions["customer_id"].dtype == "string"  # ids too
     assert transactions.sort_values("kind")["kind"].astype("string").is_monotonic_increasing
     assert isinstance(given["kind"].dtype, pd.CategoricalDtype)  # a book of frames sees the same types
+
+
+def test_a_child_read_as_tables_gives_categories_as_text(tmp_path, monkeypatch):
+    _, manager = load([])
+    db = open_book(tmp_path / "book.db", manager, create=True)
+    demo.write_branch(db, demo.generate_branch(100, seed=4, language="en", as_of=date(2026, 11, 30)), "demo")
+    tables = {}
+    for way, threshold in (("in_process", 10**12), ("child", 0)):
+        monkeypatch.setattr(columnar, "CHILD_READ_ROWS", threshold)
+        tables[way] = columnar.read_tables(db, [QUERY])[0]
+    assert tables["child"].schema == tables["in_process"].schema
+    assert tables["child"].column("kind").type == pa.large_string()
+    assert tables["child"].equals(tables["in_process"])
+
+
+def test_positions_and_membership_of_a_categorical_are_those_of_its_text():
+    from clientbook.frames import member, positions
+
+    text = pd.Series(["b", None, "a", "c", "b", "z"], dtype="string")
+    categorical = columnar.as_category(text)
+    among = pd.Series(["a", "b", "c"], dtype="string")
+    assert positions(categorical, among).tolist() == positions(text.fillna("?"), among).tolist() == [1, -1, 0, 2, 1, -1]
+    assert member(categorical, {"b", "z"}).tolist() == [True, False, False, False, True, True]

@@ -51,7 +51,7 @@ def _customer_columns(lifecycle) -> tuple[str, ...]:
 @hookimpl
 def clientbook_reads(policy):
     lifecycle = policy["lifecycle"]
-    # Only what the rules switched on read: a policy without need rules on transactions never reads them.
+    # Only the frames the switched-on rules read: without need rules on transactions, none are read.
     wanted = {"needs": lifecycle.needs.frames(), "models": models.FRAMES if lifecycle.models.products else ()}
     frames = tuple(dict.fromkeys((*wanted["needs"], *wanted["models"])))
     columns = {frame: tuple(dict.fromkeys((*(needs.FRAME_COLUMNS[frame] if frame in wanted["needs"] else ()),

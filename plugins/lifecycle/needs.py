@@ -286,13 +286,6 @@ def run_starts(customer_ids: pd.Series | pa.Array) -> tuple[pa.Array, np.ndarray
     look up, not ten million rows."""
     count = len(customer_ids)
     starts = np.ones(count, dtype=bool)
-    if isinstance(getattr(customer_ids, "dtype", None), pd.CategoricalDtype):  # by the codes: no id spelled out
-        codes = customer_ids.cat.codes.to_numpy()
-        starts[1:] = (codes[1:] != codes[:-1]) | (codes[1:] < 0)
-        first = np.flatnonzero(starts)
-        start_codes = codes[first].astype(np.int64)
-        ids = arrow_ids(customer_ids.cat.categories).take(pa.array(start_codes, mask=start_codes < 0))
-        return ids, first
     ids = customer_ids if isinstance(customer_ids, pa.Array) else arrow_ids(customer_ids)
     if count > 1:
         starts[1:] = pc.not_equal(ids.slice(1), ids.slice(0, count - 1)).fill_null(True).to_numpy(
