@@ -1147,6 +1147,22 @@ def _read_global_options(argv: list[str]) -> argparse.Namespace | None:
         return None
 
 
+def _command_word(argv: list[str]) -> str | None:
+    """The command named in ``argv`` (what is left after the global options), or None."""
+    reader = _GlobalOptionsReader(prog="clientbook", add_help=False)
+    _add_global_options(reader)
+    try:
+        rest = reader.parse_known_args(argv)[1]
+    except _UnreadableOptions:
+        return None
+    return next((word for word in rest if not word.startswith("-")), None)
+
+
+def _command_names(parser: argparse.ArgumentParser) -> set[str]:
+    return {name for action in parser._actions if isinstance(action, argparse._SubParsersAction)
+            for name in action.choices}
+
+
 def _parse(parser: Parser, argv: list[str]) -> argparse.Namespace:
     """The parsed options, the ``--config`` files given after the command after those before it."""
     args = parser.parse_args(argv)
@@ -1206,11 +1222,18 @@ def main(argv: list[str] | None = None) -> int:
         if startup.loaded:
             _speak_policy_language(startup.loaded[0], language_option)
     parser = _parser_for(startup)
+    if startup is not None and startup.error is not None:
+        command = _command_word(argv)
+        if command is not None and command not in _command_names(parser):
+            # Perhaps a plugin's command, missing because the policy did not load: the policy's
+            # problems, not argparse's "invalid choice", are what the user has to fix.
+            sys.stderr.write(_failure_message(startup.error) + "\n" + t("cli.command_needs_policy", command=command)
+                             + "\n")
+            return EXIT_BAD_INPUT
     try:
         args = _parse(parser, argv)
     except SystemExit as exit_:
         if exit_.code and startup is not None and startup.error is not None:
-            # Perhaps a plugin's command, missing because the policy did not load: say why.
             sys.stderr.write(_failure_message(startup.error) + "\n")
         return int(exit_.code or 0)
     try:
