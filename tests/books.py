@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
 from datetime import date
 from pathlib import Path
 
@@ -52,7 +55,31 @@ def balances_frame() -> pd.DataFrame:
 
 
 def build_small_book(path: Path, manager=None):
-    """A real SQLite book with the customers above; S1..S3 own the retail customers but C07."""
+    """A real SQLite book with the customers above; S1..S3 own the retail customers but C07.
+
+    Made once per test process and copied (making a book's schema takes a second or more); a
+    manager whose plugins bring migrations of their own gets a book made for it."""
+    if manager is not None and manager.migrations():
+        return _make_small_book(path, manager)
+    shutil.copyfile(_small_book_made(), path)
+    return open_book(path, manager)
+
+
+_made: list[Path] = []
+
+
+def _small_book_made() -> Path:
+    """The small book, made by this process the first time it is asked for and closed (its file
+    then holds it all)."""
+    if not _made:
+        folder = Path(tempfile.mkdtemp(prefix="clientbook-small-book-"))
+        atexit.register(shutil.rmtree, folder, True)
+        _make_small_book(folder / "small.db").close()
+        _made.append(folder / "small.db")
+    return _made[0]
+
+
+def _make_small_book(path: Path, manager=None):
     db = open_book(path, manager, create=True)
     customers = customers_frame()
     customers.loc[customers["customer_id"] == "K01", "income_minor"] = 20_000_000_000

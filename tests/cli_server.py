@@ -1,19 +1,22 @@
 """A warm start for the tests' ``clientbook`` subprocesses: import once, fork per command.
 
-Most of a CLI run in the tests is Python importing pandas, pyarrow and the plugins (about a
-second each time, several hundred times a suite). This server imports them once, then for
-every request forks a child that becomes ``python -m clientbook ARGS``: its own process
-with the request's working directory, environment, argv, and stdin, stdout and stderr on
-files, which runs the real entry point and exits through the interpreter's normal shutdown
-(so the book's connections close as they would). The parent answers with the exit code.
+Most of a CLI run in the tests is Python importing pandas, pyarrow, scikit-learn and the
+plugins (a second or three each time, several hundred times a suite). This server imports
+what the commands import once (the modules a command imports only when it needs them too),
+then for every request forks a child that becomes ``python -m clientbook ARGS``: its own
+process with the request's working directory, environment, argv, and stdin, stdout and
+stderr on files, which runs the real entry point and exits through the interpreter's normal
+shutdown (so the book's connections close as they would). The parent answers with the exit
+code.
 
 Requests and answers are JSON lines on the server's stdin and stdout (see
 ``helpers.run_cli``). Whatever would change what is imported (``PYTHONPATH``) is the
-client's to check: it runs such a command cold.
+client's to check: it asks a server started with the same (or runs the command cold).
 """
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import os
@@ -25,12 +28,45 @@ import time
 TIME_LIMIT = 600  # seconds, as helpers.run_cli's cold subprocess has
 
 
+# Modules no command imports at start but most commands import on the way: the pipeline's
+# product-gap models (scikit-learn, about two seconds to import), the demo's names (Faker).
+_LAZY_IMPORTS = ("faker", "sklearn.ensemble", "sklearn.metrics", "sklearn.model_selection", "threadpoolctl")
+
+# ``__main__`` would run the command; the terminal UI and lifecycle's screens import Textual.
+_NOT_PRELOADED = ("clientbook.__main__", "clientbook.tui", "clientbook.plugins.lifecycle.screens")
+
+
 def _preload() -> None:
-    """What every ``clientbook`` command imports, imported once (Textual is not: the CLI never imports it)."""
-    import clientbook.cli  # noqa: F401
-    import clientbook.plugins.key_account  # noqa: F401
-    import clientbook.plugins.lifecycle  # noqa: F401
-    import clientbook.plugins.retail_tiering  # noqa: F401
+    """What the ``clientbook`` commands import, imported once, and the core's message catalog,
+    which every command reads (its argparse words) before it does anything else. Textual is
+    not imported (the CLI never imports it): neither are the terminal UI and a plugin's screens."""
+    import importlib
+
+    import clientbook
+    import clientbook.plugins.key_account
+    import clientbook.plugins.lifecycle
+    import clientbook.plugins.retail_tiering
+    from clientbook import i18n
+
+    for package in (clientbook, clientbook.plugins.key_account, clientbook.plugins.lifecycle,
+                    clientbook.plugins.retail_tiering):
+        _import_modules_of(package)
+    for name in _LAZY_IMPORTS:
+        importlib.import_module(name)
+    i18n.catalog(i18n.DEFAULT_LANGUAGE)
+
+
+def _import_modules_of(package) -> None:
+    """Every module of ``package`` and its packages, but those ``_NOT_PRELOADED``."""
+    import importlib
+    import pkgutil
+
+    for module in pkgutil.iter_modules(package.__path__, f"{package.__name__}."):
+        if module.name in _NOT_PRELOADED:
+            continue
+        imported = importlib.import_module(module.name)
+        if module.ispkg:
+            _import_modules_of(imported)
 
 
 def _stream(fd: int, encoding: str, errors: str, line_buffering: bool) -> io.TextIOWrapper:
@@ -81,6 +117,9 @@ def serve() -> None:
     os.dup2(nothing, 0)
     os.dup2(nothing, 1)
     _preload()
+    # What was imported stays, and the children never collect it: a collection in a child would
+    # touch every object, copying the server's whole memory page by page (copy on write).
+    gc.freeze()
     reader = os.fdopen(requests, "r", encoding="utf-8", buffering=1, closefd=False)
     os.write(answers, b'{"ready": true}\n')
     for line in reader:

@@ -8,9 +8,7 @@ from pathlib import Path
 import pytest
 
 from clientbook import i18n
-from helpers import install_plugin_package, run_cli
-
-DEMO_AS_OF = "2026-11-30"
+from helpers import DEMO_AS_OF, install_plugin_package, run_cli
 
 
 @pytest.fixture(scope="session")
@@ -30,6 +28,15 @@ def tui_demo_en(tmp_path_factory):
     from tui_books import build_demo_book
 
     return build_demo_book(tmp_path_factory.mktemp("tui-en"), "en")
+
+
+@pytest.fixture(scope="session")
+def tui_second_run_en(tui_demo_en, tmp_path_factory):
+    """The English demo book after a second run (tests/tui_books.py), built once for every file
+    that reads it or copies it."""
+    from tui_books import build_second_run_book
+
+    return build_second_run_book(tui_demo_en, tmp_path_factory.mktemp("tui-en-second-run"))
 
 
 @pytest.fixture

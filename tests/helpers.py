@@ -19,6 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PLUGIN_PACKAGES = Path(__file__).resolve().parent / "plugin_packages"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 PUBLIC_DATA = Path(__file__).resolve().parent / "data" / "public"
+# The date of the session's demo book (conftest.py's demo_book).
+DEMO_AS_OF = "2026-11-30"
 
 
 def shared_data(path: Path) -> Path:
@@ -60,15 +62,18 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, check_
     """The real ``clientbook`` command in a subprocess, as from a pipe: no terminal size unless the
     test gives one (pytest-xdist's workers set ``COLUMNS`` and ``LINES`` for themselves).
 
-    The subprocess is forked from a server that has imported clientbook once (tests/cli_server.py),
-    unless ``cold`` is asked for, the environment would change what Python imports, or
-    ``CLIENTBOOK_TESTS_COLD`` is set: then it is a fresh ``python -m clientbook``."""
+    The subprocess is forked from a server that has imported clientbook once (tests/cli_server.py)
+    with the same import environment (``PYTHONPATH`` ...) as the command's, unless ``cold`` is
+    asked for or ``CLIENTBOOK_TESTS_COLD`` is set: then it is a fresh ``python -m clientbook``.
+    The first command of an import environment other than the suite's own runs fresh too: a
+    server for it (a few seconds to start) starts with the second, as a test that installs a
+    plugin to see one command's answer runs just the one."""
     environment = {key: value for key, value in os.environ.items()
                    if not key.startswith("CLIENTBOOK_") and key not in ("COLUMNS", "LINES")}
     environment.update({"LANG": "C.UTF-8", "PYTHONIOENCODING": "utf-8"})
     environment.update(env or {})
-    server = None if cold or os.environ.get("CLIENTBOOK_TESTS_COLD") else _warm_server()
-    if server is not None and server.imports_as(environment):
+    server = None if cold or os.environ.get("CLIENTBOOK_TESTS_COLD") else _warm_server(_imports(environment))
+    if server is not None:
         result = server.run(list(args), cwd or Path.cwd(), environment)
     else:
         result = subprocess.run([sys.executable, "-m", "clientbook", *args], cwd=cwd, env=environment,
@@ -90,20 +95,18 @@ def _imports(env) -> dict:
 
 
 class _WarmServer:
-    def __init__(self) -> None:
+    def __init__(self, imports: dict) -> None:
         self.lock = threading.Lock()
-        self.imports = _imports(_STARTING_ENVIRONMENT)
+        self.imports = imports
+        environment = {key: value for key, value in _STARTING_ENVIRONMENT.items() if key not in _IMPORT_VARIABLES}
+        environment.update({key: value for key, value in imports.items() if value is not None})
         self.process = subprocess.Popen([sys.executable, str(Path(__file__).with_name("cli_server.py"))],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, encoding="utf-8",
-                                        bufsize=1, env=_STARTING_ENVIRONMENT)
+                                        bufsize=1, env=environment)
         self.folder = Path(tempfile.mkdtemp(prefix="clientbook-cli-"))
         atexit.register(shutil.rmtree, self.folder, True)
         ready = self.process.stdout.readline()
         assert ready.strip() == '{"ready": true}', ready
-
-    def imports_as(self, env: dict) -> bool:
-        """Whether a fresh interpreter with ``env`` would import what the server did."""
-        return _imports(env) == self.imports
 
     def run(self, args: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
         with self.lock:
@@ -115,15 +118,40 @@ class _WarmServer:
             return subprocess.CompletedProcess([sys.executable, "-m", "clientbook", *args], answer["code"],
                                                out.read_text(encoding="utf-8"), err.read_text(encoding="utf-8"))
 
+    def alive(self) -> bool:
+        return self.process.poll() is None
 
+    def stop(self) -> None:
+        """The server ends when its requests end (it holds memory for a whole set of imports)."""
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
+        self.process.stdout.close()
+
+
+# The suite's own server, for the environment the tests start in; and one for another import
+# environment (the last a test asked for twice: a plugin installed on PYTHONPATH ...).
 _server: _WarmServer | None = None
+_other: _WarmServer | None = None
+_other_asked: dict | None = None
 
 
-def _warm_server() -> _WarmServer:
-    global _server
-    if _server is None or _server.process.poll() is not None:
-        _server = _WarmServer()
-    return _server
+def _warm_server(imports: dict) -> _WarmServer | None:
+    """The server whose imports are ``imports``, started if need be; None for the first command
+    of an import environment other than the suite's own (it runs fresh)."""
+    global _server, _other, _other_asked
+    if imports == _imports(_STARTING_ENVIRONMENT):
+        if _server is None or not _server.alive():
+            _server = _WarmServer(imports)
+        return _server
+    if _other is not None and _other.imports == imports and _other.alive():
+        return _other
+    if imports != _other_asked:
+        _other_asked = imports
+        return None
+    if _other is not None:
+        _other.stop()
+    _other = _WarmServer(imports)
+    return _other
 
 
 def refused_import(book: Path, *args: str) -> list[str]:
@@ -135,6 +163,37 @@ def refused_import(book: Path, *args: str) -> list[str]:
     assert "Traceback" not in result.stderr and result.stdout == ""
     assert file_digest(book) == before
     return [line.strip() for line in result.stderr.splitlines()[1:]]
+
+
+_empty_books: list[Path] = []
+
+
+def empty_book(path: Path, manager=None) -> Path:
+    """A new book at ``path`` with nothing in it, closed, as ``clientbook init`` makes it (with
+    the built-in plugins, whose policies add no tables): a copy of the one this process made first.
+
+    Making a book's schema takes a second or more (the first migration's script); the tests make
+    hundreds. A manager whose plugins bring migrations gets a book made for it."""
+    from clientbook.store import open_book
+
+    if manager is not None and manager.migrations():
+        open_book(path, manager, create=True).close()
+        return path
+    if not _empty_books:
+        folder = Path(tempfile.mkdtemp(prefix="clientbook-empty-book-"))
+        atexit.register(shutil.rmtree, folder, True)
+        open_book(folder / "empty.db", create=True).close()
+        _empty_books.append(folder / "empty.db")
+    return copy_of(_empty_books[0], Path(path))
+
+
+def copy_of(book: Path, target: Path) -> Path:
+    """A copy of a book no command has open, at ``target``: its file alone, as the last
+    connection to close folded the write-ahead log into it."""
+    wal = Path(f"{book}-wal")
+    assert not wal.exists() or wal.stat().st_size == 0, f"{book} is open: its log holds writes"
+    shutil.copyfile(book, target)
+    return target
 
 
 def file_digest(path: Path) -> str:

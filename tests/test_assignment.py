@@ -23,7 +23,7 @@ from clientbook.explain import with_reasons
 from clientbook.policy import load
 from clientbook.reports import migration, staff_report
 from clientbook.store import bulk_insert, open_book, writing
-from helpers import ROOT, SHARED_DATA, file_digest, run_cli, shared_data
+from helpers import ROOT, SHARED_DATA, empty_book, file_digest, run_cli, shared_data
 
 AS_OF = date(2026, 11, 30)
 YUAN = 100
@@ -53,7 +53,7 @@ CUSTOMERS = [
 
 
 def small_book(path: Path, manager, staff=STAFF, customers=CUSTOMERS, contacts=None):
-    db = open_book(path, manager, create=True)
+    db = open_book(empty_book(path, manager), manager)
     with writing(db, "tests", "assignment book"):
         bulk_insert(db, "staff", pd.DataFrame([{"staff_id": s, "name": f"Staff {s}", "post": p, "capacity": c,
                                                  "active": 1} for s, p, c in staff]))
@@ -365,12 +365,9 @@ def test_a_transfer_to_someone_who_left_or_is_full_is_refused(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def branch(tmp_path_factory):
-    """A demo branch of 6,000 customers; tests work on copies."""
-    path = tmp_path_factory.mktemp("branch") / "branch.db"
-    run_cli("--db", str(path), "demo", "--customers", "6000", "--seed", "5", "--no-tui", "--as-of", "2026-11-27",
-            check_code=0)
-    return path
+def branch(demo_book):
+    """A demo branch of 2,000 customers: the session's (conftest.py); tests work on copies."""
+    return demo_book[0]
 
 
 @pytest.fixture
@@ -469,10 +466,11 @@ def test_rebalance_after_a_leaver_and_drift_is_within_tolerance_and_keeps_close_
 def test_an_infeasible_rebalance_says_how_far_short_and_writes_nothing(branch_copy):
     path = branch_copy
     conn = sqlite3.connect(path)
+    capacity = 10  # far fewer than the leavers' customers
     with conn:  # every senior wealth manager but one leaves
         conn.execute("UPDATE staff SET active = 0 WHERE post = 'senior_wealth_manager' AND staff_id != "
                      "(SELECT MIN(staff_id) FROM staff WHERE post = 'senior_wealth_manager')")
-        conn.execute("UPDATE staff SET capacity = 100 WHERE post = 'senior_wealth_manager'")
+        conn.execute("UPDATE staff SET capacity = ? WHERE post = 'senior_wealth_manager'", [capacity])
         needed = conn.execute("""SELECT COUNT(*) FROM current_owners o JOIN staff s USING (staff_id)
                                  WHERE s.post = 'senior_wealth_manager'""").fetchone()[0]
     conn.close()  # the last connection out folds the WAL into the book: the digest is stable from here
@@ -480,7 +478,7 @@ def test_an_infeasible_rebalance_says_how_far_short_and_writes_nothing(branch_co
     result = run_cli("--db", str(path), "assign", "--rebalance")
     assert result.returncode == 2 and "nothing was written" in result.stderr
     short = [int(number.replace(",", "")) for number in re.findall(r"short by ([\d,]+)", result.stderr)]
-    assert sum(short) == needed - 100  # the leavers' customers, and those the one left holds beyond 100
+    assert sum(short) == needed - capacity  # the leavers' customers, and those the one left holds beyond it
     assert file_digest(path) == before
 
 

@@ -10,6 +10,7 @@ import pyarrow as pa
 from clientbook import columnar, demo
 from clientbook.policy import load
 from clientbook.store import open_book
+from helpers import empty_book
 
 QUERY = columnar.Query("SELECT customer_id, occurred_on, amount_minor, kind, counterparty FROM transactions "
                        "ORDER BY customer_id, occurred_on",
@@ -19,7 +20,7 @@ QUERY = columnar.Query("SELECT customer_id, occurred_on, amount_minor, kind, cou
 
 def test_a_child_read_is_the_in_process_read_in_one_chunk_of_large_strings(tmp_path, monkeypatch):
     _, manager = load([])
-    db = open_book(tmp_path / "book.db", manager, create=True)
+    db = open_book(empty_book(tmp_path / "book.db", manager), manager)
     # A few thousand transactions: the driver hands them over in several batches.
     demo.write_branch(db, demo.generate_branch(400, seed=3, language="en", as_of=date(2026, 11, 30),
                                                transactions_per_customer=12), "demo")
@@ -46,7 +47,7 @@ def test_the_books_frames_hold_repeating_text_as_categoricals_however_they_are_r
     from clientbook.frames import CATEGORY_COLUMNS, Book, read_book
 
     _, manager = load([])
-    db = open_book(tmp_path / "book.db", manager, create=True)
+    db = open_book(empty_book(tmp_path / "book.db", manager), manager)
     frames = demo.generate_branch(300, seed=5, language="en", as_of=date(2026, 11, 30))
     demo.write_branch(db, frames, "demo")
     read = {}
@@ -70,7 +71,7 @@ def test_the_books_frames_hold_repeating_text_as_categoricals_however_they_are_r
 
 def test_a_child_read_as_tables_gives_categories_as_text(tmp_path, monkeypatch):
     _, manager = load([])
-    db = open_book(tmp_path / "book.db", manager, create=True)
+    db = open_book(empty_book(tmp_path / "book.db", manager), manager)
     demo.write_branch(db, demo.generate_branch(100, seed=4, language="en", as_of=date(2026, 11, 30)), "demo")
     tables = {}
     for way, threshold in (("in_process", 10**12), ("child", 0)):

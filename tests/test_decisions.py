@@ -20,7 +20,7 @@ from clientbook.frames import read_book
 from clientbook.policy import load
 from clientbook.reports import migration
 from clientbook.store import bulk_insert, open_book, writing
-from helpers import ROOT, run_cli
+from helpers import DEMO_AS_OF, ROOT, run_cli
 
 OLD_BOOK = ROOT / "tests" / "data" / "books" / "v0.1-demo-400.db.gz"
 
@@ -59,9 +59,8 @@ def test_a_run_made_in_english_reads_in_both_chinese_scripts_with_the_same_facts
     assert reason_in("en", db, "C05", "life_stage", policy, manager) == "rule 1 (employment Retired): 'Retirement'"
 
 
-def test_the_cli_renders_reasons_in_the_language_asked_for(tmp_path):
-    path = tmp_path / "demo.db"
-    run_cli("--db", str(path), "demo", "--customers", "200", "--no-tui", check_code=0)
+def test_the_cli_renders_reasons_in_the_language_asked_for(demo_book):
+    path, _ = demo_book
     shown = run_cli("--db", str(path), "--lang", "zh-Hant", "show", "C0000001", check_code=0).stdout
     assert "達到" in shown or "的閾值" in shown
     assert "total assets" not in shown and "threshold" not in shown
@@ -192,14 +191,16 @@ def test_the_three_silent_gaps_now_say_what_they_are(book):
 # --- history without copies --------------------------------------------------------------------------
 
 
-def test_a_second_run_on_an_unchanged_book_adds_almost_nothing(tmp_path):
+def test_a_second_run_on_an_unchanged_book_adds_almost_nothing(demo_book, tmp_path):
     path = tmp_path / "demo.db"
-    run_cli("--db", str(path), "demo", "--customers", "3000", "--no-tui", check_code=0)
-    run_cli("--db", str(path), "run", check_code=0)  # the newcomers the demo's run assigned are judged on contacts
+    shutil.copy(demo_book[0], path)
+    # The newcomers the demo's run assigned are judged on contacts.
+    run_cli("--db", str(path), "run", "--as-of", DEMO_AS_OF, check_code=0)
     policy, manager = load([])
     db = open_book(path, manager)
     rows = {name: db[name].count for name in ("decisions", "decision_history", "decision_rules")}
-    summary = pipeline.run(db, policy, manager, date.today(), force=True)  # decided again, stored as a diff
+    # Decided again, stored as a diff.
+    summary = pipeline.run(db, policy, manager, date.fromisoformat(DEMO_AS_OF), force=True)
     assert not summary.repeated
     assert {name: db[name].count for name in rows} == rows
     assert all(not any(change.values()) for change in summary.counts["decisions"].values())
@@ -366,7 +367,7 @@ def test_large_reads_and_writes_through_the_child_process_store_the_same_decisio
 
     monkeypatch.setattr(columnar, "_child_table", reading)
     monkeypatch.setattr(columnar, "stage", staging)
-    monkeypatch.setattr(columnar, "_cores", lambda: 3)  # customers and decisions read in three parts at once
+    monkeypatch.setattr(columnar, "_cores", lambda: 2)  # customers and decisions read in two parts at once
     stored = {}
     for name, threshold in (("in_process", 10**12), ("child", 0)):
         monkeypatch.setattr(columnar, "CHILD_READ_ROWS", threshold)
@@ -398,10 +399,10 @@ def test_a_failing_run_stops_the_children_reading_its_book(tmp_path, monkeypatch
         return children[-1]
 
     monkeypatch.setattr(columnar, "_start_child", starting)
-    monkeypatch.setattr(columnar, "CHILD_READ_ROWS", 0)
     policy, manager = load([])
     db = build_small_book(tmp_path / "book.db", manager)
-    pipeline.run(db, policy, manager, AS_OF)  # decisions stored: the next run reads them back in a child
+    pipeline.run(db, policy, manager, AS_OF)  # decisions stored (read in process): the next run reads them back in a child
+    monkeypatch.setattr(columnar, "CHILD_READ_ROWS", 0)
 
     class Broken:
         @hookimpl

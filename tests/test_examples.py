@@ -19,7 +19,7 @@ import pytest
 from clientbook.cli import IMPORT_KINDS
 from clientbook.mapping import load_mapping
 from clientbook.policy import load, shipped_files
-from helpers import ROOT, file_digest, run_cli
+from helpers import ROOT, empty_book, file_digest, run_cli
 
 UCI_HEADER = "age;job;marital;education;default;balance;housing;loan;contact;day;month;duration;campaign;pdays;previous;poutcome;y"
 UCI_ROWS = ["58;management;married;tertiary;no;2143;yes;no;unknown;5;may;261;1;-1;0;unknown;no",
@@ -35,9 +35,7 @@ def uci_export(folder: Path) -> Path:
 
 
 def new_book(folder: Path) -> Path:
-    book = folder / "book.db"
-    run_cli("--db", str(book), "init", cwd=folder, check_code=0)
-    return book
+    return empty_book(folder / "book.db")
 
 
 def listed(*args: str, cwd: Path, env: dict | None = None) -> dict[str, dict]:

@@ -20,7 +20,7 @@ from clientbook import schema
 from clientbook.importer import KINDS
 from clientbook.labels import core_value_labels
 from clientbook.mapping import KindMapping, load_mapping
-from helpers import PUBLIC_DATA, ROOT, file_digest, run_cli
+from helpers import PUBLIC_DATA, ROOT, empty_book, file_digest, run_cli
 
 # Real public data kept in the repository (tests/data/public, each with its PROVENANCE.md).
 UCI = PUBLIC_DATA / "uci-bank-marketing" / "bank.csv"
@@ -43,9 +43,7 @@ def imported(book: Path, *args: str) -> dict:
 
 
 def new_book(folder: Path) -> Path:
-    book = folder / "book.db"
-    run_cli("--db", str(book), "init", cwd=folder, check_code=0)
-    return book
+    return empty_book(folder / "book.db")
 
 
 def query(book: Path, sql: str, *params):

@@ -151,10 +151,9 @@ def import_args(name: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def demo_book(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("demo") / "book.db"
-    run_cli("--db", str(path), "--quiet", "demo", "--customers", "200", "--seed", "1", "--as-of", "2026-11-30",
-            "--no-tui", check_code=0)
+def demo_book(tui_demo_en) -> Path:
+    """A demo branch made by the real CLI: the session's (conftest.py), read only."""
+    path = tui_demo_en
     listed = json.loads(run_cli("--db", str(path), "customers", "--format", "json", "--limit", "1",
                                 check_code=0).stdout)
     assert listed[0]["customer_id"] == "C0000001"  # the cases refer to these ids

@@ -21,7 +21,7 @@ from clientbook.importer import KINDS
 from clientbook.mapping import load_mapping
 from clientbook.policy import load
 from clientbook.store import core_migrations, open_book, writing
-from helpers import file_digest, refused_import, run_cli
+from helpers import copy_of, file_digest, refused_import, run_cli
 
 
 def cli(book: Path, *args: str, check_code: int | None = None):
@@ -42,18 +42,26 @@ def write(folder: Path, name: str, text: str) -> str:
     return str(folder / name)
 
 
-@pytest.fixture
-def book(tmp_path) -> Path:
-    """Two staff members, a corporate customer C1, a retail customer C2, and their current accounts."""
-    path = tmp_path / "book.db"
+@pytest.fixture(scope="module")
+def first_book(tmp_path_factory) -> Path:
+    """Two staff members, a corporate customer C1, a retail customer C2, and their current accounts,
+    imported once by the real CLI."""
+    folder = tmp_path_factory.mktemp("keys")
+    path = folder / "book.db"
     cli(path, "init", check_code=0)
-    imported(path, "staff", write(tmp_path, "staff.csv", "staff_id,name,post\nS1,Li Na,key_account_manager\n"
-                                                          "S2,Wang Fang,wealth_manager\n"))
-    imported(path, "customers", write(tmp_path, "customers.csv", "customer_id,name,kind\nC1,Acme Ltd,corporate\n"
-                                                                  "C2,Zhou Ming,retail\n"))
-    imported(path, "holdings", write(tmp_path, "accounts.csv", "holding_id,customer_id,product_type,amount\n"
-                                                               "1001,C1,demand_deposit,500\n1002,C2,demand_deposit,80\n"))
+    imported(path, "staff", write(folder, "staff.csv", "staff_id,name,post\nS1,Li Na,key_account_manager\n"
+                                                        "S2,Wang Fang,wealth_manager\n"))
+    imported(path, "customers", write(folder, "customers.csv", "customer_id,name,kind\nC1,Acme Ltd,corporate\n"
+                                                                "C2,Zhou Ming,retail\n"))
+    imported(path, "holdings", write(folder, "accounts.csv", "holding_id,customer_id,product_type,amount\n"
+                                                             "1001,C1,demand_deposit,500\n1002,C2,demand_deposit,80\n"))
     return path
+
+
+@pytest.fixture
+def book(first_book, tmp_path) -> Path:
+    """A copy of the first book for one test."""
+    return copy_of(first_book, tmp_path / "book.db")
 
 
 # --- lookups --------------------------------------------------------------------------------

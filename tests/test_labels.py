@@ -41,13 +41,10 @@ RULES = {"en": {"spread": "Spread evenly", "transfer": "Transfer"}, "zh-Hans": {
          "zh-Hant": {"spread": "平均分配", "transfer": "移轉"}}
 
 
-@pytest.fixture(scope="module")
-def demo_book(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("labels")
-    path = folder / "branch.db"
-    run_cli("--db", str(path), "demo", "--customers", "300", "--seed", "5", "--as-of", AS_OF, "--no-tui", cwd=folder,
-            check_code=0)
-    return path
+@pytest.fixture(scope="session")
+def demo_book(tui_demo_en):
+    """A demo branch of 300 customers as of AS_OF, made by the real CLI: the session's (conftest.py)."""
+    return tui_demo_en
 
 
 @pytest.fixture

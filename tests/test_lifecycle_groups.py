@@ -17,7 +17,7 @@ from clientbook.explain import ReasonContext, render
 from clientbook.plugins.lifecycle.groups import add_groups, classify_occupations, map_texts
 from clientbook.plugins.lifecycle.stages import place_customers
 from clientbook.policy import load
-from helpers import PUBLIC_DATA, file_digest, run_cli
+from helpers import PUBLIC_DATA, empty_book, file_digest, run_cli
 
 AS_OF = date(2026, 6, 30)
 
@@ -396,7 +396,7 @@ def test_collect_on_a_book_built_for_it_names_each_customers_missing_facts(tmp_p
     from clientbook.store import bulk_insert, open_book, writing
 
     policy, manager = load([])
-    db = open_book(tmp_path / "book.db", manager, create=True)
+    db = open_book(empty_book(tmp_path / "book.db", manager), manager)
     customers = pd.DataFrame({
         "customer_id": ["A", "B", "C", "D", "E"], "kind": ["retail"] * 4 + ["corporate"], "name": list("ABCDE"),
         "age": [40, 52, None, 30, None], "marital_status": ["married", "married", None, "single", None],

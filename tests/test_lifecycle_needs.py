@@ -22,7 +22,7 @@ from clientbook.pipeline import _check_needs
 from clientbook.plugins.lifecycle import needs
 from clientbook.plugins.lifecycle.needs import NeedsPolicy, months_back, not_screened
 from clientbook.policy import Policy, load
-from helpers import PUBLIC_DATA, ROOT, file_digest, run_cli
+from helpers import PUBLIC_DATA, ROOT, empty_book, file_digest, run_cli
 
 AS_OF = date(2026, 11, 30)
 YUAN = 100  # minor units in a yuan (the default policy's two digits)
@@ -393,7 +393,7 @@ def test_a_run_reads_only_the_frames_of_the_rules_switched_on(loaded, tmp_path):
     policy = with_needs(loaded, main_account={"enabled": False}, money_elsewhere={"enabled": False})
     declared = manager.reads(policy)["lifecycle"]
     assert declared.frames == ("holdings",) and "transactions" not in declared.frame_columns
-    db = open_book(tmp_path / "book.db", manager, create=True)
+    db = open_book(empty_book(tmp_path / "book.db", manager), manager)
     demo.write_branch(db, demo.generate_branch(200, seed=2, language="en", as_of=AS_OF), "demo")
     book = read_book(db, AS_OF)
     # A view that may not read transactions: asking for them would be an undeclared read.

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
-from helpers import run_cli
+import pytest
+
+from helpers import copy_of, run_cli
 
 
 def plugins(tmp_path, *options, env=None) -> dict[str, dict]:
@@ -23,9 +25,15 @@ def tiers(tmp_path, *options, env=None) -> dict[str, int]:
     return counts
 
 
-def demo(tmp_path, customers: int = 300):
-    run_cli("demo", "--customers", str(customers), "--seed", "5", "--as-of", "2026-11-30", "--no-tui",
-            cwd=tmp_path, check_code=0)
+@pytest.fixture
+def demo(tui_demo_en):
+    """``demo(folder)`` puts a copy of a demo branch of 300 customers in ``folder`` as its default
+    book: the session's, made by the real CLI with only the built-in plugins (conftest.py; a
+    plugin installed but not enabled is not loaded, so the demo is the same with it)."""
+    def copy(folder):
+        copy_of(tui_demo_en, folder / "clientbook.db")
+
+    return copy
 
 
 def test_builtin_plugins_are_listed_with_version_source_and_hooks(tmp_path):
@@ -55,7 +63,7 @@ def test_enabling_a_second_tier_owner_is_a_conflict_naming_both(tmp_path, plugin
     assert "bank.toml: plugins:" in result.stderr
 
 
-def test_swapping_the_builtin_tiering_for_an_institution_plugin(tmp_path, plugin_site):
+def test_swapping_the_builtin_tiering_for_an_institution_plugin(tmp_path, plugin_site, demo):
     plugin_site("acme_tiering")
     demo(tmp_path)
     before = tiers(tmp_path)
@@ -79,7 +87,7 @@ def test_swapping_the_builtin_tiering_for_an_institution_plugin(tmp_path, plugin
     assert "acme_notes" in tables
 
 
-def test_load_list_limits_loading_for_debugging(tmp_path):
+def test_load_list_limits_loading_for_debugging(tmp_path, demo):
     env = {"CLIENTBOOK_LOAD_PLUGINS": "retail_tiering"}
     found = plugins(tmp_path, env=env)
     assert found["retail_tiering"]["status"] == "loaded"
@@ -90,7 +98,7 @@ def test_load_list_limits_loading_for_debugging(tmp_path):
     assert run["plugins"] == {"retail_tiering": "0.1.0"}
 
 
-def test_a_plugin_that_fails_to_import_is_reported_and_the_others_work(tmp_path, plugin_site):
+def test_a_plugin_that_fails_to_import_is_reported_and_the_others_work(tmp_path, plugin_site, demo):
     plugin_site("broken_plugin")
     (tmp_path / "bank.toml").write_text('[plugins]\nenable = ["broken_plugin"]\n')
     found = plugins(tmp_path, "--config", "bank.toml")
@@ -133,7 +141,7 @@ def kind_counts(path) -> dict[str, int]:
         return dict(connection.execute("SELECT kind, COUNT(*) FROM customers GROUP BY kind"))
 
 
-def test_a_plugin_brings_its_own_command(tmp_path, plugin_site):
+def test_a_plugin_brings_its_own_command(tmp_path, plugin_site, demo):
     from helpers import file_digest
 
     plugin_site("acme_desk")
@@ -173,7 +181,7 @@ def test_two_plugins_taking_one_command_name_is_an_error_naming_both(tmp_path, p
     assert "plugins" in listed and "acme-desk" not in listed
 
 
-def test_tiers_is_the_retail_tiering_plugins_command(tmp_path):
+def test_tiers_is_the_retail_tiering_plugins_command(tmp_path, demo):
     demo(tmp_path)
     assert "tier pyramid" in run_cli("--help", cwd=tmp_path, check_code=0).stdout
     assert run_cli("tiers", cwd=tmp_path, check_code=0).stdout.startswith("Pyramid (tier, latest run):")
@@ -187,12 +195,23 @@ def test_with_a_bad_policy_the_core_commands_still_parse_and_report_it(tmp_path)
     result = run_cli("--config", "bad.toml", "config", "check", cwd=tmp_path, check_code=2)
     assert "bad.toml: book.currency" in result.stderr and "bad.toml: tui.them" in result.stderr
     assert "config" in run_cli("--config", "bad.toml", "--help", cwd=tmp_path, check_code=0).stdout
-    # A plugin's command is not there without the policy that loads its plugin: the error says why.
-    missing = run_cli("--config", "bad.toml", "tiers", cwd=tmp_path, check_code=2)
-    assert "invalid choice: 'tiers'" in missing.stderr and "bad.toml: tui.them" in missing.stderr
+    # A plugin's command is not there without the policy that loads its plugin: the error says why,
+    # with the policy's problems, not argparse's "invalid choice"; the book is not touched.
+    missing = run_cli("--config", "bad.toml", "--db", "book.db", "tiers", "--format", "csv", cwd=tmp_path,
+                      check_code=2)
+    assert "invalid choice" not in missing.stderr and "usage:" not in missing.stderr
+    assert missing.stderr.splitlines()[0] == "the policy has 2 problem(s):"
+    assert "bad.toml: tui.them" in missing.stderr and "'tiers' is not a clientbook command, or is a plugin's" in (
+        missing.stderr)
+    assert not (tmp_path / "book.db").exists()
+    chinese = run_cli("--config", "bad.toml", "--lang", "zh-Hans", "tiers", cwd=tmp_path, check_code=2)
+    assert "'tiers' 不是 clientbook 的命令" in chinese.stderr and "策略有 2 个问题" in chinese.stderr
+    # A core command's own mistake is still argparse's to report, with the policy's problems after it.
+    wrong = run_cli("--config", "bad.toml", "staff", "--bogus", cwd=tmp_path, check_code=2)
+    assert "unrecognized arguments: --bogus" in wrong.stderr and "bad.toml: tui.them" in wrong.stderr
 
 
-def test_the_cli_runs_a_plugins_command_without_importing_textual(tmp_path, plugin_site):
+def test_the_cli_runs_a_plugins_command_without_importing_textual(tmp_path, plugin_site, demo):
     import subprocess
     import sys
 

@@ -19,29 +19,26 @@ from clientbook import assignment, staffing, summaries
 from clientbook.errors import BadInput
 from clientbook.policy import load
 from clientbook.store import open_book
-from helpers import file_digest, run_cli
+from helpers import copy_of, file_digest, run_cli
 
 TODAY = date.today().isoformat()
 
 
 @pytest.fixture(scope="module")
 def branch(tmp_path_factory):
+    """The branch, opened once more by the CLI after the demo, so that its file is as every later
+    command leaves it."""
     path = tmp_path_factory.mktemp("staffing") / "branch.db"
     run_cli("--db", str(path), "demo", "--customers", "2000", "--seed", "3", "--no-tui", "--as-of", "2026-11-27",
             check_code=0)
+    run_cli("--db", str(path), "staff", check_code=0)
     return path
 
 
 @pytest.fixture
 def book(branch, tmp_path) -> Path:
-    """A copy of the branch, opened once by the CLI so that its file is as every later command leaves it."""
-    path = tmp_path / "branch.db"
-    source, target = sqlite3.connect(branch), sqlite3.connect(path)
-    source.backup(target)
-    source.close()
-    target.close()
-    run_cli("--db", str(path), "staff", check_code=0)
-    return path
+    """A copy of the branch, byte for byte."""
+    return copy_of(branch, tmp_path / "branch.db")
 
 
 def staff(book: Path, *args: str, code: int | None = 0, lang: str | None = None):

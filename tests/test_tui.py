@@ -6,6 +6,7 @@ Each test drives the app with keys, as a user would, and asserts on what the scr
 from __future__ import annotations
 
 import io
+import os
 import sqlite3
 from datetime import date, timedelta
 
@@ -23,7 +24,7 @@ from clientbook.queries import customer_profile
 from clientbook.reports import migration, staff_report
 from clientbook.store import open_book
 from helpers import file_digest, run_cli
-from tui_books import TODAY, build_second_run_book, copy_book
+from tui_books import TODAY, copy_book
 
 pytest.importorskip("textual")
 
@@ -49,15 +50,10 @@ def book(demo_book, tmp_path):
     return copy_book(demo_book, tmp_path)
 
 
-@pytest.fixture(scope="session")
-def second_run_demo_book(demo_book, tmp_path_factory):
-    return build_second_run_book(demo_book, tmp_path_factory.mktemp("tui-en-second-run"))
-
-
 @pytest.fixture
-def second_run_book(second_run_demo_book, tmp_path):
+def second_run_book(tui_second_run_en, tmp_path):
     """A demo book with two runs: some customers changed tier, some became familiar."""
-    return copy_book(second_run_demo_book, tmp_path)
+    return copy_book(tui_second_run_en, tmp_path)
 
 
 def make_app(path, *plugins, staff_id=None, config=()):
@@ -75,6 +71,12 @@ async def settle(pilot):
     await pilot.pause()
 
 
+def typed_path(path) -> str:
+    """``path`` as a user in its folder types it: relative to the working directory. (Each key
+    Pilot presses waits for the app to go idle; a temporary folder's whole path is some fifty keys.)"""
+    return os.path.relpath(path)
+
+
 async def import_through_the_dialog(pilot, kind, path, mapping=None):
     """Open the import dialog with `i`, choose the kind, type the path (and the mapping) and press Enter."""
     await settle(pilot)
@@ -85,7 +87,7 @@ async def import_through_the_dialog(pilot, kind, path, mapping=None):
         await pilot.click("#import-mapping")
         await pilot.press(*mapping)
     await pilot.click("#import-file")
-    await pilot.press(*str(path), "enter")
+    await pilot.press(*typed_path(path), "enter")
     await settle(pilot)
 
 
@@ -324,7 +326,8 @@ async def test_run_from_the_ui_works_in_a_worker_and_refreshes(book):
         assert "Run 2 as of 2026-11-27" in str(app.screen.query_one("#run").render())
 
 
-async def test_import_from_the_ui_refuses_a_bad_file_and_leaves_the_book_alone(book, tmp_path):
+async def test_import_from_the_ui_refuses_a_bad_file_and_leaves_the_book_alone(book, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the user works in the export's folder
     bad = tmp_path / "customers.csv"
     bad.write_text("customer_id,name,kind\nC1,Someone,robot\n", encoding="utf-8")
     before = file_digest(book)
@@ -337,7 +340,8 @@ async def test_import_from_the_ui_refuses_a_bad_file_and_leaves_the_book_alone(b
     assert file_digest(book) == before
 
 
-async def test_import_from_the_ui_adds_customers(book, tmp_path):
+async def test_import_from_the_ui_adds_customers(book, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the user works in the export's folder
     good = tmp_path / "customers.csv"
     good.write_text("customer_id,name,kind\nNEW1,Newly Arrived,retail\n", encoding="utf-8")
     app = make_app(book)
@@ -348,9 +352,10 @@ async def test_import_from_the_ui_adds_customers(book, tmp_path):
     assert query(book, "SELECT name FROM customers WHERE customer_id = 'NEW1'") == [("Newly Arrived",)]
 
 
-async def test_import_from_the_ui_takes_a_shipped_mapping_by_name(book, tmp_path):
+async def test_import_from_the_ui_takes_a_shipped_mapping_by_name(book, tmp_path, monkeypatch):
     """As `--mapping` does: `uci-bank-marketing` is the mapping shipped with clientbook; a name
     nothing is shipped by is refused in the dialog, with the known names."""
+    monkeypatch.chdir(tmp_path)  # the user works in the export's folder
     export = tmp_path / "bank.csv"
     export.write_text('"age";"job";"marital";"education";"default";"balance";"housing";"loan";"contact";"day";'
                       '"month";"duration";"campaign";"pdays";"previous";"poutcome";"y"\n'
@@ -818,8 +823,9 @@ async def test_all_tiers_after_a_tier_shows_the_whole_book(book):
         assert sort.query_one(OptionList).option_count == len(app.book_fields)  # every option a column
 
 
-async def test_the_import_dialog_without_a_kind_says_to_choose_one(book, tmp_path):
+async def test_the_import_dialog_without_a_kind_says_to_choose_one(book, tmp_path, monkeypatch):
     """The kind's empty choice used to go through as the kind 'Select.NULL': an internal error."""
+    monkeypatch.chdir(tmp_path)  # the user works in the export's folder
     export = tmp_path / "customers.csv"
     export.write_text("customer_id,name,kind\nNEW1,Newly Arrived,retail\n", encoding="utf-8")
     before = file_digest(book)
@@ -829,7 +835,7 @@ async def test_the_import_dialog_without_a_kind_says_to_choose_one(book, tmp_pat
         await pilot.press("i")
         await pilot.pause()
         await pilot.click("#import-file")
-        await pilot.press(*str(export), "enter")
+        await pilot.press(*typed_path(export), "enter")
         await settle(pilot)
         assert isinstance(app.screen, ImportScreen)  # still open, saying what is missing
         assert str(app.screen.query_one("#import-problems").render()) == "Choose what the file holds."
@@ -871,7 +877,8 @@ async def test_the_staff_table_never_cuts_a_column(second_run_book, size):
         assert [str(column.label) for column in table.columns.values()][2] == "Post"
 
 
-async def test_counts_have_thousands_separators(book, tmp_path):
+async def test_counts_have_thousands_separators(book, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the user works in the export's folder
     with sqlite3.connect(book) as connection:  # a thousand more lobby managers
         connection.executemany("INSERT INTO staff (staff_id, name, post) VALUES (?, ?, 'lobby_manager')",
                                [(f"X{number:04d}", f"Extra {number}") for number in range(1000)])
@@ -891,7 +898,7 @@ async def test_counts_have_thousands_separators(book, tmp_path):
         app.screen.query_one("#import-kind", Select).value = "customers"
         app.screen.query_one("#import-dry-run", TickBox).value = True
         await pilot.click("#import-file")
-        await pilot.press(*str(export), "enter")
+        await pilot.press(*typed_path(export), "enter")
         await settle(pilot)
         assert any("1,200 rows would give 1,200 inserted" in str(note.message) for note in app._notifications)
         await pilot.press("s")

@@ -23,15 +23,15 @@ LANGUAGES = ("en", "zh-Hant")
 
 
 @pytest.fixture(scope="module")
-def demo_books(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("tui-snapshots")
-    return {language: build_demo_book(folder, language) for language in LANGUAGES}
+def demo_books(tui_demo_en, tmp_path_factory):
+    """The demo book in each language: the English one is the session's (conftest.py)."""
+    return {"en": tui_demo_en, "zh-Hant": build_demo_book(tmp_path_factory.mktemp("tui-snapshots"), "zh-Hant")}
 
 
 @pytest.fixture(scope="module")
-def second_run_books(demo_books, tmp_path_factory):
-    return {language: build_second_run_book(book, tmp_path_factory.mktemp(f"tui-snapshots-{language}"))
-            for language, book in demo_books.items()}
+def second_run_books(demo_books, tui_second_run_en, tmp_path_factory):
+    return {"en": tui_second_run_en,
+            "zh-Hant": build_second_run_book(demo_books["zh-Hant"], tmp_path_factory.mktemp("tui-snapshots-zh-Hant"))}
 
 
 async def settle(pilot):
