@@ -289,11 +289,17 @@ def _read_csv(path: str, text: str, separator: str) -> tuple[list[str], list[lis
 ARROW_BLOCK_BYTES = 1 << 24
 
 
-def _arrow_csv_options(width: int, separator: str) -> dict:
+def _arrow_csv_options(width: int, separator: str, size: int | None = None) -> dict:
     """How Arrow's CSV reader reads every cell as the text it is, after the header line, with the
-    columns named ``c0``, ``c1`` ... (a header's own names may repeat or be blank)."""
+    columns named ``c0``, ``c1`` ... (a header's own names may repeat or be blank).
+
+    Text of ``size`` bytes that fits one block is read on this thread: one block is parsed by one
+    thread anyway, and a process that exits as soon as its pool's threads start can abort as it
+    ends (Arrow's "terminate called without an active exception", apache/arrow#34314)."""
     names = [f"c{number}" for number in range(width)]
-    return {"read_options": pa_csv.ReadOptions(skip_rows=1, column_names=names, block_size=ARROW_BLOCK_BYTES),
+    threads = size is None or size > ARROW_BLOCK_BYTES
+    return {"read_options": pa_csv.ReadOptions(skip_rows=1, column_names=names, block_size=ARROW_BLOCK_BYTES,
+                                               use_threads=threads),
             "parse_options": pa_csv.ParseOptions(delimiter=separator, newlines_in_values=False,
                                                  ignore_empty_lines=False),
             "convert_options": pa_csv.ConvertOptions(column_types={name: pa.string() for name in names},
@@ -312,7 +318,8 @@ def _read_csv_fast(text: str, separator: str, header: list[str]):
     which knows every line number."""
     records = _records(text.count("\n"), text.endswith("\n"))
     try:
-        table = pa_csv.read_csv(io.BytesIO(text.encode("utf-8")), **_arrow_csv_options(len(header), separator))
+        data = text.encode("utf-8")
+        table = pa_csv.read_csv(io.BytesIO(data), **_arrow_csv_options(len(header), separator, len(data)))
     except (pa.ArrowInvalid, UnicodeEncodeError):
         return None
     if table.num_rows != records:
