@@ -402,6 +402,35 @@ def test_a_run_reads_only_the_frames_of_the_rules_switched_on(loaded, tmp_path):
     assert "transactions" not in book.loaded()
 
 
+def _sorted_needs(found: pd.DataFrame) -> pd.DataFrame:
+    rows = found.astype("string").sort_values(["customer_id", "need"]).reset_index(drop=True)
+    return rows[sorted(rows.columns)]
+
+
+def test_screening_in_parts_finds_what_the_whole_book_does(loaded, tmp_path, monkeypatch):
+    """A million customers are screened a part at a time (needs.PART): parts of 37 customers find
+    the same needs, scores and facts as the whole book at once, with the frames in the book's
+    customer order (each part a view of its rows) and shuffled (each part's rows taken)."""
+    from clientbook import demo
+    from clientbook.frames import read_book
+    from clientbook.store import open_book
+
+    policy, manager = loaded
+    db = open_book(empty_book(tmp_path / "book.db", manager), manager)
+    demo.write_branch(db, demo.generate_branch(300, seed=5, language="en", as_of=AS_OF), "demo")
+    book = read_book(db, AS_OF)
+    people, held, moves = book.customers, book.holdings, book.transactions
+    tiers = classification(dict(zip(people["customer_id"], ["wealth", "mass", "affluent"] * 100)))
+    whole = needs.screen(book, tiers, policy, AS_OF)
+    assert set(whole["need"]) >= {"cross_sell", "main_account", "money_elsewhere", "maturity"}
+    monkeypatch.setattr(needs, "PART", 37)
+    in_parts = needs.screen(book, tiers, policy, AS_OF)
+    pd.testing.assert_frame_equal(_sorted_needs(in_parts), _sorted_needs(whole))
+    shuffled = Book.from_frames(AS_OF, customers=people, holdings=held.sample(frac=1, random_state=1),
+                                transactions=moves.sample(frac=1, random_state=2))
+    pd.testing.assert_frame_equal(_sorted_needs(needs.screen(shuffled, tiers, policy, AS_OF)), _sorted_needs(whole))
+
+
 # --- the policy ----------------------------------------------------------------------------------------------
 
 

@@ -1,6 +1,8 @@
 """Needs screened from the customer, product and asset-liability tables (and transactions).
 
-Each rule reads the whole retail book at once and returns its needs with
+Each rule reads a part of the retail book at once (:data:`PART` customers with their
+holdings and transactions: the rules look at one customer at a time, so parts give the needs
+the whole book would) and returns its needs with
 :func:`clientbook.needs.flag`: a need code (label ``need.<code>``), a score from 0 to 1
 and the evidence as a catalog rule with the customer's figures, rendered when read:
 
@@ -12,13 +14,14 @@ and the evidence as a catalog rule with the customer's figures, rendered when re
 * ``upgrade``: within the policy's distance below the next tier's thresholds;
 * ``maturity``, ``birthday``, ``school_age``, ``retirement``: timing.
 
-Every rule is vectorised over the book (group-bys by position with numpy, Arrow's string
+Every rule is vectorised over its part (group-bys by position with numpy, Arrow's string
 and hash kernels); nothing loops over customers, holdings or transactions. The policy is
 ``[lifecycle.needs]`` (:class:`NeedsPolicy`); see docs/needs.md.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from datetime import date
 from typing import Literal
@@ -51,6 +54,9 @@ FRAME_COLUMNS: dict[str, tuple[str, ...]] = {
     "transactions": ("customer_id", "occurred_on", "kind", "amount_minor", "counterparty"),
 }
 NO_DAY = np.iinfo(np.int64).min  # a day number for a missing or unreadable date
+# Customers screened at a time. A rule's working arrays are as long as a part's transactions (a
+# million customers have some ten million): in parts of 250,000 they stay some tens of MiB.
+PART = 250_000
 
 
 # --- policy --------------------------------------------------------------------------------------
@@ -366,6 +372,21 @@ class Rows:
             self._days[name] = day_numbers(self.column(name))
         return self._days[name]
 
+    def part(self, first: int, end: int) -> Rows:
+        """The rows of the customers at positions ``first`` to ``end`` (excluded), their positions
+        counted from ``first``. The book gives a customer's rows in customer order, so a part's rows
+        lie together: the part is a view of them (other kinds' rows among them stay, not ours);
+        rows in another order are taken one by one."""
+        mine = (self.at >= first) & (self.at < end)
+        rows = np.flatnonzero(mine)
+        if not len(rows):
+            return Rows(self.frame.iloc[:0], np.empty(0, dtype=np.int64))
+        start, stop = int(rows[0]), int(rows[-1]) + 1
+        if np.count_nonzero(self.ours[start:stop]) == len(rows):
+            at = self.at[start:stop]
+            return Rows(self.frame.iloc[start:stop], np.where(at >= 0, at - first, -1))
+        return Rows(self.frame.take(rows), self.at[rows] - first)
+
 
 class Screening:
     """One retail book prepared for the rules: its customers, their tier, and where each holding and
@@ -404,6 +425,27 @@ class Screening:
                 for name, frame in frames.items()}
         self.holdings: Rows | None = rows.get("holdings")
         self.transactions: Rows | None = rows.get("transactions")
+
+    def parts(self, size: int):
+        """This screening ``size`` customers at a time, each part with its customers' holdings and
+        transactions: what a rule works out per row (days, months, masks) is as long as one part's
+        rows, not as the book's ten million transactions."""
+        if self.count <= size:
+            yield self
+            return
+        for first in range(0, self.count, size):
+            yield self._part(first, min(first + size, self.count))
+
+    def _part(self, first: int, end: int) -> Screening:
+        part = copy.copy(self)
+        part.customers = self.customers.iloc[first:end]
+        part.count = end - first
+        part.index = self.index[first:end]
+        part.ids = self.ids.iloc[first:end]
+        part.tier = self.tier.iloc[first:end]
+        part.holdings = None if self.holdings is None else self.holdings.part(first, end)
+        part.transactions = None if self.transactions is None else self.transactions.part(first, end)
+        return part
 
     def _decision(self, values: pd.Series, where: np.ndarray) -> pd.Series:
         """A decision of every customer from this run's (``where``: each decided customer's position
@@ -865,7 +907,7 @@ def screen(book, classification: pd.DataFrame, policy, as_of) -> pd.DataFrame | 
     screening = Screening(book, classification, policy, as_of)
     if not screening.count:
         return None
-    return concat([RULES[name](screening) for name in settings.kinds()])
+    return concat([RULES[name](part) for part in screening.parts(PART) for name in settings.kinds()])
 
 
 def not_screened(has_holdings: bool, has_transactions: bool, settings: NeedsPolicy) -> list[str]:
