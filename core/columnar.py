@@ -34,18 +34,28 @@ _TYPED_ROW = {"TEXT": "''", "INTEGER": "0", "REAL": "0.0"}
 # From this many rows a read is worth a child process (about 0.2 s to start).
 CHILD_READ_ROWS = 100_000
 # The child: read one query with the ADBC driver, write the Arrow table to stdout.
+# The driver's own API, not its DB-API module: that imports pyarrow.dataset and with it pandas,
+# half a second of every child's start.
 _CHILD = """
 import json, sys
-import adbc_driver_sqlite.dbapi as adbc
+import adbc_driver_manager as adbc
+import adbc_driver_sqlite
 import pyarrow as pa
 import pyarrow.compute as pc
 request = json.loads(sys.argv[1])
-with adbc.connect(request["path"], autocommit=True) as connection:
-    with connection.cursor() as cursor:
-        cursor.execute(request["sql"], request["params"])
-        # Without the typed row; one chunk a column: the reader's frames then share their buffers
-        # with every Arrow kernel a plugin runs (each copies a chunked column whole).
-        table = cursor.fetch_arrow_table().slice(1).combine_chunks()
+database = adbc_driver_sqlite.connect(request["path"])
+connection = adbc.AdbcConnection(database)  # in autocommit, as every ADBC connection starts
+statement = adbc.AdbcStatement(connection)
+statement.set_sql_query(request["sql"])
+params = request["params"]
+if params:
+    statement.bind(pa.record_batch([[value] for value in params], names=[str(n) for n in range(len(params))]))
+stream, _ = statement.execute_query()
+# Without the typed row; one chunk a column: the reader's frames then share their buffers with
+# every Arrow kernel a plugin runs (each copies a chunked column whole).
+table = pa.RecordBatchReader._import_from_c(stream.address).read_all().slice(1).combine_chunks()
+for handle in (statement, connection, database):
+    handle.close()
 # pandas keeps text as large strings: cast here, or the reader would copy every offset.
 table = table.cast(pa.schema([pa.field(field.name, pa.large_string()) if pa.types.is_string(field.type) else field
                               for field in table.schema]))
