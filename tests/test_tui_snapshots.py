@@ -35,10 +35,18 @@ def second_run_books(demo_books, tui_second_run_en, tmp_path_factory):
 
 
 async def settle(pilot):
-    for _ in range(3):
+    """Until the screen stops changing: workers done, their messages handled, and what those set
+    off drawn (a table's focus, then the footer's keys for it). On a busy machine such a chain
+    can outlast any fixed number of pauses, and the snapshot would catch it halfway."""
+    shown = None
+    for _ in range(12):
         await pilot.pause()
         await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+        await pilot.pause()
+        now = pilot.app.export_screenshot()
+        if now == shown:
+            return
+        shown = now
 
 
 async def on_dashboard(pilot):
