@@ -167,16 +167,21 @@ class Book:
         self._read(wanted, [])
         return {name: self._customer_columns[name] for name in wanted}
 
-    def customers_with(self, *columns: str) -> pd.DataFrame:
-        """``customer_id`` and the given columns of :attr:`customers`, reading only what is missing."""
+    def customers_with(self, *columns: str, at: np.ndarray | None = None) -> pd.DataFrame:
+        """``customer_id`` and the given columns of :attr:`customers`, reading only what is missing;
+        with ``at`` (positions among these customers, from 0), only the customers there: a part of
+        a big book without a copy of the whole."""
         wanted = ["customer_id", *[name for name in columns if name != "customer_id"]]
         if self._allowed is not None:
             undeclared = [name for name in wanted if name not in self._allowed]
             if undeclared:
                 raise PluginError("plugins.undeclared_read", plugin=self._plugin, what=", ".join(undeclared))
         frame = pd.DataFrame(self._root._columns(wanted), copy=False)
-        if self._rows is not None:
-            frame = frame.iloc[self._rows]
+        rows = self._rows
+        if at is not None:
+            rows = np.asarray(at, dtype=np.int64) if rows is None else rows[at]
+        if rows is not None:
+            frame = frame.iloc[rows]
         return frame
 
     @property

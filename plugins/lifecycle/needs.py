@@ -401,13 +401,14 @@ class Screening:
         self.as_of = as_of
         self.today = _day(as_of)
         self.digits = policy.minor_digits
-        customers = book.customers_with(*READS)
-        if "kind" in customers.columns:
-            customers = customers[(customers["kind"] == "retail").fillna(False).to_numpy(dtype=bool)]
-        self.customers = customers
-        self.count = len(customers)
-        self.index = customers.index
-        self.ids = customers["customer_id"]
+        # The customers' columns are taken a part at a time (:meth:`parts`): here, who they are.
+        self.book = book
+        listed = book.customers_with("kind")
+        self.rows = np.flatnonzero((listed["kind"] == "retail").fillna(False).to_numpy(dtype=bool))
+        self.ids = listed["customer_id"].iloc[self.rows]
+        self.count = len(self.ids)
+        self.index = self.ids.index
+        self.customers = None  # a part's
         frames = {name: getattr(book, name) for name in self.settings.frames()}
         frames = {name: frame for name, frame in frames.items()
                   if frame is not None and "customer_id" in frame.columns and len(frame)}
@@ -427,24 +428,24 @@ class Screening:
         self.transactions: Rows | None = rows.get("transactions")
 
     def parts(self, size: int):
-        """This screening ``size`` customers at a time, each part with its customers' holdings and
-        transactions: what a rule works out per row (days, months, masks) is as long as one part's
-        rows, not as the book's ten million transactions."""
-        if self.count <= size:
-            yield self
-            return
+        """This screening ``size`` customers at a time, each part with its customers' columns,
+        holdings and transactions: what a rule works out per row (days, months, masks) is as long
+        as one part's rows, not as the book's ten million transactions, and only one part's
+        customer columns are copied out of the book at a time."""
         for first in range(0, self.count, size):
             yield self._part(first, min(first + size, self.count))
 
     def _part(self, first: int, end: int) -> Screening:
         part = copy.copy(self)
-        part.customers = self.customers.iloc[first:end]
+        part.customers = self.book.customers_with(*READS, at=self.rows[first:end])
         part.count = end - first
         part.index = self.index[first:end]
         part.ids = self.ids.iloc[first:end]
         part.tier = self.tier.iloc[first:end]
-        part.holdings = None if self.holdings is None else self.holdings.part(first, end)
-        part.transactions = None if self.transactions is None else self.transactions.part(first, end)
+        whole = first == 0 and end == self.count
+        part.holdings = self.holdings if whole or self.holdings is None else self.holdings.part(first, end)
+        part.transactions = (self.transactions if whole or self.transactions is None
+                             else self.transactions.part(first, end))
         return part
 
     def _decision(self, values: pd.Series, where: np.ndarray) -> pd.Series:
