@@ -42,29 +42,56 @@ import adbc_driver_manager as adbc
 import adbc_driver_sqlite
 import pyarrow as pa
 import pyarrow.compute as pc
+BATCH_ROWS = 1 << 18  # rows a batch: its buffers large enough to go back to the system when freed
 request = json.loads(sys.argv[1])
 database = adbc_driver_sqlite.connect(request["path"])
 connection = adbc.AdbcConnection(database)  # in autocommit, as every ADBC connection starts
 statement = adbc.AdbcStatement(connection)
 statement.set_sql_query(request["sql"])
+statement.set_options(**{"adbc.sqlite.query.batch_rows": str(BATCH_ROWS)})
 params = request["params"]
 if params:
     statement.bind(pa.record_batch([[value] for value in params], names=[str(n) for n in range(len(params))]))
 stream, _ = statement.execute_query()
-# Without the typed row; one chunk a column: the reader's frames then share their buffers with
-# every Arrow kernel a plugin runs (each copies a chunked column whole).
-table = pa.RecordBatchReader._import_from_c(stream.address).read_all().slice(1).combine_chunks()
-for handle in (statement, connection, database):
+reader = pa.RecordBatchReader._import_from_c(stream.address)
+# Each batch the driver gives is copied into buffers of this process's own as it comes, text as
+# large strings (as pandas keeps it, or the reader would copy every offset): a batch the driver
+# made is freed only with all of its columns, so the copies let each go at once. Then each
+# column is joined into one chunk (the reader's frames then share their buffers with every
+# Arrow kernel a plugin runs, each of which would copy a chunked column whole) and its pieces
+# let go; a categorical's values come sorted, as pandas sorts them. The child holds the table
+# once and one column twice, not the driver's batches beside two copies of them.
+names = reader.schema.names
+types = [pa.large_string() if pa.types.is_string(field.type) else field.type for field in reader.schema]
+pieces = [[] for _ in names]
+categories = set(request["categories"])
+typed_row = True
+for batch in reader:
+    if typed_row:
+        batch, typed_row = batch.slice(1), False
+    for number, column in enumerate(batch.columns):
+        column = column.cast(types[number])
+        pieces[number].append(column.dictionary_encode() if number in categories else pa.concat_arrays([column]))
+    del batch, column
+for handle in (reader, statement, connection, database):
     handle.close()
-# pandas keeps text as large strings: cast here, or the reader would copy every offset.
-table = table.cast(pa.schema([pa.field(field.name, pa.large_string()) if pa.types.is_string(field.type) else field
-                              for field in table.schema]))
-for number in request["categories"]:  # a categorical's values sorted, as pandas sorts them
-    encoded = table.column(number).combine_chunks().dictionary_encode()
-    order = pc.array_sort_indices(encoded.dictionary)
-    indices = pc.take(pc.array_sort_indices(order), encoded.indices).cast(pa.int32())
-    sorted_values = pa.DictionaryArray.from_arrays(indices, encoded.dictionary.take(order))
-    table = table.set_column(number, table.field(number).name, sorted_values)
+columns = []
+for number in range(len(names)):
+    if number in categories:  # each batch's values numbered: one numbering for them all, sorted
+        encoded = pa.chunked_array(pieces[number], pa.dictionary(pa.int32(), types[number])).unify_dictionaries()
+        pieces[number] = None
+        encoded = encoded.combine_chunks()
+        order = pc.array_sort_indices(encoded.dictionary)
+        indices = pc.take(pc.array_sort_indices(order), encoded.indices).cast(pa.int32())
+        column = pa.DictionaryArray.from_arrays(indices, encoded.dictionary.take(order))
+        del encoded, order, indices
+    else:
+        column = pa.concat_arrays(pieces[number]) if pieces[number] else pa.array([], types[number])
+        pieces[number] = None
+    columns.append(column)
+    del column
+table = pa.table(columns, names=names)
+del columns
 with pa.ipc.new_stream(sys.stdout.buffer, table.schema) as writer:
     writer.write_table(table)
 """
