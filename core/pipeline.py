@@ -38,6 +38,7 @@ from .store import now_iso, writing
 
 # Value counts are kept in the run record for columns with at most this many values.
 SUMMARY_MAX_VALUES = 50
+CHECK_ROWS = 100_000  # rows whose facts are checked at a time
 
 
 @dataclass
@@ -114,12 +115,16 @@ def _reason_checks(fail, name: str, frame: pd.DataFrame, ids: pd.Series) -> None
         needed = sorted(set(fields) - known)
         if not needed:
             continue
-        text = facts.iloc[rows].fillna("")
-        for fact in needed:
-            lacking = (~text.str.contains(f'"{fact}":', regex=False)
-                       | text.str.contains(f'"{fact}":null', regex=False)).to_numpy(dtype=bool)
-            if lacking.any():
-                raise fail("facts_missing", name=name, rule=key, field=fact, example=ids.iloc[rows[lacking][0]])
+        # The facts of this rule's rows, a slice at a time: a copy of all of them (half a million
+        # needs' facts) would be the run's peak.
+        for start in range(0, len(rows), CHECK_ROWS):
+            part = rows[start:start + CHECK_ROWS]
+            text = facts.iloc[part].fillna("")
+            for fact in needed:
+                lacking = (~text.str.contains(f'"{fact}":', regex=False)
+                           | text.str.contains(f'"{fact}":null', regex=False)).to_numpy(dtype=bool)
+                if lacking.any():
+                    raise fail("facts_missing", name=name, rule=key, field=fact, example=ids.iloc[part[lacking][0]])
 
 
 def check_output(
@@ -347,6 +352,27 @@ def _value_counts(results: pa.Table, owned: dict[str, tuple[str, OutputColumn]])
     return counts
 
 
+class _Aside:
+    """A table put aside in a file while other work needs the memory, read back mapped from it
+    (the file goes when the context ends). At a million customers the classification's reasons
+    are some 200 MiB that the needs screening, the run's peak, does not read."""
+
+    def __init__(self, table: pa.Table):
+        self._folder = tempfile.TemporaryDirectory(prefix="clientbook-run-")
+        self._path = f"{self._folder.name}/aside.arrow"
+        with pa.OSFile(self._path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table)
+
+    def __enter__(self) -> _Aside:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._folder.cleanup()
+
+    def table(self) -> pa.Table:
+        return pa.ipc.open_file(pa.memory_map(self._path)).read_all()
+
+
 def _as_frame(table: pa.Table, owned) -> pd.DataFrame:
     """Results for the later hooks: the decision values, indexed by ``customer_id``."""
     values = [name for name in table.column_names if name == "customer_id" or owned[name][1].name == name]
@@ -446,7 +472,8 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run", force: 
     # The stored decisions are read by children while the plugins work (in a book no run has
     # decided yet there is nothing to read).
     dtypes = {name: column.dtype for name, (_, column) in owned.items() if name == column.name}
-    with decisions.read_stored(db, dtypes) as stored_decisions, needs_store.read_stored(db) as stored_needs:
+    with decisions.read_stored(db, dtypes) as stored_decisions, needs_store.read_stored(db) as stored_needs, \
+            contextlib.ExitStack() as run_files:
         everyone = book.customers_with(*CORE_READS)
         book_ids = arrow_ids(everyone["customer_id"])
         kinds = arrow_ids(everyone["kind"])
@@ -459,6 +486,8 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run", force: 
         classified = align(checked, len(book_ids), book_ids)
         del checked  # the plugins' own frames: a million customers' reasons, now in the aligned table
         classification = _as_frame(decided(classified, values), owned)
+        # The reasons wait on disk while the later hooks work on the book: they are stored after.
+        classified = run_files.enter_context(_Aside(classified))
 
         assignments = pd.DataFrame(columns=MOVE_COLUMNS)
         assign_note = None
@@ -491,6 +520,7 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run", force: 
         _check_unreturned(manager, "clientbook_plan", "planning", plans, owned, book_ids, kinds)
         # The last hook has run: the frames it read (ten million transactions) go before the results are stored.
         del book, scoped
+        classified = classified.table()
         if plans:  # the planning columns beside the classification, in the same book order
             planned = align(plans, len(book_ids), book_ids)
             for name in planned.column_names[1:]:
