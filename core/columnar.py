@@ -42,7 +42,7 @@ import adbc_driver_manager as adbc
 import adbc_driver_sqlite
 import pyarrow as pa
 import pyarrow.compute as pc
-BATCH_ROWS = 1 << 18  # rows a batch: its buffers large enough to go back to the system when freed
+BATCH_ROWS = 1 << 18  # rows in each batch the driver gives: a few large pieces to copy and join, not thousands
 request = json.loads(sys.argv[1])
 database = adbc_driver_sqlite.connect(request["path"])
 connection = adbc.AdbcConnection(database)  # in autocommit, as every ADBC connection starts
