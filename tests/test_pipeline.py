@@ -297,3 +297,20 @@ def test_a_run_with_every_deciding_plugin_disabled_records_the_run(tmp_path):
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["plugins"] == {"panels": "0.1.0"} and summary["counts"]["classified"] == 0
+
+
+def test_customers_with_at_takes_the_customers_at_those_positions_of_the_book_or_its_scope():
+    """``at`` counts among the customers a view holds: of a book scoped to retail customers, the
+    second retail customer is ``at=[1]``, whatever the corporate ones between them."""
+    from clientbook.declarations import Reads
+
+    customers = pd.DataFrame({"customer_id": pd.array(["R1", "K1", "R2", "K2", "R3"], dtype="string"),
+                              "kind": pd.array(["retail", "corporate", "retail", "corporate", "retail"], dtype="string"),
+                              "age": pd.array([30, None, 40, None, 50], dtype="Int64")})
+    book = Book.from_frames(AS_OF, customers=customers)
+    assert list(book.customers_with("kind", at=[1, 4])["customer_id"]) == ["K1", "R3"]
+    retail = book.scoped("lifecycle", Reads(customers=("kind", "age"), kind="retail"))
+    part = retail.customers_with("age", at=[1, 2])
+    assert list(part["customer_id"]) == ["R2", "R3"] and list(part["age"]) == [40, 50]
+    pd.testing.assert_frame_equal(part, retail.customers_with("age").iloc[1:3])
+    assert len(retail.customers_with("age", at=[])) == 0
