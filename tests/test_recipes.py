@@ -315,16 +315,21 @@ def import_source_calls(monkeypatch, rows: int) -> list[tuple[str, int]]:
     return calls
 
 
-# Parts of 50 rows; read in child processes, each read starts a process (a second or so on a
-# busy machine): fewer, larger parts, still several of every kind that goes in parts.
+# Parts of 50 rows; read in child processes, each read starts a process (half a second or so):
+# fewer, larger parts, still several of every kind that goes in parts, and only reads of a part's
+# size or more in children (the small ones in process, as a real book's small reads are).
 @pytest.mark.parametrize("reads, part", [("in process", 50), ("in child processes", 75)])
 def test_a_kind_in_parts_goes_in_cell_by_cell_as_a_whole_kind_does(tmp_path, export, monkeypatch, reads, part):
     """Each part is its own import inside the recipe's transaction; the book ends up holding what
     one import of the whole kind gives, and a re-import in parts finds every row unchanged. Read
     in child processes, the next part is read while one is imported, and the keys checked whole."""
+    children = []
     if reads == "in child processes":
         pytest.importorskip("adbc_driver_sqlite")
-        monkeypatch.setattr(columnar, "CHILD_READ_ROWS", 1)
+        monkeypatch.setattr(columnar, "CHILD_READ_ROWS", part)
+        start_child = columnar._start_child
+        monkeypatch.setattr(columnar, "_start_child", lambda path, query: children.append(query.select)
+                            or start_child(path, query))
     folder, truth = export
     db, policy = book(tmp_path)
     calls = import_source_calls(monkeypatch, part)
@@ -343,6 +348,8 @@ def test_a_kind_in_parts_goes_in_cell_by_cell_as_a_whole_kind_does(tmp_path, exp
     assert [(kind.inserted, kind.updated, kind.unchanged) for kind in again.kinds] == [
         (0, 0, kind.rows) for kind in result.kinds]
     assert_holds(db, truth)
+    if reads == "in child processes":  # the transactions' parts were among the children's reads
+        assert sum("transactions" in select for select in children) >= 300 // part
 
 
 def rewrite_lines(path: Path, changes: dict[int, callable]) -> None:
