@@ -101,7 +101,9 @@ class StaffScreen(Screen):
             return
         self.staff, self.group_by = message.staff, message.group_by
         self._show(table.cursor_row)
-        table.focus()
+        # After the refresh that ends its loading (a loading widget is a disabled one, which
+        # refuses the focus): otherwise the focus, and the footer's keys with it, were a race.
+        self.call_after_refresh(table.focus)
 
     def _show(self, row: int) -> None:
         """The chart and the table of ``self.staff``, the cursor on ``row``."""

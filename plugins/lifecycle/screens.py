@@ -134,7 +134,9 @@ class GroupsScreen(Screen):
             return
         self.groups = message.groups
         self._show(table.cursor_row)
-        table.focus()
+        # After the refresh that ends its loading (a loading widget is a disabled one, which
+        # refuses the focus): otherwise the focus, and the footer's keys with it, were a race.
+        self.call_after_refresh(table.focus)
 
     # -- showing the groups in the current language ---------------------------------------------
 
