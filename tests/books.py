@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import atexit
-import shutil
-import tempfile
 from datetime import date
 from pathlib import Path
 
 import pandas as pd
 
 from clientbook.store import bulk_insert, open_book, writing
+from helpers import copy_of, made_once
 
 AS_OF = date(2026, 11, 30)
 
@@ -61,22 +59,8 @@ def build_small_book(path: Path, manager=None):
     manager whose plugins bring migrations of their own gets a book made for it."""
     if manager is not None and manager.migrations():
         return _make_small_book(path, manager)
-    shutil.copyfile(_small_book_made(), path)
+    copy_of(made_once("small-book", lambda made: _make_small_book(made).close()), path)
     return open_book(path, manager)
-
-
-_made: list[Path] = []
-
-
-def _small_book_made() -> Path:
-    """The small book, made by this process the first time it is asked for and closed (its file
-    then holds it all)."""
-    if not _made:
-        folder = Path(tempfile.mkdtemp(prefix="clientbook-small-book-"))
-        atexit.register(shutil.rmtree, folder, True)
-        _make_small_book(folder / "small.db").close()
-        _made.append(folder / "small.db")
-    return _made[0]
 
 
 def _make_small_book(path: Path, manager=None):

@@ -165,26 +165,31 @@ def refused_import(book: Path, *args: str) -> list[str]:
     return [line.strip() for line in result.stderr.splitlines()[1:]]
 
 
-_empty_books: list[Path] = []
+_made_once: dict[str, Path] = {}
+
+
+def made_once(name: str, make) -> Path:
+    """The book ``make(path)`` makes (and closes), made by this process the first time ``name``
+    is asked for and kept for copies: making a book's schema takes a second or more (the first
+    migration's script), and the tests make hundreds."""
+    if name not in _made_once:
+        folder = Path(tempfile.mkdtemp(prefix=f"clientbook-{name}-"))
+        atexit.register(shutil.rmtree, folder, True)
+        make(folder / f"{name}.db")
+        _made_once[name] = folder / f"{name}.db"
+    return _made_once[name]
 
 
 def empty_book(path: Path, manager=None) -> Path:
     """A new book at ``path`` with nothing in it, closed, as ``clientbook init`` makes it (with
-    the built-in plugins, whose policies add no tables): a copy of the one this process made first.
-
-    Making a book's schema takes a second or more (the first migration's script); the tests make
-    hundreds. A manager whose plugins bring migrations gets a book made for it."""
+    the built-in plugins, whose policies add no tables): a copy of the one this process made
+    first (:func:`made_once`). A manager whose plugins bring migrations gets a book made for it."""
     from clientbook.store import open_book
 
     if manager is not None and manager.migrations():
         open_book(path, manager, create=True).close()
         return path
-    if not _empty_books:
-        folder = Path(tempfile.mkdtemp(prefix="clientbook-empty-book-"))
-        atexit.register(shutil.rmtree, folder, True)
-        open_book(folder / "empty.db", create=True).close()
-        _empty_books.append(folder / "empty.db")
-    return copy_of(_empty_books[0], Path(path))
+    return copy_of(made_once("empty-book", lambda made: open_book(made, create=True).close()), Path(path))
 
 
 def copy_of(book: Path, target: Path) -> Path:
