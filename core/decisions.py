@@ -370,6 +370,14 @@ def current(db, customer_id: str, columns: list[str] | None = None) -> dict[str,
         rule, params = rules.get(row.get(f"{name}_rule"), (None, None))
         found[name] = {"value": row[name], "rule": rule, "params": params, "facts": row.get(f"{name}_facts"),
                        "since": row.get(f"{name}_since")}
+    # A plan made again since the latest run (clientbook.replan) stands in place of the run's.
+    for update in db.query("""SELECT u.decision, u.value, r.rule, r.params, u.facts, u.as_of, u.made_at
+                              FROM plan_updates u LEFT JOIN decision_rules r ON r.rule_id = u.rule_id
+                              WHERE u.customer_id = ?""", [customer_id]):
+        if update["decision"] in columns:
+            found[update["decision"]] = {"value": update["value"], "rule": update["rule"], "params": update["params"],
+                                         "facts": update["facts"], "since": found.get(update["decision"], {}).get("since"),
+                                         "replanned_at": update["made_at"]}
     return found
 
 

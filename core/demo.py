@@ -1452,6 +1452,8 @@ def _capacity(staff: _Staff, owner: np.ndarray) -> np.ndarray:
 
 CONTACT_CHANNELS = ("visit", "phone", "message", "event")
 CONTACT_PURPOSES = ("review", "product_offer", "service", "care")
+CONTACT_GRADES = ("A", "B", "C", "D")  # the default policy's intent scale
+_GRADE_SHARES = [0.15, 0.3, 0.35, 0.2]
 # Chance of a meaningful contact by the owner in the last ~6 months: mass, affluent, wealth,
 # private banking, corporate. The top tiers are looked after closely; the mass tier hardly.
 _RECENT_CONTACT = np.array([0.18, 0.45, 0.75, 0.92, 0.85])
@@ -1471,15 +1473,21 @@ def _contacts(rng, owner, started, tier, today, customer_ids: pa.Array, staff_id
     order = np.lexsort((day, rows))
     rows, day, meaningful = rows[order], day[order], meaningful[order]
     size = len(rows)
+    channel = rng.integers(0, len(CONTACT_CHANNELS), size)
+    purpose = rng.integers(0, len(CONTACT_PURPOSES), size)
+    # After about one meaningful contact in four the owner gave an intent grade (the default scale).
+    graded = meaningful & (rng.random(size) < 0.25)
+    grade = rng.choice(len(CONTACT_GRADES), size=size, p=_GRADE_SHARES)
     return pd.DataFrame(
         {
             "contact_id": _strings(_ids("K", size, 7)),
             "customer_id": _take(customer_ids, rows),
             "staff_id": _take(staff_ids, owner[rows]),
             "contacted_on": _dates(day),
-            "channel": _category(CONTACT_CHANNELS, rng.integers(0, len(CONTACT_CHANNELS), size)),
-            "purpose": _category(CONTACT_PURPOSES, rng.integers(0, len(CONTACT_PURPOSES), size)),
+            "channel": _category(CONTACT_CHANNELS, channel),
+            "purpose": _category(CONTACT_PURPOSES, purpose),
             "meaningful": _ints(meaningful.astype(np.int64)),
+            "intent": _category(CONTACT_GRADES, grade, missing=~graded),
         }
     )
 

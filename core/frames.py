@@ -143,7 +143,7 @@ class Book:
 
     def _read(self, columns: list[str], frames: list[str]) -> None:
         columns = [name for name in columns if name not in self._customer_columns]
-        frames = [name for name in frames if name not in self._cache]
+        frames = [name for name in dict.fromkeys(frames) if name not in self._cache]  # two plugins may read one
         if not columns and not frames:
             return
         if self._reader is None:  # a book of frames: what it was not given is empty
@@ -276,22 +276,34 @@ def _customer_select(names: list[str]) -> tuple[str, dict[str, str]]:
     return f"SELECT {', '.join(select)} FROM customers c{joins}", types
 
 
-def read_book(db, as_of: date) -> Book:
+def read_book(db, as_of: date, only: list[str] | None = None) -> Book:
+    """The book at ``as_of``, read as its frames are asked for; with ``only``, of those customers
+    alone (a few customers planned again between runs: each frame one indexed query)."""
     day = as_of.isoformat()
+    chosen = list(dict.fromkeys(only)) if only is not None else None
+    marks = ", ".join("?" * len(chosen)) if chosen else ""
 
     def customer_parts(names: list[str]) -> list[Query]:
         """Some columns of book.customers in one query, in rowid ranges read at once."""
         sql, types = _customer_select(names)
-        return in_parts(db, "customers", sql.replace(":day", "?"), types, (day,) * sql.count(":day"), rowid="c.rowid")
+        params = (day,) * sql.count(":day")
+        if chosen is not None:
+            return [Query(f"{sql.replace(':day', '?')} WHERE c.customer_id IN ({marks}) ORDER BY c.rowid", types,
+                          (*params, *chosen), len(chosen))]
+        return in_parts(db, "customers", sql.replace(":day", "?"), types, params, rowid="c.rowid")
 
     def table(name: str, where: str = "", order: str = "", params=()) -> Callable[[list[str] | None], Query]:
         def query(wanted: list[str] | None) -> Query:
             types = {column: kind for column, kind in _FRAME_TYPES[name].items()
                      if wanted is None or column in wanted or column == "customer_id"}
+            conditions, values = ([where] if where else []), list(params)
+            if chosen is not None and name != "staff":
+                conditions.append(f"customer_id IN ({marks})")
+                values += chosen
             sql = (f"SELECT {', '.join(f'[{column}]' for column in types)} FROM {name}"
-                   + (f" WHERE {where}" if where else "") + (f" ORDER BY {order}" if order else ""))
+                   + (f" WHERE {' AND '.join(conditions)}" if conditions else "") + (f" ORDER BY {order}" if order else ""))
             categories = tuple(column for column in CATEGORY_COLUMNS.get(name, ()) if column in types)
-            return Query(sql, types, tuple(params), table_rows(db, name), categories)
+            return Query(sql, types, tuple(values), table_rows(db, name) if chosen is None else 0, categories)
         return query
 
     tables = {

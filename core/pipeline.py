@@ -593,6 +593,8 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run", force: 
                     counts["history_dropped"] = prune_history(db, as_of, policy.book.keep_history_days)
                     summaries.store(db, summary)
                     needs_store.write(db, need_changes, run_id, stages)
+                    # Plans made again since the run read the book stand; those made before, it has decided again.
+                    db.execute("DELETE FROM plan_updates WHERE made_at <= ?", [started_at])
                     if len(assignments):
                         start_assignments(db, assignments, as_of, actor, run_id, summarise=False)
                     counts["decisions"] = delta.counts

@@ -113,6 +113,7 @@ CONTACT_COLUMNS = [
     ("purpose", "TEXT", "What the contact was for"),
     ("summary", "TEXT", "What was learned or agreed"),
     ("meaningful", "INTEGER", "1 when the contact counts towards familiarity"),
+    ("intent", "TEXT", "Intent grade the staff member gave after the contact (the policy's scale, e.g. A to D)"),
 ]
 
 STAKEHOLDER_COLUMNS = [

@@ -527,6 +527,37 @@ def m010_life_stage_facts(db: Database) -> None:
         db.execute(statement)
 
 
+@core_migrations()
+def m011_contact_intent(db: Database) -> None:
+    """A contact keeps the intent grade the staff member gave after it (lifecycle's plan lets it
+    outrank the rules). A book made since has the column from m002; the audit trail follows it."""
+    if "intent" not in db["contacts"].columns_dict:
+        db.execute("ALTER TABLE contacts ADD COLUMN intent TEXT")
+    db.execute("DROP TRIGGER IF EXISTS contacts_audit_update")
+    db.execute("DROP TRIGGER IF EXISTS contacts_audit_delete")
+    for statement in _audit_triggers("contacts", ("contact_id",), [*schema.names(schema.CONTACT_COLUMNS), "extra"]):
+        db.execute(statement)
+
+
+@core_migrations()
+def m012_plan_updates(db: Database) -> None:
+    """Plans made again between runs (clientbook.replan): one row per customer and planning
+    column, read in place of the run's decision until the next run clears it."""
+    db.executescript("""
+CREATE TABLE plan_updates (
+  customer_id TEXT NOT NULL,
+  decision TEXT NOT NULL,
+  value TEXT,
+  rule_id INTEGER REFERENCES decision_rules(rule_id),
+  facts TEXT,
+  as_of TEXT NOT NULL,
+  made_at TEXT NOT NULL,
+  made_by TEXT,
+  PRIMARY KEY (customer_id, decision)
+);
+""")
+
+
 @contextmanager
 def latest_assets_paused(db: Database) -> Iterator[None]:
     """Drop the latest-assets triggers for a large write to ``balances``, then put them back and

@@ -81,7 +81,8 @@ def test_customers_listing_in_each_format(demo_book):
     rows = json.loads(cli(path, "customers", "--tier", "wealth", "--limit", "7", "--format", "json", check_code=0).stdout)
     assert len(rows) == 7
     assert list(rows[0]) == ["customer_id", "name", "kind", "owner_staff_id", "total_assets_minor", "tier", "familiarity",
-                             "life_stage", "occupation_class", "customer_group", "account_class"]
+                             "life_stage", "occupation_class", "customer_group", "intent", "service_level",
+                             "cadence", "approach", "next_contact_on", "account_class"]
     assert all(row["tier"] == "wealth" and 50_000_000 <= row["total_assets_minor"] < 600_000_000 for row in rows)
     table = cli(path, "customers", "--limit", "3", check_code=0).stdout.splitlines()
     assert table[0].split()[:3] == ["id", "name", "kind"] and len(table) == 5

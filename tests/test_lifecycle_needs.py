@@ -389,10 +389,10 @@ def test_a_run_reads_only_the_frames_of_the_rules_switched_on(loaded, tmp_path):
 
     _, manager = loaded
     default = manager.reads(loaded[0])["lifecycle"]
-    assert set(default.frames) == {"holdings", "transactions"}
+    assert set(default.frames) == {"holdings", "transactions", "contacts"}  # contacts: the plan's
     policy = with_needs(loaded, main_account={"enabled": False}, money_elsewhere={"enabled": False})
     declared = manager.reads(policy)["lifecycle"]
-    assert declared.frames == ("holdings",) and "transactions" not in declared.frame_columns
+    assert declared.frames == ("holdings", "contacts") and "transactions" not in declared.frame_columns
     db = open_book(empty_book(tmp_path / "book.db", manager), manager)
     demo.write_branch(db, demo.generate_branch(200, seed=2, language="en", as_of=AS_OF), "demo")
     book = read_book(db, AS_OF)

@@ -194,13 +194,14 @@ def test_contract_planning_column_from_classify(book):
     class Plugin:
         @hookimpl
         def clientbook_output_columns(self):
-            return [OutputColumn("cadence", "text", "planning")]
+            return [OutputColumn("visit_rhythm", "text", "planning")]
 
         @hookimpl
         def clientbook_classify(self):
-            return pd.DataFrame({"customer_id": ["C01"], "cadence": "weekly", "cadence_rule": "decision.legacy", "cadence_facts": '{"text": "y"}'})
+            return pd.DataFrame({"customer_id": ["C01"], "visit_rhythm": "weekly", "visit_rhythm_rule": "decision.legacy",
+                                 "visit_rhythm_facts": '{"text": "y"}'})
 
-    assert "returned planning column 'cadence' from a classification hook" in run_with(Plugin(), book)
+    assert "returned planning column 'visit_rhythm' from a classification hook" in run_with(Plugin(), book)
 
 
 def test_column_conflict_names_both_plugins(book):

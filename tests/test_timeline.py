@@ -70,7 +70,13 @@ def test_show_tells_the_customers_story_newest_first(book):
     cli(book, "transfer", "C02", "--to", "S2", "--reason", "covering a leave", "--force", "--as-of", "2026-12-05")
     cli(book, "run", "--as-of", "2026-12-10")
     timeline = json.loads(cli(book, "show", "C02", "--format", "json").stdout)["timeline"]
-    brief = [(event["on"], event["event"], event.get("decision") or event.get("staff_id")) for event in timeline]
+    planning = {"intent", "service_level", "cadence", "approach", "next_contact_on"}  # lifecycle's plan: below
+    brief = [(event["on"], event["event"], event.get("decision") or event.get("staff_id")) for event in timeline
+             if event.get("decision") not in planning]
+    assert {(event["on"], event["decision"]) for event in timeline if event.get("decision") in planning} >= {
+        ("2026-11-30", name) for name in planning}
+    # The contact of 12-03 moved C02's next contact: run 2 decided it again.
+    assert ("2026-12-10", "next_contact_on") in {(event["on"], event.get("decision")) for event in timeline}
     assert brief == [("2026-12-10", "decision", "tier"), ("2026-12-05", "owner", "S2"), ("2026-12-03", "contact", "S1"),
                      ("2026-11-30", "decision", "customer_group"), ("2026-11-30", "decision", "familiarity"),
                      ("2026-11-30", "decision", "life_stage"), ("2026-11-30", "decision", "occupation_class"),
@@ -89,5 +95,5 @@ def test_show_tells_the_customers_story_newest_first(book):
     assert "Tier: Wealth → Private banking (run 2)" in text
     assert "became the owner (Forced transfer): covering a leave (forced: C02 is 'Wealth' (Tier)" in text
     assert "S1 Wang Fang" in text and "Visit" in text and "talked about funds" in text
-    hant = cli(book, "--lang", "zh-Hant", "show", "C02", "--wide").stdout.split("時間軸（聯繫、負責人員、決策），最新在前", 1)[1]
-    assert "（執行 2）" in hant and "→" in hant and "聯繫" in hant
+    hant = cli(book, "--lang", "zh-Hant", "show", "C02", "--wide").stdout.split("時間軸（聯絡、負責人員、決策），最新在前", 1)[1]
+    assert "（執行 2）" in hant and "→" in hant and "聯絡" in hant

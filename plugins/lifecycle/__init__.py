@@ -1,4 +1,4 @@
-"""lifecycle: steps 2 and 3 of the retail routine (分類分群, 需求排查).
+"""lifecycle: steps 2 to 4 of the retail routine (分類分群, 需求排查, 分級制定計劃).
 
 * :mod:`.stages`: a life stage for every retail customer, or ``unknown`` with what to ask;
 * :mod:`.groups`: occupation classes and the groups (life stage first, then occupation);
@@ -6,6 +6,8 @@
 * :mod:`.group_report`: the groups' figures read from the current decisions (``clientbook groups``);
 * :mod:`.needs`: needs screened from the customer, product and asset-liability tables;
 * :mod:`.models`: product gaps scored by look-alike models;
+* :mod:`.planning`: intent grades, service levels, cadences, approaches and contact plans, and the
+  call lists made from them;
 * ``cli_*``: the plugin's commands (:mod:`.commands` gathers them).
 
 The policy is ``[lifecycle]`` (:mod:`.policy`).
@@ -23,6 +25,7 @@ from clientbook.needs import concat
 from clientbook.policy import pick_label
 
 from . import groups, models, needs, stages
+from .planning import plans
 from .collect import collect_list  # noqa: F401  (the plugin's API)
 from .commands import clientbook_cli_commands  # noqa: F401  (pluggy finds hooks on this module)
 from .tui import clientbook_customer_panels, clientbook_tui_screens  # noqa: F401
@@ -39,12 +42,12 @@ def clientbook_policy_tables():
 
 @hookimpl
 def clientbook_output_columns():
-    return [*stages.OUTPUT_COLUMNS, *groups.OUTPUT_COLUMNS]
+    return [*stages.OUTPUT_COLUMNS, *groups.OUTPUT_COLUMNS, *plans.OUTPUT_COLUMNS]
 
 
 def _customer_columns(lifecycle) -> tuple[str, ...]:
     # The models read only the features the policy chose, not every column a feature could use.
-    return tuple(dict.fromkeys(("kind", *stages.READS, *groups.READS, *needs.READS,
+    return tuple(dict.fromkeys(("kind", *stages.READS, *groups.READS, *needs.READS, *plans.READS,
                                 *lifecycle.models.customer_columns())))
 
 
@@ -57,6 +60,9 @@ def clientbook_reads(policy):
     columns = {frame: tuple(dict.fromkeys((*(needs.FRAME_COLUMNS[frame] if frame in wanted["needs"] else ()),
                                            *(models.FRAME_COLUMNS[frame] if frame in wanted["models"] else ()))))
                for frame in frames}
+    # The plan reads each customer's contacts: the last one, and a grade a manager gave.
+    frames += ("contacts",)
+    columns["contacts"] = plans.CONTACT_COLUMNS
     return Reads(customers=_customer_columns(policy["lifecycle"]), kind="retail", frames=frames, frame_columns=columns)
 
 
@@ -76,8 +82,14 @@ def clientbook_screen_needs(book, classification: pd.DataFrame, policy, as_of: d
 
 
 @hookimpl
+def clientbook_plan(book, classification: pd.DataFrame, needs: pd.DataFrame, policy, as_of: date):
+    return plans.plan(book, classification, needs, policy, as_of)
+
+
+@hookimpl
 def clientbook_value_labels(policy, language: str):
     lifecycle = policy["lifecycle"]
     stage_labels = {stage.name: pick_label(stage.label, language, stage.name) for stage in lifecycle.stages}
     return {"life_stage": {**stage_labels, UNKNOWN: t_in(language, "lifecycle.unknown.label")},
-            **groups.value_labels(lifecycle, language), **models.value_labels(lifecycle, language)}
+            **groups.value_labels(lifecycle, language), **models.value_labels(lifecycle, language),
+            **plans.value_labels(lifecycle.planning, language)}

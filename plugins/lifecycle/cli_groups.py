@@ -50,7 +50,7 @@ def collect_arguments(parser) -> None:
     parser.add_argument("--format", choices=FORMATS, default="table", help=t("cli.opt.format"))
 
 
-def _decided_book(session, *columns: str):
+def decided_book(session, *columns: str):
     """The book, once a run has made the lifecycle decisions ``columns`` (BadInput otherwise)."""
     db = session.book()
     if last_run(db) is None:
@@ -67,7 +67,7 @@ def _decided_book(session, *columns: str):
 
 def groups_command(session) -> int:
     args = session.args
-    db = _decided_book(session, "customer_group", "occupation_class")
+    db = decided_book(session, "customer_group", "occupation_class")
     lifecycle = session.policy["lifecycle"]
     labels = session.manager.value_labels(session.policy, current_language())
     if args.unmapped:
@@ -144,7 +144,7 @@ def _print_unmapped(db, lifecycle, labels: dict, args) -> int:
 
 def collect_command(session) -> int:
     args = session.args
-    db = _decided_book(session, "life_stage", "occupation_class")
+    db = decided_book(session, "life_stage", "occupation_class")
     fact = None
     if args.fact is not None:
         fact = collect.resolve_fact(args.fact, {language: fact_labels(language) for language in LANGUAGES})

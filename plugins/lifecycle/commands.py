@@ -5,8 +5,9 @@ from __future__ import annotations
 from clientbook import hookimpl
 
 from . import cli_groups, cli_models, cli_needs
+from .planning import cli_plan
 
 
 @hookimpl
 def clientbook_cli_commands():
-    return [*cli_groups.commands(), *cli_needs.commands(), *cli_models.commands()]
+    return [*cli_groups.commands(), *cli_needs.commands(), *cli_models.commands(), *cli_plan.commands()]

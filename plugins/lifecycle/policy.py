@@ -5,8 +5,11 @@ from __future__ import annotations
 from clientbook.policy import PolicyModel
 
 from .groups import GroupsPolicy, OccupationClass, check_groups, check_occupations
+from .models import NEED as PRODUCT_GAP
 from .models import ModelsPolicy
-from .needs import NeedsPolicy
+from .needs import NEEDS, NeedsPolicy
+from .planning.calendar import country_problems
+from .planning.policy import PlanningPolicy
 from .stages import Rule, Stage, check_stages
 
 
@@ -21,6 +24,7 @@ class LifecyclePolicy(PolicyModel):
     groups: GroupsPolicy = GroupsPolicy()
     needs: NeedsPolicy = NeedsPolicy()
     models: ModelsPolicy = ModelsPolicy()
+    planning: PlanningPolicy = PlanningPolicy()
 
     def check(self):
         found = check_stages(self)
@@ -29,7 +33,11 @@ class LifecyclePolicy(PolicyModel):
         found += check_groups(self)
         found += _nested("needs", self.needs.check())
         found += _nested("models", self.models.check())
+        found += _nested("planning", self.planning.check())
+        found += _nested("planning.calendar", country_problems(self.planning.calendar))
         return found
 
     def check_across(self, tables):
-        return _nested("needs", self.needs.check_across(tables))
+        groups = [group.name for group in self.groups.list]
+        return (_nested("needs", self.needs.check_across(tables))
+                + _nested("planning", self.planning.check_across(tables, groups, [*NEEDS, PRODUCT_GAP])))

@@ -1,0 +1,217 @@
+"""Each person's calls, from the plans the latest run stored (and any replanned since).
+
+For each working day of the span, a person gets the customers whose next contact is due by then,
+as many as their post's daily capacity (``[lifecycle.planning.calls]``), in priority order: the
+likeliest to succeed first (the intent grade's likelihood), then the most valuable (assets), then
+the longest overdue. What does not fit rolls to the next working day and says since when it
+waits. A call made is planned again by its cadence, so a daily or weekly customer comes back
+within the span. The plans are read for the people asked for only (an index on the owner):
+one person's month is a few thousand rows, whatever the size of the book.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+from clientbook.errors import BadInput
+
+from ..needs import day_numbers
+from .calendar import WorkingCalendar, day_number, from_number
+
+PLAN_COLUMNS = ("intent", "service_level", "cadence", "approach", "next_contact_on")
+CALL_COLUMNS = ["on", "staff_id", "customer_id", "name", "phone", "intent", "service_level", "cadence", "approach",
+                "offer", "due_on", "waiting_since", "overdue_days", "last_contact", "assets_minor", "why_rule",
+                "why_params", "why_facts"]
+MAX_DAYS = 366
+
+
+@dataclass(frozen=True)
+class Span:
+    start: date
+    days: int  # calendar days from start
+
+    @property
+    def end(self) -> date:
+        return self.start + timedelta(days=self.days - 1)
+
+
+def check_span(start: date, days: int) -> Span:
+    if not 1 <= days <= MAX_DAYS:
+        raise BadInput("lifecycle.calls.bad_days", found=days, most=MAX_DAYS)
+    return Span(start, days)
+
+
+def plan_rows(db, staff_ids: list[str] | None, through: date) -> pd.DataFrame:
+    """The current plans of the customers ``staff_ids`` own (everyone's with None) due by ``through``,
+    with what a call list shows of each customer."""
+    missing = [name for name in PLAN_COLUMNS if name not in db["decisions"].columns_dict]
+    if missing:
+        raise BadInput("lifecycle.calls.no_plan")
+    owner = ""
+    params: list = []
+    if staff_ids is not None:
+        owner = f" AND a.staff_id IN ({', '.join('?' * len(staff_ids))})"
+        params += list(staff_ids)
+    # A plan made again since the run (a contact logged, clientbook.replan) is read in its place.
+    current = {name: f"COALESCE(u_{name}.value, d.[{name}])" for name in PLAN_COLUMNS}
+    updates = "".join(f"\nLEFT JOIN plan_updates u_{name} ON u_{name}.customer_id = a.customer_id "
+                      f"AND u_{name}.decision = '{name}'" for name in PLAN_COLUMNS)
+    due = current["next_contact_on"]
+    sql = f"""
+SELECT a.staff_id, d.customer_id, c.name, c.phone,
+       {", ".join(f"{expression} AS {name}" for name, expression in current.items())},
+       r.rule AS why_rule, r.params AS why_params,
+       CASE WHEN u_next_contact_on.value IS NULL THEN d.next_contact_on_facts ELSE u_next_contact_on.facts END
+         AS why_facts,
+       la.total_assets_minor AS assets_minor, lc.contacted_on AS last_contact
+FROM assignments a
+JOIN decisions d ON d.customer_id = a.customer_id
+JOIN customers c ON c.customer_id = a.customer_id{updates}
+LEFT JOIN decision_rules r ON r.rule_id = CASE WHEN u_next_contact_on.value IS NULL THEN d.next_contact_on_rule
+                                               ELSE u_next_contact_on.rule_id END
+LEFT JOIN latest_assets la ON la.customer_id = a.customer_id
+LEFT JOIN latest_contacts lc ON lc.customer_id = a.customer_id
+WHERE a.ended_on IS NULL{owner} AND {due} <= ?"""
+    rows = pd.read_sql_query(sql, db.conn, params=[*params, through.isoformat()])
+    return rows
+
+
+def top_needs(db, customer_ids: list[str]) -> dict[str, str]:
+    """Each customer's strongest need (what to offer), for the customers on the lists."""
+    found: dict[str, str] = {}
+    for start in range(0, len(customer_ids), 900):  # SQLite's limit on parameters
+        part = customer_ids[start:start + 900]
+        for customer_id, need in db.execute(
+                f"SELECT customer_id, need FROM needs WHERE customer_id IN ({', '.join('?' * len(part))}) "
+                "ORDER BY customer_id, score", part):
+            found[customer_id] = need  # the strongest comes last
+    return found
+
+
+def capacities(db, settings, staff_ids: list[str]) -> dict[str, int]:
+    posts = dict(db.execute(f"SELECT staff_id, post FROM staff WHERE staff_id IN ({', '.join('?' * len(staff_ids))})",
+                            staff_ids).fetchall()) if staff_ids else {}
+    return {staff_id: settings.calls.by_post.get(posts.get(staff_id) or "", settings.calls.per_day)
+            for staff_id in staff_ids}
+
+
+def schedule(plans: pd.DataFrame, settings, calendar: WorkingCalendar, span: Span,
+             capacity: dict[str, int]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The calls of every working day of ``span``, at most ``capacity`` a person a day, in priority
+    order; a call made is due again after its cadence's days (on a working day). Also, for each
+    person and day, how many calls were due and did not fit (``left``: they roll to the next day)."""
+    if not len(plans):
+        return pd.DataFrame(columns=CALL_COLUMNS), pd.DataFrame(columns=["staff_id", "on", "left"])
+    likelihood = {grade.name: float(grade.likelihood) for grade in settings.grades}
+    every = settings.cadence_days()
+    due = day_numbers(plans["next_contact_on"])
+    first_due = due.copy()
+    assets = pd.to_numeric(plans["assets_minor"], errors="coerce").fillna(0).to_numpy(dtype=np.float64)
+    chance = plans["intent"].map(likelihood).astype("float64").fillna(0).to_numpy()
+    # Priority: the likeliest, then the most valuable; the longest waiting first among equals (below).
+    staff_codes, staff_names = pd.factorize(plans["staff_id"])
+    order = np.lexsort((plans["customer_id"].to_numpy(dtype=str), -assets, -chance, staff_codes))
+    plans = plans.iloc[order].reset_index(drop=True)
+    due, first_due, staff_codes = due[order], first_due[order], staff_codes[order]
+    steps = plans["cadence"].map(every).astype("float64").fillna(every.get(settings.default_cadence, 91)) \
+        .to_numpy().astype(np.int64)
+    limit = np.array([capacity.get(name, settings.calls.per_day) for name in staff_names], dtype=np.int64)
+    starts = np.r_[0, np.flatnonzero(np.diff(staff_codes)) + 1]
+    today = day_number(span.start)
+    chosen_rows, chosen_days, waiting, left = [], [], [], []
+    for day in range(today, today + span.days):
+        if not calendar.is_working(from_number(day)):
+            continue
+        eligible = due <= day
+        if not eligible.any():
+            continue
+        # Within a person, the longest waiting first among the same priority: a stable pass by due
+        # date inside each priority band would cost a sort a day; the bands are few, so a call that
+        # waits moves up as the due dates of the others reach it.
+        count = np.cumsum(eligible)
+        before = np.repeat(np.r_[0, count[starts[1:] - 1]] if len(starts) > 1 else np.array([0]),
+                           np.diff(np.r_[starts, len(due)]))
+        rank = count - before
+        fits = rank <= limit[staff_codes]
+        picked = np.flatnonzero(eligible & fits)
+        over = np.bincount(staff_codes[eligible & ~fits], minlength=len(staff_names))
+        left += [(staff_names[code], from_number(day).isoformat(), int(over[code])) for code in np.flatnonzero(over)]
+        chosen_rows.append(picked)
+        chosen_days.append(np.full(len(picked), day, dtype=np.int64))
+        waiting.append(due[picked])
+        due[picked] = calendar.on_or_after(day + steps[picked])
+    rolled = pd.DataFrame(left, columns=["staff_id", "on", "left"])
+    if not chosen_rows:
+        return pd.DataFrame(columns=CALL_COLUMNS), rolled
+    rows = np.concatenate(chosen_rows)
+    days = np.concatenate(chosen_days)
+    waited = np.concatenate(waiting)
+    calls = plans.iloc[rows].reset_index(drop=True)
+    calls.insert(0, "on", pd.Series(days.astype("datetime64[D]").astype(str)))
+    calls["due_on"] = pd.Series(waited.astype("datetime64[D]").astype(str))
+    # A call listed after the day it was due waits since then: overdue (before the span) or rolled over.
+    calls["waiting_since"] = calls["due_on"].where(pd.Series(waited < days))
+    calls["overdue_days"] = np.maximum(today - waited, 0)
+    calls["first_planned"] = first_due[rows] == waited
+    calls = calls.rename(columns={"next_contact_on": "planned_on"})
+    return calls.sort_values(["staff_id", "on"], kind="stable").reset_index(drop=True), rolled
+
+
+@dataclass
+class CallLists:
+    calls: pd.DataFrame  # one row per call (CALL_COLUMNS)
+    left: pd.DataFrame  # staff_id, on, left: the calls due that day that did not fit
+    capacity: dict[str, int]  # calls a day, per person
+    span: Span
+
+
+def call_lists(db, settings, staff_ids: list[str] | None, span: Span, calendar: WorkingCalendar) -> CallLists:
+    """Every call of ``staff_ids`` (everyone who owns customers, with None) over ``span``."""
+    plans = plan_rows(db, staff_ids, span.end)
+    people = sorted(plans["staff_id"].dropna().unique()) if staff_ids is None else list(staff_ids)
+    capacity = capacities(db, settings, people)
+    calls, left = schedule(plans, settings, calendar, span, capacity)
+    needs = top_needs(db, sorted(calls["customer_id"].unique())) if len(calls) else {}
+    calls["offer"] = calls["customer_id"].map(needs) if len(calls) else pd.Series(dtype="object")
+    return CallLists(calls, left, capacity, span)
+
+
+def presented(lists: CallLists, context, labels: dict[str, dict[str, str]]) -> list[dict]:
+    """The calls as a reader sees them, in the current language: labels for the codes, the reason
+    each call is due rendered, and what waits says since when (JSON and CSV keep the codes too)."""
+    from clientbook.explain import render
+    from clientbook.i18n import t
+    from clientbook.needs import need_label
+
+    def label(column: str, value) -> str:
+        return "" if value is None or value != value else labels.get(column, {}).get(str(value), str(value))
+
+    rendered: dict[tuple, str] = {}
+    rows = []
+    for call in lists.calls.to_dict("records"):
+        key = (call["why_rule"], call["why_params"], call["why_facts"])
+        if key not in rendered:
+            rendered[key] = render(call["why_rule"], call["why_params"], call["why_facts"], context)
+        waiting = ""
+        if isinstance(call.get("waiting_since"), str):
+            waiting = (t("lifecycle.calls.overdue", since=call["waiting_since"], days=f"{int(call['overdue_days']):,}")
+                       if call["overdue_days"] else t("lifecycle.calls.rolled", since=call["waiting_since"]))
+        offer = call.get("offer")
+        rows.append({
+            "on": call["on"], "staff_id": call["staff_id"], "customer_id": call["customer_id"], "name": call["name"],
+            "phone": call["phone"], "intent": call["intent"], "intent_label": label("intent", call["intent"]),
+            "service_level": call["service_level"], "service_level_label": label("service_level", call["service_level"]),
+            "cadence": call["cadence"], "cadence_label": label("cadence", call["cadence"]),
+            "approach": call["approach"], "approach_label": label("approach", call["approach"]),
+            "offer": offer if isinstance(offer, str) else None,
+            "offer_label": need_label(offer) if isinstance(offer, str) else "",
+            "due_on": call["due_on"], "waiting_since": call["waiting_since"] if isinstance(call["waiting_since"], str)
+            else None, "overdue_days": int(call["overdue_days"]), "waiting": waiting,
+            "last_contact": call["last_contact"] if isinstance(call["last_contact"], str) else None,
+            "assets_minor": None if call["assets_minor"] != call["assets_minor"] else int(call["assets_minor"]),
+            "why": rendered[key],
+        })
+    return rows
