@@ -47,8 +47,13 @@ def write_csv(path: Path, header: list[str], rows: list[list], separator: str = 
 @pytest.fixture
 def export(tmp_path):
     """The export and the truth the test knows about it."""
+    return relational_export(tmp_path / "export")
+
+
+def relational_export(folder: Path) -> tuple[Path, dict]:
+    """A relational bank's export of 40 clients in ``folder`` (made), with the recipe beside it, and
+    the truth the tests know about it (tests/test_planning_cli.py imports it for the nightly routine)."""
     rng = random.Random(7)
-    folder = tmp_path / "export"
     folder.mkdir()
     truth = {"customers": {}, "holdings": {}, "balances": {}, "transactions": {}}
     clients, accounts, dispositions, loans, transactions = [], [], [], [], []

@@ -171,7 +171,9 @@ class CallLists:
 def call_lists(db, settings, staff_ids: list[str] | None, span: Span, calendar: WorkingCalendar) -> CallLists:
     """Every call of ``staff_ids`` (everyone who owns customers, with None) over ``span``."""
     plans = plan_rows(db, staff_ids, span.end)
-    people = sorted(plans["staff_id"].dropna().unique()) if staff_ids is None else list(staff_ids)
+    # Everyone who looks after customers has a list, an empty one on a quiet day.
+    people = [row[0] for row in db.execute("SELECT DISTINCT staff_id FROM assignments WHERE ended_on IS NULL "
+                                           "ORDER BY staff_id")] if staff_ids is None else list(staff_ids)
     capacity = capacities(db, settings, people)
     calls, left = schedule(plans, settings, calendar, span, capacity)
     needs = top_needs(db, sorted(calls["customer_id"].unique())) if len(calls) else {}

@@ -40,7 +40,8 @@ EXPORT_COLUMNS = ["on", "customer_id", "name", "phone", "intent_label", "why", "
 def commands() -> list:
     return [CliCommand("plan", "lifecycle.plan.cli.plan", handler=plan_command, arguments=plan_arguments),
             CliCommand("calls", "lifecycle.calls.cli.calls", handler=calls_command, arguments=calls_arguments),
-            CliCommand("export", "lifecycle.calls.cli.export", handler=export_command, arguments=export_arguments)]
+            CliCommand("export", "lifecycle.calls.cli.export", handler=export_command, arguments=export_arguments),
+            CliCommand("nightly", "lifecycle.nightly.cli.nightly", handler=nightly_command, arguments=nightly_arguments)]
 
 
 def _day_option(parser) -> None:
@@ -71,6 +72,16 @@ def export_arguments(parser) -> None:
     parser.add_argument("--format", choices=exports.FORMATS, help=t("lifecycle.calls.cli.opt_export_format"))
     _day_option(parser)
     parser.add_argument("--days", type=positive_int, default=1, metavar="N", help=t("lifecycle.calls.cli.opt_days"))
+
+
+def nightly_arguments(parser) -> None:
+    parser.add_argument("--recipe", metavar="RECIPE", required=True, help=t("lifecycle.nightly.cli.opt_recipe"))
+    parser.add_argument("--from", dest="files", metavar="DIR", help=t("cli.opt.recipe_from"))
+    parser.add_argument("--out-dir", metavar="DIR", required=True, help=t("lifecycle.calls.cli.opt_out_dir"))
+    parser.add_argument("--as-of", type=iso_date, metavar="DATE", help=t("lifecycle.nightly.cli.opt_as_of"))
+    parser.add_argument("--days", type=positive_int, default=1, metavar="N", help=t("lifecycle.calls.cli.opt_days"))
+    parser.add_argument("--lists", choices=exports.FORMATS, default="csv", help=t("lifecycle.nightly.cli.opt_lists"))
+    parser.add_argument("--format", choices=("table", "json"), default="table", help=t("cli.opt.format"))
 
 
 def _settings(session):
@@ -116,7 +127,7 @@ def plan_summary(db, settings, day: date, staff_ids: list[str] | None) -> list[d
                        SUM(CASE WHEN value = ? THEN customers ELSE 0 END),
                        SUM(CASE WHEN value >= ? AND value <= ? THEN customers ELSE 0 END),
                        SUM(CASE WHEN value >= ? AND value <= ? THEN customers ELSE 0 END)
-                FROM book_summary WHERE decision = 'next_contact_on' AND staff_id IS NOT NULL{owner}
+                FROM book_summary WHERE decision = 'next_contact_on' AND staff_id IS NOT NULL AND value IS NOT NULL{owner}
                 GROUP BY staff_id ORDER BY staff_id"""
     found = db.execute(query, [today, today, today, week, today, month, *(staff_ids or [])]).fetchall()
     people = [row[0] for row in found]
@@ -238,18 +249,32 @@ def export_command(session) -> int:
             raise BadInput("lifecycle.calls.export_format", path=args.out, formats=", ".join(exports.FORMATS))
     else:
         fmt = args.format or "csv"
-    lists, rows, people, calendar = _lists(session, db, [args.staff] if args.staff else None)
+    if args.staff:
+        written = write_lists(session, db, Path(args.out).parent, fmt, [args.staff], Path(args.out).name)
+    else:
+        written = write_lists(session, db, Path(args.out_dir), fmt, None)
+    directory = staff_directory(db, [staff_id for staff_id, _, _ in written])
+    folder = Path(args.out).parent if args.staff else Path(args.out_dir)
+    for staff_id, name, count in written:
+        print(t("lifecycle.calls.exported", staff=staff_label(directory, staff_id), count=f"{count:,}",
+                path=str(folder / name)))
+    return EXIT_OK
+
+
+def write_lists(session, db, folder: Path, fmt: str, staff_ids: list[str] | None, name: str | None = None
+                ) -> list[tuple[str, str, int]]:
+    """Each person's calls over the span the options give, one file each in ``folder`` (``name``, or
+    ``calls-STAFF_ID.FORMAT``): ``[(staff_id, file name, calls)]``."""
+    lists, rows, people, _ = _lists(session, db, staff_ids)
     directory = staff_directory(db, people)
     written = []
     for staff_id in people:
         mine = [row for row in rows if row["staff_id"] == staff_id]
-        path = Path(args.out) if args.staff else Path(args.out_dir) / f"calls-{staff_id}.{fmt}"
-        _write(fmt, path, mine, staff_label(directory, staff_id), lists.span, session.policy.minor_digits,
-               _settings(session).grade_names())
-        written.append((staff_id, path, len(mine)))
-    for staff_id, path, count in written:
-        print(t("lifecycle.calls.exported", staff=staff_label(directory, staff_id), count=f"{count:,}", path=str(path)))
-    return EXIT_OK
+        file_name = name or f"calls-{staff_id}.{fmt}"
+        _write(fmt, folder / file_name, mine, staff_label(directory, staff_id), lists.span,
+               session.policy.minor_digits, _settings(session).grade_names())
+        written.append((staff_id, file_name, len(mine)))
+    return written
 
 
 def _write(fmt: str, path: Path, rows: list[dict], who: str, span, digits: int, grades: list[str]) -> None:
@@ -283,3 +308,35 @@ def _priority(grade: str | None, grades: list[str]) -> int:
     if grade not in grades or len(grades) < 2:
         return 5
     return 1 + round(8 * grades.index(grade) / (len(grades) - 1))
+
+
+# --- clientbook nightly ------------------------------------------------------------------------------
+
+
+def nightly_command(session) -> int:
+    from .nightly import nightly
+
+    args = session.args
+    day = args.as_of or date.today()
+    calls_module.check_span(day, args.days)
+    args.date = day  # the call lists start on the day of the export
+
+    def lists(db, folder: Path):
+        return write_lists(session, db, folder, args.lists, None)
+
+    db = session.book()
+    result = nightly(db, session.policy, session.manager, args.recipe, args.files, Path(args.out_dir), day,
+                     args.days, lists)
+    if args.format == "json":
+        emit_object(result.as_dict())
+        return EXIT_OK
+    print(t("lifecycle.nightly.done", date=day.isoformat()))
+    for kind in result.imported.get("kinds", []):
+        print(t("lifecycle.nightly.imported", kind=kind["kind"], rows=f"{kind['rows']:,}",
+                inserted=f"{kind['inserted']:,}", updated=f"{kind['updated']:,}"))
+    counts = result.run.get("counts", {})
+    print(t("lifecycle.nightly.ran", run_id=result.run.get("run_id"), customers=f"{counts.get('customers', 0):,}",
+            assigned=f"{counts.get('assigned', 0):,}"))
+    print(t("lifecycle.nightly.lists", files=f"{len(result.files):,}", calls=f"{sum(f['calls'] for f in result.files):,}",
+            folder=args.out_dir))
+    return EXIT_OK
