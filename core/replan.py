@@ -14,7 +14,7 @@ from datetime import date
 
 import pandas as pd
 
-from . import decisions
+from . import decisions, summaries
 from .errors import BadInput
 from .frames import arrow_ids, read_book
 from .needs import PLAN_COLUMNS
@@ -45,6 +45,21 @@ def _needs(db, customer_ids: list[str]) -> pd.DataFrame:
     rows = pd.read_sql_query(f"SELECT {', '.join(PLAN_COLUMNS)} FROM needs WHERE customer_id IN ({marks})",
                              db.conn, params=customer_ids)
     return rows.astype({name: "string" for name in PLAN_COLUMNS if name != "score"}).astype({"score": "float64"})
+
+
+def _summary_changes(db, rows: list[tuple]) -> list[tuple]:
+    """For the book summary: each planned value's customer moving from its current value (a plan
+    made again before, else the run's) to the new one, with the owner and assets."""
+    changes = []
+    for customer_id, name, value, *_ in rows:
+        current = db.execute(f"""SELECT COALESCE((SELECT value FROM plan_updates WHERE customer_id = ? AND decision = ?),
+                                              CAST(d.[{name}] AS TEXT)),
+                                     (SELECT staff_id FROM assignments WHERE customer_id = d.customer_id AND ended_on IS NULL),
+                                     (SELECT total_assets_minor FROM latest_assets WHERE customer_id = d.customer_id)
+                                 FROM decisions d WHERE d.customer_id = ?""", [customer_id, name, customer_id]).fetchone()
+        old, staff_id, assets = current if current else (None, None, None)
+        changes.append((name, old, value, staff_id, assets or 0))
+    return changes
 
 
 def replan(db, policy, manager, customer_ids: list[str], as_of: date, actor: str, source: str) -> int:
@@ -92,7 +107,9 @@ def replan(db, policy, manager, customer_ids: list[str], as_of: date, actor: str
             if pd.notna(value):
                 rows.append((customer_id, name, str(value), None if pd.isna(rule_id) else int(rule_id),
                              None if pd.isna(facts) else str(facts), as_of.isoformat(), made_at, actor))
+    changes = _summary_changes(db, rows)
     with writing(db, actor, source):
+        summaries.revalue(db, changes)
         if new_rules:
             db.conn.executemany("INSERT INTO decision_rules (rule_id, rule, params) VALUES (?, ?, ?)", new_rules)
         db.conn.executemany("INSERT OR REPLACE INTO plan_updates (customer_id, decision, value, rule_id, facts, as_of, "

@@ -55,7 +55,7 @@ def compute(db) -> list[tuple]:
     """The summary computed from the book itself, in SQL."""
     rows = []
     for name in [BOOK, *decision_columns(db)]:
-        value = "NULL" if name == BOOK else f"CAST(d.[{name}] AS TEXT)"  # values kept as text, as a run writes them
+        value = "NULL" if name == BOOK else _current(db, name)  # values kept as text, as a run writes them
         rows.extend(tuple(row) for row in db.execute(f"""
             SELECT ?, {value}, o.staff_id, COUNT(*), COALESCE(SUM({_LATEST_ASSETS}), 0)
             FROM customers c
@@ -100,6 +100,27 @@ def move(db, customer_ids, old_owners, new_owners, decided: pd.DataFrame | None 
                 delta = deltas.setdefault((name, value, staff_id), [0, 0])
                 delta[0] += sign * int(count)
                 delta[1] += sign * int(assets)
+    _apply(db, deltas)
+
+
+def revalue(db, changes: list[tuple[str, str | None, str | None, str | None, int]]) -> None:
+    """Customers' decisions changed between runs (a plan made again, :mod:`clientbook.replan`): each
+    ``(decision, old value, new value, owner, assets)`` moves one customer from one value's rows to
+    the other's (inside the caller's transaction)."""
+    if not changes or not has_summary(db):
+        return
+    deltas: dict[tuple, list[int]] = {}
+    for name, old, new, staff_id, assets in changes:
+        if old == new:
+            continue
+        for value, sign in ((old, -1), (new, 1)):
+            delta = deltas.setdefault((name, value, staff_id), [0, 0])
+            delta[0] += sign
+            delta[1] += sign * int(assets or 0)
+    _apply(db, deltas)
+
+
+def _apply(db, deltas: dict[tuple, list[int]]) -> None:
     for (name, value, staff_id), (count, assets) in deltas.items():
         if count == 0 and assets == 0:
             continue
@@ -117,7 +138,7 @@ def _grouped_in_sql(db, columns, moved: pa.Table) -> list[tuple]:
     db.execute("CREATE TEMP TABLE moved_customers (customer_id TEXT PRIMARY KEY, old TEXT, new TEXT)")
     db.conn.executemany("INSERT INTO temp.moved_customers VALUES (?, ?, ?)",
                         zip(*(moved[name].to_pylist() for name in ("customer_id", "old", "new"))))
-    values = "".join(f", CAST(d.[{name}] AS TEXT)" for name in columns)
+    values = "".join(f", {_current(db, name)}" for name in columns)
     grouped = db.execute(f"""
         SELECT m.old, m.new{values}, COUNT(*), COALESCE(SUM({_LATEST_ASSETS}), 0)
         FROM temp.moved_customers m
@@ -135,6 +156,12 @@ def _grouped_in_bulk(db, columns, moved: pa.Table, decided: pd.DataFrame | None)
         select = ", ".join(f"CAST([{name}] AS TEXT)" if name != "customer_id" else name for name in types)
         decided = query_frame(db, f"SELECT {select} FROM decisions", types,
                               rows=table_rows(db, "decisions")).set_index("customer_id")
+    replanned = _replanned(db)
+    if replanned:  # the plans made again since the run stand in place of its decisions
+        decided = decided.copy()
+        for (customer_id, name), value in replanned.items():
+            if name in decided.columns and customer_id in decided.index:
+                decided.loc[customer_id, name] = value
     decided_row = pc.index_in(ids, value_set=arrow_ids(decided.index))
     assets = query_table(db, "SELECT customer_id, total_assets_minor FROM latest_assets",
                          {"customer_id": "TEXT", "total_assets_minor": "INTEGER"}, rows=table_rows(db, "latest_assets"))
@@ -147,6 +174,25 @@ def _grouped_in_bulk(db, columns, moved: pa.Table, decided: pd.DataFrame | None)
     table = pa.table({**keys, "assets": pc.fill_null(assets["total_assets_minor"].take(assets_row), 0)})
     grouped = table.group_by(list(keys), use_threads=False).aggregate([("assets", "count"), ("assets", "sum")])
     return list(zip(*(grouped[name].to_pylist() for name in [*keys, "assets_count", "assets_sum"])))
+
+
+def _current(db, name: str) -> str:
+    """A decision's current value as text, for customers ``d`` of ``decisions``: the run's, or a
+    plan made again since (``plan_updates``, a handful of rows; looked up only when there are any)."""
+    value = f"CAST(d.[{name}] AS TEXT)"
+    # (A book migrated from before plans were made again has no table yet when m004 first counts it.)
+    if not db["plan_updates"].exists() or db.execute("SELECT 1 FROM plan_updates WHERE decision = ? LIMIT 1",
+                                                     [name]).fetchone() is None:
+        return value
+    return (f"COALESCE((SELECT u.value FROM plan_updates u WHERE u.customer_id = d.customer_id "
+            f"AND u.decision = '{name}'), {value})")
+
+
+def _replanned(db) -> dict[tuple[str, str], str]:
+    if not db["plan_updates"].exists():
+        return {}
+    return {(customer_id, name): value for customer_id, name, value in
+            db.execute("SELECT customer_id, decision, value FROM plan_updates")}
 
 
 def has_summary(db) -> bool:

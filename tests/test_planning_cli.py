@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from clientbook import summaries
 from clientbook.policy import load
 from clientbook.store import bulk_insert, open_book, writing
 from helpers import DEMO_AS_OF, copy_of, file_digest, run_cli
@@ -158,6 +159,9 @@ def test_a_contact_plans_that_customer_again_at_once_as_the_next_run_would(book)
                               "WHERE a.ended_on IS NULL AND a.staff_id = ? AND d.next_contact_on < ? AND d.intent = 'C' "
                               "ORDER BY a.customer_id LIMIT 1", [staff_id, DEMO_AS_OF]).fetchone()[0]
         decisions_before = list(db.execute("SELECT * FROM decisions ORDER BY customer_id"))
+        intent_a = db.execute("SELECT customers FROM book_summary WHERE decision = 'intent' AND value = 'A' "
+                              "AND staff_id = ?", [staff_id]).fetchone()
+        intent_a = intent_a[0] if intent_a else 0
     db = open_book(book)
     with writing(db, "test", "a contact"):
         bulk_insert(db, "contacts", pd.DataFrame({"contact_id": ["NEW1"], "customer_id": [customer], "staff_id": [staff_id],
@@ -172,6 +176,13 @@ def test_a_contact_plans_that_customer_again_at_once_as_the_next_run_would(book)
         assert list(db.execute("SELECT * FROM decisions ORDER BY customer_id")) == decisions_before  # nothing else
         updates = {decision: (value, rule, facts) for decision, value, rule, facts in db.execute(
             "SELECT u.decision, u.value, r.rule, u.facts FROM plan_updates u JOIN decision_rules r USING (rule_id)")}
+    db = open_book(book)
+    # The screens' summary moved the customer to their new plan as a full recompute counts it.
+    assert sorted(map(tuple, db.execute("SELECT * FROM book_summary")), key=repr) == \
+        sorted(map(tuple, summaries.compute(db)), key=repr)
+    assert db.execute("SELECT customers FROM book_summary WHERE decision = 'intent' AND value = 'A' AND staff_id = ?",
+                      [staff_id]).fetchone()[0] == intent_a + 1
+    db.conn.close()
     calls = json.loads(cli(book, "calls", "--staff", staff_id, "--date", DEMO_AS_OF, "--days", "1", "--format", "json",
                            check_code=0).stdout)
     assert customer not in {call["customer_id"] for call in calls}  # just contacted: not due today any more
