@@ -372,3 +372,19 @@ def test_the_default_toml_writes_out_the_plugins_defaults():
     policy, _ = load([])
     assert policy["lifecycle"].planning.model_dump() == PlanningPolicy().model_dump()
     assert (ROOT / "config" / "default.toml").read_text(encoding="utf-8").count("[[lifecycle.planning.cadence_table]]") == 16
+
+
+def test_the_cadence_grid_in_the_docs_is_the_default_table():
+    """docs/planning.md's default cadence table, cell by cell, is config/default.toml's."""
+    policy, _ = load([])
+    settings = policy["lifecycle"].planning
+    labels = {cadence.label["en"].lower(): cadence.name for cadence in settings.cadences}
+    text = (ROOT / "docs" / "planning.md").read_text(encoding="utf-8")
+    grid = text.split("| service level | A | B | C | D |", 1)[1].split("\n\n", 1)[0].strip().splitlines()[1:]
+    documented = {}
+    for line in grid:
+        level, *cells = [cell.strip() for cell in line.strip("|").split("|")]
+        for grade, cell in zip("ABCD", cells):
+            documented[(level, grade)] = labels[cell.lower()]
+    table = {(row.service_levels[0], row.intents[0]): row.cadence for row in settings.cadence_table}
+    assert documented == table
