@@ -388,3 +388,23 @@ def test_the_cadence_grid_in_the_docs_is_the_default_table():
             documented[(level, grade)] = labels[cell.lower()]
     table = {(row.service_levels[0], row.intents[0]): row.cadence for row in settings.cadence_table}
     assert documented == table
+
+
+def test_a_banks_own_cadence_table_may_go_by_tier(loaded, tmp_path):
+    rows = "\n".join(f'[[lifecycle.planning.cadence_table]]\ntiers = ["{tier}"]\ncadence = "{cadence}"\n'
+                     for tier, cadence in (("private_banking", "weekly"), ("wealth", "fortnightly"),
+                                           ("affluent", "monthly"), ("mass", "quarterly")))
+    path = write_policy(tmp_path, rows)
+    policy, manager = load([path])
+    customers = people(*({"customer_id": tier} for tier in ("private_banking", "wealth", "affluent", "mass")))
+    tiers = pd.DataFrame({"tier": pd.array(list(customers["customer_id"]), dtype="string"),
+                          "customer_group": pd.array(["others"] * 4, dtype="string")},
+                         index=pd.Index(customers["customer_id"], name="customer_id", dtype="string"))
+    found = planned(policy, manager, customers, classification=tiers)
+    assert {name: plan["cadence"][0] for name, plan in found.items()} == {
+        "private_banking": "weekly", "wealth": "fortnightly", "affluent": "monthly", "mass": "quarterly"}
+    assert found["wealth"]["cadence"][1] == ("row 2 of the cadence table (service level Standard, intent C: to "
+                                             "cultivate, tier Wealth): Fortnightly, every 14 days")
+    # A tier the table leaves out is a gap, named when the policy loads.
+    gap = problems(tmp_path, rows.rsplit("[[lifecycle.planning.cadence_table]]", 1)[0])
+    assert any("cadence_table: 16 combinations are taken by no row, e.g. tier mass" in line for line in gap), gap
