@@ -247,3 +247,9 @@ def test_a_failure_after_the_import_puts_the_book_back_as_it_was(book, tmp_path)
     assert content(book) == before  # the import and the run undone
     assert not (tmp_path / "lists").exists()
     assert [path.name for path in book.parent.iterdir() if path.name.startswith(".clientbook-nightly")] == []
+
+
+def test_calls_on_a_holiday_say_which_day_is_the_next_working_one(demo_book):
+    done = cli(demo_book[0], "calls", "--date", "2026-10-03", "--days", "3", check_code=0)
+    assert done.stdout.strip() == ("No working day from 2026-10-03 to 2026-10-05: the next is 2026-10-08 "
+                                   "(clientbook calls --date 2026-10-08).")

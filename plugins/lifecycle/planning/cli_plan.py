@@ -200,6 +200,10 @@ def calls_command(session) -> int:
         emit(rows, CALL_COLUMNS, args.format, digits=session.policy.minor_digits)
         return EXIT_OK
     directory = staff_directory(db, people)
+    if not _days(lists.span, calendar):  # a weekend or a holiday asked alone
+        print(t("lifecycle.calls.no_working_day", start=lists.span.start.isoformat(), end=lists.span.end.isoformat(),
+                next=calendar.next_working(lists.span.end, after=True).isoformat()))
+        return EXIT_OK
     first = True
     for staff_id in people:
         mine = [row for row in rows if row["staff_id"] == staff_id]
