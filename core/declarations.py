@@ -242,6 +242,12 @@ class TuiScreen:
     ``title`` and ``help`` are catalog keys: the palette entry and its help line. ``key``,
     when set, opens the screen from the dashboard (a Textual key name: ``"t"``, ``"f6"``,
     ``"ctrl+t"``) and is listed in its help with the title (not in the footer, which the core's keys fill).
+
+    ``home``, when True, makes the screen a person's home: ``clientbook tui --as STAFF_ID`` opens
+    it over the dashboard, rather than that person's book, and the screen finds who through
+    ``self.app.start_staff`` (``{"staff_id", "name"}``; None when the UI started without
+    ``--as``, and the screen then asks). One loaded plugin at most may declare a home screen:
+    two are a PluginError naming both.
     """
 
     name: str
@@ -249,6 +255,7 @@ class TuiScreen:
     screen: str
     help: str = ""
     key: str | None = None
+    home: bool = False
 
     def problems(self) -> list[tuple[str, dict]]:
         found = []

@@ -230,6 +230,26 @@ def clientbook_customer_panels(profile: dict, labels: dict[str, dict[str, str]],
 
 
 @hookspec
+def clientbook_dashboard_panels(summary: pd.DataFrame, staff: pd.DataFrame, labels: dict[str, dict[str, str]],
+                                policy: Policy, today: date) -> list[Panel] | None:
+    """Panels for the terminal UI's dashboard, from the small summary the dashboard reads.
+
+    Called when the dashboard loads (front ends only; never in a run), with no database: the
+    figures come from the arguments, so the dashboard stays fast on a big book.
+
+    :param summary: the book summary (:mod:`clientbook.summaries`), a row per decision column,
+        value and owner: ``decision``, ``value`` (as text; dates ``YYYY-MM-DD``), ``staff_id``
+        (None: no owner), ``customers`` and ``assets_minor``; the rows with ``decision = ''``
+        are the whole book by owner.
+    :param staff: the staff table: ``staff_id``, ``name``, ``post``.
+    :param labels: every plugin's :func:`clientbook_value_labels` in the current language.
+    :param today: the day the dashboard shows (the UI's ``--as-of``, or today).
+    :returns: :class:`~clientbook.declarations.Panel` objects (text and rows, already in the
+        current language), which the dashboard shows in ``order`` under its own cards.
+    """
+
+
+@hookspec
 def clientbook_cli_commands() -> list[CliCommand] | None:
     """Subcommands the plugin adds to the command line (``clientbook <name> ...``).
 

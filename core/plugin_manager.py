@@ -235,20 +235,31 @@ class PluginManager:
 
     def customer_panels(self, profile: dict, labels: dict, policy) -> list[Panel]:
         """The panels plugins add to one customer's screen, checked and in display order."""
+        return self._panels("clientbook_customer_panels", "customer", profile=profile, labels=labels, policy=policy)
+
+    def dashboard_panels(self, summary, staff, labels: dict, policy, today) -> list[Panel]:
+        """The panels plugins add to the dashboard, from the book summary, checked and in display order."""
+        return self._panels("clientbook_dashboard_panels", "dashboard", summary=summary, staff=staff, labels=labels,
+                            policy=policy, today=today)
+
+    def _panels(self, hook_name: str, where: str, **kwargs) -> list[Panel]:
+        """Every plugin's panels of one hook: each a Panel, well formed, its name used by one plugin only.
+
+        ``where``: ``customer`` or ``dashboard``, which the errors name."""
+        bad, conflict = ("plugins.bad_panel", "plugins.panel_conflict") if where == "customer" else (
+            "plugins.bad_dashboard_panel", "plugins.dashboard_panel_conflict")
         panels: list[Panel] = []
         seen: dict[str, str] = {}
-        for plugin_name, declared in self.call_each("clientbook_customer_panels", profile=profile, labels=labels,
-                                                    policy=policy):
+        for plugin_name, declared in self.call_each(hook_name, **kwargs):
             for panel in declared:
                 if not isinstance(panel, Panel):
-                    raise PluginError("plugins.bad_panel", plugin=plugin_name,
-                                      problem=t("panel.not_a_panel", kind=type(panel).__name__))
+                    raise PluginError(bad, plugin=plugin_name, problem=t("panel.not_a_panel", kind=type(panel).__name__))
                 problems = panel.problems()
                 if problems:
-                    raise PluginError("plugins.bad_panel", plugin=plugin_name,
-                                      problem="; ".join(t(key, **params) for key, params in problems))
+                    raise PluginError(bad, plugin=plugin_name, problem=_rendered(problems))
                 if panel.name in seen:
-                    raise PluginError("plugins.panel_conflict", panel=panel.name, first=seen[panel.name], second=plugin_name)
+                    first, second = sorted((seen[panel.name], plugin_name))  # pluggy's order is no order
+                    raise PluginError(conflict, panel=panel.name, first=first, second=second)
                 seen[panel.name] = plugin_name
                 panels.append(panel)
         return sorted(panels, key=lambda panel: (panel.order, panel.name))
@@ -279,10 +290,11 @@ class PluginManager:
         """The screens plugins add to the terminal UI, by name, with the plugin adding each.
 
         ``reserved_keys``: the keys the dashboard and the app already bind, which no
-        plugin's screen may take.
+        plugin's screen may take. One screen at most is a person's home (``home``).
         """
         screens: dict[str, tuple[str, TuiScreen]] = {}
         keys: dict[str, str] = {key: CORE for key in reserved_keys}
+        home: tuple[str, str] | None = None  # the plugin declaring a person's home screen, and which screen
         for plugin_name, declared in self.call_each("clientbook_tui_screens"):
             for screen in declared:
                 if not isinstance(screen, TuiScreen):
@@ -299,6 +311,13 @@ class PluginManager:
                     first, second = _conflicting(keys[screen.key], plugin_name)
                     raise PluginError("plugins.screen_key_conflict", key_name=screen.key, first=first,
                                       second=second)
+                if screen.home and home is not None:
+                    # A person opens one home: the UI cannot choose for them (nor by pluggy's order).
+                    (first, first_screen), (second, second_screen) = sorted([home, (plugin_name, screen.name)])
+                    raise PluginError("plugins.home_screen_conflict", first=first, first_screen=first_screen,
+                                      second=second, second_screen=second_screen)
+                if screen.home:
+                    home = (plugin_name, screen.name)
                 screens[screen.name] = (plugin_name, screen)
                 if screen.key is not None:
                     keys[screen.key] = plugin_name

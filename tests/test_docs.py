@@ -17,8 +17,8 @@ HOOKS = sorted(name for name in dir(hookspecs) if name.startswith("clientbook_")
 
 
 def test_there_are_hooks():
-    assert "clientbook_classify" in HOOKS and len(HOOKS) == 17
-    assert {"clientbook_cli_commands", "clientbook_tui_screens"} <= set(HOOKS)
+    assert "clientbook_classify" in HOOKS and len(HOOKS) == 18
+    assert {"clientbook_cli_commands", "clientbook_tui_screens", "clientbook_dashboard_panels"} <= set(HOOKS)
 
 
 @pytest.mark.parametrize("hook", HOOKS)

@@ -22,6 +22,7 @@ from clientbook.plugin_manager import PluginManager
 from clientbook.reasons import because, explained, pick
 from clientbook.policy import Policy, PolicyModel, load
 from clientbook.queries import customer_profile
+from clientbook.store import open_book
 
 
 def policy_and_manager(*plugins, tables=None):
@@ -530,6 +531,59 @@ def test_clientbook_customer_panels_bad_output_names_the_plugin(tmp_path):
     assert "test_plugin_0" in raised.value.render() and "Bad Name" in raised.value.render()
 
 
+def test_clientbook_dashboard_panels(tmp_path):
+    from datetime import timedelta
+
+    from clientbook.declarations import Panel
+
+    class Plugin:
+        @hookimpl
+        def clientbook_dashboard_panels(self, summary, staff, today):
+            book = summary[summary["decision"] == ""]
+            owned = book[book["staff_id"].notna()]
+            return [Panel("owned", "Owned", ("Customers with an owner",), ((str(int(owned["customers"].sum())),),),
+                          text=f"{len(staff)} staff on {today.isoformat()}", order=50)]
+
+    policy, manager = policy_and_manager(Plugin())
+    db = build_small_book(tmp_path / "book.db", manager)
+    pipeline.run(db, policy, manager, AS_OF)
+    # Pure: the core reads the summary and the staff, the hooks get frames (no database).
+    summary = pd.read_sql_query("SELECT decision, value, staff_id, customers, assets_minor FROM book_summary", db.conn)
+    staff = pd.read_sql_query("SELECT staff_id, name, post FROM staff ORDER BY staff_id", db.conn)
+    db.close()
+    before = summary.copy()
+    panels = manager.dashboard_panels(summary, staff, manager.value_labels(policy, "en"), policy, AS_OF)
+    pd.testing.assert_frame_equal(summary, before)  # the input is not changed
+    # lifecycle's contacts due (order 30) comes through the same hook, before the test plugin's.
+    assert [panel.name for panel in panels] == ["contacts_due", "owned"]
+    db = open_book(tmp_path / "book.db", manager)
+    owned = db.execute("SELECT COUNT(*) FROM assignments WHERE ended_on IS NULL").fetchone()[0]
+    assert panels[1].rows == ((str(owned),),) and panels[1].text == f"{len(staff)} staff on {AS_OF.isoformat()}"
+    due = panels[0]
+    assert due.columns == ("Staff member", "Planned", "Overdue", "Due today", "Within 7 days")
+    day, week_end = AS_OF.isoformat(), (AS_OF + timedelta(days=6)).isoformat()
+    expected = db.execute("""
+        SELECT a.staff_id, s.name, COUNT(*), SUM(d.next_contact_on < ?), SUM(d.next_contact_on = ?),
+               SUM(d.next_contact_on BETWEEN ? AND ?)
+        FROM decisions d JOIN assignments a ON a.customer_id = d.customer_id AND a.ended_on IS NULL
+        JOIN staff s ON s.staff_id = a.staff_id
+        WHERE d.next_contact_on IS NOT NULL GROUP BY a.staff_id ORDER BY a.staff_id""",
+                          [day, day, day, week_end]).fetchall()
+    assert expected and due.rows == tuple((f"{staff_id} {name}", *(f"{count:,}" for count in counts))
+                                          for staff_id, name, *counts in expected)
+
+    class Bad:
+        @hookimpl
+        def clientbook_dashboard_panels(self):
+            return [Panel("contacts_due", "Again", ("a",), (("1",),))]
+
+    manager.register(Bad(), name="bad")
+    with pytest.raises(PluginError) as raised:
+        manager.dashboard_panels(summary, staff, {}, policy, AS_OF)
+    assert raised.value.render() == "dashboard panel 'contacts_due' is added by two plugins: 'bad' and 'lifecycle'"
+    db.close()
+
+
 DESK_POLICY = '[plugins]\nenable = ["acme_desk"]\n'
 
 
@@ -630,6 +684,23 @@ def test_clientbook_tui_screens(tmp_path, plugin_site):
     with pytest.raises(PluginError) as caught:
         manager.tui_screens()
     assert "dashboard key 'f6' is taken by both 'acme_desk' and 'same_key'" in caught.value.render()
+    manager.pm.unregister(name="same_key")
+
+    # One person's home (home=True: what `clientbook tui --as` opens): lifecycle's Today; a second is refused.
+    home = [name for name, (_plugin, declared) in manager.tui_screens().items() if declared.home]
+    assert home == ["today"]
+
+    class SecondHome:
+        @hookimpl
+        def clientbook_tui_screens(self):
+            return [TuiScreen("desk_home", "acme_desk.screen.title", "acme_desk.screens:DeskScreen", home=True)]
+
+    manager.register(SecondHome(), name="second_home")
+    with pytest.raises(PluginError) as caught:
+        manager.tui_screens()
+    assert caught.value.render() == (
+        "two plugins declare a person's home screen for 'clientbook tui --as': 'lifecycle' ('today') and "
+        "'second_home' ('desk_home'); disable one of them in [plugins]")
 
     class Bad:
         @hookimpl

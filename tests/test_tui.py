@@ -377,8 +377,12 @@ async def test_opens_as_a_staff_member_on_their_book(book):
     app = make_app(book, staff_id=staff_id)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
+        # Their home is lifecycle's Today (tests/test_tui_today.py); their book is one key away.
+        assert getattr(app.screen, "plugin_screen", None) == "today"
+        await pilot.press("b")
+        await settle(pilot)
         assert isinstance(app.screen, BookScreen) and app.screen.view.owner == staff_id
-        await pilot.press("escape")
+        await pilot.press("escape", "escape")
         await settle(pilot)
         assert isinstance(app.screen, DashboardScreen)
 

@@ -87,6 +87,9 @@ class ClientbookApp(App[None]):
         self._staff_directory: list[dict] | None = None
         # Checked now, so that a bad or clashing plugin screen is reported before the UI starts.
         self.plugin_screens = context.manager.tui_screens(reserved_keys=_bound_keys())
+        # A person's home (TuiScreen.home), which ``--as`` opens; without one, ``--as`` opens their book.
+        self.home_screen = next((name for name, (_plugin, declared) in self.plugin_screens.items() if declared.home),
+                                None)
 
     def _check_staff(self, staff_id: str) -> dict:
         found = list(self.db.query("SELECT staff_id, name FROM staff WHERE staff_id = ?", [staff_id]))
@@ -101,6 +104,14 @@ class ClientbookApp(App[None]):
                                           for name, (_plugin, declared) in self.plugin_screens.items()
                                           if declared.key is not None]))
         if self.start_staff:
+            self.open_home()
+
+    def open_home(self) -> None:
+        """``--as``: the person's home screen, which reads who from ``start_staff``; their book when
+        no plugin declares one (a home screen keeps the book one key away)."""
+        if self.home_screen is not None:
+            self.open_plugin_screen(self.home_screen)
+        else:
             self.open_book(self.start_staff["staff_id"])
 
     # -- navigation -------------------------------------------------------------------

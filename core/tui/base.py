@@ -64,8 +64,9 @@ class BookContext:
         return label(self.labels, column, value)
 
 
-def translate_bindings(node: DOMNode) -> None:
-    """Render binding descriptions that are catalog keys (``tui.key.*``) in the current language.
+def translate_bindings(node: DOMNode, prefixes: tuple[str, ...] = (MESSAGE_PREFIX,)) -> None:
+    """Render binding descriptions that are catalog keys (``tui.key.*``, or under a plugin's own
+    ``prefixes``, such as ``("tui.", "lifecycle.tui.")``) in the current language.
 
     Bindings are declared on classes, before any language is chosen; each node gets its
     own translated copy when it is created, so that screens built after a language
@@ -78,7 +79,7 @@ def translate_bindings(node: DOMNode) -> None:
     for key, bindings in source.key_to_bindings.items():
         translated.key_to_bindings[key] = [
             replace(binding, description=t(binding.description), tooltip=t(binding.tooltip) if binding.tooltip else "")
-            if binding.description.startswith(MESSAGE_PREFIX) else binding
+            if binding.description.startswith(prefixes) else binding
             for binding in bindings
         ]
     node._bindings = translated

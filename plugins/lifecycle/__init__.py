@@ -28,7 +28,7 @@ from . import groups, models, needs, stages
 from .planning import plans
 from .collect import collect_list  # noqa: F401  (the plugin's API)
 from .commands import clientbook_cli_commands  # noqa: F401  (pluggy finds hooks on this module)
-from .tui import clientbook_customer_panels, clientbook_tui_screens  # noqa: F401
+from .tui import clientbook_customer_panels, clientbook_dashboard_panels, clientbook_tui_screens  # noqa: F401
 from .policy import LifecyclePolicy
 from .stages import UNKNOWN, place_customers  # noqa: F401  (the plugin's API)
 

@@ -6,5 +6,8 @@ hand every person their day's calls.
 * :mod:`.plans`: the plan of every retail customer, made by the run through ``clientbook_plan``;
 * :mod:`.calls`: each person's calls for a day or a span of days, from the stored plans;
 * :mod:`.exports`: call lists as CSV, XLSX and iCalendar;
-* ``cli_*``: ``clientbook plan``, ``clientbook calls``, ``clientbook export calls``.
+* :mod:`.nightly`: the nightly routine (import, run, every person's call lists), all or nothing;
+* :mod:`.agenda`: a person's day and week for the Today screen (no Textual);
+* :mod:`.today`: the Today screen (Textual, imported only when it opens);
+* ``cli_plan``: ``clientbook plan``, ``calls``, ``export calls`` and ``nightly``.
 """

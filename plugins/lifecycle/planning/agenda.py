@@ -1,0 +1,104 @@
+"""What is due, and when, as a front end shows it: one person's calls for today and the working
+days after it, and the maturities of their customers that week (:func:`agenda`); and each
+person's planned contacts overdue, due today and within 7 days, from the book summary the run
+keeps (:func:`due_counts`, pure: the dashboard's panel).
+
+No Textual here: the Today screen (:mod:`.today`) reads an :class:`Agenda` in a worker, and
+tests and other front ends read the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import pandas as pd
+
+from . import calls as calls_module
+from .calendar import WorkingCalendar
+
+WEEK_DAYS = 5  # the week view: today and the working days after it, five in all
+DUE_WEEK_DAYS = 7  # "within 7 days", as ``clientbook plan`` counts it: today and the six days after
+MATURITY = "maturity"  # the need lifecycle flags for a product maturing soon (its facts hold the day: "on")
+
+
+@dataclass
+class Agenda:
+    """One person's calls and maturities from ``today`` through the week view's last working day."""
+
+    staff_id: str
+    today: date
+    days: list[date]  # the week view's working days (today first, when it is one)
+    calls: list[dict]  # :func:`.calls.presented` rows of every day of ``days``, each day's in priority order
+    left: dict[str, int]  # per day (ISO): the calls due that did not fit, which roll to the next working day
+    per_day: int  # the person's calls a day at most
+    maturities: list[dict]  # on, customer_id, name, what (the need's evidence, rendered)
+
+    @property
+    def end(self) -> date:
+        return self.days[-1] if self.days else self.today
+
+    def calls_on(self, day: date) -> list[dict]:
+        return [call for call in self.calls if call["on"] == day.isoformat()]
+
+
+def week_of(calendar: WorkingCalendar, today: date) -> list[date]:
+    """The week view's days: :data:`WEEK_DAYS` working days from ``today`` (itself when it is one)."""
+    return calendar.working_days(today, WEEK_DAYS)
+
+
+def agenda(db, policy, manager, staff_id: str, today: date, calendar: WorkingCalendar, language: str) -> Agenda:
+    """``staff_id``'s calls from ``today`` through the week, as :func:`.calls.call_lists` plans them (the
+    same customers in the same order as ``clientbook calls``), and their customers' maturities in
+    those days. Reads that person's plans and customers only."""
+    from clientbook.explain import ReasonContext
+    from clientbook.labels import staff_directory
+
+    settings = policy["lifecycle"].planning
+    days = week_of(calendar, today)
+    span = calls_module.check_span(today, (days[-1] - today).days + 1)
+    lists = calls_module.call_lists(db, settings, [staff_id], span, calendar)
+    names = {member: row["name"] for member, row in staff_directory(db, [staff_id]).items()}
+    context = ReasonContext.for_policy(policy, manager, language, names)
+    rows = calls_module.presented(lists, context, manager.value_labels(policy, language))
+    left = {on: int(count) for on, count in lists.left.groupby("on")["left"].sum().items()} if len(lists.left) else {}
+    return Agenda(staff_id, today, days, rows, left, lists.capacity.get(staff_id, settings.calls.per_day),
+                  maturities(db, staff_id, today, days[-1], context))
+
+
+def maturities(db, staff_id: str, first: date, last: date, context) -> list[dict]:
+    """The products of ``staff_id``'s customers maturing from ``first`` to ``last``, soonest first,
+    as the latest run's needs hold them (each customer's soonest maturity; its evidence names the
+    others). Read through the owner's index: one person's customers, whatever the book's size."""
+    from clientbook.explain import render
+
+    found = db.execute(f"""
+        SELECT json_extract(n.facts, '$.on') AS on_day, n.customer_id, c.name, n.rule, n.params, n.facts
+        FROM assignments a
+        JOIN needs n ON n.customer_id = a.customer_id AND n.need = '{MATURITY}'
+        JOIN customers c ON c.customer_id = a.customer_id
+        WHERE a.ended_on IS NULL AND a.staff_id = ? AND on_day BETWEEN ? AND ?
+        ORDER BY on_day, n.score DESC, n.customer_id""", [staff_id, first.isoformat(), last.isoformat()]).fetchall()
+    # One person's week: a handful of rows, each rendered once.
+    return [{"on": on, "customer_id": customer_id, "name": name, "what": render(rule, params, facts, context)}
+            for on, customer_id, name, rule, params, facts in found]
+
+
+def due_counts(summary: pd.DataFrame, today: date) -> pd.DataFrame:
+    """Per owner (``staff_id``, in order): customers with a planned next contact (``planned``), those
+    due before ``today`` (``overdue``), on it (``due_today``) and from it through the six days after
+    (``due_week``), from the book summary's ``next_contact_on`` rows (a row per owner and day)."""
+    columns = ["staff_id", "planned", "overdue", "due_today", "due_week"]
+    rows = summary[(summary["decision"] == "next_contact_on") & summary["staff_id"].notna()
+                   & summary["value"].notna()]
+    if not len(rows):
+        return pd.DataFrame(columns=columns)
+    day = today.isoformat()
+    week_end = (today + timedelta(days=DUE_WEEK_DAYS - 1)).isoformat()
+    value = rows["value"].astype("string")  # ISO days: their text order is their date order
+    customers = rows["customers"].astype("int64")
+    counted = pd.DataFrame({
+        "staff_id": rows["staff_id"].astype("string"), "planned": customers,
+        "overdue": customers.where(value < day, 0), "due_today": customers.where(value == day, 0),
+        "due_week": customers.where((value >= day) & (value <= week_end), 0)})
+    return counted.groupby("staff_id", sort=True).sum().reset_index()[columns]
