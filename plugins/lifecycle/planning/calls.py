@@ -16,6 +16,7 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
+from clientbook.columnar import query_frame, table_rows
 from clientbook.errors import BadInput
 
 from ..needs import day_numbers
@@ -44,39 +45,70 @@ def check_span(start: date, days: int) -> Span:
     return Span(start, days)
 
 
+def _current(name: str) -> str:
+    """A plan's current value: one made again since the run (a contact logged, clientbook.replan), else the run's."""
+    return f"COALESCE(u_{name}.value, d.[{name}])"
+
+
+def _updates(names) -> str:
+    return "".join(f"\nLEFT JOIN plan_updates u_{name} ON u_{name}.customer_id = d.customer_id "
+                   f"AND u_{name}.decision = '{name}'" for name in names)
+
+
+SCHEDULE_COLUMNS = ("intent", "cadence", "next_contact_on")  # what the schedule orders and repeats by
+
+
 def plan_rows(db, staff_ids: list[str] | None, through: date) -> pd.DataFrame:
-    """The current plans of the customers ``staff_ids`` own (everyone's with None) due by ``through``,
-    with what a call list shows of each customer."""
+    """The current plans of the customers ``staff_ids`` own (everyone's with None) due by ``through``:
+    what the schedule needs (owner, intent, cadence, due date, assets). What a list shows of a
+    customer is read afterwards, for the customers the lists hold (:func:`call_details`)."""
     missing = [name for name in PLAN_COLUMNS if name not in db["decisions"].columns_dict]
     if missing:
         raise BadInput("lifecycle.calls.no_plan")
-    owner = ""
-    params: list = []
+    owner, params = "", []
     if staff_ids is not None:
         owner = f" AND a.staff_id IN ({', '.join('?' * len(staff_ids))})"
         params += list(staff_ids)
-    # A plan made again since the run (a contact logged, clientbook.replan) is read in its place.
-    current = {name: f"COALESCE(u_{name}.value, d.[{name}])" for name in PLAN_COLUMNS}
-    updates = "".join(f"\nLEFT JOIN plan_updates u_{name} ON u_{name}.customer_id = a.customer_id "
-                      f"AND u_{name}.decision = '{name}'" for name in PLAN_COLUMNS)
-    due = current["next_contact_on"]
     sql = f"""
-SELECT a.staff_id, d.customer_id, c.name, c.phone,
-       {", ".join(f"{expression} AS {name}" for name, expression in current.items())},
+SELECT a.staff_id, d.customer_id, {", ".join(f"{_current(name)} AS {name}" for name in SCHEDULE_COLUMNS)},
+       la.total_assets_minor AS assets_minor
+FROM assignments a
+JOIN decisions d ON d.customer_id = a.customer_id{_updates(SCHEDULE_COLUMNS)}
+LEFT JOIN latest_assets la ON la.customer_id = a.customer_id
+WHERE a.ended_on IS NULL{owner} AND {_current("next_contact_on")} <= ?"""
+    types = {"staff_id": "TEXT", "customer_id": "TEXT", **{name: "TEXT" for name in SCHEDULE_COLUMNS},
+             "assets_minor": "INTEGER"}
+    # Everyone's plans (a million) are read by the book's readers; one person's, here.
+    rows = table_rows(db, "decisions") if staff_ids is None else 0
+    return query_frame(db, sql, types, [*params, through.isoformat()], rows=rows)
+
+
+DETAIL_COLUMNS = ["name", "phone", "service_level", "approach", "why_rule", "why_params", "why_facts", "last_contact"]
+
+
+def call_details(db, customer_ids: list[str]) -> pd.DataFrame:
+    """What a call list shows of each of ``customer_ids`` (a few thousand): name, phone, service level,
+    approach, why the contact is due (the next contact's rule, params and facts) and the last contact."""
+    db.execute("DROP TABLE IF EXISTS temp.listed_customers")
+    db.execute("CREATE TEMP TABLE listed_customers (customer_id TEXT PRIMARY KEY)")
+    try:
+        db.conn.executemany("INSERT INTO temp.listed_customers VALUES (?)", ((value,) for value in customer_ids))
+        names = ("service_level", "approach", "next_contact_on")
+        found = pd.read_sql_query(f"""
+SELECT d.customer_id, c.name, c.phone, {_current("service_level")} AS service_level, {_current("approach")} AS approach,
        r.rule AS why_rule, r.params AS why_params,
        CASE WHEN u_next_contact_on.value IS NULL THEN d.next_contact_on_facts ELSE u_next_contact_on.facts END
          AS why_facts,
-       la.total_assets_minor AS assets_minor, lc.contacted_on AS last_contact
-FROM assignments a
-JOIN decisions d ON d.customer_id = a.customer_id
-JOIN customers c ON c.customer_id = a.customer_id{updates}
+       lc.contacted_on AS last_contact
+FROM temp.listed_customers w
+JOIN decisions d ON d.customer_id = w.customer_id
+JOIN customers c ON c.customer_id = w.customer_id{_updates(names)}
 LEFT JOIN decision_rules r ON r.rule_id = CASE WHEN u_next_contact_on.value IS NULL THEN d.next_contact_on_rule
                                                ELSE u_next_contact_on.rule_id END
-LEFT JOIN latest_assets la ON la.customer_id = a.customer_id
-LEFT JOIN latest_contacts lc ON lc.customer_id = a.customer_id
-WHERE a.ended_on IS NULL{owner} AND {due} <= ?"""
-    rows = pd.read_sql_query(sql, db.conn, params=[*params, through.isoformat()])
-    return rows
+LEFT JOIN latest_contacts lc ON lc.customer_id = w.customer_id""", db.conn)
+    finally:
+        db.execute("DROP TABLE IF EXISTS temp.listed_customers")
+    return found.set_index("customer_id")[DETAIL_COLUMNS]
 
 
 def top_needs(db, customer_ids: list[str]) -> dict[str, str]:
@@ -176,7 +208,11 @@ def call_lists(db, settings, staff_ids: list[str] | None, span: Span, calendar: 
                                            "ORDER BY staff_id")] if staff_ids is None else list(staff_ids)
     capacity = capacities(db, settings, people)
     calls, left = schedule(plans, settings, calendar, span, capacity)
-    needs = top_needs(db, sorted(calls["customer_id"].unique())) if len(calls) else {}
+    listed = sorted(calls["customer_id"].unique()) if len(calls) else []
+    details = call_details(db, listed) if listed else pd.DataFrame(columns=DETAIL_COLUMNS)
+    calls = calls.join(details, on="customer_id") if len(calls) else calls.assign(
+        **{name: pd.Series(dtype="object") for name in DETAIL_COLUMNS})
+    needs = top_needs(db, listed) if listed else {}
     calls["offer"] = calls["customer_id"].map(needs) if len(calls) else pd.Series(dtype="object")
     return CallLists(calls, left, capacity, span)
 
