@@ -408,3 +408,15 @@ def test_a_banks_own_cadence_table_may_go_by_tier(loaded, tmp_path):
     # A tier the table leaves out is a gap, named when the policy loads.
     gap = problems(tmp_path, rows.rsplit("[[lifecycle.planning.cadence_table]]", 1)[0])
     assert any("cadence_table: 16 combinations are taken by no row, e.g. tier mass" in line for line in gap), gap
+
+
+def test_a_contact_due_years_ago_is_dated_on_a_working_day_of_that_year(loaded):
+    policy, manager = loaded
+    customers = people({"customer_id": "OLD", "opened_on": "2005-01-10"})  # never contacted: due 2005-01-24
+    found = planned(policy, manager, customers)
+    assert found["OLD"]["next_contact_on"][0] == "2005-01-24"  # a Monday
+    customers = people({"customer_id": "NEWYEAR", "opened_on": "2009-12-18"})  # due 2010-01-01, New Year's Day
+    assert planned(policy, manager, customers)["NEWYEAR"]["next_contact_on"][0] == "2010-01-04"
+    plain = WorkingCalendar(CalendarPolicy(country=""), date(2026, 1, 1), date(2026, 12, 31))
+    assert [from_number(day) for day in plain.on_or_after(np.array([day_number(date(2020, 2, 1))]))] == [
+        date(2020, 2, 3)]  # outside the span: past the weekend

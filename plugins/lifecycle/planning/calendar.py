@@ -11,7 +11,7 @@ from datetime import date, timedelta
 
 import numpy as np
 
-from ..needs import NO_DAY  # noqa: F401  (a missing date, as the needs read them)
+from ..needs import NO_DAY  # a missing date, as the needs read them
 from .policy import CalendarPolicy
 
 _EPOCH = date(1970, 1, 1)
@@ -81,12 +81,19 @@ class WorkingCalendar:
         return (number + 3) % 7 not in self._weekend
 
     def on_or_after(self, numbers: np.ndarray) -> np.ndarray:
-        """Each day number moved to the first working day on or after it (missing stays missing)."""
+        """Each day number moved to the first working day on or after it (missing stays missing);
+        outside the span, past the weekend."""
         numbers = np.asarray(numbers, dtype=np.int64)
         inside = (numbers >= self.first) & (numbers <= self.last)
         moved = numbers.copy()
         offsets = self._next[np.clip(numbers - self.first, 0, len(self._next) - 1)[inside]]
         moved[inside] = np.where(offsets < len(self.working), offsets + self.first, self.last + 1)
+        outside = ~inside & (numbers != NO_DAY)
+        for _ in range(7):  # a weekend is at most six days long
+            resting = outside & np.isin((moved + 3) % 7, self._weekend)
+            if not resting.any():
+                break
+            moved[resting] += 1
         return moved
 
     def next_working(self, day: date, after: bool = False) -> date:
@@ -107,6 +114,13 @@ class WorkingCalendar:
         return found
 
 
-def for_plan(policy: CalendarPolicy, as_of: date) -> WorkingCalendar:
-    """The calendar a plan made ``as_of`` needs: contacts years back, due dates and events ahead."""
-    return WorkingCalendar(policy, date(as_of.year - 3, 1, 1), date(as_of.year + 2, 12, 31))
+EARLIEST_YEAR = 1990  # a due date before this (a relationship begun long ago, never contacted) keeps weekends only
+
+
+def for_plan(policy: CalendarPolicy, as_of: date, earliest: date | None = None) -> WorkingCalendar:
+    """The calendar a plan made ``as_of`` needs: from the earliest due date it moves (a contact due
+    years ago is overdue since a working day too) to two years ahead."""
+    first = date(as_of.year - 3, 1, 1)
+    if earliest is not None and earliest < first:
+        first = date(max(earliest.year, EARLIEST_YEAR), 1, 1)
+    return WorkingCalendar(policy, first, date(as_of.year + 2, 12, 31))

@@ -33,7 +33,7 @@ from clientbook.policy import to_minor
 from clientbook.reasons import Raw, because, because_by_case, combine, explained, pick
 
 from ..needs import NO_DAY, day_numbers, listed, note
-from .calendar import day_number, for_plan
+from .calendar import day_number, for_plan, from_number
 
 OUTPUT_COLUMNS = [
     OutputColumn("intent", "text", "planning", "Intent grade: how likely and how soon a deal is", applies_to="retail"),
@@ -396,7 +396,9 @@ def next_contacts(facts: Facts, settings, cadence: pd.Series, as_of: date) -> pd
     event_day, event_need, event_on = facts.events(settings.events)
     earlier = (event_day != NO_DAY) & (event_day < planned)
     raw = np.where(earlier, event_day, planned)
-    due = for_plan(settings.calendar, as_of).on_or_after(raw)
+    known = raw[raw != NO_DAY]
+    earliest = from_number(int(known.min())) if len(known) else None
+    due = for_plan(settings.calendar, as_of, earliest).on_or_after(raw)
     moved = due != raw
     # A due date moved to a working day says so, as a note its reason shows only then.
     moved_note = note("lifecycle.planning.next.moved", moved, planned=_iso(raw).set_axis(index))
