@@ -8,7 +8,8 @@ spec that says how to show it, so that one stored fact reads right in every lang
 ``{amount:money}``     an amount in minor units, with the policy's digits and currency
 ``{count:number}``     a whole number with thousands separators
 ``{share:percent}``    a fraction as a percentage
-``{tier:label:tier}``  the label of a value of decision column ``tier`` (value labels hook)
+``{tier:label:tier}``  the label of a value of decision column ``tier`` (value labels hook);
+                       ``{levels:labels:service_level}`` a list of them
 ``{value:labelof:column}``  the label of a value of the column fact ``column`` names
 ``{column:decision}``  a decision column's title
 ``{basis:term:KEY}``   the catalog message ``KEY.<value>`` (``retail_tiering.basis``);
@@ -16,7 +17,9 @@ spec that says how to show it, so that one stored fact reads right in every lang
 ``{post:post}``        a post's label; ``{posts:posts}`` a list of them
 ``{staff:staff}``      a staff id with the person's name
 ``{also:each:KEY}``    a list of objects, each rendered with message ``KEY`` (or its own
-                       ``rule``), joined; ``{problems:list}`` the same joined as a list
+                       ``rule``; a ``rule`` starting with ``.`` is under ``KEY``: ``.last`` is
+                       ``KEY.last``, which keeps a million facts short), joined;
+                       ``{problems:list}`` the same joined as a list
 ``{on}``               anything else, as it is
 =====================  =================================================================
 """
@@ -31,7 +34,7 @@ from .i18n import DEFAULT_LANGUAGE, LANGUAGES, catalog, t
 from .money import format_minor
 from .panels import decision_title
 
-SPEC_KINDS = ("money", "number", "percent", "label", "labelof", "decision", "term", "terms", "post", "posts", "staff", "each",
+SPEC_KINDS = ("money", "number", "percent", "label", "labels", "labelof", "decision", "term", "terms", "post", "posts", "staff", "each",
               "list")
 MISSING = "?"
 
@@ -78,6 +81,9 @@ class _ReasonFormatter(string.Formatter):
             return f"{float(value):.1%}"
         if kind == "label":
             return context.labels.get(argument, {}).get(str(value), str(value))
+        if kind == "labels":  # a list of values of one decision column, each by its label
+            return t("labels.list_separator").join(context.labels.get(argument, {}).get(str(item), str(item))
+                                                   for item in value or [])
         if kind == "labelof":  # the label of a value of the column another fact names
             return context.labels.get(str(self.values.get(argument)), {}).get(str(value), str(value))
         if kind == "decision":
@@ -97,9 +103,16 @@ class _ReasonFormatter(string.Formatter):
             return t("labels.staff", staff_id=value, name=name) if name else str(value)
         if kind in ("each", "list"):  # each item is rendered by its own "rule", or by the spec's
             joiner = "" if kind == "each" else t("labels.list_separator")
-            return joiner.join(render(item.get("rule") or argument, None, item, context)
+            return joiner.join(render(_item_rule(item.get("rule"), argument), None, item, context)
                                for item in value or [] if isinstance(item, dict))
         return super().format_field(value, format_spec)
+
+
+def _item_rule(rule: str | None, argument: str) -> str:
+    """An item's message key: its own ``rule``, one under the spec's key (``.last``), or the spec's key."""
+    if rule and rule.startswith("."):
+        return argument + rule
+    return rule or argument
 
 
 def _loads(text) -> dict:

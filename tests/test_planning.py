@@ -265,7 +265,7 @@ def test_reasons_read_in_traditional_and_simplified_chinese(loaded):
                         "meaningful": 0})
     hant = planned(policy, manager, customers, contact_rows=history, language="zh-Hant")["H"]
     assert hant["next_contact_on"][1] == "最近一次聯絡2026-09-03，之後按每月（30天）；由2026-10-03順延至下一個工作日"
-    assert hant["cadence"][1] == "聯絡頻率表第11行（服務等級白銀、意向C：待培養、層級財富客戶）：每月，每30天"
+    assert hant["cadence"][1] == "聯絡頻率表第11行（服務等級白銀，意向C：待培養）：每月，每30天"
     hans = planned(policy, manager, customers, contact_rows=history, language="zh-Hans")["H"]
     assert hans["next_contact_on"][1] == "最近一次联系2026-09-03，之后按每月（30天）；由2026-10-03顺延至下一个工作日"
 
@@ -403,8 +403,7 @@ def test_a_banks_own_cadence_table_may_go_by_tier(loaded, tmp_path):
     found = planned(policy, manager, customers, classification=tiers)
     assert {name: plan["cadence"][0] for name, plan in found.items()} == {
         "private_banking": "weekly", "wealth": "fortnightly", "affluent": "monthly", "mass": "quarterly"}
-    assert found["wealth"]["cadence"][1] == ("row 2 of the cadence table (service level Standard, intent C: to "
-                                             "cultivate, tier Wealth): Fortnightly, every 14 days")
+    assert found["wealth"]["cadence"][1] == "row 2 of the cadence table (tier Wealth): Fortnightly, every 14 days"
     # A tier the table leaves out is a gap, named when the policy loads.
     gap = problems(tmp_path, rows.rsplit("[[lifecycle.planning.cadence_table]]", 1)[0])
     assert any("cadence_table: 16 combinations are taken by no row, e.g. tier mass" in line for line in gap), gap

@@ -230,9 +230,10 @@ def presented(lists: CallLists, context, labels: dict[str, dict[str, str]]) -> l
     rendered: dict[tuple, str] = {}
     rows = []
     for call in lists.calls.to_dict("records"):
-        key = (call["why_rule"], call["why_params"], call["why_facts"])
+        # Missing parts come from SQL as None, or as NaN through the join: text or nothing.
+        key = tuple(call[name] if isinstance(call[name], str) else None for name in ("why_rule", "why_params", "why_facts"))
         if key not in rendered:
-            rendered[key] = render(call["why_rule"], call["why_params"], call["why_facts"], context)
+            rendered[key] = render(*key, context)
         waiting = ""
         if isinstance(call.get("waiting_since"), str):
             waiting = (t("lifecycle.calls.overdue", since=call["waiting_since"], days=f"{int(call['overdue_days']):,}")

@@ -246,16 +246,16 @@ def grade_intent(facts: Facts, settings, as_of: date) -> pd.DataFrame:
         rows = index[fits]
         seen = []
         if rule.needs or rule.min_score is not None:
-            seen.append(note("lifecycle.planning.seen.need", np.ones(len(rows), bool), need=need[fits],
+            seen.append(note(".need", np.ones(len(rows), bool), need=need[fits],
                              score=pd.Series(np.round(score[fits], 2), index=rows)))
         if rule.contacted_within_days is not None:
-            seen.append(note("lifecycle.planning.seen.meaningful", np.ones(len(rows), bool),
+            seen.append(note(".meaningful", np.ones(len(rows), bool),
                              on=_iso(facts.last_meaningful[fits]).set_axis(rows)))
         if rule.not_contacted_days is not None:
             ever = contacted[fits]
-            seen.append(note("lifecycle.planning.seen.last", ever,
+            seen.append(note(".last", ever,
                              on=_iso(np.where(ever, facts.last_contact[fits], 0)).set_axis(rows)))
-            seen.append(note("lifecycle.planning.seen.never", ~ever,
+            seen.append(note(".never", ~ever,
                              opened=_iso(np.where(ever, 0, opened[fits])).set_axis(rows)))
         parts.append(because("lifecycle.planning.intent.rule", rows, number=number, grade=rule.grade,
                              conditions=_conditions(rule), seen=Raw(listed(*seen)) if seen else []))
@@ -302,13 +302,22 @@ def service_levels(facts: Facts, settings, digits: int) -> tuple[pd.DataFrame, n
              for item in service.levels]
     cases.append(("lifecycle.planning.service_level.default", {"level": service.levels[-1].name}))
     case = np.where(nothing, len(service.levels), level)
-    # A part without its fact counts 0, and the reason says which.
-    missing = listed(*[note("lifecycle.planning.service_level.missing", ~known, part=pd.Series(name, index=index))
-                       for name, known in (("assets", assets_known), ("contribution", contribution_known),
-                                           ("closeness", closeness_known))])
-    reasons = because_by_case(cases, case, index, score=pd.Series(score, index=index),
-                              **{f"p_{name}": pd.Series(np.round(values, 2), index=index) for name, values in parts.items()},
-                              missing=Raw(missing))
+    missing_any = ~(assets_known & contribution_known & closeness_known) & ~nothing
+    # A part not on record counts 0, and the reason says which (a case of its own: most customers have every part).
+    cases += [("lifecycle.planning.service_level.score_missing", params) for _, params in cases[:len(service.levels)]]
+    case = np.where(missing_any, len(service.levels) + 1 + level, case)
+    figures = {"score": pd.Series(score, index=index),
+               **{name: pd.Series(np.round(values, 2), index=index) for name, values in parts.items()}}
+    whole = ~missing_any
+    found = [because_by_case(cases, case[whole], index[whole], **{name: value[whole] for name, value in figures.items()})]
+    if missing_any.any():
+        rows = index[missing_any]
+        gaps = listed(*[note(".missing", ~known[missing_any], part=pd.Series(name, index=rows))
+                        for name, known in (("assets", assets_known), ("contribution", contribution_known),
+                                            ("closeness", closeness_known))])
+        found.append(because_by_case(cases, case[missing_any], rows, missing=Raw(gaps),
+                                     **{name: value[missing_any] for name, value in figures.items()}))
+    reasons = combine(index, *found)
     names = [item.name for item in service.levels]
     return explained("service_level", pick(names, level, index), reasons), score
 
@@ -340,6 +349,17 @@ def _table_lookup(values: list[pd.Series], known: list[list[str]], rows: list[tu
     return np.where(unknown, -1, table[cells])
 
 
+def _row_conditions(parts: list[tuple[str, str, list[str]]]) -> list[dict]:
+    """A table row's conditions as notes for its reason (``{conditions:each}``): the values it takes
+    of each dimension it names (a row that names none takes everyone). The customer's own values are
+    their decisions; the row says why they fit it, once for every customer it takes."""
+    found = [{"rule": f"lifecycle.planning.condition.{kind}", "values": values} for kind, _, values in parts if values]
+    joined = []
+    for item in found:
+        joined += [{"rule": "lifecycle.condition.and"}, item] if joined else [item]
+    return joined or [{"rule": "lifecycle.condition.anyone"}]
+
+
 def cadences(facts: Facts, settings, intent: pd.Series, level: pd.Series) -> pd.DataFrame:
     index = facts.index
     tier = facts.classification["tier"]
@@ -350,15 +370,15 @@ def cadences(facts: Facts, settings, intent: pd.Series, level: pd.Series) -> pd.
     days = settings.cadence_days()
     names = [item.cadence for item in settings.cadence_table] + [settings.default_cadence]
     chosen = np.where(row < 0, len(settings.cadence_table), row)
-    cases = [("lifecycle.planning.cadence.table", {"row": number + 1, "cadence": item.cadence,
-                                                   "every": days[item.cadence]})
+    # Everything a row's reason says is the row's own: a million customers share a few reasons, no facts each.
+    cases = [("lifecycle.planning.cadence.table",
+              {"row": number + 1, "cadence": item.cadence, "every": days[item.cadence],
+               "conditions": _row_conditions([("levels", "service_level", item.service_levels),
+                                              ("intents", "intent", item.intents), ("tiers", "tier", item.tiers)])})
              for number, item in enumerate(settings.cadence_table)]
     cases.append(("lifecycle.planning.cadence.default", {"cadence": settings.default_cadence,
                                                          "every": days[settings.default_cadence]}))
-    has_tier = tier.notna().to_numpy(dtype=bool)
-    seen = listed(note("lifecycle.planning.seen.tier", has_tier, tier=tier.fillna("")))
-    reasons = because_by_case(cases, chosen, index, service_level=level, intent=intent, tier=Raw(seen))
-    return explained("cadence", pick(names, chosen, index), reasons)
+    return explained("cadence", pick(names, chosen, index), because_by_case(cases, chosen, index))
 
 
 def approaches(facts: Facts, settings, intent: pd.Series) -> pd.DataFrame:
@@ -373,12 +393,14 @@ def approaches(facts: Facts, settings, intent: pd.Series) -> pd.DataFrame:
                                     if not item.intents or name in item.intents), 0) for name in settings.grade_names()}
     fallback = intent.map(first_for_intent).astype("Int64").fillna(0).to_numpy(dtype=np.int64)
     chosen = np.where(row < 0, fallback, row)
-    has_group, has_need = group.notna().to_numpy(dtype=bool), facts.top_need.notna().to_numpy(dtype=bool)
-    seen = listed(note("lifecycle.planning.seen.group", has_group, group=group.fillna("")),
-                  note("lifecycle.planning.seen.offer", has_need, need=facts.top_need.fillna("")))
-    cases = [("lifecycle.planning.approach.table", {"row": number + 1, "channel": item.channel})
-             for number, item in enumerate(settings.approaches)]
-    reasons = because_by_case(cases, chosen, index, intent=intent, seen=Raw(seen))
+    # Each row twice: with the customer's strongest need as what to offer, and without (none flagged).
+    has_need = facts.top_need.notna().to_numpy(dtype=bool)
+    cases = [(rule, {"row": number + 1, "channel": item.channel,
+                     "conditions": _row_conditions([("intents", "intent", item.intents),
+                                                    ("groups", "customer_group", item.groups)])})
+             for number, item in enumerate(settings.approaches)
+             for rule in ("lifecycle.planning.approach.table", "lifecycle.planning.approach.table_offer")]
+    reasons = because_by_case(cases, chosen * 2 + has_need, index, offer=facts.top_need)
     return explained("approach", pick([item.name for item in settings.approaches], chosen, index), reasons)
 
 
@@ -400,28 +422,30 @@ def next_contacts(facts: Facts, settings, cadence: pd.Series, as_of: date) -> pd
     earliest = from_number(int(known.min())) if len(known) else None
     due = for_plan(settings.calendar, as_of, earliest).on_or_after(raw)
     moved = due != raw
-    # A due date moved to a working day says so, as a note its reason shows only then.
-    moved_note = note("lifecycle.planning.next.moved", moved, planned=_iso(raw).set_axis(index))
 
     def iso(numbers: np.ndarray, where: np.ndarray) -> pd.Series:
         return _iso(numbers[where]).set_axis(index[where])
 
-    by_cadence = contacted & ~earlier
-    first = ~contacted & opened_known & ~earlier
-    nothing = ~contacted & ~opened_known & ~earlier
-    parts = [
-        because("lifecycle.planning.next.cadence", index[by_cadence], last=iso(last, by_cadence),
-                cadence=cadence[by_cadence], every=pd.Series(every[by_cadence], index=index[by_cadence]),
-                moved=Raw(listed(moved_note[by_cadence]))),
-        because("lifecycle.planning.next.first", index[first], days=settings.first_contact_days,
-                opened=iso(opened, first), moved=Raw(listed(moved_note[first]))),
-        because("lifecycle.planning.next.default", index[nothing], moved=Raw(listed(moved_note[nothing]))),
-        because("lifecycle.planning.next.event", index[earlier], need=event_need[earlier],
-                event_on=iso(event_on, earlier), lead=event_need[earlier].map(settings.events).astype("int64"),
-                cadence=cadence[earlier], planned=iso(planned, earlier), moved=Raw(listed(moved_note[earlier]))),
-    ]
+    # Each case twice: as planned, and moved to a working day (its own message, with the day it was planned for).
+    parts = []
+    for rule, rows in (("cadence", contacted & ~earlier), ("first", ~contacted & opened_known & ~earlier),
+                       ("default", ~contacted & ~opened_known & ~earlier), ("event", earlier)):
+        for shifted in (False, True):
+            where = rows & (moved == shifted)
+            if not where.any():
+                continue
+            found = {"planned": iso(raw, where)} if shifted else {}
+            if rule == "cadence":
+                found.update(last=iso(last, where), cadence=cadence[where],
+                             every=pd.Series(every[where], index=index[where]))
+            elif rule == "first":
+                found.update(days=settings.first_contact_days, opened=iso(opened, where))
+            elif rule == "event":
+                found.update(need=event_need[where], event_on=iso(event_on, where),
+                             lead=event_need[where].map(settings.events).astype("int64"), cadence=cadence[where],
+                             cadence_due=iso(planned, where))
+            parts.append(because(f"lifecycle.planning.next.{rule}{'_moved' if shifted else ''}", index[where], **found))
     return explained("next_contact_on", _iso(due).set_axis(index), combine(index, *parts))
-
 
 def value_labels(settings, language: str) -> dict[str, dict[str, str]]:
     from clientbook.policy import pick_label
