@@ -253,3 +253,21 @@ def test_calls_on_a_holiday_say_which_day_is_the_next_working_one(demo_book):
     done = cli(demo_book[0], "calls", "--date", "2026-10-03", "--days", "3", check_code=0)
     assert done.stdout.strip() == ("No working day from 2026-10-03 to 2026-10-05: the next is 2026-10-08 "
                                    "(clientbook calls --date 2026-10-08).")
+
+
+def test_the_todays_maturities_render_the_soonest_and_count_them_all(demo_book):
+    from clientbook.explain import ReasonContext
+    from clientbook.plugins.lifecycle.planning import agenda
+
+    policy, manager = load([])
+    db = open_book(demo_book[0], manager)
+    staff_id, count = db.execute("""SELECT a.staff_id, COUNT(*) FROM assignments a JOIN needs n ON n.customer_id = a.customer_id
+                                    AND n.need = 'maturity' WHERE a.ended_on IS NULL
+                                    AND json_extract(n.facts, '$.on') BETWEEN '2026-11-30' AND '2026-12-31'
+                                    GROUP BY a.staff_id ORDER BY 2 DESC LIMIT 1""").fetchone()
+    assert count > 2
+    context = ReasonContext.for_policy(policy, manager, "en")
+    shown, total = agenda.maturities(db, staff_id, DAY, date(2026, 12, 31), context, most=2)
+    assert total == count and len(shown) == 2 and shown[0]["on"] <= shown[1]["on"]
+    assert all(item["what"].startswith(("Time deposit", "Wealth product")) for item in shown), shown
+    db.conn.close()

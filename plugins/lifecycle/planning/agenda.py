@@ -20,6 +20,7 @@ from .calendar import WorkingCalendar
 WEEK_DAYS = 5  # the week view: today and the working days after it, five in all
 DUE_WEEK_DAYS = 7  # "within 7 days", as ``clientbook plan`` counts it: today and the six days after
 MATURITY = "maturity"  # the need lifecycle flags for a product maturing soon (its facts hold the day: "on")
+MATURITIES_SHOWN = 50  # a busy person's week may hold hundreds: the soonest are read out, the rest counted
 
 
 @dataclass
@@ -32,7 +33,8 @@ class Agenda:
     calls: list[dict]  # :func:`.calls.presented` rows of every day of ``days``, each day's in priority order
     left: dict[str, int]  # per day (ISO): the calls due that did not fit, which roll to the next working day
     per_day: int  # the person's calls a day at most
-    maturities: list[dict]  # on, customer_id, name, what (the need's evidence, rendered)
+    maturities: list[dict]  # on, customer_id, name, what (the need's evidence, rendered): the soonest MATURITIES_SHOWN
+    maturities_total: int = 0  # all of them that week
 
     @property
     def end(self) -> date:
@@ -62,14 +64,16 @@ def agenda(db, policy, manager, staff_id: str, today: date, calendar: WorkingCal
     context = ReasonContext.for_policy(policy, manager, language, names)
     rows = calls_module.presented(lists, context, manager.value_labels(policy, language))
     left = {on: int(count) for on, count in lists.left.groupby("on")["left"].sum().items()} if len(lists.left) else {}
-    return Agenda(staff_id, today, days, rows, left, lists.capacity.get(staff_id, settings.calls.per_day),
-                  maturities(db, staff_id, today, days[-1], context))
+    shown, total = maturities(db, staff_id, today, days[-1], context)
+    return Agenda(staff_id, today, days, rows, left, lists.capacity.get(staff_id, settings.calls.per_day), shown, total)
 
 
-def maturities(db, staff_id: str, first: date, last: date, context) -> list[dict]:
+def maturities(db, staff_id: str, first: date, last: date, context,
+               most: int = MATURITIES_SHOWN) -> tuple[list[dict], int]:
     """The products of ``staff_id``'s customers maturing from ``first`` to ``last``, soonest first,
     as the latest run's needs hold them (each customer's soonest maturity; its evidence names the
-    others). Read through the owner's index: one person's customers, whatever the book's size."""
+    others): the first ``most``, each with its evidence rendered, and how many there are. Read
+    through the owner's index: one person's customers, whatever the book's size."""
     from clientbook.explain import render
 
     found = db.execute(f"""
@@ -79,9 +83,9 @@ def maturities(db, staff_id: str, first: date, last: date, context) -> list[dict
         JOIN customers c ON c.customer_id = a.customer_id
         WHERE a.ended_on IS NULL AND a.staff_id = ? AND on_day BETWEEN ? AND ?
         ORDER BY on_day, n.score DESC, n.customer_id""", [staff_id, first.isoformat(), last.isoformat()]).fetchall()
-    # One person's week: a handful of rows, each rendered once.
+    # Rendering a reason costs more than reading it: only the ones shown are rendered.
     return [{"on": on, "customer_id": customer_id, "name": name, "what": render(rule, params, facts, context)}
-            for on, customer_id, name, rule, params, facts in found]
+            for on, customer_id, name, rule, params, facts in found[:most]], len(found)
 
 
 def due_counts(summary: pd.DataFrame, today: date) -> pd.DataFrame:

@@ -315,13 +315,16 @@ class TodayScreen(Screen):
             title.update(t("lifecycle.tui.today.no_maturities", first=first, last=last))
             table.display = False
             return
+        more = agenda.maturities_total - len(agenda.maturities)
         title.update(t("lifecycle.tui.today.maturities", first=first, last=last,
-                       count=f"{len(agenda.maturities):,}"))
+                       count=f"{agenda.maturities_total:,}")
+                     + (t("lifecycle.tui.today.maturities_more", shown=f"{len(agenda.maturities):,}",
+                          staff_id=agenda.staff_id) if more > 0 else ""))
         table.display = True
         table.add_column(t("lifecycle.calls.col.on"), key="on")
         table.add_column(t("lifecycle.calls.col.customer"), key="customer")
         table.add_column(t("lifecycle.tui.today.maturity_what"), key="what")
-        for item in agenda.maturities:  # one person's week: a handful
+        for item in agenda.maturities:  # the soonest of the week (agenda.MATURITIES_SHOWN)
             table.add_row(item["on"], customer_label(item), item["what"], key=f"maturity|{item['customer_id']}")
 
     # -- keys -----------------------------------------------------------------------------------
