@@ -105,6 +105,19 @@ def test_a_product_held_exactly_by_the_customers_over_65_lifts_by_one_over_the_b
     assert flagged["score"].is_monotonic_decreasing
 
 
+def test_a_feature_nobody_has_is_left_out_and_the_model_still_learns():
+    """A run as of a day before every balance snapshot: the balance figures are missing for everyone,
+    which the trees cannot bin (scikit-learn refused with "window shape cannot be larger than input
+    array shape", an internal error of the run); the other features still learn."""
+    customers = generated_customers(6_000, seed=3)
+    for name in ("total_assets_minor", "avg_daily_assets_3m_minor", "assets_elsewhere_minor"):
+        customers[name] = pd.array([None] * len(customers), dtype="Int64")
+    old = customers["customer_id"][customers["age"] > 65]
+    holdings = holdings_of([(customers["customer_id"], "demand_deposit"), (old, "annuity")])
+    [result] = assess(customers, holdings, ModelsPolicy(products=[product("annuity", product_types=["annuity"])]))
+    assert result.verdict == models.USEFUL and result.auc == pytest.approx(1.0)
+
+
 def test_a_product_held_at_random_lifts_nothing_and_flags_nobody():
     customers = generated_customers(20_000, seed=5)
     rng = np.random.default_rng(8)

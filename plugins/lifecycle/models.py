@@ -338,8 +338,14 @@ def _judge(product: KeyProduct, target: int, held: _Held, customers: pd.DataFram
     from threadpoolctl import threadpool_limits
 
     # (key_products alone, with one key product, gives no column: a constant one learns nothing.)
-    features = Features([*base, *_holding_features(held, target, policy.features, size)] or [np.zeros(size)])
-    kinds = categorical + [False] * (len(features.columns) - len(categorical))
+    columns = [*base, *_holding_features(held, target, policy.features, size)]
+    kinds = categorical + [False] * (len(columns) - len(categorical))
+    # A feature nobody in training has (a run as of a day before every balance snapshot) tells nothing,
+    # and the trees cannot bin a column that is all missing: it is left out.
+    known = [number for number, column in enumerate(columns)
+             if not np.isnan(np.asarray(column[train], dtype=np.float64)).all()]
+    features = Features([columns[number] for number in known] or [np.zeros(size)])
+    kinds = [kinds[number] for number in known] or [False]
 
     # One thread: OpenMP threads that wait for a busy core (a shared machine, tests side by side)
     # made learning ten times slower and scoring a few thousand rows a hundred times slower.
