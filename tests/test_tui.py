@@ -25,13 +25,12 @@ from clientbook.reports import migration, staff_report
 from clientbook.store import open_book
 from helpers import file_digest, run_cli
 from tui_books import TODAY, copy_book
+from tui_pilot import make_app
 
 pytest.importorskip("textual")
 
 from textual.widgets import Checkbox, DataTable, Input, OptionList, Select, TabbedContent  # noqa: E402
 
-from clientbook.tui.app import ClientbookApp  # noqa: E402
-from clientbook.tui.base import BookContext  # noqa: E402
 from clientbook.tui.book import BookScreen, BookTable  # noqa: E402
 from clientbook.tui.customer import CustomerScreen  # noqa: E402
 from clientbook.tui.dashboard import DashboardScreen  # noqa: E402
@@ -56,11 +55,6 @@ def second_run_book(tui_second_run_en, tmp_path):
     return copy_book(tui_second_run_en, tmp_path)
 
 
-def make_app(path, *plugins, staff_id=None, config=()):
-    policy, manager = load(list(config))
-    for number, plugin in enumerate(plugins):
-        manager.register(plugin, name=f"test_panel_{number}")
-    return ClientbookApp(BookContext(path, policy, manager, TODAY), staff_id=staff_id)
 
 
 async def settle(pilot):
@@ -770,7 +764,7 @@ async def test_a_plugins_broken_screen_is_reported_and_the_app_carries_on(book, 
         await settle(pilot)
         assert isinstance(app.screen, DashboardScreen)
         messages = [notification.message for notification in app._notifications]
-        assert any(message.startswith("plugin 'test_panel_0' could not open its screen 'broken_desk': AttributeError")
+        assert any(message.startswith("plugin 'test_plugin_0' could not open its screen 'broken_desk': AttributeError")
                    for message in messages)
 
 
@@ -785,7 +779,7 @@ def test_a_plugin_screen_may_not_take_a_key_the_dashboard_binds(book):
 
     with pytest.raises(PluginError) as caught:
         make_app(book, TakesStaffKey())
-    assert "dashboard key 's' is taken by both 'clientbook' and 'test_panel_0'" in caught.value.render()
+    assert "dashboard key 's' is taken by both 'clientbook' and 'test_plugin_0'" in caught.value.render()
 
 
 # --- issue 12: empty choices, whole columns, counts, and the friction of daily use -----------------------------

@@ -12,6 +12,7 @@ import pytest
 from clientbook import i18n
 from clientbook.policy import load
 from tui_books import TODAY, build_demo_book, build_second_run_book, copy_book
+from tui_pilot import settle_screen
 
 pytest.importorskip("pytest_textual_snapshot")
 
@@ -34,53 +35,40 @@ def second_run_books(demo_books, tui_second_run_en, tmp_path_factory):
             "zh-Hant": build_second_run_book(demo_books["zh-Hant"], tmp_path_factory.mktemp("tui-snapshots-zh-Hant"))}
 
 
-async def settle(pilot):
-    """Until the screen stops changing: workers done, their messages handled, and what those set
-    off drawn (a table's focus, then the footer's keys for it). On a busy machine such a chain
-    can outlast any fixed number of pauses, and the snapshot would catch it halfway."""
-    shown = None
-    for _ in range(12):
-        await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
-        now = pilot.app.export_screenshot()
-        if now == shown:
-            return
-        shown = now
 
 
 async def on_dashboard(pilot):
-    await settle(pilot)
+    await settle_screen(pilot)
 
 
 async def on_staff(pilot):
-    await settle(pilot)
+    await settle_screen(pilot)
     await pilot.press("s")
-    await settle(pilot)
+    await settle_screen(pilot)
 
 
 async def on_book(pilot):
-    await settle(pilot)
+    await settle_screen(pilot)
     await pilot.press("b")
-    await settle(pilot)
+    await settle_screen(pilot)
 
 
 async def on_customer(pilot):
     await on_book(pilot)
     await pilot.press("down", "down", "enter")
-    await settle(pilot)
+    await settle_screen(pilot)
     await pilot.press("]", "]", "]", "]", "]", "]")  # the classification panel, after the timeline
-    await settle(pilot)
+    await settle_screen(pilot)
 
 
 async def on_reassign(pilot):
     await on_book(pilot)
     await pilot.press("down", "down", "enter")
-    await settle(pilot)
+    await settle_screen(pilot)
     await pilot.press("a")
-    await settle(pilot)
+    await settle_screen(pilot)
     await pilot.press(*["down"] * 7)  # a staff member whose post does not fit: the dialog says why
-    await settle(pilot)
+    await settle_screen(pilot)
 
 
 SCREENS = {"dashboard": on_dashboard, "staff": on_staff, "book": on_book, "customer": on_customer,

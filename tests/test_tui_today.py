@@ -17,6 +17,7 @@ from clientbook.errors import PluginError
 from clientbook.policy import load
 from clientbook.store import open_book
 from tui_books import TODAY, copy_book
+from tui_pilot import make_app, settle_screen
 
 pytest.importorskip("textual")
 
@@ -25,8 +26,6 @@ from textual.widgets import DataTable, Select  # noqa: E402
 from clientbook.plugins.lifecycle.planning import calls  # noqa: E402
 from clientbook.plugins.lifecycle.planning.calendar import for_plan  # noqa: E402
 from clientbook.plugins.lifecycle.planning.today import TodayScreen  # noqa: E402
-from clientbook.tui.app import ClientbookApp  # noqa: E402
-from clientbook.tui.base import BookContext  # noqa: E402
 from clientbook.tui.book import BookScreen  # noqa: E402
 from clientbook.tui.customer import CustomerScreen  # noqa: E402
 from clientbook.tui.dashboard import DashboardScreen  # noqa: E402
@@ -41,24 +40,8 @@ def book(tui_demo_en, tmp_path):
     return copy_book(tui_demo_en, tmp_path)
 
 
-def make_app(path, *plugins, staff_id=None, config=()):
-    policy, manager = load(list(config))
-    for number, plugin in enumerate(plugins):
-        manager.register(plugin, name=f"test_plugin_{number}")
-    return ClientbookApp(BookContext(path, policy, manager, TODAY), staff_id=staff_id)
 
 
-async def settle(pilot):
-    """Until the screen stops changing: workers done and what their messages set off drawn."""
-    shown = None
-    for _ in range(12):
-        await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
-        now = pilot.app.export_screenshot()
-        if now == shown:
-            return
-        shown = now
 
 
 def query(path, sql, params=()):
@@ -117,7 +100,7 @@ async def test_as_lands_on_today_with_the_persons_calls_in_priority_order(book):
     assert waiting.any()
     app = make_app(book, staff_id=STAFF)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+        await settle_screen(pilot)
         screen = app.screen
         assert isinstance(screen, TodayScreen) and screen.staff_id == STAFF
         assert len(app.screen_stack) == 3  # over the dashboard: Escape goes back to it
@@ -143,13 +126,13 @@ async def test_as_lands_on_today_with_the_persons_calls_in_priority_order(book):
 
         # The person's book is one key away.
         await pilot.press("b")
-        await settle(pilot)
+        await settle_screen(pilot)
         assert isinstance(app.screen, BookScreen) and app.screen.view.owner == STAFF
         await pilot.press("escape")
-        await settle(pilot)
+        await settle_screen(pilot)
         assert isinstance(app.screen, TodayScreen)
         await pilot.press("escape")
-        await settle(pilot)
+        await settle_screen(pilot)
         assert isinstance(app.screen, DashboardScreen)
 
 
@@ -161,7 +144,7 @@ async def test_without_a_home_screen_as_opens_the_persons_book(book, tmp_path):
     app = make_app(book, staff_id=STAFF, config=[config])
     assert app.home_screen is None
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+        await settle_screen(pilot)
         assert isinstance(app.screen, BookScreen) and app.screen.view.owner == STAFF
 
 
@@ -172,11 +155,11 @@ async def test_the_week_view_lists_each_working_days_calls(book):
     expected = list(zip(lists.calls["on"], lists.calls["customer_id"]))
     app = make_app(book, staff_id=STAFF)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
+        await settle_screen(pilot)
         screen = app.screen
         today_only = shown_calls(screen)
         await pilot.press("w")
-        await settle(pilot)
+        await settle_screen(pilot)
         # A line per working day, then that day's calls, as the call list plans the span.
         keys = table_keys(screen)
         assert [key for key in keys if key.startswith("day|")] == [f"day|{day.isoformat()}" for day in days]
@@ -203,7 +186,7 @@ async def test_the_week_view_lists_each_working_days_calls(book):
         # The cursor stays on a call (not a day's line), and w brings today back.
         assert table_keys(screen)[screen.query_one("#today-calls", DataTable).cursor_row].startswith("call|")
         await pilot.press("w")
-        await settle(pilot)
+        await settle_screen(pilot)
         assert shown_calls(screen) == today_only
 
 
@@ -222,7 +205,7 @@ async def test_enter_opens_the_customer_of_a_call_and_of_a_maturity(book):
     first_call = expected_calls(book, STAFF, 1).calls["customer_id"].iloc[1]
     app = make_app(book, staff_id=STAFF)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+        await settle_screen(pilot)
         screen = app.screen
         # The maturities of their customers this week, soonest first, as the needs hold them.
         assert [key.split("|")[1] for key in table_keys(screen, "#today-maturities")] == [row[1] for row in maturing]
@@ -232,14 +215,14 @@ async def test_enter_opens_the_customer_of_a_call_and_of_a_maturity(book):
         assert str(matures[0]) == maturing[0][0] and f"matures on {maturing[0][0]}" in str(matures[2])
 
         await pilot.press("down", "enter")
-        await settle(pilot)
+        await settle_screen(pilot)
         assert isinstance(app.screen, CustomerScreen) and app.screen.customer_id == first_call
         await pilot.press("escape")
-        await settle(pilot)
+        await settle_screen(pilot)
         assert isinstance(app.screen, TodayScreen)
         app.screen.query_one("#today-maturities", DataTable).focus()
         await pilot.press("enter")
-        await settle(pilot)
+        await settle_screen(pilot)
         assert isinstance(app.screen, CustomerScreen) and app.screen.customer_id == maturing[0][1]
 
 
@@ -249,41 +232,41 @@ async def test_enter_opens_the_customer_of_a_call_and_of_a_maturity(book):
 async def test_from_the_dashboard_it_asks_whose_day_and_shows_it(book):
     app = make_app(book)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+        await settle_screen(pilot)
         await pilot.press("t")  # lifecycle's key on the dashboard
-        await settle(pilot)
+        await settle_screen(pilot)
         screen = app.screen
         assert isinstance(screen, TodayScreen) and screen.staff_id is None
         assert "Whose day?" in str(screen.query_one("#today-summary").render())
         select = screen.query_one("#today-staff", Select)
         assert select.expanded  # the staff list is open at once
         await pilot.press("escape")  # closes the list
-        await settle(pilot)
+        await settle_screen(pilot)
         select.value = STAFF
-        await settle(pilot)
+        await settle_screen(pilot)
         assert screen.staff_id == STAFF
         assert shown_calls(screen) == list(zip(*[expected_calls(book, STAFF, 1).calls[name]
                                                  for name in ("on", "customer_id")]))
         # p chooses another person.
         await pilot.press("p")
-        await settle(pilot)
+        await settle_screen(pilot)
         assert select.expanded
         await pilot.press("escape")
         select.value = "S0009"
-        await settle(pilot)
+        await settle_screen(pilot)
         assert shown_calls(screen) == list(zip(*[expected_calls(book, "S0009", 1).calls[name]
                                                  for name in ("on", "customer_id")]))
 
     # With --as, the palette's Today opens on that person's day.
     app = make_app(book, staff_id=STAFF)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+        await settle_screen(pilot)
         app.open_dashboard()
-        await settle(pilot)
+        await settle_screen(pilot)
         await pilot.press("ctrl+p", *"Today")
         await pilot.pause(0.6)
         await pilot.press("enter")
-        await settle(pilot)
+        await settle_screen(pilot)
         assert isinstance(app.screen, TodayScreen) and app.screen.staff_id == STAFF
 
 
@@ -299,7 +282,7 @@ async def test_the_screen_speaks_each_language(book, language, words):
     i18n.set_language(language)
     app = make_app(book, staff_id=STAFF)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
+        await settle_screen(pilot)
         assert isinstance(app.screen, TodayScreen)
         text = "\n".join(screen_lines(app))
         for word in words:
@@ -311,18 +294,18 @@ async def test_the_screen_speaks_each_language(book, language, words):
         if language == "zh-Hant":
             assert f"今天 週五 {TODAY.isoformat()}" in str(app.screen.query_one("#today-summary").render())
             await pilot.press("w")
-            await settle(pilot)
+            await settle_screen(pilot)
             assert "本週" in str(app.screen.query_one("#today-summary").render())
 
 
 async def test_the_language_switch_shows_the_day_again_in_traditional_chinese(book):
     app = make_app(book, staff_id=STAFF)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
+        await settle_screen(pilot)
         before = shown_calls(app.screen)
         try:
             await app.set_ui_language("zh-Hant")
-            await settle(pilot)
+            await settle_screen(pilot)
             screen = app.screen
             assert isinstance(screen, TodayScreen) and shown_calls(screen) == before
             assert "個聯絡" in str(screen.query_one("#today-summary").render())
@@ -347,7 +330,7 @@ async def test_the_dashboard_shows_each_persons_contacts_due_as_the_decisions_ho
     assert sum(row[2] for row in expected) and sum(row[4] for row in expected)
     app = make_app(book)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
+        await settle_screen(pilot)
         screen = app.screen
         table = screen.query_one("#dashboard-panel-contacts_due", DataTable)
         shown = [tuple(str(cell) for cell in table.get_row_at(row)) for row in range(table.row_count)]
@@ -358,7 +341,7 @@ async def test_the_dashboard_shows_each_persons_contacts_due_as_the_decisions_ho
         # In another language, the panel is made again from the same summary.
         try:
             await app.set_ui_language("zh-Hant")
-            await settle(pilot)
+            await settle_screen(pilot)
             card = app.screen.query_one("#dashboard-card-contacts_due")
             assert str(card.query_one(".card-title").render()) == "到期聯絡"
             table = app.screen.query_one("#dashboard-panel-contacts_due", DataTable)
