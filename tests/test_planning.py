@@ -419,3 +419,15 @@ def test_a_contact_due_years_ago_is_dated_on_a_working_day_of_that_year(loaded):
     plain = WorkingCalendar(CalendarPolicy(country=""), date(2026, 1, 1), date(2026, 12, 31))
     assert [from_number(day) for day in plain.on_or_after(np.array([day_number(date(2020, 2, 1))]))] == [
         date(2020, 2, 3)]  # outside the span: past the weekend
+
+
+def test_among_equals_the_longest_waiting_call_comes_first(loaded):
+    """Found by the benchmark: two grade-C customers with no assets and one call to make; the one due
+    in 2020 waits longer than the one due yesterday, whatever their ids."""
+    policy, _ = loaded
+    settings = policy["lifecycle"].planning
+    calendar = WorkingCalendar(settings.calendar, date(2019, 1, 1), date(2027, 12, 31))
+    due = plan_frame({"customer_id": "C1", "intent": "C", "next_contact_on": "2026-09-17"},
+                     {"customer_id": "C2", "intent": "C", "next_contact_on": "2020-01-06"})
+    found, left = calls.schedule(due, settings, calendar, calls.Span(date(2026, 9, 18), 1), {"S1": 1})
+    assert list(found["customer_id"]) == ["C2"] and list(left["left"]) == [1]

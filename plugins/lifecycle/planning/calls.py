@@ -143,9 +143,11 @@ def schedule(plans: pd.DataFrame, settings, calendar: WorkingCalendar, span: Spa
     first_due = due.copy()
     assets = pd.to_numeric(plans["assets_minor"], errors="coerce").fillna(0).to_numpy(dtype=np.float64)
     chance = plans["intent"].map(likelihood).astype("float64").fillna(0).to_numpy()
-    # Priority: the likeliest, then the most valuable; the longest waiting first among equals (below).
+    # Priority, once: the likeliest, then the most valuable, then the longest waiting (the customer's
+    # id last, for a stable order). A call made and due again within the span keeps its place: its
+    # waiting is counted from its first due date.
     staff_codes, staff_names = pd.factorize(plans["staff_id"])
-    order = np.lexsort((plans["customer_id"].to_numpy(dtype=str), -assets, -chance, staff_codes))
+    order = np.lexsort((plans["customer_id"].to_numpy(dtype=str), due, -assets, -chance, staff_codes))
     plans = plans.iloc[order].reset_index(drop=True)
     due, first_due, staff_codes = due[order], first_due[order], staff_codes[order]
     steps = plans["cadence"].map(every).astype("float64").fillna(every.get(settings.default_cadence, 91)) \
@@ -160,9 +162,6 @@ def schedule(plans: pd.DataFrame, settings, calendar: WorkingCalendar, span: Spa
         eligible = due <= day
         if not eligible.any():
             continue
-        # Within a person, the longest waiting first among the same priority: a stable pass by due
-        # date inside each priority band would cost a sort a day; the bands are few, so a call that
-        # waits moves up as the due dates of the others reach it.
         count = np.cumsum(eligible)
         before = np.repeat(np.r_[0, count[starts[1:] - 1]] if len(starts) > 1 else np.array([0]),
                            np.diff(np.r_[starts, len(due)]))
