@@ -115,6 +115,9 @@ class Facts:
         self.needs = needs
         self.need_places = positions(needs["customer_id"], ids) if len(needs) else np.zeros(0, np.int64)
         self.need_scores = needs["score"].astype("float64").fillna(0).to_numpy() if len(needs) else np.zeros(0)
+        # The needs' codes numbered once (a million rows, a dozen codes): each rule asks for its own.
+        codes, names = pd.factorize(needs["need"].astype(object)) if len(needs) else (np.zeros(0, np.int64), [])
+        self.need_codes, self.need_names = codes, pd.array(list(names), dtype="string")
         self.top_need, self.top_score = self.strongest(None)
 
     def strongest(self, among: list[str] | None) -> tuple[pd.Series, np.ndarray]:
@@ -125,7 +128,8 @@ class Facts:
             return need, score
         keep = self.need_places >= 0
         if among:
-            keep &= self.needs["need"].astype("string").isin(among).to_numpy(dtype=bool)
+            wanted = [number for number, name in enumerate(self.need_names) if name in among]
+            keep &= np.isin(self.need_codes, wanted)
         rows = np.flatnonzero(keep)
         if not len(rows):
             return need, score
@@ -133,7 +137,9 @@ class Facts:
         last = np.r_[self.need_places[order][1:] != self.need_places[order][:-1], True]
         chosen = order[last]
         score[self.need_places[chosen]] = self.need_scores[chosen]
-        need.iloc[self.need_places[chosen]] = self.needs["need"].astype("string").to_numpy()[chosen]
+        code = np.full(self.count, -1, dtype=np.int64)
+        code[self.need_places[chosen]] = self.need_codes[chosen]
+        need = pd.Series(self.need_names.take(code, allow_fill=True), index=self.index)
         return need, score
 
     def events(self, leads: dict[str, int]) -> tuple[np.ndarray, pd.Series, np.ndarray]:
