@@ -25,7 +25,7 @@ from clientbook.reports import migration, staff_report
 from clientbook.store import open_book
 from helpers import file_digest, run_cli
 from tui_books import TODAY, copy_book
-from tui_pilot import make_app
+from tui_pilot import footer_texts, make_app, screen_lines
 
 pytest.importorskip("textual")
 
@@ -784,18 +784,6 @@ def test_a_plugin_screen_may_not_take_a_key_the_dashboard_binds(book):
 
 # --- issue 12: empty choices, whole columns, counts, and the friction of daily use -----------------------------
 
-def screen_lines(app) -> list[str]:
-    """What the terminal shows, line by line, as plain text (the screen's compositor renders it)."""
-    return [strip.text for strip in app.screen._compositor.render_strips()]
-
-
-def footer_texts(app) -> list[str]:
-    """Each footer key as the footer draws it ("s Staff"), one per action, as Textual's Footer picks them."""
-    shown = {}
-    for _node, binding, _enabled, _tooltip in app.screen.active_bindings.values():
-        if binding.show:
-            shown.setdefault(binding.action, f"{app.get_key_display(binding)} {binding.description}")
-    return list(shown.values())
 
 
 async def test_all_tiers_after_a_tier_shows_the_whole_book(book):

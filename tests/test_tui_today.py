@@ -7,6 +7,7 @@ decisions, and two plugins declaring a home screen."""
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from datetime import timedelta
 
 import pytest
@@ -17,7 +18,7 @@ from clientbook.errors import PluginError
 from clientbook.policy import load
 from clientbook.store import open_book
 from tui_books import TODAY, copy_book
-from tui_pilot import make_app, settle_screen
+from tui_pilot import footer_texts, make_app, screen_lines, settle_screen
 
 pytest.importorskip("textual")
 
@@ -45,20 +46,11 @@ def book(tui_demo_en, tmp_path):
 
 
 def query(path, sql, params=()):
-    with sqlite3.connect(path) as connection:
+    with closing(sqlite3.connect(path)) as connection:  # closed: a connection left open sees others' writes amiss
         return connection.execute(sql, params).fetchall()
 
 
-def screen_lines(app) -> list[str]:
-    return [strip.text for strip in app.screen._compositor.render_strips()]
 
-
-def footer_texts(app) -> list[str]:
-    shown = {}
-    for _node, binding, _enabled, _tooltip in app.screen.active_bindings.values():
-        if binding.show:
-            shown.setdefault(binding.action, f"{app.get_key_display(binding)} {binding.description}")
-    return list(shown.values())
 
 
 def table_keys(screen, selector="#today-calls") -> list[str]:

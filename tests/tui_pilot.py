@@ -31,3 +31,17 @@ async def settle_screen(pilot):
         if now == shown:
             return
         shown = now
+
+
+def screen_lines(app) -> list[str]:
+    """What the terminal shows, line by line, as plain text (the screen's compositor renders it)."""
+    return [strip.text for strip in app.screen._compositor.render_strips()]
+
+
+def footer_texts(app) -> list[str]:
+    """Each footer key as the footer draws it ("s Staff"), one per action, as Textual's Footer picks them."""
+    shown = {}
+    for _node, binding, _enabled, _tooltip in app.screen.active_bindings.values():
+        if binding.show:
+            shown.setdefault(binding.action, f"{app.get_key_display(binding)} {binding.description}")
+    return list(shown.values())
