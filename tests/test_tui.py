@@ -785,7 +785,6 @@ def test_a_plugin_screen_may_not_take_a_key_the_dashboard_binds(book):
 # --- issue 12: empty choices, whole columns, counts, and the friction of daily use -----------------------------
 
 
-
 async def test_all_tiers_after_a_tier_shows_the_whole_book(book):
     """The tier's empty choice, "All tiers", used to filter on the tier 'Select.NULL' (0 of 0);
     the sort, the book's other Select, has no empty choice."""
