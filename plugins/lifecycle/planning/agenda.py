@@ -25,6 +25,7 @@ from .calendar import WorkingCalendar
 
 WEEK_DAYS = 5  # the week view: today and the working days after it, five in all
 DUE_WEEK_DAYS = 7  # "within 7 days", as ``clientbook plan`` counts it: today and the six days after
+DUE_MONTH_DAYS = 30  # "within 30 days"
 MATURITY = "maturity"  # the need lifecycle flags for a product maturing soon (its facts hold the day: "on")
 MATURITIES_SHOWN = 50  # a busy person's week may hold hundreds: the soonest are read out, the rest counted
 
@@ -106,19 +107,22 @@ def maturities(db, staff_id: str, first: date, last: date, context,
 
 def due_counts(summary: pd.DataFrame, today: date) -> pd.DataFrame:
     """Per owner (``staff_id``, in order): customers with a planned next contact (``planned``), those
-    due before ``today`` (``overdue``), on it (``due_today``) and from it through the six days after
-    (``due_week``), from the book summary's ``next_contact_on`` rows (a row per owner and day)."""
-    columns = ["staff_id", "planned", "overdue", "due_today", "due_week"]
+    due before ``today`` (``overdue``), on it (``due_today``), from it through the six days after
+    (``due_week``) and the 29 after (``due_month``), from the book summary's ``next_contact_on`` rows
+    (a row per owner and day). The dashboard's panel and ``clientbook plan`` both count with it."""
+    columns = ["staff_id", "planned", "overdue", "due_today", "due_week", "due_month"]
     rows = summary[(summary["decision"] == "next_contact_on") & summary["staff_id"].notna()
                    & summary["value"].notna()]
     if not len(rows):
         return pd.DataFrame(columns=columns)
     day = today.isoformat()
     week_end = (today + timedelta(days=DUE_WEEK_DAYS - 1)).isoformat()
+    month_end = (today + timedelta(days=DUE_MONTH_DAYS - 1)).isoformat()
     value = rows["value"].astype("string")  # ISO days: their text order is their date order
     customers = rows["customers"].astype("int64")
     counted = pd.DataFrame({
         "staff_id": rows["staff_id"].astype("string"), "planned": customers,
         "overdue": customers.where(value < day, 0), "due_today": customers.where(value == day, 0),
-        "due_week": customers.where((value >= day) & (value <= week_end), 0)})
+        "due_week": customers.where((value >= day) & (value <= week_end), 0),
+        "due_month": customers.where((value >= day) & (value <= month_end), 0)})
     return counted.groupby("staff_id", sort=True).sum().reset_index()[columns]

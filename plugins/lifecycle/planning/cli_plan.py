@@ -118,24 +118,23 @@ def plan_command(session) -> int:
 
 def plan_summary(db, settings, day: date, staff_ids: list[str] | None) -> list[dict]:
     """Per person: customers planned, overdue (due before ``day``), due on it, within 7 and 30 days,
-    and the calls they make a day. Read from the book summary the run keeps (a few thousand rows)."""
+    and the calls they make a day, counted as the dashboard counts them (:func:`.agenda.due_counts`)
+    from the book summary the run keeps (a few thousand rows)."""
+    import pandas as pd
+
+    from .agenda import due_counts
+
     owner = f" AND staff_id IN ({', '.join('?' * len(staff_ids))})" if staff_ids else ""
-    week, month = (day + timedelta(days=6)).isoformat(), (day + timedelta(days=29)).isoformat()
-    today = day.isoformat()
-    query = f"""SELECT staff_id, SUM(customers),
-                       SUM(CASE WHEN value < ? THEN customers ELSE 0 END),
-                       SUM(CASE WHEN value = ? THEN customers ELSE 0 END),
-                       SUM(CASE WHEN value >= ? AND value <= ? THEN customers ELSE 0 END),
-                       SUM(CASE WHEN value >= ? AND value <= ? THEN customers ELSE 0 END)
-                FROM book_summary WHERE decision = 'next_contact_on' AND staff_id IS NOT NULL AND value IS NOT NULL{owner}
-                GROUP BY staff_id ORDER BY staff_id"""
-    found = db.execute(query, [today, today, today, week, today, month, *(staff_ids or [])]).fetchall()
-    people = [row[0] for row in found]
+    summary = pd.read_sql_query("SELECT decision, value, staff_id, customers FROM book_summary "
+                                f"WHERE decision = 'next_contact_on'{owner}", db.conn, params=list(staff_ids or []))
+    counts = due_counts(summary, day).to_dict("records")
+    people = [row["staff_id"] for row in counts]
     directory = staff_directory(db, people)
     capacity = calls_module.capacities(db, settings, people)
-    return [{"staff_id": staff_id, "staff": staff_label(directory, staff_id), "customers": customers,
-             "overdue": overdue, "due_today": due_today, "due_week": due_week, "due_month": due_month,
-             "per_day": capacity.get(staff_id)} for staff_id, customers, overdue, due_today, due_week, due_month in found]
+    return [{"staff_id": row["staff_id"], "staff": staff_label(directory, row["staff_id"]),
+             "customers": int(row["planned"]), "overdue": int(row["overdue"]), "due_today": int(row["due_today"]),
+             "due_week": int(row["due_week"]), "due_month": int(row["due_month"]),
+             "per_day": capacity.get(row["staff_id"])} for row in counts]
 
 
 def _replan(session, db, customer_ids: list[str], day: date) -> int:
