@@ -97,6 +97,15 @@ with pa.ipc.new_stream(sys.stdout.buffer, table.schema) as writer:
 """
 
 
+def one_array(values) -> pa.Array:
+    """A column as one Arrow array: a chunked column's one chunk as it is (pyarrow's
+    ``combine_chunks`` copies even that: a million customers' reasons, hundreds of MiB), or its
+    chunks put together."""
+    if not isinstance(values, pa.ChunkedArray):
+        return values
+    return values.chunk(0) if values.num_chunks == 1 else values.combine_chunks()
+
+
 def book_file(db) -> str | None:
     """The file of an open book, or None for an in-memory one."""
     for _, name, path in db.conn.execute("PRAGMA database_list").fetchall():

@@ -28,7 +28,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .columnar import PendingReads, begin_reads, in_parts
+from .columnar import PendingReads, begin_reads, in_parts, one_array
 from .declarations import REASON_SUFFIXES
 from .errors import BadInput
 from .frames import same_ids
@@ -154,13 +154,8 @@ def _text(values) -> pa.Array:
     return pc.cast(values, pa.large_string())
 
 
-def _single(values) -> pa.Array:
-    """One array (a chunked column's chunks put together; no copy when there is one chunk)."""
-    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-
-
 def _padded(values, pad: int, kind: pa.DataType) -> pa.Array:
-    values = _single(pc.cast(values, kind))
+    values = one_array(pc.cast(values, kind))
     return values if pad == 0 else pa.concat_arrays([values, pa.nulls(pad, kind)])
 
 
@@ -194,7 +189,7 @@ def diff(db, new: pa.Table, kinds: dict[str, str], arrivals: bool = True, stored
         extra = current.filter(pc.invert(pc.is_in(current_ids, value_set=ids)))
     # Everyone: this run's customers, then those only the stored decisions hold (theirs end now).
     pad = extra.num_rows
-    everyone = _single(ids) if pad == 0 else pa.concat_arrays([_single(ids), _single(_text(extra["customer_id"]))])
+    everyone = one_array(ids) if pad == 0 else pa.concat_arrays([one_array(ids), one_array(_text(extra["customer_id"]))])
     is_new = pa.array(np.zeros(len(ids), dtype=bool)) if position is None else _padded(pc.is_null(position), 0,
                                                                                         pa.bool_())
     if pad:
