@@ -89,6 +89,11 @@ class Reads:
     (``{"transactions": ("customer_id", "occurred_on", "amount_minor", "kind")}``): ten million
     transactions cost a third of the memory in four columns of nine. A frame it does not name
     here is read whole.
+    ``read_until``: for some of those frames, the last of the run's hooks (:data:`RUN_HOOKS`) that
+    reads it (``{"transactions": "clientbook_screen_needs"}``): once that hook has run, the core
+    lets the frame go unless another plugin's later hook reads it, so the planning hook does not
+    run beside ten million transactions nobody reads any more. A frame it does not name here may
+    be read by every hook.
     Reading anything else from the book is a PluginError naming the plugin.
     """
 
@@ -96,6 +101,18 @@ class Reads:
     kind: Literal["any", "retail", "corporate"] = "any"
     frames: tuple[str, ...] = ()
     frame_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    read_until: dict[str, str] = field(default_factory=dict)
+
+    def reads_frame_in(self, frame: str, hook: str) -> bool:
+        """Whether the plugin's ``hook`` (one of :data:`RUN_HOOKS`) may read ``frame``."""
+        if frame not in self.frames:
+            return False
+        last = self.read_until.get(frame, RUN_HOOKS[-1])
+        return RUN_HOOKS.index(hook) <= RUN_HOOKS.index(last)
+
+
+# The hooks a run calls with the book, in the order it calls them.
+RUN_HOOKS = ("clientbook_classify", "clientbook_assign", "clientbook_screen_needs", "clientbook_plan")
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import schema
-from .columnar import Query, as_category, in_parts, read_frames, table_rows
+from .columnar import Query, as_category, in_parts, one_array, read_frames, table_rows
 from .errors import BadInput, PluginError
 
 BALANCE_FIELDS = [name for name in schema.names(schema.BALANCE_COLUMNS) if name not in ("customer_id", "as_of")]
@@ -94,6 +94,7 @@ class Book:
         self._allowed: dict[str, None] | None = None
         self._frames_allowed: set[str] | None = None
         self._frame_columns: dict[str, list[str] | None] = {}  # root: the columns read of each frame; a view: its own
+        self._released: set[str] = set()  # root: frames let go once no later hook reads them (see release)
         self._plugin: str | None = None
         self._parent: Book | None = None
 
@@ -118,6 +119,8 @@ class Book:
         if self._frames_allowed is not None and name not in self._frames_allowed:
             raise PluginError("plugins.undeclared_read", plugin=self._plugin, what=name)
         root = self._root
+        if name in root._released and self._parent is not None:  # the core itself reads it again
+            raise PluginError("plugins.released_read", plugin=self._plugin or "clientbook", what=name)
         declared = self._frame_columns.get(name) if self._parent is not None else None
         if declared is None and root._frame_columns.get(name) is not None and name in root._cache:
             # Read in part for the plugins that named columns; this reader wants it whole.
@@ -229,6 +232,14 @@ class Book:
     def contacts(self) -> pd.DataFrame:
         return self._frame("contacts")
 
+    def release(self, frames) -> None:
+        """Let these frames go: the run's later hooks do not read them (``Reads.read_until``).
+        Reading one afterwards is a PluginError, not a second read of the book."""
+        root = self._root
+        for name in frames:
+            root._cache.pop(name, None)
+            root._released.add(name)
+
     def loaded(self) -> list[str]:
         root = self._root
         return sorted(root._cache) + (["customers"] if root._customer_columns else [])
@@ -335,7 +346,7 @@ def arrow_ids(values) -> pa.Array:
     """Ids (or any text) as one Arrow array: Arrow's hash kernels check a million in a fraction of
     pandas' time. A large Series comes out of pyarrow chunked; kernels' value sets need one array."""
     array = pa.array(pd.Series(values).astype("str"), type=pa.large_string(), from_pandas=True)
-    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+    return one_array(array)
 
 
 def same_ids(ids: pa.Array, others: pa.Array) -> bool:

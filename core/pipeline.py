@@ -23,11 +23,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import __version__, changes, columnar, decisions, summaries
+from . import __version__, changes, columnar, decisions, memory, summaries
 from . import needs as needs_store
 from .assignment import MOVE_COLUMNS, check_assignments, start_assignments, waiting_for_owner
 from .decisions import ensure_decision_columns
-from .declarations import REASON_SUFFIXES, OutputColumn
+from .declarations import REASON_SUFFIXES, RUN_HOOKS, OutputColumn
 from .errors import BadInput, PluginError, contract_error
 from .explain import message_fields
 from .frames import Book, arrow_ids, read_book, same_ids
@@ -242,10 +242,13 @@ def align(outputs: list[Checked], book_size: int, book_ids: pa.Array) -> pa.Tabl
     """
     columns = {"customer_id": book_ids}
     for output in outputs:
+        table = pa.Table.from_pandas(output.frame, preserve_index=False)
+        if len(output.positions) == book_size and (output.positions == np.arange(book_size)).all():
+            columns.update(zip(table.column_names, table.columns))  # every customer in book order: as it is
+            continue
         rows = np.full(book_size, -1, dtype=np.int64)
         rows[output.positions] = np.arange(len(output.positions))
         take = pa.array(rows, mask=rows < 0)
-        table = pa.Table.from_pandas(output.frame, preserve_index=False)
         for name in table.column_names:
             columns[name] = table.column(name).take(take)
     return pa.table(columns)
@@ -412,6 +415,20 @@ def _scoped(book: Book, reads: dict):
     return arguments_for
 
 
+def _release_unread(book: Book, manager, reads: dict, done: str) -> None:
+    """Let go of the frames no hook after ``done`` reads, by the plugins' ``Reads.read_until``
+    (ten million transactions the needs screening read, before the plans are made)."""
+    needed = set()
+    for hook in RUN_HOOKS[RUN_HOOKS.index(done) + 1:]:
+        for impl in getattr(manager.hook, hook).get_hookimpls():
+            declared = reads.get(impl.plugin_name)
+            if declared is None:
+                return  # a plugin that declares nothing may read any frame
+            needed.update(frame for frame in declared.frames if declared.reads_frame_in(frame, hook))
+    book.release([name for name in book.loaded() if name != "customers" and name not in needed])
+    memory.give_back()
+
+
 def _book_bytes(db) -> int:
     page_size, pages, free = (db.execute(f"PRAGMA {name}").fetchone()[0]
                               for name in ("page_size", "page_count", "freelist_count"))
@@ -488,6 +505,7 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run", force: 
         classification = _as_frame(decided(classified, values), owned)
         # The reasons wait on disk while the later hooks work on the book: they are stored after.
         classified = run_files.enter_context(_Aside(classified))
+        _release_unread(book, manager, reads, "clientbook_classify")
 
         assignments = pd.DataFrame(columns=MOVE_COLUMNS)
         assign_note = None
@@ -502,6 +520,7 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run", force: 
                     assigner, proposed, assign_note = None, None, refused.render()
                 if proposed is not None:
                     assignments = check_assignments(assigner, proposed, unassigned, pd.Index(book.staff["staff_id"]))
+        _release_unread(book, manager, reads, "clientbook_assign")
 
         flagged = [
             _check_needs(plugin, output, book_ids)
@@ -511,6 +530,7 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run", force: 
         needs = needs_store.combine([output.frame for output in flagged])
         need_places = np.concatenate([output.positions for output in flagged]) if flagged else np.zeros(0, np.int64)
         del flagged
+        _release_unread(book, manager, reads, "clientbook_screen_needs")
         plans = [
             check_output(plugin, "clientbook_plan", output, book_ids, owned, "planning", kinds)
             for plugin, output in manager.call_each("clientbook_plan", scoped,
@@ -528,6 +548,7 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run", force: 
             del planned
         results = decided(classified, values)
         del plans, classified, classification
+        memory.give_back()  # what the hooks freed, before the stored needs come in beside the new
         need_changes = needs_store.diff(needs, need_places, book_ids, stored_needs)
         del needs, need_places
 
@@ -556,6 +577,7 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run", force: 
             state[name] = results[name] if where is None else results[name].take(where)
         # What the plugins read and returned is no longer needed: free it before the stored decisions are read.
         del results, everyone, owners
+        memory.give_back()
         delta = decisions.diff(db, stored, kinds, arrivals=previous_run is not None, stored=stored_decisions)
         for name in delta.columns:
             if name not in state:  # a column stored before, no plugin's now: its decisions end

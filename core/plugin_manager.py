@@ -22,7 +22,7 @@ from importlib.metadata import entry_points
 import pluggy
 
 from . import PROJECT_NAME, hookspecs
-from .declarations import CliCommand, OutputColumn, Panel, PolicyTable, Reads, SalesPipeline, TuiScreen
+from .declarations import RUN_HOOKS, CliCommand, OutputColumn, Panel, PolicyTable, Reads, SalesPipeline, TuiScreen
 from .errors import PluginError
 from .i18n import add_catalog_package, t
 
@@ -206,6 +206,8 @@ class PluginManager:
             unknown += [name for name in reads.customers if name not in CUSTOMER_FRAME_COLUMNS]
             unknown += [f"{frame}.{column}" for frame, columns in reads.frame_columns.items() for column in columns
                         if frame not in reads.frames or column not in Book.frame_column_names(frame)]
+            unknown += [f"read_until {frame}: {hook}" for frame, hook in reads.read_until.items()
+                        if frame not in reads.frames or hook not in RUN_HOOKS]
             if unknown or reads.kind not in ("any", "retail", "corporate"):
                 raise PluginError("plugins.bad_reads", plugin=plugin_name, problem=", ".join(unknown) or reads.kind)
             declared[plugin_name] = reads

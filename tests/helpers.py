@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import functools
 import hashlib
 import json
 import os
@@ -182,14 +183,26 @@ def made_once(name: str, make) -> Path:
 
 def empty_book(path: Path, manager=None) -> Path:
     """A new book at ``path`` with nothing in it, closed, as ``clientbook init`` makes it (with
-    the built-in plugins, whose policies add no tables): a copy of the one this process made
-    first (:func:`made_once`). A manager whose plugins bring migrations gets a book made for it."""
+    the built-in plugins and their migrations): a copy of the one this process made first
+    (:func:`made_once`). A manager whose plugins bring other migrations gets a book made for it."""
     from clientbook.store import open_book
 
-    if manager is not None and manager.migrations():
+    built_in = _built_in_manager()
+    if manager is not None and _migration_names(manager) != _migration_names(built_in):
         open_book(path, manager, create=True).close()
         return path
-    return copy_of(made_once("empty-book", lambda made: open_book(made, create=True).close()), Path(path))
+    return copy_of(made_once("empty-book", lambda made: open_book(made, built_in, create=True).close()), Path(path))
+
+
+@functools.cache
+def _built_in_manager():
+    from clientbook.policy import load
+
+    return load([])[1]
+
+
+def _migration_names(manager) -> set[str]:
+    return {migrations.name for _, migrations in manager.migrations()}
 
 
 def copy_of(book: Path, target: Path) -> Path:

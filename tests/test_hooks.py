@@ -207,6 +207,55 @@ def test_clientbook_reads_of_some_columns_of_a_frame(tmp_path):
     assert "holdings.no_such_column, contacts.staff_id" in caught.value.render()
 
 
+def test_clientbook_reads_until_a_hook_lets_the_frame_go_once_no_later_hook_reads_it(tmp_path):
+    """A frame read until the needs screening is gone when the plans are made (lifecycle's plans read
+    the contacts, which stay); a plan hook that reads it all the same is told which declaration to change."""
+    seen = {}
+
+    class Screening:
+        @hookimpl
+        def clientbook_reads(self, policy):
+            return Reads(customers=("kind",), frames=("holdings",),
+                         read_until={"holdings": "clientbook_screen_needs"})
+
+        @hookimpl
+        def clientbook_screen_needs(self, book):
+            seen["screened"] = len(book.holdings)
+
+        @hookimpl
+        def clientbook_plan(self, book):
+            seen["loaded"] = book.loaded()
+
+    policy, manager = policy_and_manager(Screening())
+    db = build_small_book(tmp_path / "book.db", manager)
+    pipeline.run(db, policy, manager, AS_OF)
+    assert seen["screened"] == db["holdings"].count > 0
+    assert "holdings" not in seen["loaded"] and "contacts" in seen["loaded"]
+
+    class Late(Screening):
+        @hookimpl
+        def clientbook_plan(self, book):
+            book.holdings
+
+    policy, manager = policy_and_manager(Late())
+    db = build_small_book(tmp_path / "late.db", manager)
+    with pytest.raises(PluginError) as caught:
+        pipeline.run(db, policy, manager, AS_OF)
+    assert caught.value.render() == ("plugin 'test_plugin_0' read holdings after the last hook that reads it by its "
+                                     "Reads.read_until; name a later hook there")
+    assert db["runs"].count == 0
+
+    class Bad:
+        @hookimpl
+        def clientbook_reads(self, policy):
+            return Reads(frames=("holdings",), read_until={"holdings": "clientbook_screen", "contacts": "clientbook_plan"})
+
+    policy, manager = policy_and_manager(Bad())
+    with pytest.raises(PluginError) as caught:
+        manager.reads(policy)
+    assert "read_until holdings: clientbook_screen, read_until contacts: clientbook_plan" in caught.value.render()
+
+
 def test_clientbook_classify(tmp_path):
     calls = []
 

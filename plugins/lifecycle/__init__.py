@@ -25,6 +25,7 @@ from clientbook.needs import concat
 from clientbook.policy import pick_label
 
 from . import groups, models, needs, stages
+from .migrations import migrations
 from .planning import plans
 from .collect import collect_list  # noqa: F401  (the plugin's API)
 from .commands import clientbook_cli_commands  # noqa: F401  (pluggy finds hooks on this module)
@@ -38,6 +39,11 @@ __version__ = "0.1.0"
 @hookimpl
 def clientbook_policy_tables():
     return [PolicyTable("lifecycle", LifecyclePolicy)]
+
+
+@hookimpl
+def clientbook_migrations():
+    return migrations
 
 
 @hookimpl
@@ -60,10 +66,13 @@ def clientbook_reads(policy):
     columns = {frame: tuple(dict.fromkeys((*(needs.FRAME_COLUMNS[frame] if frame in wanted["needs"] else ()),
                                            *(models.FRAME_COLUMNS[frame] if frame in wanted["models"] else ()))))
                for frame in frames}
+    # The screening's frames are done with once it has run: the plans do not run beside them.
+    until = {frame: "clientbook_screen_needs" for frame in frames if frame != "contacts"}
     # The plan reads each customer's contacts: the last one, and a grade a manager gave.
-    frames += ("contacts",)
-    columns["contacts"] = plans.CONTACT_COLUMNS
-    return Reads(customers=_customer_columns(policy["lifecycle"]), kind="retail", frames=frames, frame_columns=columns)
+    frames = tuple(dict.fromkeys((*frames, "contacts")))
+    columns["contacts"] = tuple(dict.fromkeys((*columns.get("contacts", ()), *plans.CONTACT_COLUMNS)))
+    return Reads(customers=_customer_columns(policy["lifecycle"]), kind="retail", frames=frames, frame_columns=columns,
+                 read_until=until)
 
 
 @hookimpl

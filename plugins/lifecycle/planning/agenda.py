@@ -20,13 +20,13 @@ import pandas as pd
 
 from clientbook.columnar import book_file
 
+from ..migrations import MATURITY, MATURITY_INDEX
 from . import calls as calls_module
 from .calendar import WorkingCalendar
 
 WEEK_DAYS = 5  # the week view: today and the working days after it, five in all
 DUE_WEEK_DAYS = 7  # "within 7 days", as ``clientbook plan`` counts it: today and the six days after
 DUE_MONTH_DAYS = 30  # "within 30 days"
-MATURITY = "maturity"  # the need lifecycle flags for a product maturing soon (its facts hold the day: "on")
 MATURITIES_SHOWN = 50  # a busy person's week may hold hundreds: the soonest are read out, the rest counted
 
 
@@ -90,16 +90,17 @@ def maturities(db, staff_id: str, first: date, last: date, context,
     """The products of ``staff_id``'s customers maturing from ``first`` to ``last``, soonest first,
     as the latest run's needs hold them (each customer's soonest maturity; its evidence names the
     others): the first ``most``, each with its evidence rendered, and how many there are. Read
-    through the owner's index: one person's customers, whatever the book's size."""
+    by the day they fall on (the plugin's index): the week's maturities of the branch, not all of
+    a busy person's thirty thousand customers."""
     from clientbook.explain import render
 
     found = db.execute(f"""
         SELECT json_extract(n.facts, '$.on') AS on_day, n.customer_id, c.name, n.rule, n.params, n.facts
-        FROM assignments a
-        JOIN needs n ON n.customer_id = a.customer_id AND n.need = '{MATURITY}'
-        JOIN customers c ON c.customer_id = a.customer_id
-        WHERE a.ended_on IS NULL AND a.staff_id = ? AND on_day BETWEEN ? AND ?
-        ORDER BY on_day, n.score DESC, n.customer_id""", [staff_id, first.isoformat(), last.isoformat()]).fetchall()
+        FROM needs n INDEXED BY [{MATURITY_INDEX}]
+        JOIN assignments a ON a.customer_id = n.customer_id AND a.ended_on IS NULL
+        JOIN customers c ON c.customer_id = n.customer_id
+        WHERE n.need = '{MATURITY}' AND json_extract(n.facts, '$.on') BETWEEN ? AND ? AND a.staff_id = ?
+        ORDER BY on_day, n.score DESC, n.customer_id""", [first.isoformat(), last.isoformat(), staff_id]).fetchall()
     # Rendering a reason costs more than reading it: only the ones shown are rendered.
     return [{"on": on, "customer_id": customer_id, "name": name, "what": render(rule, params, facts, context)}
             for on, customer_id, name, rule, params, facts in found[:most]], len(found)
