@@ -144,8 +144,25 @@ def _codes(*columns) -> tuple[list[np.ndarray], int]:
             for column in columns], len(names)
 
 
+def _decoded(table: pa.Table) -> pa.Table:
+    """A table to write: categoricals as text."""
+    return pa.table({name: _text(column) if pa.types.is_dictionary(column.type) else column
+                     for name, column in zip(table.column_names, table.columns)})
+
+
 def _differs(new, old) -> np.ndarray:
-    """Row by row, whether two text (or number) columns hold different values, missing equal to missing."""
+    """Row by row, whether two text (or number) columns hold different values, missing equal to missing.
+
+    A categorical (a rule, its params: a handful of texts) is compared by its codes, the stored
+    texts looked up among its categories, rather than spelt out a million times."""
+    if pa.types.is_dictionary(new.type):
+        new = pa.chunked_array([new]) if isinstance(new, pa.Array) else new.unify_dictionaries()
+        dictionary = new.chunk(0).dictionary if new.num_chunks else pa.array([], old.type)
+        old_codes = pc.index_in(old, value_set=pc.cast(dictionary, old.type))
+        codes = pa.chunked_array([chunk.indices for chunk in new.chunks], type=new.type.index_type)
+        same = pc.equal(pc.cast(codes, pa.int32()), old_codes)
+        both_missing = pc.and_(pc.is_null(codes), pc.is_null(old))
+        return ~pc.or_(pc.fill_null(same, False), both_missing).to_numpy(zero_copy_only=False)
     if new.type != old.type:  # the run's text is Arrow's string, the book's large_string
         new = pc.cast(new, old.type)
     same = pc.equal(new, old)
@@ -159,7 +176,8 @@ def diff(needs: pd.DataFrame, positions: np.ndarray, book_ids: pa.Array, stored:
     keyed by its customer's place, its plugin and its code, as one integer."""
     old = pa.concat_tables(stored.tables())
     new = pa.Table.from_pandas(needs[list(PLAN_COLUMNS)], preserve_index=False)
-    new = pa.table({name: new[name] if name == "score" else _text(new[name]) for name in PLAN_COLUMNS})
+    # Text kept as the plugins made it, categoricals too (compared by their codes); decoded only
+    # in what is written.
     old_positions = pc.index_in(_text(old["customer_id"]), value_set=_text(book_ids))
     in_book = pc.is_valid(old_positions).to_numpy(zero_copy_only=False)
     old_positions = pc.fill_null(old_positions, 0).to_numpy(zero_copy_only=False).astype(np.int64)
@@ -177,13 +195,17 @@ def diff(needs: pd.DataFrame, positions: np.ndarray, book_ids: pa.Array, stored:
     kept[match[found]] = True
     matched = pa.array(match[found])
     rows = pa.array(np.flatnonzero(found))
+    # A run that flags what the last one did, in the same order, compares the columns as they are.
+    everyone_found = bool(found.all())
+    same_order = everyone_found and len(old_key) == len(new_key) and np.array_equal(match, np.arange(len(match)))
     altered = np.zeros(int(found.sum()), dtype=bool)
     for name in ("score", *_EVIDENCE):
-        altered |= _differs(new[name].take(rows), old[name].take(matched))
+        altered |= _differs(new[name] if everyone_found else new[name].take(rows),
+                            old[name] if same_order else old[name].take(matched))
     changed_rows = rows.filter(pa.array(altered))
-    changed = pa.table({"stored_row": old["stored_row"].take(matched.filter(pa.array(altered))),
-                        **{name: new[name].take(changed_rows) for name in ("score", *_EVIDENCE)}})
-    started = new.filter(pa.array(~found))
+    changed = _decoded(pa.table({"stored_row": old["stored_row"].take(matched.filter(pa.array(altered))),
+                                 **{name: new[name].take(changed_rows) for name in ("score", *_EVIDENCE)}}))
+    started = _decoded(new if not found.any() else new.filter(pa.array(~found)))  # a first run's: all of them
     ended = pa.table({"stored_row": old["stored_row"].filter(pa.array(~kept))})
     counts = {"flagged": new.num_rows, "started": started.num_rows, "changed": changed.num_rows,
               "ended": ended.num_rows}
