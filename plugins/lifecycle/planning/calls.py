@@ -45,14 +45,22 @@ def check_span(start: date, days: int) -> Span:
     return Span(start, days)
 
 
-def _current(name: str) -> str:
+def _current(name: str, updated: bool = True) -> str:
     """A plan's current value: one made again since the run (a contact logged, clientbook.replan), else the run's."""
-    return f"COALESCE(u_{name}.value, d.[{name}])"
+    return f"COALESCE(u_{name}.value, d.[{name}])" if updated else f"d.[{name}]"
 
 
-def _updates(names) -> str:
+def _updates(names, updated: bool = True) -> str:
+    if not updated:
+        return ""
     return "".join(f"\nLEFT JOIN plan_updates u_{name} ON u_{name}.customer_id = d.customer_id "
                    f"AND u_{name}.decision = '{name}'" for name in names)
+
+
+def _replanned(db) -> bool:
+    """Whether any plan was made again since the run: when none was (the morning after a run), the
+    lists read the run's plans alone, three lookups a customer fewer."""
+    return db.execute("SELECT 1 FROM plan_updates LIMIT 1").fetchone() is not None
 
 
 SCHEDULE_COLUMNS = ("intent", "cadence", "next_contact_on")  # what the schedule orders and repeats by
@@ -69,13 +77,14 @@ def plan_rows(db, staff_ids: list[str] | None, through: date) -> pd.DataFrame:
     if staff_ids is not None:
         owner = f" AND a.staff_id IN ({', '.join('?' * len(staff_ids))})"
         params += list(staff_ids)
+    updated = _replanned(db)
     sql = f"""
-SELECT a.staff_id, d.customer_id, {", ".join(f"{_current(name)} AS {name}" for name in SCHEDULE_COLUMNS)},
+SELECT a.staff_id, d.customer_id, {", ".join(f"{_current(name, updated)} AS {name}" for name in SCHEDULE_COLUMNS)},
        la.total_assets_minor AS assets_minor
 FROM assignments a
-JOIN decisions d ON d.customer_id = a.customer_id{_updates(SCHEDULE_COLUMNS)}
+JOIN decisions d ON d.customer_id = a.customer_id{_updates(SCHEDULE_COLUMNS, updated)}
 LEFT JOIN latest_assets la ON la.customer_id = a.customer_id
-WHERE a.ended_on IS NULL{owner} AND {_current("next_contact_on")} <= ?"""
+WHERE a.ended_on IS NULL{owner} AND {_current("next_contact_on", updated)} <= ?"""
     types = {"staff_id": "TEXT", "customer_id": "TEXT", **{name: "TEXT" for name in SCHEDULE_COLUMNS},
              "assets_minor": "INTEGER"}
     # Everyone's plans (a million) are read by the book's readers; one person's, here.
