@@ -30,7 +30,9 @@ its most), then, each repeat, on fresh copies of it:
                 week's maturities) when ``planning/agenda.py`` exists; the first (cold) call and
                 the median of the repetitions. When ``planning/today.py`` exists, the screen itself
                 too, driven by Textual's Pilot like bench/bench_tui.py (``clientbook tui --as``):
-                from the app's start to the day on screen, and F5 (read again and shown), with the
+                from the app's start to the day on screen, and F5 (read again and shown: to the
+                screen's first refresh after the day's rows are in, and until Pilot finds the app
+                idle, which it judges by the process's CPU time and so comes later), with the
                 worker's ``agenda`` and the screen's ``_show`` timed where they run.
 
 Both runs are fresh processes started as ``python -c`` wrappers of the ``clientbook`` command (the
@@ -245,6 +247,30 @@ def timed(name, function):
 today_module.agenda_module.agenda = timed("agenda", today_module.agenda_module.agenda)
 TodayScreen._show = timed("show", TodayScreen._show)
 
+# When the day is on screen: the first refresh of the screen after _show has put its rows in (what
+# a person sees), apart from Pilot's own wait for the process to fall idle, which comes after it.
+from textual.screen import Screen
+painted = {"shown": False, "at": None}
+_refresh = Screen._compositor_refresh
+_shown = TodayScreen._show
+
+
+def _show_then_paint(self, *args, **kwargs):
+    result = _shown(self, *args, **kwargs)
+    painted["shown"] = True
+    return result
+
+
+def _refresh_noting(self, *args, **kwargs):
+    result = _refresh(self, *args, **kwargs)
+    if painted["shown"] and painted["at"] is None:
+        painted["at"] = time.perf_counter()
+    return result
+
+
+TodayScreen._show = _show_then_paint
+Screen._compositor_refresh = _refresh_noting
+
 path, day, repeat = sys.argv[1], date.fromisoformat(sys.argv[2]), int(sys.argv[3])
 conn = sqlite3.connect(path)
 staff_id = conn.execute("SELECT staff_id FROM assignments WHERE ended_on IS NULL GROUP BY staff_id "
@@ -252,10 +278,10 @@ staff_id = conn.execute("SELECT staff_id FROM assignments WHERE ended_on IS NULL
 conn.close()
 
 
-async def until(pilot, condition, limit=120.0):
+async def until(pilot, condition, limit=120.0, step=0.002):
     started = time.perf_counter()
     while not condition():
-        await pilot.pause(0.002)
+        await pilot.pause(step)
         if time.perf_counter() - started > limit:
             raise SystemExit("timed out")
 
@@ -271,16 +297,20 @@ async def drive():
         found["first"] = time.perf_counter() - started
         screen = app.screen
         found["calls"] = len(screen.agenda.calls_on(day))
-        reloads = []
+        reloads, paints = [], []
         for _ in range(repeat):
             before = screen.agenda
+            painted.update(shown=False, at=None)
             started = time.perf_counter()
             await pilot.press("f5")
-            await until(pilot, lambda: screen.agenda is not before)
+            # Looked at every 20 ms: a tighter loop takes the interpreter from the worker it waits for.
+            await until(pilot, lambda: screen.agenda is not before, step=0.02)
             await pilot.pause()
             reloads.append(time.perf_counter() - started)
+            paints.append(painted["at"] - started)
         found["reload_median"] = statistics.median(reloads)
         found["reloads"] = reloads
+        found["painted_median"] = statistics.median(paints)
         idle = []
         for _ in range(10):
             started = time.perf_counter()
@@ -623,10 +653,12 @@ def main() -> None:
     if pilot is not None:
         print(f"  the Today screen itself (Textual's Pilot, 120x40, `clientbook tui --as {pilot['staff_id']}`): "
               f"from the app's start to the day on screen {pilot['first'] * 1000:.0f} ms; F5 (read again and shown) "
-              f"median {pilot['reload_median'] * 1000:.0f} ms of {len(pilot['reloads'])} (Pilot's own cost of a key "
-              f"press {pilot['pilot_key'] * 1000:.0f} ms; of the F5, agenda.agenda in the worker "
-              f"{pilot['agenda_median'] * 1000:.0f} ms, TodayScreen._show {pilot['show_median'] * 1000:.0f} ms); target < {TARGET_TODAY_MS:.0f} ms: "
-              f"{'met' if pilot['reload_median'] * 1000 < TARGET_TODAY_MS else 'NOT met'}; app peak "
+              f"to the day painted (the screen's first refresh after its rows are in) median "
+              f"{pilot['painted_median'] * 1000:.0f} ms of {len(pilot['reloads'])}; target < {TARGET_TODAY_MS:.0f} ms: "
+              f"{'met' if pilot['painted_median'] * 1000 < TARGET_TODAY_MS else 'NOT met'}; until Pilot finds the app "
+              f"idle {pilot['reload_median'] * 1000:.0f} ms (Pilot's own cost of a key press "
+              f"{pilot['pilot_key'] * 1000:.0f} ms; of the F5, agenda.agenda in the worker "
+              f"{pilot['agenda_median'] * 1000:.0f} ms, TodayScreen._show {pilot['show_median'] * 1000:.0f} ms); app peak "
               f"{pilot['peak']:,.0f} MiB")
     print(f"  (the same person's {args.days} days: median {today['month_median'] * 1000:.0f} ms; the process's "
           f"start, imports and policy {today['startup']:.2f} s, peak {today_peak:,.0f} MiB)")
