@@ -477,3 +477,17 @@ def test_a_book_opened_twice_migrates_once(tmp_path):
     assert names.count("m009_current_needs") == 1 and names.count("m010_life_stage_facts") == 1
     with sqlite3.connect(tmp_path / "book.db") as connection:
         assert connection.execute("SELECT COUNT(*) FROM needs").fetchone() == (0,)
+
+
+def test_a_categorical_is_compared_with_the_stored_text_by_its_codes():
+    """A run's rules and params come as categoricals; the stored needs hold text. They are compared
+    by code (the stored text looked up among the categories), missing equal to missing, a text the
+    categories lack different, whatever the chunks."""
+    import pyarrow as pa
+    from clientbook.needs import _differs
+
+    run = pa.chunked_array([pa.array(["a", "b"]).dictionary_encode(), pa.array([None, "c", "a"]).dictionary_encode()])
+    stored = pa.array(["a", "c", None, None, "z"], pa.large_string())
+    assert _differs(run, stored).tolist() == [False, True, False, True, True]
+    assert _differs(pa.array(["x", None], pa.string()), pa.array(["x", None], pa.large_string())).tolist() == [
+        False, False]
