@@ -119,7 +119,7 @@ class Book:
         if self._frames_allowed is not None and name not in self._frames_allowed:
             raise PluginError("plugins.undeclared_read", plugin=self._plugin, what=name)
         root = self._root
-        if name in root._released and self._parent is not None:  # the core itself reads it again
+        if name in root._released and self._parent is not None:  # a plugin's view (the core may read it again)
             raise PluginError("plugins.released_read", plugin=self._plugin or "clientbook", what=name)
         declared = self._frame_columns.get(name) if self._parent is not None else None
         if declared is None and root._frame_columns.get(name) is not None and name in root._cache:
@@ -234,7 +234,8 @@ class Book:
 
     def release(self, frames) -> None:
         """Let these frames go: the run's later hooks do not read them (``Reads.read_until``).
-        Reading one afterwards is a PluginError, not a second read of the book."""
+        A plugin reading one afterwards gets a PluginError, not a second read of the book; the
+        core itself reads it again if it needs it."""
         root = self._root
         for name in frames:
             root._cache.pop(name, None)

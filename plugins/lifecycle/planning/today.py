@@ -60,18 +60,6 @@ def customer_label(row: dict) -> str:
     return f"{row['customer_id']} {row['name'] or ''}".strip()
 
 
-def _reset(table: DataTable, columns: list[tuple[str, str]]) -> None:
-    """Empty ``table`` for new rows under ``columns`` (key, heading): the columns it has are kept
-    when they are the same (a reload in the same language), which spares the table measuring and
-    laying itself out again from nothing."""
-    if [(str(key.value), str(column.label)) for key, column in table.columns.items()] == columns:
-        table.clear()
-        return
-    table.clear(columns=True)
-    for key, heading in columns:
-        table.add_column(heading, key=key)
-
-
 class AgendaTable(DataTable):
     """The calls, or the maturities: a row each; Enter (in the footer, in the current language)
     opens the customer. The core translates its own keys only: this one is rendered when the
@@ -240,7 +228,9 @@ class TodayScreen(Screen):
         days = agenda.days if self.week else [agenda.today]
         self.query_one("#today-summary", Static).update(self._summary(agenda))
         table = self.query_one("#today-calls", DataTable)
-        _reset(table, [(name, t(f"lifecycle.calls.col.{name}")) for name in CALL_COLUMNS])
+        table.clear(columns=True)
+        for name in CALL_COLUMNS:
+            table.add_column(t(f"lifecycle.calls.col.{name}"), key=name)
         self.rows = {}
         for day in days:  # the rows of one person's day or week: a few dozen
             calls = agenda.calls_on(day)
@@ -320,8 +310,7 @@ class TodayScreen(Screen):
         first, last = agenda.today.isoformat(), agenda.end.isoformat()
         title = self.query_one("#today-maturities-title", Label)
         table = self.query_one("#today-maturities", DataTable)
-        _reset(table, [("on", t("lifecycle.calls.col.on")), ("customer", t("lifecycle.calls.col.customer")),
-                       ("what", t("lifecycle.tui.today.maturity_what"))])
+        table.clear(columns=True)
         if not agenda.maturities:
             title.update(t("lifecycle.tui.today.no_maturities", first=first, last=last))
             table.display = False
@@ -332,6 +321,9 @@ class TodayScreen(Screen):
                      + (t("lifecycle.tui.today.maturities_more", shown=f"{len(agenda.maturities):,}",
                           staff_id=agenda.staff_id) if more > 0 else ""))
         table.display = True
+        table.add_column(t("lifecycle.calls.col.on"), key="on")
+        table.add_column(t("lifecycle.calls.col.customer"), key="customer")
+        table.add_column(t("lifecycle.tui.today.maturity_what"), key="what")
         for item in agenda.maturities:  # the soonest of the week (agenda.MATURITIES_SHOWN)
             table.add_row(item["on"], customer_label(item), item["what"], key=f"maturity|{item['customer_id']}")
 
