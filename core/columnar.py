@@ -213,7 +213,7 @@ class PendingReads:
     def tables(self) -> list[pa.Table]:
         """Each query's rows as an Arrow table (large strings, int64, float64), in order; a
         query's categories come as text too."""
-        return self._collect(_decoded, lambda query: _arrow(_sqlite_frame(self._db, query), query))
+        return self._collect(decoded, lambda query: _arrow(_sqlite_frame(self._db, query), query))
 
     def frames(self) -> list[pd.DataFrame]:
         """Each query's rows as a frame with nullable pandas dtypes (``Int64``, ``Float64``,
@@ -230,8 +230,8 @@ class PendingReads:
         return results
 
 
-def _decoded(table: pa.Table) -> pa.Table:
-    """A child's table with its categories as text again."""
+def decoded(table: pa.Table) -> pa.Table:
+    """A table with its categories (dictionary columns) as text again: a child's read, what a run writes."""
     return pa.table({name: column.cast(pa.large_string()) if pa.types.is_dictionary(column.type) else column
                      for name, column in zip(table.column_names, table.columns)})
 

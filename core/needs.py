@@ -34,7 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pandas.api.types import union_categoricals
 
-from .columnar import PendingReads, begin_reads, in_parts
+from .columnar import PendingReads, begin_reads, decoded, in_parts
 from .errors import BadInput
 from .i18n import LANGUAGES, catalog, t
 from .reasons import because
@@ -144,12 +144,6 @@ def _codes(*columns) -> tuple[list[np.ndarray], int]:
             for column in columns], len(names)
 
 
-def _decoded(table: pa.Table) -> pa.Table:
-    """A table to write: categoricals as text."""
-    return pa.table({name: _text(column) if pa.types.is_dictionary(column.type) else column
-                     for name, column in zip(table.column_names, table.columns)})
-
-
 def _differs(new, old) -> np.ndarray:
     """Row by row, whether two text (or number) columns hold different values, missing equal to missing.
 
@@ -203,9 +197,9 @@ def diff(needs: pd.DataFrame, positions: np.ndarray, book_ids: pa.Array, stored:
         altered |= _differs(new[name] if everyone_found else new[name].take(rows),
                             old[name] if same_order else old[name].take(matched))
     changed_rows = rows.filter(pa.array(altered))
-    changed = _decoded(pa.table({"stored_row": old["stored_row"].take(matched.filter(pa.array(altered))),
+    changed = decoded(pa.table({"stored_row": old["stored_row"].take(matched.filter(pa.array(altered))),
                                  **{name: new[name].take(changed_rows) for name in ("score", *_EVIDENCE)}}))
-    started = _decoded(new if not found.any() else new.filter(pa.array(~found)))  # a first run's: all of them
+    started = decoded(new if not found.any() else new.filter(pa.array(~found)))  # a first run's: all of them
     ended = pa.table({"stored_row": old["stored_row"].filter(pa.array(~kept))})
     counts = {"flagged": new.num_rows, "started": started.num_rows, "changed": changed.num_rows,
               "ended": ended.num_rows}
