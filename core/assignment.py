@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import changes, columnar, summaries
+from . import changes, columnar, owner_plans, summaries
 from .columnar import PendingReads, begin_reads, in_parts, query_frame, query_table
 from .decisions import SQL_TYPES, decision_columns
 from .decisions import current as current_decisions
@@ -207,8 +207,10 @@ def assign_unassigned(db, policy, manager, as_of: date, actor: str, dry_run: boo
         new = new_assignments(assigned)
         with staged(db, new) as attach, writing(db, actor, f"assign as of {as_of.isoformat()}"):
             # The summary first: it reads the book's assets while the staging file is being written.
+            plans_current = owner_plans.is_current(db)
             summaries.move(db, assigned["customer_id"], None, assigned["staff_id"], decided=classification)
             insert_assignments(db, new, attach(), as_of, actor, run_id)
+            owner_plans.rewrite(db, assigned["customer_id"], was_current=plans_current)
     left = unassigned["customer_id"][~member(unassigned["customer_id"], pd.Index(assigned["customer_id"]))]
     return Assignment(assigned.reset_index(drop=True), len(unassigned), unclassified, run_id, plugin, dry_run,
                       left.sort_values().head(SHOWN_LEFT).tolist())
@@ -218,11 +220,17 @@ def start_assignments(db, frame: pd.DataFrame, as_of: date, actor: str, run_id: 
                       summarise: bool = True, old_owners: pd.Series | list | None = None) -> None:
     """New open assignments (``MOVE_COLUMNS``), inside the caller's transaction, written row by row.
 
-    ``summarise``: move the customers in the book summary too (from ``old_owners``, or from
-    no owner); a run writes its own summary instead."""
+    ``old_owners`` (lined up with ``frame``; None for a customer without one): the customers move,
+    and their open assignments end on ``as_of`` first. ``summarise``: move the customers in the
+    book summary and the owners' plans too (from ``old_owners``, or from no owner); a run writes
+    its own instead."""
+    plans_current = summarise and owner_plans.is_current(db)  # before this change moves the counters
+    if old_owners is not None:
+        _end(db, frame["customer_id"], as_of)
     insert_assignments(db, new_assignments(frame), None, as_of, actor, run_id)
     if summarise:
         summaries.move(db, frame["customer_id"], old_owners, frame["staff_id"])
+        owner_plans.rewrite(db, frame["customer_id"], old_owners, was_current=plans_current)
 
 
 def new_assignments(frame: pd.DataFrame) -> dict[str, pa.Table]:
@@ -326,10 +334,13 @@ def hand_over(db, owners: pd.DataFrame, new: dict[str, pa.Table], source: str | 
     a customer without an owner), ``new`` the same as :func:`new_assignments` (staged by the caller
     through :func:`staged`, in ``source``, when large). Each customer's open assignment ends on the
     day the new one starts, as a transfer's does; each change of owner is in the audit trail; and,
-    with ``summarise``, the book summary follows."""
+    with ``summarise``, the book summary and the owners' plans follow."""
+    plans_current = summarise and owner_plans.is_current(db)
     if summarise:
         summaries.move(db, owners["customer_id"], owners["old_staff_id"], owners["staff_id"])
     insert_assignments(db, new, source, None, actor, None, replacing=True)
+    if summarise:
+        owner_plans.rewrite(db, owners["customer_id"], owners["old_staff_id"], was_current=plans_current)
 
 
 def _audit_hand_over(db, schema: str) -> None:
@@ -423,7 +434,6 @@ def rebalance(db, policy, manager, as_of: date, actor: str, dry_run: bool = Fals
     if not len(moves):
         return result
     with writing(db, actor, f"rebalance as of {as_of.isoformat()}"):
-        _end(db, moves["customer_id"], as_of)
         start_assignments(db, moves[MOVE_COLUMNS], as_of, actor, run_id, old_owners=moves["from_staff_id"])
     result.written = True
     return result
@@ -527,8 +537,6 @@ def transfer(db, policy, manager, customer_id: str, staff_id: str, reason: str |
         facts["problems"] = problems
     text = json.dumps(facts, ensure_ascii=False, sort_keys=True)
     with writing(db, actor, f"transfer {customer_id} to {staff_id}"):
-        if old is not None:
-            _end(db, [customer_id], as_of)
         start_assignments(db, pd.DataFrame([{"customer_id": customer_id, "staff_id": staff_id, "rule": rule,
                                              "reason_rule": reason_rule, "reason_facts": text}]),
                           as_of, actor, None, old_owners=[old])

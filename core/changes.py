@@ -20,11 +20,11 @@ from datetime import date
 
 # The run's own records and what the core derives from watched tables: a change to one of them
 # is never news to a run. (``latest_assets`` follows ``balances``, ``latest_contacts`` ``contacts``,
-# the search index ``customers``.)
+# the search index ``customers``, ``owner_plans`` the run's decisions, owners, assets and plans.)
 UNWATCHED = frozenset({
     "book_changes", "runs", "decisions", "decision_history", "decision_rules", "run_migrations",
     "run_arrivals", "book_summary", "needs", "audit_log", "audit_context", "latest_assets",
-    "latest_contacts", "_sqlite_migrations",
+    "latest_contacts", "owner_plans", "read_models", "_sqlite_migrations",
 })
 VERBS = ("insert", "update", "delete")
 TRIGGER_SUFFIX = "_changed_"  # {table}_changed_{verb}

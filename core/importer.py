@@ -30,7 +30,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import assignment, changes, sales, schema, summaries
+from . import assignment, changes, owner_plans, sales, schema, summaries
 from .columnar import query_table, table_rows
 from .errors import BadInput
 from .explain import render
@@ -1077,6 +1077,7 @@ def import_source(db, policy, kind_name: str, source: SourceTable, mapping: Kind
             sales.store_moves(db, moves, followups, actor, label)
         if kind.name in SUMMARISED_KINDS and (inserted or updated) and not dry_run:
             summaries.refresh(db)  # new customers, new assets: the screens' figures follow
+            owner_plans.rebuild(db)  # and each person's call list
         accepted = owners.accepted if owners is not None else None
         if dry_run:
             raise _DryRun(ImportResult(kind.name, source.path, len(frame), inserted, updated, unchanged,

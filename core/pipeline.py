@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import __version__, changes, columnar, decisions, memory, summaries
+from . import __version__, changes, columnar, decisions, memory, owner_plans, summaries
 from . import needs as needs_store
 from .assignment import MOVE_COLUMNS, check_assignments, start_assignments, waiting_for_owner
 from .decisions import ensure_decision_columns
@@ -582,20 +582,29 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run", force: 
         for name in delta.columns:
             if name not in state:  # a column stored before, no plugin's now: its decisions end
                 state[name] = pa.nulls(len(book_ids), pa.large_string())
-        rows = delta.rows.num_rows + delta.history.num_rows + need_changes.rows
-        to_stage = {**decisions.staged_tables(delta), **needs_store.staged_tables(need_changes)}
+        # Each owner's customers with their plans, as the call lists read them (clientbook.owner_plans).
+        planning = [name for name in owner_plans.planning_names(owned) if name in state]
+        plans_by_owner = owner_plans.from_state(book_ids, state, planning) if planning else None
+        rows = (delta.rows.num_rows + delta.history.num_rows + need_changes.rows
+                + (plans_by_owner.num_rows if plans_by_owner is not None else 0))
+        to_stage = {**decisions.staged_tables(delta), **needs_store.staged_tables(need_changes),
+                    **({"staged_owner_plans": plans_by_owner} if plans_by_owner is not None else {})}
         with tempfile.TemporaryDirectory(prefix="clientbook-run-") as folder, (
                 (columnar.stage(folder, to_stage, columnar.write_parts(rows))
                  if rows >= columnar.CHILD_WRITE_ROWS else None) or contextlib.nullcontext()) as staging:
             # The summary the screens read after this run, computed while the children stage the decisions.
             summary = summaries.summary_rows(pa.table(state), delta.columns)
             staged = staging.paths() if staging else None
+            if staged and plans_by_owner is not None:  # in the staging files: copied from there, not kept here
+                plans_by_owner = plans_by_owner.slice(0, 0)
+                del to_stage
             stages = [f"stage_{number}" for number in range(len(staged or []))]
             for path, schema in zip(staged or [], stages):
                 db.execute(f"ATTACH DATABASE ? AS {schema}", [path])
             try:
                 with writing(db, actor, f"run as of {as_of.isoformat()}"):
                     decisions.check_unchanged_since(db, previous_run)
+                    owners_as_read = owner_plans.unchanged_since(db, seen)
                     bytes_before = _book_bytes(db)
                     ensure_decision_columns(db, owned)
                     run_id = db["runs"].insert(
@@ -619,6 +628,10 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run", force: 
                     db.execute("DELETE FROM plan_updates WHERE made_at <= ?", [started_at])
                     if len(assignments):
                         start_assignments(db, assignments, as_of, actor, run_id, summarise=False)
+                    if plans_by_owner is not None:  # after the run's last change of owners and plans
+                        owner_plans.store(db, plans_by_owner, planning, stages, run_id, owners_as_read)
+                    else:  # no plugin plans now: no call lists from what an earlier run planned
+                        owner_plans.drop(db)
                     counts["decisions"] = delta.counts
                     seconds = time.perf_counter() - started
                     db.execute(

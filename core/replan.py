@@ -14,7 +14,7 @@ from datetime import date
 
 import pandas as pd
 
-from . import decisions, summaries
+from . import decisions, owner_plans, summaries
 from .errors import BadInput
 from .frames import arrow_ids, read_book
 from .needs import PLAN_COLUMNS
@@ -109,10 +109,12 @@ def replan(db, policy, manager, customer_ids: list[str], as_of: date, actor: str
                              None if pd.isna(facts) else str(facts), as_of.isoformat(), made_at, actor))
     changes = _summary_changes(db, rows)
     with writing(db, actor, source):
+        plans_current = owner_plans.is_current(db)
         summaries.revalue(db, changes)
         if new_rules:
             db.conn.executemany("INSERT INTO decision_rules (rule_id, rule, params) VALUES (?, ?, ?)", new_rules)
         db.conn.executemany("INSERT OR REPLACE INTO plan_updates (customer_id, decision, value, rule_id, facts, as_of, "
                             "made_at, made_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        owner_plans.rewrite(db, sorted({row[0] for row in rows}), was_current=plans_current)
     return len(found)
 

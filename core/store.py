@@ -558,6 +558,13 @@ CREATE TABLE plan_updates (
 """)
 
 
+@core_migrations()
+def m013_read_models(db: Database) -> None:
+    """Stamps of the tables kept for the readers from other tables (clientbook.owner_plans): the
+    latest run and the change counters of what each follows, as its last writer left them."""
+    db.execute("CREATE TABLE read_models (name TEXT PRIMARY KEY, stamp TEXT NOT NULL)")
+
+
 @contextmanager
 def latest_assets_paused(db: Database) -> Iterator[None]:
     """Drop the latest-assets triggers for a large write to ``balances``, then put them back and

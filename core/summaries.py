@@ -55,7 +55,7 @@ def compute(db) -> list[tuple]:
     """The summary computed from the book itself, in SQL."""
     rows = []
     for name in [BOOK, *decision_columns(db)]:
-        value = "NULL" if name == BOOK else _current(db, name)  # values kept as text, as a run writes them
+        value = "NULL" if name == BOOK else current_value(db, name)  # values kept as text, as a run writes them
         rows.extend(tuple(row) for row in db.execute(f"""
             SELECT ?, {value}, o.staff_id, COUNT(*), COALESCE(SUM({_LATEST_ASSETS}), 0)
             FROM customers c
@@ -138,7 +138,7 @@ def _grouped_in_sql(db, columns, moved: pa.Table) -> list[tuple]:
     db.execute("CREATE TEMP TABLE moved_customers (customer_id TEXT PRIMARY KEY, old TEXT, new TEXT)")
     db.conn.executemany("INSERT INTO temp.moved_customers VALUES (?, ?, ?)",
                         zip(*(moved[name].to_pylist() for name in ("customer_id", "old", "new"))))
-    values = "".join(f", {_current(db, name)}" for name in columns)
+    values = "".join(f", {current_value(db, name)}" for name in columns)
     grouped = db.execute(f"""
         SELECT m.old, m.new{values}, COUNT(*), COALESCE(SUM({_LATEST_ASSETS}), 0)
         FROM temp.moved_customers m
@@ -176,7 +176,7 @@ def _grouped_in_bulk(db, columns, moved: pa.Table, decided: pd.DataFrame | None)
     return list(zip(*(grouped[name].to_pylist() for name in [*keys, "assets_count", "assets_sum"])))
 
 
-def _current(db, name: str) -> str:
+def current_value(db, name: str) -> str:
     """A decision's current value as text, for customers ``d`` of ``decisions``: the run's, or a
     plan made again since (``plan_updates``, a handful of rows; looked up only when there are any)."""
     value = f"CAST(d.[{name}] AS TEXT)"

@@ -12,7 +12,7 @@ from datetime import date
 import pandas as pd
 import pytest
 from books import AS_OF, build_small_book, current_reasons
-from clientbook import assignment, decisions, hookimpl, i18n, pipeline, summaries
+from clientbook import assignment, decisions, hookimpl, i18n, owner_plans, pipeline, summaries
 from clientbook.declarations import OutputColumn
 from clientbook.errors import PluginError
 from clientbook.explain import render
@@ -314,6 +314,8 @@ def test_a_book_made_by_the_previous_version_is_migrated_keeping_its_history(tmp
     assert summary.counts["decisions"]["tier"]["changed"] > 0
     tier = decisions.current(db, some[1], ["tier"])["tier"]
     assert tier["rule"].startswith("retail_tiering.tier.")
+    assert owner_plans.is_current(db) and owner_plans.compute(db) == [  # and the call lists' read model is made
+        tuple(row) for row in db.execute("SELECT * FROM owner_plans ORDER BY 1, 2")]
     shown = run_cli("--db", str(path), "show", some[1], check_code=0).stdout
     assert "threshold of" in shown
 

@@ -18,7 +18,7 @@ def test_migrations_on_an_empty_book(tmp_path):
     db = open_book(tmp_path / "new.db", create=True)
     assert {"staff", "customers", "holdings", "balances", "transactions", "assignments", "runs", "needs", "decisions",
             "decision_rules", "decision_history", "book_summary",
-            "opportunities", "stage_changes", "followups", "audit_log", "customers_fts", "plan_updates"} \
+            "opportunities", "stage_changes", "followups", "audit_log", "customers_fts", "plan_updates", "read_models"} \
         <= set(db.table_names())
     assert "intent" in db["contacts"].columns_dict
     assert {"current_owners", "latest_balances", "latest_run", "latest_results", "staff_books"} <= set(db.view_names())
@@ -28,7 +28,7 @@ def test_migrations_on_an_empty_book(tmp_path):
                                                              "m006_extra_for_every_kind", "m007_change_counters",
                                                              "m008_latest_contacts", "m009_current_needs",
                                                              "m010_life_stage_facts", "m011_contact_intent",
-                                                             "m012_plan_updates"]
+                                                             "m012_plan_updates", "m013_read_models"]
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
 
@@ -37,7 +37,7 @@ def test_migrations_on_an_existing_book_keep_its_data(tmp_path):
     build_small_book(tmp_path / "book.db")
     again = open_book(tmp_path / "book.db")
     assert again["customers"].count == 10
-    assert again["_sqlite_migrations"].count_where("migration_set = 'clientbook'") == 12
+    assert again["_sqlite_migrations"].count_where("migration_set = 'clientbook'") == 13
 
 
 def test_a_missing_book_is_not_created_by_accident(tmp_path):

@@ -5,8 +5,10 @@ as many as their post's daily capacity (``[lifecycle.planning.calls]``), in prio
 likeliest to succeed first (the intent grade's likelihood), then the most valuable (assets), then
 the longest overdue. What does not fit rolls to the next working day and says since when it
 waits. A call made is planned again by its cadence, so a daily or weekly customer comes back
-within the span. The plans are read for the people asked for only (an index on the owner):
-one person's month is a few thousand rows, whatever the size of the book.
+within the span. The plans are read for the people asked for only, from the core's copy of each
+owner's plans (:mod:`clientbook.owner_plans`, one range of a narrow table a person) while it holds
+the book as it is, else from the decisions (an index on the owner): one person's month is a few
+thousand rows, whatever the size of the book.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
+from clientbook import owner_plans
 from clientbook.columnar import query_frame, table_rows
 from clientbook.errors import BadInput
 
@@ -73,10 +76,19 @@ def plan_rows(db, staff_ids: list[str] | None, through: date) -> pd.DataFrame:
     missing = [name for name in PLAN_COLUMNS if name not in db["decisions"].columns_dict]
     if missing:
         raise BadInput("lifecycle.calls.no_plan")
+    types = {"staff_id": "TEXT", "customer_id": "TEXT", **{name: "TEXT" for name in SCHEDULE_COLUMNS},
+             "assets_minor": "INTEGER"}
     owner, params = "", []
     if staff_ids is not None:
         owner = f" AND a.staff_id IN ({', '.join('?' * len(staff_ids))})"
         params += list(staff_ids)
+    if owner_plans.is_current(db, SCHEDULE_COLUMNS):
+        # The core's copy of each owner's plans (one range of a narrow table a person), while it
+        # holds the book as it is; else the same rows from the decisions themselves, below.
+        sql = (f"SELECT staff_id, customer_id, {', '.join(SCHEDULE_COLUMNS)}, assets_minor FROM {owner_plans.TABLE} a "
+               f"WHERE next_contact_on <= ?{owner}")
+        rows = table_rows(db, "decisions") if staff_ids is None else 0  # (about as many: it has no rowid)
+        return query_frame(db, sql, types, [through.isoformat(), *params], rows=rows)
     updated = _replanned(db)
     sql = f"""
 SELECT a.staff_id, d.customer_id, {", ".join(f"{_current(name, updated)} AS {name}" for name in SCHEDULE_COLUMNS)},
@@ -85,8 +97,6 @@ FROM assignments a
 JOIN decisions d ON d.customer_id = a.customer_id{_updates(SCHEDULE_COLUMNS, updated)}
 LEFT JOIN latest_assets la ON la.customer_id = a.customer_id
 WHERE a.ended_on IS NULL{owner} AND {_current("next_contact_on", updated)} <= ?"""
-    types = {"staff_id": "TEXT", "customer_id": "TEXT", **{name: "TEXT" for name in SCHEDULE_COLUMNS},
-             "assets_minor": "INTEGER"}
     # Everyone's plans (a million) are read by the book's readers; one person's, here.
     rows = table_rows(db, "decisions") if staff_ids is None else 0
     return query_frame(db, sql, types, [*params, through.isoformat()], rows=rows)
