@@ -18,6 +18,9 @@ LANGUAGES = ("en", "zh-Hans", "zh-Hant")
 DEFAULT_LANGUAGE = "en"
 
 _catalogs: dict[str, dict[str, str]] = {language: {} for language in LANGUAGES}
+# messages_under's answers, by (prefix, language): a screen asks for the same few labels per row
+# shown, and each answer is a pass over the whole catalog. Emptied when a catalog grows.
+_under: dict[tuple[str, str], dict[str, str]] = {}
 _loaded_packages: set[str] = set()
 _current = DEFAULT_LANGUAGE
 
@@ -42,6 +45,7 @@ def add_catalog_package(package: str) -> None:
         folder = resources.files(package)
     except ModuleNotFoundError:
         return
+    _under.clear()
     for language in LANGUAGES:
         for path in catalog_files(folder, language):
             _catalogs[language].update(_flatten(tomllib.loads(path.read_text(encoding="utf-8"))))
@@ -67,11 +71,15 @@ def _ensure_core() -> None:
 
 def messages_under(prefix: str, language: str) -> dict[str, str]:
     """The messages whose keys are ``prefix`` + one more part, keyed by that part, in
-    ``language`` (English where a translation is missing), in the English catalog's order."""
+    ``language`` (English where a translation is missing), in the English catalog's order. The
+    answer is shared: a copy to change."""
     _ensure_core()
-    english, chosen = _catalogs[DEFAULT_LANGUAGE], _catalogs[language]
-    return {key[len(prefix):]: chosen.get(key, text) for key, text in english.items()
-            if key.startswith(prefix) and "." not in key[len(prefix):]}
+    found = _under.get((prefix, language))
+    if found is None:
+        english, chosen = _catalogs[DEFAULT_LANGUAGE], _catalogs[language]
+        found = _under[(prefix, language)] = {key[len(prefix):]: chosen.get(key, text) for key, text in english.items()
+                                              if key.startswith(prefix) and "." not in key[len(prefix):]}
+    return found
 
 
 # Chinese by script subtag, else by region: where each script is the one in use.
