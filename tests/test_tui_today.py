@@ -140,6 +140,25 @@ async def test_without_a_home_screen_as_opens_the_persons_book(book, tmp_path):
         assert isinstance(app.screen, BookScreen) and app.screen.view.owner == STAFF
 
 
+async def test_reading_the_same_day_again_keeps_it_on_screen_and_says_so_in_the_header(book):
+    app = make_app(book, staff_id=STAFF)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle_screen(pilot)
+        screen = app.screen
+        summary = str(screen.query_one("#today-summary").render())
+        calls_shown = shown_calls(screen)
+        assert summary.startswith("Today, Fri") and calls_shown
+        label = screen.sub_title
+        assert STAFF in label and "Loading" not in label
+        # The worker's answer is handled on this loop, which the test holds: what shows meanwhile.
+        screen.action_reload()
+        assert str(screen.query_one("#today-summary").render()) == summary
+        assert shown_calls(screen) == calls_shown
+        assert screen.sub_title == f"{label} · Loading…"
+        await settle_screen(pilot)
+        assert screen.sub_title == label and str(screen.query_one("#today-summary").render()) == summary
+
+
 async def test_the_week_view_lists_each_working_days_calls(book):
     days = working_days(5)
     assert days[0] == TODAY and len(days) == 5

@@ -168,9 +168,14 @@ class TodayScreen(Screen):
     def action_reload(self) -> None:
         if self.staff_id is None:
             return
-        # Said on the summary line, not with a loading table: that one would refuse the focus (and the
-        # footer its keys) until the day is shown.
-        self.query_one("#today-summary", Static).update(t("tui.loading"))
+        # Not with a loading table: that one would refuse the focus (and the footer its keys) until the
+        # day is shown. The same person's day read again stays on screen meanwhile, the loading said in
+        # the header (swapping the summary lines for one would move every line below, twice); a first
+        # day, or another person's, has nothing to keep and says it on the summary line.
+        if self.agenda is not None and self.agenda.staff_id == self.staff_id:
+            self.sub_title = f"{self._staff_label()} · {t('tui.loading')}"
+        else:
+            self.query_one("#today-summary", Static).update(t("tui.loading"))
         self.load(self.staff_id)
 
     def refresh_book(self) -> None:
@@ -198,15 +203,18 @@ class TodayScreen(Screen):
             return  # someone else's day, asked for before the current one
         table = self.query_one("#today-calls", DataTable)
         self.agenda = message.agenda
-        name = next((member["name"] for member in self.app.staff_directory() if member["staff_id"] == self.staff_id),
-                    "")
-        self.sub_title = t("labels.staff", staff_id=self.staff_id, name=name or "")
+        self.sub_title = self._staff_label()
         if message.agenda is None:
             self.rows = {}
             table.clear(columns=True)
             self.query_one("#today-summary", Static).update(message.error)
             return
         self._show()
+
+    def _staff_label(self) -> str:
+        name = next((member["name"] for member in self.app.staff_directory() if member["staff_id"] == self.staff_id),
+                    "")
+        return t("labels.staff", staff_id=self.staff_id, name=name or "")
 
     # -- showing the day --------------------------------------------------------------------------
 
