@@ -111,6 +111,34 @@ class Reads:
         return RUN_HOOKS.index(hook) <= RUN_HOOKS.index(last)
 
 
+@dataclass(frozen=True)
+class OwnerPlansIndex:
+    """An index on ``owner_plans`` (each owner's customers with their current plans, the rows a
+    person's screens read): the order in which the plugin's readers walk one person's plans, so
+    that they read the few rows they show rather than all of the person's thousands.
+
+    ``name``: the index is ``owner_plans_<name>``. ``columns``: in order, each ``staff_id``,
+    ``customer_id``, ``assets_minor`` or a planning column the plugins own, optionally followed by
+    `` DESC``. ``assets_minor`` is indexed as its value or 0 (unknown assets count as none), so a
+    reader orders by ``COALESCE(assets_minor, 0)``. The core builds the indexes after a run writes
+    the table; a book whose table has not been written since has none of them (read without).
+    """
+
+    name: str
+    columns: tuple[str, ...]
+
+    def sql_columns(self, known: list[str]) -> list[str] | None:
+        """The index's terms in SQL, or None when a column is not one of ``known``."""
+        terms = []
+        for column in self.columns:
+            name, _, order = column.partition(" ")
+            if name not in known or order not in ("", "DESC") or not _IDENTIFIER.match(name):
+                return None
+            term = "COALESCE(assets_minor, 0)" if name == "assets_minor" else f"[{name}]"
+            terms.append(f"{term} {order}".strip())
+        return terms
+
+
 # The hooks a run calls with the book, in the order it calls them.
 RUN_HOOKS = ("clientbook_classify", "clientbook_assign", "clientbook_screen_needs", "clientbook_plan")
 

@@ -29,8 +29,8 @@ if TYPE_CHECKING:  # keep plugin imports light: no pandas or sqlite-utils at imp
     import pandas as pd
     from sqlite_utils import Migrations
 
-    from .declarations import (CliCommand, EligiblePosts, OutputColumn, Panel, PolicyTable, Reads, RebalancePlan, Refusal,
-                               SalesPipeline, TuiScreen)
+    from .declarations import (CliCommand, EligiblePosts, OutputColumn, OwnerPlansIndex, Panel, PolicyTable, Reads,
+                               RebalancePlan, Refusal, SalesPipeline, TuiScreen)
     from .frames import Book
     from .policy import Policy
 
@@ -71,6 +71,18 @@ def clientbook_reads(policy: Policy) -> Reads | None:
     use (slower on a big book).
 
     :returns: a :class:`~clientbook.declarations.Reads`.
+    """
+
+
+@hookspec
+def clientbook_owner_plans_indexes() -> list[OwnerPlansIndex] | None:
+    """Declare indexes on ``owner_plans`` (each owner's current plans) that the plugin's readers
+    walk, so that a screen reads the few rows of a person's plans it shows.
+
+    A run builds them after it writes the table. An index naming a column the table does not
+    have, or two plugins declaring one name, is a PluginError naming the plugin.
+
+    :returns: a list of :class:`~clientbook.declarations.OwnerPlansIndex`.
     """
 
 

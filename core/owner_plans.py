@@ -39,6 +39,7 @@ TABLE = "owner_plans"
 # What its rows are made of, besides the decisions a run writes (and the latest run, in the stamp).
 FOLLOWS = ("assignments", "balances", "plan_updates")
 REWRITE_MOST = 50_000  # from this many customers changed, the table is written again whole
+KEEPS = ["staff_id", "customer_id", "assets_minor"]  # its columns besides the planning columns
 
 
 def planning_names(owned: dict) -> list[str]:
@@ -50,7 +51,7 @@ def columns(db) -> list[str]:
     """The planning columns the table holds (none when there is no table)."""
     if not db[TABLE].exists():
         return []
-    return [name for name in db[TABLE].columns_dict if name not in ("staff_id", "customer_id", "assets_minor")]
+    return [name for name in db[TABLE].columns_dict if name not in KEEPS]
 
 
 # --- the run ---------------------------------------------------------------------------------------
@@ -72,10 +73,12 @@ def from_state(customer_ids: pa.Array, state: dict[str, pa.Array], names: list[s
     return table.take(pc.sort_indices(table, [("staff_id", "ascending"), ("customer_id", "ascending")]))
 
 
-def store(db, rows: pa.Table, names: list[str], stages: list[str] | None, run_id: int, current: bool) -> None:
+def store(db, rows: pa.Table, names: list[str], stages: list[str] | None, run_id: int, current: bool,
+          indexes: list = ()) -> None:
     """Write the table whole from a run's :func:`from_state` rows (inside the run's transaction,
     after its last change of owners and plans), copied from the staging files' ``staged_owner_plans``
-    when the run staged its writes (``stages``), else row by row. ``current``: the owners, assets
+    when the run staged its writes (``stages``), else row by row, then build the plugins' ``indexes``
+    (:class:`~clientbook.declarations.OwnerPlansIndex`, checked). ``current``: the owners, assets
     and plans the run read are still the book's (nothing changed them while it worked); if not, the
     table is left unstamped and the readers go to the book until a writer makes it again."""
     _create(db, names)
@@ -90,6 +93,9 @@ def store(db, rows: pa.Table, names: list[str], stages: list[str] | None, run_id
     replanned = [customer_id for (customer_id,) in db.execute("SELECT DISTINCT customer_id FROM plan_updates")]
     if replanned:
         rewrite(db, replanned, was_current=True, stamped=False)
+    for index in indexes:  # after the rows are in: one sort each, not a million inserts into it
+        db.execute(f"CREATE INDEX [{TABLE}_{index.name}] ON [{TABLE}] "
+                   f"({', '.join(index.sql_columns(KEEPS + names))})")
     if current:
         stamp(db, run_id)
     else:
@@ -164,6 +170,12 @@ def stamp(db, run_id: int | None = None) -> None:
 
 
 # --- reading -----------------------------------------------------------------------------------------
+
+
+def has_index(db, name: str) -> bool:
+    """Whether the table has the plugins' index ``name`` (built by the last run that wrote it)."""
+    return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ? AND tbl_name = ?",
+                      [f"{TABLE}_{name}", TABLE]).fetchone() is not None
 
 
 def is_current(db, needed: tuple[str, ...] | list[str] = ()) -> bool:

@@ -585,6 +585,7 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run", force: 
         # Each owner's customers with their plans, as the call lists read them (clientbook.owner_plans).
         planning = [name for name in owner_plans.planning_names(owned) if name in state]
         plans_by_owner = owner_plans.from_state(book_ids, state, planning) if planning else None
+        plans_indexes = manager.owner_plans_indexes(owner_plans.KEEPS + planning) if planning else []
         rows = (delta.rows.num_rows + delta.history.num_rows + need_changes.rows
                 + (plans_by_owner.num_rows if plans_by_owner is not None else 0))
         to_stage = {**decisions.staged_tables(delta), **needs_store.staged_tables(need_changes),
@@ -629,7 +630,8 @@ def run(db, policy, manager, as_of: date, actor: str = "clientbook run", force: 
                     if len(assignments):
                         start_assignments(db, assignments, as_of, actor, run_id, summarise=False)
                     if plans_by_owner is not None:  # after the run's last change of owners and plans
-                        owner_plans.store(db, plans_by_owner, planning, stages, run_id, owners_as_read)
+                        owner_plans.store(db, plans_by_owner, planning, stages, run_id, owners_as_read,
+                                          plans_indexes)
                     else:  # no plugin plans now: no call lists from what an earlier run planned
                         owner_plans.drop(db)
                     counts["decisions"] = delta.counts

@@ -15,6 +15,7 @@ A plugin that fails to import is reported by name and the others carry on.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -22,7 +23,8 @@ from importlib.metadata import entry_points
 import pluggy
 
 from . import PROJECT_NAME, hookspecs
-from .declarations import RUN_HOOKS, CliCommand, OutputColumn, Panel, PolicyTable, Reads, SalesPipeline, TuiScreen
+from .declarations import (RUN_HOOKS, CliCommand, OutputColumn, OwnerPlansIndex, Panel, PolicyTable, Reads, SalesPipeline,
+                           TuiScreen)
 from .errors import PluginError
 from .i18n import add_catalog_package, t
 
@@ -193,6 +195,22 @@ class PluginManager:
                         raise PluginError("plugins.column_conflict", column=name, first=first, second=second)
                     columns[name] = (plugin_name, column)
         return columns
+
+    def owner_plans_indexes(self, known: list[str]) -> list[OwnerPlansIndex]:
+        """Every plugin's indexes on ``owner_plans``, whose columns are ``known`` (the table's): one
+        that names another column, or a name declared twice, is a PluginError."""
+        found: dict[str, tuple[str, OwnerPlansIndex]] = {}
+        for plugin_name, declared in self.call_each("clientbook_owner_plans_indexes"):
+            for index in declared:
+                if (not isinstance(index, OwnerPlansIndex) or not index.columns
+                        or not re.match(r"^[a-z][a-z0-9_]*$", index.name) or index.sql_columns(known) is None):
+                    raise PluginError("plugins.bad_owner_plans_index", plugin=plugin_name, problem=repr(index),
+                                      known=", ".join(known))
+                if index.name in found:
+                    first, second = sorted([found[index.name][0], plugin_name])
+                    raise PluginError("plugins.owner_plans_index_conflict", name=index.name, first=first, second=second)
+                found[index.name] = (plugin_name, index)
+        return [index for _, index in found.values()]
 
     def reads(self, policy) -> dict[str, Reads]:
         """What each plugin declared it reads of the book; a bad declaration is a PluginError."""

@@ -17,7 +17,7 @@ HOOKS = sorted(name for name in dir(hookspecs) if name.startswith("clientbook_")
 
 
 def test_there_are_hooks():
-    assert "clientbook_classify" in HOOKS and len(HOOKS) == 18
+    assert "clientbook_classify" in HOOKS and len(HOOKS) == 19
     assert {"clientbook_cli_commands", "clientbook_tui_screens", "clientbook_dashboard_panels"} <= set(HOOKS)
 
 

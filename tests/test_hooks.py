@@ -15,7 +15,8 @@ from sqlite_utils import Migrations
 
 from books import owner_history, AS_OF, build_small_book
 from clientbook import assignment, hookimpl, pipeline, sales
-from clientbook.declarations import EligiblePosts, OutputColumn, PolicyTable, Reads, RebalancePlan, Refusal, SalesPipeline, Stage
+from clientbook.declarations import (EligiblePosts, OutputColumn, OwnerPlansIndex, PolicyTable, Reads, RebalancePlan, Refusal,
+                                    SalesPipeline, Stage)
 from clientbook.errors import BadInput, PluginError
 from clientbook.needs import flag
 from clientbook.plugin_manager import PluginManager
@@ -443,6 +444,64 @@ def test_clientbook_plan(tmp_path):
         {"customer_id": "C02", "tier": "wealth", "next_due": "2026-12-07", "priority": 1},
         {"customer_id": "C03", "tier": "wealth", "next_due": "2026-12-07", "priority": 1},
     ]
+
+
+class _Planner:
+    """A plugin with one planning column and an index on it in owner_plans."""
+
+    def __init__(self, indexes):
+        self.indexes = indexes
+
+    @hookimpl
+    def clientbook_output_columns(self):
+        return [OutputColumn("call_band", "text", "planning", applies_to="retail")]
+
+    @hookimpl
+    def clientbook_plan(self, classification):
+        retail = classification[classification["tier"].notna()]
+        band = pick(["near", "far"], retail["tier"].isin(["private_banking", "wealth"]).map({True: 0, False: 1}),
+                    retail.index)
+        return explained("call_band", band, because("decision.legacy", retail.index, text="by tier")).reset_index(
+            names="customer_id")
+
+    @hookimpl
+    def clientbook_owner_plans_indexes(self):
+        return self.indexes
+
+
+def test_clientbook_owner_plans_indexes(tmp_path):
+    policy, manager = policy_and_manager(_Planner([OwnerPlansIndex("band", ("staff_id", "call_band", "assets_minor DESC"))]))
+    db = build_small_book(tmp_path / "book.db", manager)
+    pipeline.run(db, policy, manager, AS_OF)
+    sql = db.execute("SELECT sql FROM sqlite_master WHERE name = 'owner_plans_band'").fetchone()[0]
+    assert sql == "CREATE INDEX [owner_plans_band] ON [owner_plans] ([staff_id], [call_band], COALESCE(assets_minor, 0) DESC)"
+    plan = db.execute("EXPLAIN QUERY PLAN SELECT customer_id FROM owner_plans WHERE staff_id = 'S01' AND call_band = 'near' "
+                      "ORDER BY COALESCE(assets_minor, 0) DESC").fetchall()
+    assert "owner_plans_band" in str(plan) and "TEMP B-TREE" not in str(plan)
+    pipeline.run(db, policy, manager, AS_OF, force=True)  # the table written again: the index with it
+    assert db.execute("SELECT COUNT(*) FROM sqlite_master WHERE name = 'owner_plans_band'").fetchone()[0] == 1
+
+    # A column the table lacks, or a name two plugins declare: the run stops naming them, nothing written.
+    runs = db["runs"].count
+    for plugins, message in (
+            ([_Planner([OwnerPlansIndex("band", ("staff_id", "call_bnad"))])],
+             "plugin 'test_plugin_0' declares a bad index on owner_plans"),
+            ([_Planner([OwnerPlansIndex("band", ("staff_id", "call_band ASC"))])], "optionally followed by ' DESC'"),
+            ([_Planner([OwnerPlansIndex("band", ("staff_id",))]), _Indexes([OwnerPlansIndex("band", ("customer_id",))])],
+             "index 'band' on owner_plans is declared by two plugins: 'test_plugin_0' and 'test_plugin_1'")):
+        policy, manager = policy_and_manager(*plugins)
+        with pytest.raises(PluginError, match=message):
+            pipeline.run(open_book(tmp_path / "book.db", manager), policy, manager, AS_OF, force=True)
+        assert db["runs"].count == runs
+
+
+class _Indexes:
+    def __init__(self, indexes):
+        self.indexes = indexes
+
+    @hookimpl
+    def clientbook_owner_plans_indexes(self):
+        return self.indexes
 
 
 def test_clientbook_sales_pipelines(tmp_path):

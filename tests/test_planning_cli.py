@@ -61,6 +61,47 @@ def test_plan_counts_each_persons_overdue_and_due_contacts_as_the_decisions_do(d
     assert "聯絡計劃" in table and "逾期" in table and "每天聯絡數" in table
 
 
+@pytest.mark.parametrize("per_day", [1, 3, 12])
+def test_a_persons_lists_read_only_the_plans_that_can_fit_and_equal_the_lists_from_every_plan(demo_book, per_day,
+                                                                                               monkeypatch):
+    """The reads of one person's plans through the lifecycle indexes (the first of each grade that
+    can fit, the rest counted) give the lists that reading every plan gives: the same calls in the
+    same order, the same roll-overs, whatever the capacity, the day (a weekday, a Saturday) and
+    the span."""
+    from clientbook import owner_plans
+    from clientbook.plugins.lifecycle.planning import calls
+    from clientbook.plugins.lifecycle.planning.calendar import for_plan
+
+    policy, manager = load([])
+    lifecycle = policy["lifecycle"]
+    settings = lifecycle.planning.model_copy(update={"calls": lifecycle.planning.calls.model_copy(
+        update={"per_day": per_day, "by_post": {}})})
+    db = open_book(demo_book[0], manager)
+    try:
+        assert owner_plans.has_index(db, calls.CALL_ORDER.name) and owner_plans.has_index(db, calls.BY_DUE_DAY.name)
+        staff = [row[0] for row in db.execute("SELECT DISTINCT staff_id FROM owner_plans ORDER BY 1")]
+        every_plan = calls.person_plans
+        fewer = 0
+        for start in (DAY, date(2026, 9, 19)):
+            calendar = for_plan(settings.calendar, start)
+            for days in (1, 5, 30):
+                span = calls.check_span(start, days)
+                for person in staff:
+                    read = every_plan(db, settings, person, span, calendar, per_day)
+                    fewer += read[1] > 0
+                    through_indexes = calls.call_lists(db, settings, [person], span, calendar)
+                    monkeypatch.setattr(calls, "person_plans", lambda *args: None)
+                    from_every_plan = calls.call_lists(db, settings, [person], span, calendar)
+                    monkeypatch.setattr(calls, "person_plans", every_plan)
+                    shown = ["on", "customer_id", "due_on", "waiting_since", "overdue_days"]
+                    assert through_indexes.calls[shown].astype(str).equals(from_every_plan.calls[shown].astype(str)), (
+                        person, start, days)
+                    assert through_indexes.left.astype(str).equals(from_every_plan.left.astype(str)), (person, start, days)
+        assert fewer  # the indexes left plans unread: the lists were made from fewer rows
+    finally:
+        db.close()
+
+
 def test_calls_fill_each_day_to_the_persons_capacity_likeliest_and_richest_first(demo_book):
     path = demo_book[0]
     staff_id = busiest(path)

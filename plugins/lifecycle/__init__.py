@@ -58,6 +58,13 @@ def _customer_columns(lifecycle) -> tuple[str, ...]:
 
 
 @hookimpl
+def clientbook_owner_plans_indexes():
+    from .planning.calls import OWNER_PLANS_INDEXES  # (pandas: not at import time)
+
+    return OWNER_PLANS_INDEXES
+
+
+@hookimpl
 def clientbook_reads(policy):
     lifecycle = policy["lifecycle"]
     # Only the frames the switched-on rules read: without need rules on transactions, none are read.

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from clientbook import owner_plans
 from clientbook.columnar import query_frame, table_rows
+from clientbook.declarations import OwnerPlansIndex
 from clientbook.errors import BadInput
 
 from ..needs import day_numbers
@@ -67,6 +68,13 @@ def _replanned(db) -> bool:
 
 
 SCHEDULE_COLUMNS = ("intent", "cadence", "next_contact_on")  # what the schedule orders and repeats by
+# The two walks of one person's plans (clientbook_owner_plans_indexes): those already due, in
+# priority order within each grade; those due later in the span, by day.
+CALL_ORDER = OwnerPlansIndex("call_order", ("staff_id", "intent", "assets_minor DESC", "next_contact_on", "customer_id"))
+BY_DUE_DAY = OwnerPlansIndex("due", ("staff_id", "next_contact_on"))
+OWNER_PLANS_INDEXES = [CALL_ORDER, BY_DUE_DAY]
+_SCHEDULE_TYPES = {"staff_id": "TEXT", "customer_id": "TEXT", **{name: "TEXT" for name in SCHEDULE_COLUMNS},
+                   "assets_minor": "INTEGER"}
 
 
 def plan_rows(db, staff_ids: list[str] | None, through: date) -> pd.DataFrame:
@@ -76,8 +84,7 @@ def plan_rows(db, staff_ids: list[str] | None, through: date) -> pd.DataFrame:
     missing = [name for name in PLAN_COLUMNS if name not in db["decisions"].columns_dict]
     if missing:
         raise BadInput("lifecycle.calls.no_plan")
-    types = {"staff_id": "TEXT", "customer_id": "TEXT", **{name: "TEXT" for name in SCHEDULE_COLUMNS},
-             "assets_minor": "INTEGER"}
+    types = _SCHEDULE_TYPES
     owner, params = "", []
     if staff_ids is not None:
         owner = f" AND a.staff_id IN ({', '.join('?' * len(staff_ids))})"
@@ -100,6 +107,49 @@ WHERE a.ended_on IS NULL{owner} AND {_current("next_contact_on", updated)} <= ?"
     # Everyone's plans (a million) are read by the book's readers; one person's, here.
     rows = table_rows(db, "decisions") if staff_ids is None else 0
     return query_frame(db, sql, types, [*params, through.isoformat()], rows=rows)
+
+
+def person_plans(db, settings, staff_id: str, span: Span, calendar: WorkingCalendar,
+                 per_day: int) -> tuple[pd.DataFrame, int] | None:
+    """The plans of ``staff_id`` that can make their lists over ``span``, and how many of those
+    already due were left unread; None when ``owner_plans`` cannot answer (not current, or
+    without the indexes: :func:`plan_rows` then).
+
+    Of the customers already due on the span's first day, the lists can only ever take the
+    first ``per_day`` times the span's working days in priority order: each of those is due on
+    every day, so until that many calls are made at least a day's worth of them outranks any
+    customer after them. So only that many are read of each grade (the likeliest first, then
+    the most valuable, the longest waiting), the rest counted (they wait, and the lists say so);
+    those due later in the span are read whole. A busy person's week is some 600 rows of their
+    25,000 due."""
+    if not (owner_plans.is_current(db, SCHEDULE_COLUMNS) and owner_plans.has_index(db, CALL_ORDER.name)
+            and owner_plans.has_index(db, BY_DUE_DAY.name)):
+        return None
+    table = owner_plans.TABLE
+    first = span.start.isoformat()
+    most = per_day * sum(1 for offset in range(span.days) if calendar.is_working(span.start + timedelta(days=offset)))
+    grades = list(dict.fromkeys(settings.grade_names()))
+    select = f"SELECT staff_id, customer_id, {', '.join(SCHEDULE_COLUMNS)}, assets_minor FROM [{table}]"
+    order = "ORDER BY COALESCE(assets_minor, 0) DESC, next_contact_on, customer_id LIMIT ?"
+    parts, params = [], []
+    for grade in grades:
+        parts.append(f"SELECT * FROM ({select} INDEXED BY [{table}_{CALL_ORDER.name}] WHERE staff_id = ? AND intent = ? "
+                     f"AND next_contact_on <= ? {order})")
+        params += [staff_id, grade, first, most]
+    # A grade the policy no longer has (or none) counts as the least likely. Looked for in the index
+    # alone first (a walk of the person's entries that reads no row): there is none most days.
+    other = f"staff_id = ? AND (intent IS NULL OR intent NOT IN ({', '.join('?' * len(grades))})) AND next_contact_on <= ?"
+    if db.execute(f"SELECT 1 FROM [{table}] INDEXED BY [{table}_{CALL_ORDER.name}] WHERE {other} LIMIT 1",
+                  [staff_id, *grades, first]).fetchone():
+        parts.append(f"SELECT * FROM ({select} INDEXED BY [{table}_{CALL_ORDER.name}] WHERE {other} {order})")
+        params += [staff_id, *grades, first, most]
+    parts.append(f"{select} INDEXED BY [{table}_{BY_DUE_DAY.name}] WHERE staff_id = ? AND next_contact_on > ? "
+                 "AND next_contact_on <= ?")
+    params += [staff_id, first, span.end.isoformat()]
+    plans = query_frame(db, " UNION ALL ".join(parts), _SCHEDULE_TYPES, params)
+    due = db.execute(f"SELECT COUNT(*) FROM [{table}] INDEXED BY [{table}_{BY_DUE_DAY.name}] "
+                     "WHERE staff_id = ? AND next_contact_on <= ?", [staff_id, first]).fetchone()[0]
+    return plans, due - int((plans["next_contact_on"] <= first).sum())
 
 
 DETAIL_COLUMNS = ["name", "phone", "service_level", "approach", "why_rule", "why_params", "why_facts", "last_contact"]
@@ -150,10 +200,13 @@ def capacities(db, settings, staff_ids: list[str]) -> dict[str, int]:
 
 
 def schedule(plans: pd.DataFrame, settings, calendar: WorkingCalendar, span: Span,
-             capacity: dict[str, int]) -> tuple[pd.DataFrame, pd.DataFrame]:
+             capacity: dict[str, int], unread: dict[str, int] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The calls of every working day of ``span``, at most ``capacity`` a person a day, in priority
     order; a call made is due again after its cadence's days (on a working day). Also, for each
-    person and day, how many calls were due and did not fit (``left``: they roll to the next day)."""
+    person and day, how many calls were due and did not fit (``left``: they roll to the next day).
+    ``unread``: per person, customers due from the first day that ``plans`` leaves out because
+    they cannot fit (:func:`person_plans`): they wait on every day."""
+    unread = {staff_id: count for staff_id, count in (unread or {}).items() if count}
     if not len(plans):
         return pd.DataFrame(columns=CALL_COLUMNS), pd.DataFrame(columns=["staff_id", "on", "left"])
     likelihood = {grade.name: float(grade.likelihood) for grade in settings.grades}
@@ -172,6 +225,7 @@ def schedule(plans: pd.DataFrame, settings, calendar: WorkingCalendar, span: Spa
     steps = plans["cadence"].map(every).astype("float64").fillna(every.get(settings.default_cadence, 91)) \
         .to_numpy().astype(np.int64)
     limit = np.array([capacity.get(name, settings.calls.per_day) for name in staff_names], dtype=np.int64)
+    waiting_unread = np.array([unread.get(name, 0) for name in staff_names], dtype=np.int64)
     starts = np.r_[0, np.flatnonzero(np.diff(staff_codes)) + 1]
     today = day_number(span.start)
     chosen_rows, chosen_days, waiting, left = [], [], [], []
@@ -187,7 +241,7 @@ def schedule(plans: pd.DataFrame, settings, calendar: WorkingCalendar, span: Spa
         rank = count - before
         fits = rank <= limit[staff_codes]
         picked = np.flatnonzero(eligible & fits)
-        over = np.bincount(staff_codes[eligible & ~fits], minlength=len(staff_names))
+        over = np.bincount(staff_codes[eligible & ~fits], minlength=len(staff_names)) + waiting_unread
         left += [(staff_names[code], from_number(day).isoformat(), int(over[code])) for code in np.flatnonzero(over)]
         chosen_rows.append(picked)
         chosen_days.append(np.full(len(picked), day, dtype=np.int64))
@@ -220,12 +274,19 @@ class CallLists:
 
 def call_lists(db, settings, staff_ids: list[str] | None, span: Span, calendar: WorkingCalendar) -> CallLists:
     """Every call of ``staff_ids`` (everyone who owns customers, with None) over ``span``."""
-    plans = plan_rows(db, staff_ids, span.end)
     # Everyone who looks after customers has a list, an empty one on a quiet day.
     people = [row[0] for row in db.execute("SELECT DISTINCT staff_id FROM assignments WHERE ended_on IS NULL "
-                                           "ORDER BY staff_id")] if staff_ids is None else list(staff_ids)
+                                           "ORDER BY staff_id")] if staff_ids is None else list(dict.fromkeys(staff_ids))
     capacity = capacities(db, settings, people)
-    calls, left = schedule(plans, settings, calendar, span, capacity)
+    # A few people's lists: the rows that can make them (person_plans); everyone's, all of them.
+    read = [person_plans(db, settings, person, span, calendar, capacity[person]) for person in people] \
+        if staff_ids is not None and people else [None]
+    if any(found is None for found in read):
+        plans, unread = plan_rows(db, staff_ids, span.end), {}
+    else:
+        plans = pd.concat([found[0] for found in read], ignore_index=True)
+        unread = {person: found[1] for person, found in zip(people, read)}
+    calls, left = schedule(plans, settings, calendar, span, capacity, unread)
     listed = sorted(calls["customer_id"].unique()) if len(calls) else []
     details = call_details(db, listed) if listed else pd.DataFrame(columns=DETAIL_COLUMNS)
     calls = calls.join(details, on="customer_id") if len(calls) else calls.assign(
