@@ -47,6 +47,12 @@ class OutputColumn:
     of that kind (``all``, ``retail`` or ``corporate``); a customer whose facts are missing
     gets an explicit value such as ``unknown`` with a reason naming what is missing. A
     plugin that leaves one out breaks the contract (a PluginError naming it).
+
+    ``per_customer`` (classification columns): the value is decided from the customer's own rows
+    and the policy alone, not from the rest of the book (a tier by thresholds, yes; a class by
+    share of the book's revenue, no). Such a column is decided again for one customer between
+    runs, when a contact is logged or a plan is made again (:func:`clientbook.replan.replan`),
+    by calling the plugin's ``clientbook_classify`` with a book of that customer.
     """
 
     name: str
@@ -55,6 +61,7 @@ class OutputColumn:
     description: str = ""
     explained: bool = True
     applies_to: Literal["all", "retail", "corporate"] = "all"
+    per_customer: bool = False
 
     @property
     def reason_columns(self) -> tuple[str, ...]:

@@ -1,5 +1,7 @@
 """Plans made again between runs, for a few customers: after a contact is logged, the planning
-hooks (``clientbook_plan``) decide that customer's grade, cadence and next contact at once.
+hooks (``clientbook_plan``) decide that customer's grade, cadence and next contact at once, after
+the classification columns decided from the customer's own rows (``OutputColumn.per_customer``:
+a tier, familiarity) are decided again by ``clientbook_classify`` over a book of those customers.
 
 The run stays the record of decisions (its history, "what did run N decide"). A replan is kept
 beside it, in ``plan_updates`` (one row per customer and planning column, with the rule and the
@@ -10,9 +12,11 @@ read or written: a replan touches only its customers.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pandas as pd
+import pyarrow as pa
 
 from . import decisions, owner_plans, summaries
 from .errors import BadInput
@@ -30,6 +34,12 @@ def planning_columns(manager) -> dict:
             if owned[1].family == "planning" and name == owned[1].name}
 
 
+def per_customer_columns(manager) -> dict:
+    """The classification columns decided from each customer's own rows: ``{name: (plugin, column)}``."""
+    return {name: owned for name, owned in manager.output_columns().items()
+            if owned[1].family == "classification" and owned[1].per_customer and name == owned[1].name}
+
+
 def _classification(db, customer_ids: list[str], owned) -> pd.DataFrame:
     """The customers' current classification values, as the run hands them to the planning hooks."""
     names = [name for name in decisions.decision_columns(db)
@@ -45,6 +55,21 @@ def _needs(db, customer_ids: list[str]) -> pd.DataFrame:
     rows = pd.read_sql_query(f"SELECT {', '.join(PLAN_COLUMNS)} FROM needs WHERE customer_id IN ({marks})",
                              db.conn, params=customer_ids)
     return rows.astype({name: "string" for name in PLAN_COLUMNS if name != "score"}).astype({"score": "float64"})
+
+
+def _classified_again(manager, policy, book, reads, as_of, book_ids, kinds, owned) -> list:
+    """The per-customer classification columns decided again over ``book`` (checked outputs of
+    ``clientbook_classify`` holding only those columns and their reasons' parts)."""
+    again = per_customer_columns(manager)
+    if not again:
+        return []
+    found = []
+    for plugin, output in manager.call_each("clientbook_classify", _scoped(book, reads), policy=policy, as_of=as_of):
+        checked = check_output(plugin, "clientbook_classify", output, book_ids, owned, "classification", kinds)
+        keep = [name for name in checked.frame.columns if name in owned and owned[name][1].name in again]
+        if keep:
+            found.append(replace(checked, frame=checked.frame[keep]))
+    return found
 
 
 def _summary_changes(db, rows: list[tuple]) -> list[tuple]:
@@ -88,18 +113,24 @@ def replan(db, policy, manager, customer_ids: list[str], as_of: date, actor: str
         raise BadInput("replan.unknown_customer", customer_id=unknown[0])
     book_ids, kinds = arrow_ids(everyone["customer_id"]), arrow_ids(everyone["kind"])
     classification = _classification(db, list(found), owned)
+    again = _classified_again(manager, policy, book, reads, as_of, book_ids, kinds, owned)
+    for checked in again:  # the plans are made with them, as a run would
+        ids = pd.Index(book_ids.take(pa.array(checked.positions)).to_pylist())
+        for name in checked.frame.columns:
+            if name in classification.columns:
+                classification.loc[ids, name] = checked.frame[name].astype("string").to_numpy()
     needs = _needs(db, list(found))
     plans = [check_output(plugin, "clientbook_plan", output, book_ids, owned, "planning", kinds)
              for plugin, output in manager.call_each("clientbook_plan", _scoped(book, reads), policy=policy,
                                                      as_of=as_of, classification=classification,
                                                      needs=needs)]
-    if not plans:
+    if not plans and not again:
         return 0
-    stored, _, new_rules = _results_for_store(db, align(plans, len(book_ids), book_ids), owned)
+    stored, _, new_rules = _results_for_store(db, align([*again, *plans], len(book_ids), book_ids), owned)
     table = stored.to_pandas()
     made_at = now_iso()
     rows = []
-    for name in planning:
+    for name in [*per_customer_columns(manager), *planning]:
         if name not in table.columns:
             continue
         for customer_id, value, rule_id, facts in zip(table["customer_id"], table[name], table[f"{name}_rule_id"],

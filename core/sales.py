@@ -19,6 +19,9 @@ from .policy import did_you_mean
 from .store import bulk_insert, now_iso, writing
 
 
+READ_ONLY_MOST = 10_000  # events of up to this many customers read only theirs (one IN list each)
+
+
 def _pipeline(manager, policy, name: str):
     pipelines = manager.sales_pipelines(policy)
     if name not in pipelines:
@@ -115,8 +118,11 @@ def store_moves(db, moves: pd.DataFrame, followups: pd.DataFrame, by: str, note:
 
 
 def react(db, policy, manager, events: pd.DataFrame, as_of: date) -> pd.DataFrame:
-    """Ask every plugin what follows from a batch of events; check what they return."""
-    book = read_book(db, as_of)
+    """Ask every plugin what follows from a batch of events; check what they return. The plugins
+    see the book of the events' customers (a contact logged reads one customer, not a million);
+    an import's moves of more than :data:`READ_ONLY_MOST` customers, the whole book."""
+    customers = list(dict.fromkeys(events["customer_id"].astype(str)))
+    book = read_book(db, as_of, only=customers if len(customers) <= READ_ONLY_MOST else None)
     found = []
     for plugin, output in manager.call_each("clientbook_on_events", events=events.copy(deep=False), book=book,
                                             policy=policy, as_of=as_of):

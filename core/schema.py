@@ -114,6 +114,8 @@ CONTACT_COLUMNS = [
     ("summary", "TEXT", "What was learned or agreed"),
     ("meaningful", "INTEGER", "1 when the contact counts towards familiarity"),
     ("intent", "TEXT", "Intent grade the staff member gave after the contact (the policy's scale, e.g. A to D)"),
+    ("kind", "TEXT", "What kind of contact: introduction, trust building, maintenance, sales ... (the policy's kinds)"),
+    ("outcome", "TEXT", "How it went: reached, no answer, declined ... (the policy's outcomes)"),
 ]
 
 STAKEHOLDER_COLUMNS = [

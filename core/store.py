@@ -565,6 +565,37 @@ def m013_read_models(db: Database) -> None:
     db.execute("CREATE TABLE read_models (name TEXT PRIMARY KEY, stamp TEXT NOT NULL)")
 
 
+@core_migrations()
+def m014_contact_log(db: Database) -> None:
+    """The contact log (lifecycle's ``clientbook log``): a contact's kind and outcome; a follow-up
+    knows the contact that left it and whose it is, and keeps each time it was done or reopened,
+    with its note; the book numbers what it logs itself (``sequences``)."""
+    for name in ("kind", "outcome"):
+        if name not in db["contacts"].columns_dict:
+            db.execute(f"ALTER TABLE contacts ADD COLUMN {name} TEXT")
+    db.execute("DROP TRIGGER IF EXISTS contacts_audit_update")
+    db.execute("DROP TRIGGER IF EXISTS contacts_audit_delete")
+    for statement in _audit_triggers("contacts", ("contact_id",), [*schema.names(schema.CONTACT_COLUMNS), "extra"]):
+        db.execute(statement)
+    for name in ("contact_id", "staff_id"):
+        if name not in db["followups"].columns_dict:
+            db.execute(f"ALTER TABLE followups ADD COLUMN {name} TEXT")
+    db.executescript("""
+CREATE INDEX IF NOT EXISTS followups_open ON followups(done_at, due_on);
+CREATE INDEX IF NOT EXISTS followups_customer ON followups(customer_id);
+CREATE TABLE followup_notes (
+  note_id INTEGER PRIMARY KEY,
+  followup_id INTEGER NOT NULL REFERENCES followups(followup_id),
+  at TEXT NOT NULL,
+  [by] TEXT,
+  change TEXT NOT NULL,
+  note TEXT
+);
+CREATE INDEX followup_notes_followup ON followup_notes(followup_id);
+CREATE TABLE sequences (name TEXT PRIMARY KEY, last INTEGER NOT NULL);
+""")
+
+
 @contextmanager
 def latest_assets_paused(db: Database) -> Iterator[None]:
     """Drop the latest-assets triggers for a large write to ``balances``, then put them back and

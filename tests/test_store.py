@@ -20,7 +20,7 @@ def test_migrations_on_an_empty_book(tmp_path):
             "decision_rules", "decision_history", "book_summary",
             "opportunities", "stage_changes", "followups", "audit_log", "customers_fts", "plan_updates", "read_models"} \
         <= set(db.table_names())
-    assert "intent" in db["contacts"].columns_dict
+    assert {"intent", "kind", "outcome"} <= set(db["contacts"].columns_dict) and "followup_notes" in db.table_names()
     assert {"current_owners", "latest_balances", "latest_run", "latest_results", "staff_books"} <= set(db.view_names())
     assert [m.name for m in core_migrations.applied(db)] == ["m001_book", "m002_contacts_and_key_accounts",
                                                              "m003_decisions_as_history", "m004_latest_assets",
@@ -28,7 +28,7 @@ def test_migrations_on_an_empty_book(tmp_path):
                                                              "m006_extra_for_every_kind", "m007_change_counters",
                                                              "m008_latest_contacts", "m009_current_needs",
                                                              "m010_life_stage_facts", "m011_contact_intent",
-                                                             "m012_plan_updates", "m013_read_models"]
+                                                             "m012_plan_updates", "m013_read_models", "m014_contact_log"]
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
 
@@ -37,7 +37,7 @@ def test_migrations_on_an_existing_book_keep_its_data(tmp_path):
     build_small_book(tmp_path / "book.db")
     again = open_book(tmp_path / "book.db")
     assert again["customers"].count == 10
-    assert again["_sqlite_migrations"].count_where("migration_set = 'clientbook'") == 13
+    assert again["_sqlite_migrations"].count_where("migration_set = 'clientbook'") == 14
 
 
 def test_a_missing_book_is_not_created_by_accident(tmp_path):

@@ -25,6 +25,7 @@ from clientbook.needs import concat
 from clientbook.policy import pick_label
 
 from . import groups, models, needs, stages
+from .contacts.policy import contact_labels
 from .migrations import migrations
 from .planning import plans
 from .collect import collect_list  # noqa: F401  (the plugin's API)
@@ -108,4 +109,4 @@ def clientbook_value_labels(policy, language: str):
     stage_labels = {stage.name: pick_label(stage.label, language, stage.name) for stage in lifecycle.stages}
     return {"life_stage": {**stage_labels, UNKNOWN: t_in(language, "lifecycle.unknown.label")},
             **groups.value_labels(lifecycle, language), **models.value_labels(lifecycle, language),
-            **plans.value_labels(lifecycle.planning, language)}
+            **plans.value_labels(lifecycle.planning, language), **contact_labels(lifecycle.contacts, language)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from clientbook.policy import PolicyModel
 
+from .contacts.policy import ContactsPolicy
 from .groups import GroupsPolicy, OccupationClass, check_groups, check_occupations
 from .models import NEED as PRODUCT_GAP
 from .models import ModelsPolicy
@@ -25,6 +26,7 @@ class LifecyclePolicy(PolicyModel):
     needs: NeedsPolicy = NeedsPolicy()
     models: ModelsPolicy = ModelsPolicy()
     planning: PlanningPolicy = PlanningPolicy()
+    contacts: ContactsPolicy = ContactsPolicy()
 
     def check(self):
         found = check_stages(self)
@@ -35,6 +37,7 @@ class LifecyclePolicy(PolicyModel):
         found += _nested("models", self.models.check())
         found += _nested("planning", self.planning.check())
         found += _nested("planning.calendar", country_problems(self.planning.calendar))
+        found += _nested("contacts", self.contacts.check())
         return found
 
     def check_across(self, tables):

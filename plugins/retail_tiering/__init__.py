@@ -56,9 +56,11 @@ def clientbook_policy_tables():
 @hookimpl
 def clientbook_output_columns():
     return [
-        OutputColumn("tier", "text", "classification", "Asset tier of a retail customer", applies_to="retail"),
+        # Both from the customer's own figures, contacts and owner: decided again when a contact is logged.
+        OutputColumn("tier", "text", "classification", "Asset tier of a retail customer", applies_to="retail",
+                     per_customer=True),
         OutputColumn("familiarity", "text", "classification", "familiar or unfamiliar to the customer's owner",
-                     applies_to="retail"),
+                     applies_to="retail", per_customer=True),
     ]
 
 

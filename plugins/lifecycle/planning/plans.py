@@ -47,7 +47,7 @@ OUTPUT_COLUMNS = [
 ]
 # The customer columns the plan reads, and the contacts' columns.
 READS = ("opened_on", "total_assets_minor", "contribution_minor", "assets_elsewhere_minor", "closeness")
-CONTACT_COLUMNS = ("customer_id", "staff_id", "contacted_on", "meaningful", "intent")
+CONTACT_COLUMNS = ("customer_id", "staff_id", "contacted_on", "meaningful", "intent", "outcome")
 _EVENT_DAY = r'"on":"(\d{4}-\d{2}-\d{2})'  # the date fact of a dated need (a maturity, a birthday)
 
 
@@ -99,6 +99,11 @@ class Facts:
             self.classification[name] = values.set_axis(self.index)
 
         contacts = book.contacts
+        # An attempt that did not reach the customer (an outcome of [lifecycle.contacts] that is not
+        # `reached`: no answer) is no contact: the call is still to make, the cadence runs on.
+        missed = [outcome.name for outcome in policy["lifecycle"].contacts.outcomes if not outcome.reached]
+        if len(contacts) and missed and "outcome" in contacts.columns:
+            contacts = contacts[~contacts["outcome"].isin(missed).fillna(False).to_numpy(dtype=bool)]
         self.has_contacts = len(contacts) > 0
         places = positions(contacts["customer_id"], ids) if len(contacts) else np.zeros(0, np.int64)
         days = day_numbers(contacts["contacted_on"]) if len(contacts) else np.zeros(0, np.int64)
