@@ -569,6 +569,36 @@ def test_clientbook_on_events(tmp_path):
     assert "closed at 'won'" in caught.value.render()
 
 
+def test_clientbook_on_events_hears_of_a_logged_contact_with_the_book_of_that_customer(tmp_path):
+    from clientbook.plugins.lifecycle.contacts.log import Contact, log_contact
+
+    seen = {}
+
+    class Plugin:
+        @hookimpl
+        def clientbook_on_events(self, events, book, as_of):
+            logged = events[events["event"] == "contact_logged"]
+            if logged.empty:
+                return None
+            seen["detail"] = logged["detail"].iloc[0]
+            seen["customers"] = sorted(book.customers["customer_id"])
+            seen["contacts"] = sorted(book.contacts["customer_id"])
+            return pd.DataFrame({"customer_id": logged["customer_id"], "action": "thank_you_card",
+                                 "due_on": as_of.isoformat(), "reason": "a card after a sales talk"})
+
+    policy, manager = policy_and_manager(Plugin())
+    db = build_small_book(tmp_path / "book.db", manager)
+    staff = db.execute("SELECT staff_id FROM staff WHERE active = 1 ORDER BY staff_id LIMIT 1").fetchone()[0]
+    done = log_contact(db, policy, manager, Contact("C01", "sales", "visit", "talked funds", AS_OF, staff_id=staff),
+                       AS_OF)
+    assert seen["detail"] == {"contact_id": done.contact_id, "staff_id": staff, "kind": "sales", "channel": "visit",
+                              "outcome": "reached", "intent": None, "meaningful": 1}
+    assert seen["customers"] == ["C01"] and "C01" in seen["contacts"]  # that customer, with the contact in
+    assert [(task["action"], task["plugin"]) for task in done.followups] == [("thank_you_card", "test_plugin_0")]
+    assert db.execute("SELECT action, plugin, contact_id, staff_id FROM followups").fetchall() == [
+        ("thank_you_card", "test_plugin_0", done.contact_id, staff)]
+
+
 def test_policy_is_a_plain_object_for_pure_hooks():
     policy, _ = load([])
     assert isinstance(policy, Policy)

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from clientbook import hookimpl
 from clientbook.declarations import OutputColumn, PolicyTable, Reads, Refusal, SalesPipeline, Stage
-from clientbook.i18n import current_language, t
+from clientbook.i18n import current_language, messages_under, t
 from clientbook.policy import Decimal, Field, Labels, PolicyModel, label_problems, pick_label, to_minor
 from clientbook.reasons import because, explained, pick
 
@@ -167,4 +167,5 @@ def clientbook_on_events(events, book, policy, as_of: date):
 @hookimpl
 def clientbook_value_labels(policy, language: str):
     labels = policy["key_account"].class_labels
-    return {"account_class": {name: pick_label(labels.get(name, {}), language, name) for name in CLASSES}}
+    return {"account_class": {name: pick_label(labels.get(name, {}), language, name) for name in CLASSES},
+            "followups.action": messages_under("key_account.followup.action.", language)}
