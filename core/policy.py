@@ -62,6 +62,18 @@ def label_problems(key: str, labels: Labels) -> list[tuple[str, str, dict]]:
     ]
 
 
+def named_list_problems(key: str, items) -> list[tuple[str, str, dict]]:
+    """A policy list of named, labelled items (``name``, ``label``) under ``key``: empty, a name
+    given twice, labels in a language clientbook does not speak."""
+    found = [] if items else [(key, "policy.empty_list", {})]
+    for index, item in enumerate(items):
+        if item.name in [other.name for other in items[:index]]:
+            found.append((f"{key}[{index}].name", "policy.duplicate_name", {"name": item.name}))
+        found.extend((f"{key}[{index}].{where}", message, params)
+                     for where, message, params in label_problems("label", item.label))
+    return found
+
+
 def pick_label(labels: Labels, language: str, fallback: str) -> str:
     return labels.get(language) or labels.get("en") or fallback
 

@@ -155,3 +155,18 @@ def test_bad_follow_up_numbers_are_refused(book):
 def test_the_default_toml_writes_out_the_contact_policy_defaults():
     policy, _ = load([])
     assert policy["lifecycle"].contacts.model_dump() == ContactsPolicy().model_dump()
+
+
+def test_a_bad_contact_policy_is_refused_naming_the_keys(book, tmp_path):
+    """Types first (a note of no characters), then the lists' rules."""
+    for text, keys in (
+            ('[lifecycle.contacts]\nnote_max = 0\n', ["lifecycle.contacts.note_max: found 0"]),
+            ('[lifecycle.contacts]\ndefault_outcome = "reachd"\n'
+             'channels = [{ name = "phone" }, { name = "phone", label = { fr = "Téléphone" } }]\n',
+             ["lifecycle.contacts.default_outcome", "lifecycle.contacts.channels[1].name",
+              "lifecycle.contacts.channels[1].label.fr"])):
+        bad = tmp_path / "bank.toml"
+        bad.write_text(text, encoding="utf-8")
+        refused = cli(book, "--config", str(bad), "config", "check", check_code=2)
+        for key in keys:
+            assert key in refused.stderr, (key, refused.stderr)

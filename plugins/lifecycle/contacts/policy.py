@@ -8,7 +8,7 @@ institution to change (``tests/test_contact_log.py`` keeps the two equal).
 
 from __future__ import annotations
 
-from clientbook.policy import Field, Labels, PolicyModel, label_problems
+from clientbook.policy import Field, Labels, PolicyModel, named_list_problems
 
 _NAME = r"^[a-z][a-z0-9_]*$"
 
@@ -81,13 +81,7 @@ class ContactsPolicy(PolicyModel):
         """Keys relative to ``[lifecycle.contacts]``."""
         found = []
         for key, items in (("kinds", self.kinds), ("channels", self.channels), ("outcomes", self.outcomes)):
-            if not items:
-                found.append((key, "policy.empty_list", {}))
-            for index, item in enumerate(items):
-                if item.name in [other.name for other in items[:index]]:
-                    found.append((f"{key}[{index}].name", "policy.duplicate_name", {"name": item.name}))
-                found.extend((f"{key}[{index}].{where}", message, params)
-                             for where, message, params in label_problems("label", item.label))
+            found += named_list_problems(key, items)
         outcomes = [outcome.name for outcome in self.outcomes]
         if self.outcomes and self.default_outcome not in outcomes:
             found.append(("default_outcome", "lifecycle.contacts.policy.unknown_outcome",

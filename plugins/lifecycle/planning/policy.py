@@ -12,7 +12,7 @@ from datetime import date
 from decimal import Decimal
 from itertools import product
 
-from clientbook.policy import Field, Labels, PolicyModel, did_you_mean, label_problems
+from clientbook.policy import Field, Labels, PolicyModel, did_you_mean, label_problems, named_list_problems
 
 _NAME = r"^[a-z][a-z0-9_]*$"
 _GRADE = r"^[A-Za-z0-9][A-Za-z0-9_+-]{0,15}$"  # a grade is what a manager types: A, B+, 1
@@ -222,13 +222,7 @@ class PlanningPolicy(PolicyModel):
         found = []
         grades = self.grade_names()
         for key, items in (("grades", self.grades), ("cadences", self.cadences), ("approaches", self.approaches)):
-            if not items:
-                found.append((key, "policy.empty_list", {}))
-            for index, item in enumerate(items):
-                if item.name in [other.name for other in items[:index]]:
-                    found.append((f"{key}[{index}].name", "policy.duplicate_name", {"name": item.name}))
-                found.extend((f"{key}[{index}].{where}", message, params)
-                             for where, message, params in label_problems("label", item.label))
+            found += named_list_problems(key, items)
         found += _unknown("default_grade", self.default_grade, grades)
         for index, rule in enumerate(self.intent_rules):
             found += _unknown(f"intent_rules[{index}].grade", rule.grade, grades)
