@@ -4,7 +4,7 @@ the classification columns decided from the customer's own rows (``OutputColumn.
 a tier, familiarity) are decided again by ``clientbook_classify`` over a book of those customers.
 
 The run stays the record of decisions (its history, "what did run N decide"). A replan is kept
-beside it, in ``plan_updates`` (one row per customer and planning column, with the rule and the
+beside it, in ``plan_updates`` (one row per customer and column made again, with the rule and the
 facts as the run stores them), and read in its place by the call lists and a customer's screen
 until the next run decides again with the contact in its book and clears it. Nothing else is
 read or written: a replan touches only its customers.
@@ -116,9 +116,10 @@ def replan(db, policy, manager, customer_ids: list[str], as_of: date, actor: str
     again = _classified_again(manager, policy, book, reads, as_of, book_ids, kinds, owned)
     for checked in again:  # the plans are made with them, as a run would
         ids = pd.Index(book_ids.take(pa.array(checked.positions)).to_pylist())
+        known = ids.isin(classification.index)  # (a customer new since the run has no decisions row yet)
         for name in checked.frame.columns:
             if name in classification.columns:
-                classification.loc[ids, name] = checked.frame[name].astype("string").to_numpy()
+                classification.loc[ids[known], name] = checked.frame[name].astype("string").to_numpy()[known]
     needs = _needs(db, list(found))
     plans = [check_output(plugin, "clientbook_plan", output, book_ids, owned, "planning", kinds)
              for plugin, output in manager.call_each("clientbook_plan", _scoped(book, reads), policy=policy,
