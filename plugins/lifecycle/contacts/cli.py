@@ -163,16 +163,14 @@ def followup_command(session) -> int:
     args = session.args
     db = session.book()
     settings = session.policy["lifecycle"].contacts
-    row = followups_module.followup(db, args.followup_id)
-    by = args.staff or row["staff_id"] or "clientbook followup"
     if args.staff:
         from clientbook.queries import require_staff
 
         require_staff(db, args.staff)
     change = followups_module.complete if args.change == "done" else followups_module.reopen
-    done = change(db, args.followup_id, by, args.note, settings.note_max)
+    done = change(db, args.followup_id, args.staff, args.note, settings.note_max)
     if args.format == "json":
-        emit_object({**done, "change": args.change, "by": by, "note": (args.note or "").strip() or None})
+        emit_object({**done, "change": args.change, "note": (args.note or "").strip() or None})
         return EXIT_OK
     labels = session.manager.value_labels(session.policy, current_language())
     key = "lifecycle.followups.done" if args.change == "done" else "lifecycle.followups.reopened"

@@ -60,9 +60,11 @@ def followups(db, today: date, staff_id: str | None = None, customer_id: str | N
     return found
 
 
-def complete(db, followup_id: str, by: str, note: str | None = None, max_note: int = 2000) -> dict:
-    """Mark a follow-up done, with an optional note. An unknown one, or one already done, is refused."""
+def complete(db, followup_id: str, by: str | None, note: str | None = None, max_note: int = 2000) -> dict:
+    """Mark a follow-up done, with an optional note, by ``by`` (None: whose it is). An unknown one,
+    or one already done, is refused."""
     row = followup(db, followup_id)
+    by = by or row["staff_id"] or SOURCE
     if row["done_at"] is not None:
         raise BadInput("lifecycle.followups.already_done", followup_id=followup_id, done_at=row["done_at"])
     text = _note(note, max_note, required=False)
@@ -71,13 +73,14 @@ def complete(db, followup_id: str, by: str, note: str | None = None, max_note: i
         db.execute("UPDATE followups SET done_at = ? WHERE followup_id = ?", [at, row["followup_id"]])
         db["followup_notes"].insert({"followup_id": row["followup_id"], "at": at, "by": by, "change": DONE,
                                      "note": text})
-    return {**row, "done_at": at}
+    return {**row, "done_at": at, "by": by}
 
 
-def reopen(db, followup_id: str, by: str, note: str | None, max_note: int = 2000) -> dict:
-    """Open a follow-up that was done again, saying why (a note is required). An unknown one, or
-    one still open, is refused."""
+def reopen(db, followup_id: str, by: str | None, note: str | None, max_note: int = 2000) -> dict:
+    """Open a follow-up that was done again, saying why (a note is required), by ``by`` (None: whose
+    it is). An unknown one, or one still open, is refused."""
     row = followup(db, followup_id)
+    by = by or row["staff_id"] or SOURCE
     if row["done_at"] is None:
         raise BadInput("lifecycle.followups.not_done", followup_id=followup_id)
     text = _note(note, max_note, required=True)
@@ -85,7 +88,7 @@ def reopen(db, followup_id: str, by: str, note: str | None, max_note: int = 2000
         db.execute("UPDATE followups SET done_at = NULL WHERE followup_id = ?", [row["followup_id"]])
         db["followup_notes"].insert({"followup_id": row["followup_id"], "at": now_iso(), "by": by,
                                      "change": REOPENED, "note": text})
-    return {**row, "done_at": None}
+    return {**row, "done_at": None, "by": by}
 
 
 def notes(db, followup_id: int) -> list[dict]:

@@ -18,14 +18,14 @@ due before the contact. Nothing is written then, and nothing when a plugin break
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 import pandas as pd
 
 from clientbook import sales
 from clientbook.errors import BadInput
 from clientbook.labels import every_language, resolve
-from clientbook.queries import require_customer, unknown_staff
+from clientbook.queries import last_run, require_customer, unknown_staff
 from clientbook.replan import replan
 from clientbook.store import now_iso, writing
 
@@ -67,7 +67,7 @@ def log_contact(db, policy, manager, contact: Contact, today: date, actor: str =
     row = _checked(db, policy, manager, contact, today)
     kind, outcome = settings.kind(row["kind"]), settings.outcome(row["outcome"])
     row["meaningful"] = int(kind.meaningful and outcome.reached)
-    due = contact.due or _add_days(contact.on, settings.follow_up_days)
+    due = contact.due or contact.on + timedelta(days=settings.follow_up_days)
     with writing(db, actor, SOURCE):
         row["contact_id"] = next_contact_id(db)
         db["contacts"].insert(row)
@@ -87,8 +87,7 @@ def log_contact(db, policy, manager, contact: Contact, today: date, actor: str =
             task = {**task, "created_at": at, "contact_id": row["contact_id"], "staff_id": row["staff_id"]}
             task["followup_id"] = db["followups"].insert(task).last_pk
             stored.append(task)
-        has_run = db.execute("SELECT 1 FROM runs WHERE status = 'ok' LIMIT 1").fetchone() is not None
-        replanned = has_run and replan(db, policy, manager, [row["customer_id"]], contact.on, actor, SOURCE) > 0
+        replanned = last_run(db) is not None and replan(db, policy, manager, [row["customer_id"]], contact.on, actor, SOURCE) > 0
     return Logged(row["contact_id"], row["customer_id"], row["staff_id"], bool(row["meaningful"]),
                   [{key: task[key] for key in ("followup_id", "action", "due_on", "reason", "plugin")}
                    for task in stored], replanned)
@@ -147,10 +146,6 @@ def _one_of(field_name: str, text: str, allowed: list[str], labels) -> str:
     if code not in allowed:
         raise BadInput("lifecycle.contacts.not_allowed", value=text, field=field_name, known=", ".join(allowed))
     return code
-
-
-def _add_days(day: date, days: int) -> date:
-    return date.fromordinal(day.toordinal() + days)
 
 
 def next_contact_id(db) -> str:
