@@ -199,6 +199,9 @@ def build_parser(manager=None) -> Parser:
     sub.add_argument("--as", dest="as_staff", metavar="STAFF_ID", help=t("cli.opt.as_staff"))
     sub.add_argument("--theme", metavar="NAME", help=t("cli.opt.theme"))
     sub.add_argument("--as-of", type=iso_date, metavar="DATE", help=t("cli.opt.tui_as_of"))
+    from . import sales_cli
+
+    sales_cli.add_commands(command, commands, iso_date)
     if manager is not None:
         _add_plugin_commands(commands, command, manager)
     return parser

@@ -168,6 +168,11 @@ class SalesPipeline:
     stages: tuple[Stage, ...]
     customer_kind: Literal["retail", "corporate", "any"] = "any"
     description: str = ""
+    # Why a deal is lost, as codes (labelled by the plugin's ``opportunities.lost_reason`` value
+    # labels); a move to a lost stage names one. Empty: any short text.
+    lost_reasons: tuple[str, ...] = ()
+    # An open opportunity no one moved for this many days is stale (reports flag it); None: never.
+    stale_days: int | None = None
 
     def stage(self, name: str) -> Stage | None:
         return next((stage for stage in self.stages if stage.name == name), None)

@@ -193,12 +193,18 @@ def clientbook_sales_pipelines(policy: Policy) -> list[SalesPipeline]:
 
 @hookspec
 def clientbook_check_transition(
-    pipeline: SalesPipeline, opportunity: dict, from_stage: str, to_stage: str, policy: Policy
+    pipeline: SalesPipeline, opportunity: dict, customer: dict, from_stage: str | None, to_stage: str, policy: Policy
 ) -> Refusal | None:
     """Check a stage transition before it is stored.
 
     Every implementation is asked; any :class:`~clientbook.declarations.Refusal`
-    blocks the move and is shown to the user.
+    blocks the move and is shown to the user, in the reader's language (name the rule).
+
+    :param opportunity: the opportunities row as it would be after the move (the new stage, a
+        lost reason, an amount given at closing, ``closed_on``).
+    :param customer: the customer's row (``kind``, ``risk_tolerance`` ...): what suitability reads.
+    :param from_stage: the stage it leaves; None when the opportunity is being opened (at the
+        pipeline's first stage), so that a plugin may refuse to open it at all.
     """
 
 

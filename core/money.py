@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -44,3 +46,18 @@ def format_minor_series(amounts: pd.Series, digits: int = 2) -> pd.Series:
     negative = pd.Series(filled < 0, index=amounts.index)
     text = text.where(~negative, "-" + text)
     return text.mask(pd.Series(missing, index=amounts.index))
+
+
+_AMOUNT = re.compile(r"^(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.([0-9]+))?$")
+
+
+def parse_amount(text: str, digits: int) -> int | None:
+    """An amount a person typed, in major units (``50000``, ``50,000.00``), as minor units; None when
+    it is not one: a sign, letters, misplaced thousands separators or more decimals than the
+    currency has are doubtful, and a doubtful amount is not guessed at."""
+    cleaned = str(text).strip()
+    found = _AMOUNT.match(cleaned)
+    if found is None or len(found.group(1) or "") > digits:
+        return None
+    major, _, minor = cleaned.replace(",", "").partition(".")
+    return int(major) * 10**digits + int((minor or "0").ljust(digits, "0")[:digits] or 0)

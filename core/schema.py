@@ -138,11 +138,13 @@ OPPORTUNITY_COLUMNS = [
     ("pipeline", "TEXT", "Sales pipeline, one the plugins declare"),
     ("stage", "TEXT", "Current stage, one of its pipeline's"),
     ("title", "TEXT", "Title"),
+    ("product", "TEXT", "The product offered (a product type: time_deposit, wealth_product, fund ...)"),
     ("amount_minor", "INTEGER", "Expected amount, minor units"),
     ("owner_staff_id", "TEXT", "Owner"),
     ("opened_on", "TEXT", "Opened (ISO)"),
     ("expected_close_on", "TEXT", "Expected close (ISO)"),
     ("closed_on", "TEXT", "Closed, won or lost (ISO)"),
+    ("lost_reason", "TEXT", "Why it was lost (the pipeline's reasons: price, timing, competitor ...)"),
 ]
 
 RECEIVABLE_COLUMNS = [

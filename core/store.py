@@ -596,6 +596,22 @@ CREATE TABLE sequences (name TEXT PRIMARY KEY, last INTEGER NOT NULL);
 """)
 
 
+@core_migrations()
+def m015_sales_products(db: Database) -> None:
+    """An opportunity names the product offered (what suitability and the won value by product
+    read) and, once lost, why; a stage change can be found by its opportunity and by its day."""
+    for name in ("product", "lost_reason"):
+        if name not in db["opportunities"].columns_dict:
+            db.execute(f"ALTER TABLE opportunities ADD COLUMN {name} TEXT")
+    db.execute("DROP TRIGGER IF EXISTS opportunities_audit_update")
+    db.execute("DROP TRIGGER IF EXISTS opportunities_audit_delete")
+    for statement in _audit_triggers("opportunities", ("opportunity_id",),
+                                     [*schema.names(schema.OPPORTUNITY_COLUMNS), "extra"]):
+        db.execute(statement)
+    db.execute("CREATE INDEX IF NOT EXISTS stage_changes_opportunity ON stage_changes(opportunity_id, at)")
+    db.execute("CREATE INDEX IF NOT EXISTS opportunities_stage ON opportunities(pipeline, stage)")
+
+
 @contextmanager
 def latest_assets_paused(db: Database) -> Iterator[None]:
     """Drop the latest-assets triggers for a large write to ``balances``, then put them back and

@@ -205,8 +205,8 @@ def test_pipelines_and_stages_are_the_plugins_with_did_you_mean(book, tmp_path):
     stages = "need_recognised, criteria_set, options_evaluated, concerns_resolved, won, lost"
     assert refused_import(book, "opportunities", deals) == [
         f"{deals}:2:pipeline: found 'key_acount', expected a sales pipeline the plugins declare; "
-        "did you mean 'key_account'? (pipelines: key_account)",
-        f"{deals}:3:pipeline: found 'b2bb', expected a sales pipeline the plugins declare: key_account",
+        "did you mean 'key_account'? (pipelines: key_account, retail)",
+        f"{deals}:3:pipeline: found 'b2bb', expected a sales pipeline the plugins declare: key_account, retail",
         f"{deals}:4:stage: found 'wonn', expected a stage of the pipeline 'key_account'; did you mean 'won'? "
         f"(stages: {stages})",
     ]

@@ -28,7 +28,8 @@ def test_migrations_on_an_empty_book(tmp_path):
                                                              "m006_extra_for_every_kind", "m007_change_counters",
                                                              "m008_latest_contacts", "m009_current_needs",
                                                              "m010_life_stage_facts", "m011_contact_intent",
-                                                             "m012_plan_updates", "m013_read_models", "m014_contact_log"]
+                                                             "m012_plan_updates", "m013_read_models", "m014_contact_log",
+                                                             "m015_sales_products"]
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
 
@@ -37,7 +38,7 @@ def test_migrations_on_an_existing_book_keep_its_data(tmp_path):
     build_small_book(tmp_path / "book.db")
     again = open_book(tmp_path / "book.db")
     assert again["customers"].count == 10
-    assert again["_sqlite_migrations"].count_where("migration_set = 'clientbook'") == 14
+    assert again["_sqlite_migrations"].count_where("migration_set = 'clientbook'") == 15
 
 
 def test_a_missing_book_is_not_created_by_accident(tmp_path):

@@ -148,6 +148,8 @@ def clientbook_on_events(events, book, policy, as_of: date):
     settings = policy["key_account"]
     outcome = {stage.name: stage.outcome for stage in settings.stages}
     changes = events[(events["event"] == "stage_changed")]
+    # Only its own pipeline's moves: another pipeline's stages may share a name ("won").
+    changes = changes[changes["detail"].map(lambda detail: detail.get("pipeline") == settings.pipeline).astype(bool)]
     if changes.empty:
         return None
     to_stage = changes["detail"].map(lambda detail: detail.get("to_stage"))
@@ -166,6 +168,10 @@ def clientbook_on_events(events, book, policy, as_of: date):
 
 @hookimpl
 def clientbook_value_labels(policy, language: str):
-    labels = policy["key_account"].class_labels
+    settings = policy["key_account"]
+    labels = settings.class_labels
+    # The pipeline's stages under its own name: another pipeline may name a stage the same ("won").
+    stages = {stage.name: pick_label(stage.label, language, stage.name) for stage in settings.stages}
     return {"account_class": {name: pick_label(labels.get(name, {}), language, name) for name in CLASSES},
-            "followups.action": messages_under("key_account.followup.action.", language)}
+            "followups.action": messages_under("key_account.followup.action.", language),
+            f"opportunities.stage.{settings.pipeline}": stages}

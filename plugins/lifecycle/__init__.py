@@ -8,6 +8,9 @@
 * :mod:`.models`: product gaps scored by look-alike models;
 * :mod:`.planning`: intent grades, service levels, cadences, approaches and contact plans, and the
   call lists made from them;
+* :mod:`.contacts`: the contact log and the follow-ups it leaves;
+* :mod:`.sales`: the retail sales pipeline (stages, suitability) and the triggers that suggest
+  opportunities;
 * ``cli_*``: the plugin's commands (:mod:`.commands` gathers them).
 
 The policy is ``[lifecycle]`` (:mod:`.policy`).
@@ -26,6 +29,8 @@ from clientbook.policy import pick_label
 
 from . import groups, models, needs, stages
 from .contacts.policy import contact_labels
+from .sales import pipeline as sales_pipeline
+from .sales.policy import sales_labels
 from .migrations import migrations
 from .planning import plans
 from .collect import collect_list  # noqa: F401  (the plugin's API)
@@ -109,4 +114,18 @@ def clientbook_value_labels(policy, language: str):
     stage_labels = {stage.name: pick_label(stage.label, language, stage.name) for stage in lifecycle.stages}
     return {"life_stage": {**stage_labels, UNKNOWN: t_in(language, "lifecycle.unknown.label")},
             **groups.value_labels(lifecycle, language), **models.value_labels(lifecycle, language),
-            **plans.value_labels(lifecycle.planning, language), **contact_labels(lifecycle.contacts, language)}
+            **plans.value_labels(lifecycle.planning, language), **contact_labels(lifecycle.contacts, language),
+            **sales_labels(lifecycle.sales, language)}
+
+
+@hookimpl
+def clientbook_sales_pipelines(policy):
+    return [sales_pipeline.declare(policy["lifecycle"].sales)]
+
+
+@hookimpl
+def clientbook_check_transition(pipeline, opportunity, customer, from_stage, to_stage, policy):
+    settings = policy["lifecycle"].sales
+    if pipeline.name != settings.pipeline:
+        return None
+    return sales_pipeline.check(settings, opportunity, customer, from_stage, to_stage)

@@ -11,6 +11,7 @@ from .models import ModelsPolicy
 from .needs import NEEDS, NeedsPolicy
 from .planning.calendar import country_problems
 from .planning.policy import PlanningPolicy
+from .sales.policy import SalesPolicy
 from .stages import Rule, Stage, check_stages
 
 
@@ -27,6 +28,7 @@ class LifecyclePolicy(PolicyModel):
     models: ModelsPolicy = ModelsPolicy()
     planning: PlanningPolicy = PlanningPolicy()
     contacts: ContactsPolicy = ContactsPolicy()
+    sales: SalesPolicy = SalesPolicy()
 
     def check(self):
         found = check_stages(self)
@@ -38,6 +40,7 @@ class LifecyclePolicy(PolicyModel):
         found += _nested("planning", self.planning.check())
         found += _nested("planning.calendar", country_problems(self.planning.calendar))
         found += _nested("contacts", self.contacts.check())
+        found += _nested("sales", self.sales.check([*NEEDS, PRODUCT_GAP]))
         return found
 
     def check_across(self, tables):
