@@ -239,3 +239,17 @@ def test_the_funnel_counts_entries_conversions_days_in_stage_and_stale_opportuni
     # Fewer stale on a day closer to the moves: C04 (1 Nov) is stale on 23 Nov, C03 (5 Nov) is not yet.
     early = {row["stage"]: row["stale"] for row in funnel(db, pipeline, date(2026, 11, 23))}
     assert early["identified"] == 1 and early["proposal"] == 0
+
+
+def test_a_bad_sales_policy_is_refused_naming_the_keys(book, tmp_path):
+    bad = tmp_path / "bank.toml"
+    bad.write_text('[lifecycle.sales]\nsuitability_from = "propsal"\nrisk_levels = ["C1", "C2"]\n'
+                   'products = [{ name = "fund", risk = 3 }]\n'
+                   '[lifecycle.sales.triggers]\nneeds = { retirment = "fund" }\n', encoding="utf-8")
+    refused = cli(book, "--config", str(bad), "config", "check", check_code=2)
+    refused = refused.stdout + refused.stderr
+    for text in ("lifecycle.sales.suitability_from: 'propsal' is not one of the stages",
+                 "lifecycle.sales.products[0].risk: risk level 3 is beyond the 2 levels of risk_levels",
+                 "lifecycle.sales.triggers.needs.retirment: 'retirment' is not a need the screening flags",
+                 "did you mean 'retirement'?"):
+        assert text in refused, text

@@ -125,9 +125,7 @@ class SalesPolicy(PolicyModel):
         if self.stages and self.stages[0].outcome != "open":
             found.append(("stages[0].outcome", "lifecycle.sales.policy.first_closed", {"stage": self.stages[0].name}))
         if names and self.suitability_from not in names:
-            found.append(("suitability_from", "lifecycle.sales.policy.unknown_stage",
-                          {"found": self.suitability_from, "known": ", ".join(names),
-                           "suggestion": did_you_mean(self.suitability_from, names) or "-"}))
+            found.append(_unknown("suitability_from", "stage", self.suitability_from, names))
         if not self.risk_levels:
             found.append(("risk_levels", "policy.empty_list", {}))
         folded = [level.strip().upper() for level in self.risk_levels]
@@ -141,19 +139,20 @@ class SalesPolicy(PolicyModel):
         products = [product.name for product in self.products]
         for need, product in self.triggers.needs.items():
             if product not in products:
-                found.append((f"triggers.needs.{need}", "lifecycle.sales.policy.unknown_product",
-                              {"found": product, "known": ", ".join(products),
-                               "suggestion": did_you_mean(product, products) or "-"}))
+                found.append(_unknown(f"triggers.needs.{need}", "product", product, products))
             if needs is not None and need not in needs:
-                found.append((f"triggers.needs.{need}", "lifecycle.sales.policy.unknown_need",
-                              {"found": need, "known": ", ".join(needs),
-                               "suggestion": did_you_mean(need, needs) or "-"}))
+                found.append(_unknown(f"triggers.needs.{need}", "need", need, needs))
         for index, kind in enumerate(self.triggers.maturity_product_types):
             if kind not in products:
-                found.append((f"triggers.maturity_product_types[{index}]", "lifecycle.sales.policy.unknown_product",
-                              {"found": kind, "known": ", ".join(products),
-                               "suggestion": did_you_mean(kind, products) or "-"}))
+                found.append(_unknown(f"triggers.maturity_product_types[{index}]", "product", kind, products))
         return found
+
+
+def _unknown(where: str, kind: str, found: str, known: list[str]) -> tuple[str, str, dict]:
+    """A name the policy does not know (``kind``: stage, product, need), with the closest one."""
+    suggestion = did_you_mean(found, known)
+    return (where, f"lifecycle.sales.policy.unknown_{kind}" + ("_suggest" if suggestion else ""),
+            {"found": found, "known": ", ".join(known), "suggestion": suggestion})
 
 
 def sales_labels(settings: SalesPolicy, language: str) -> dict[str, dict[str, str]]:
